@@ -1,0 +1,3 @@
+module github.com/meshlb/meshlb
+
+go 1.26.0

@@ -1,0 +1,263 @@
+// Package config turns Envoy v3 resources (Listener, RouteConfiguration,
+// Cluster, ClusterLoadAssignment) into the plain runtime specs the data plane
+// is built from, and rejects what the data plane does not support.
+//
+// It is the only package under sidecar/ that touches protobuf. Every error it
+// returns names the resource and the field, e.g.
+//
+//	listener "web": filter_chains[0].filters[0].typed_config: unsupported filter type.googleapis.com/...
+//
+// so the xDS client can NACK with it verbatim.
+package config
+
+import "time"
+
+// Set is one complete, decoded configuration for a sidecar: what the data
+// plane serves after it is applied. A Set is immutable once handed to the
+// sidecar.
+type Set struct {
+	Listeners []Listener
+	Clusters  []Cluster
+	// Routes holds route configurations by name: those that came over RDS
+	// (and inline ones are carried in their listener).
+	Routes map[string]*RouteConfig
+	// Endpoints holds load assignments by cluster name (EDS service name),
+	// for clusters of type EDS.
+	Endpoints map[string]*LoadAssignment
+	// Dump is the active configuration as JSON in the shape of Envoy's
+	// /config_dump, built by whoever decoded the resources. May be nil.
+	Dump []byte
+}
+
+// Listener accepts connections on one address and hands them to exactly one
+// network filter: a TCP proxy or an HTTP connection manager.
+type Listener struct {
+	Name    string
+	Address string // host:port
+	TCP     *TCPProxy
+	HTTP    *HTTPManager
+}
+
+// TCPProxy relays bytes to one cluster, or to one of several by weight.
+type TCPProxy struct {
+	StatPrefix string
+	Cluster    string
+	// Weighted, when not empty, replaces Cluster.
+	Weighted    []WeightedCluster
+	IdleTimeout time.Duration // 0: none (Envoy's default is 1h; decoders fill it)
+}
+
+// HTTPManager is an HTTP connection manager with the router filter.
+type HTTPManager struct {
+	StatPrefix string
+	// Exactly one of RDSName and Routes is set.
+	RDSName string
+	Routes  *RouteConfig
+	// StreamIdleTimeout bounds the wait for request and response bytes.
+	StreamIdleTimeout time.Duration
+	// RequestTimeout bounds the whole request, 0 for none.
+	RequestTimeout time.Duration
+	// UseRemoteAddress/XFF: append the peer address to X-Forwarded-For.
+	UseRemoteAddress bool
+}
+
+// RouteConfig is a set of virtual hosts, matched by Host header.
+type RouteConfig struct {
+	Name         string
+	VirtualHosts []VirtualHost
+}
+
+// VirtualHost holds the routes for a set of domains. Domains follow
+// Envoy's rules: exact, "*.suffix", "prefix*" or "*".
+type VirtualHost struct {
+	Name    string
+	Domains []string
+	Routes  []Route
+}
+
+// Route is one match and the action taken when it matches. Exactly one of
+// Action, Direct and Redirect is set.
+type Route struct {
+	Name     string
+	Match    RouteMatch
+	Action   *RouteAction
+	Direct   *DirectResponse
+	Redirect *Redirect
+}
+
+// PathMatch says how RouteMatch.Path is compared.
+type PathMatch int
+
+// Path match kinds, as Envoy's RouteMatch.path_specifier.
+const (
+	PathPrefix          PathMatch = iota // "prefix"
+	PathExact                            // "path"
+	PathRegex                            // "safe_regex" (RE2 syntax, whole path)
+	PathSeparatedPrefix                  // "path_separated_prefix"
+)
+
+// RouteMatch selects requests.
+type RouteMatch struct {
+	Kind          PathMatch
+	Path          string // prefix, exact path or regex source
+	CaseSensitive bool   // default true
+	Headers       []HeaderMatch
+	Query         []QueryMatch
+	// GRPC, when true, matches only requests with content-type application/grpc.
+	GRPC bool
+}
+
+// StringMatchKind is how a StringMatch compares.
+type StringMatchKind int
+
+// String match kinds, as Envoy's type.matcher.v3.StringMatcher, plus Present.
+const (
+	MatchExact StringMatchKind = iota
+	MatchPrefix
+	MatchSuffix
+	MatchContains
+	MatchRegex
+	MatchPresent // the header or parameter exists, any value
+)
+
+// StringMatch compares one value.
+type StringMatch struct {
+	Kind       StringMatchKind
+	Value      string // literal or regex source
+	IgnoreCase bool
+}
+
+// HeaderMatch matches one request header. Name is lower case; ":method",
+// ":authority", ":path" and ":scheme" address the pseudo-headers.
+type HeaderMatch struct {
+	Name   string
+	Match  StringMatch
+	Invert bool
+}
+
+// QueryMatch matches one query parameter.
+type QueryMatch struct {
+	Name  string
+	Match StringMatch
+}
+
+// WeightedCluster is one target of a weighted split.
+type WeightedCluster struct {
+	Name   string
+	Weight uint32
+}
+
+// RouteAction forwards to a cluster.
+type RouteAction struct {
+	Cluster  string
+	Weighted []WeightedCluster // when not empty, replaces Cluster
+	// Timeout bounds the wait for the whole upstream response; Envoy's
+	// default is 15s and decoders fill it; 0 means none.
+	Timeout       time.Duration
+	PrefixRewrite string
+	HostRewrite   string
+	Retry         *RetryPolicy
+}
+
+// RetryPolicy retries failed upstream attempts.
+type RetryPolicy struct {
+	On         []string // Envoy retry_on conditions, e.g. "5xx", "connect-failure"
+	NumRetries int
+	PerTry     time.Duration
+}
+
+// DirectResponse answers without an upstream.
+type DirectResponse struct {
+	Status int
+	Body   string
+}
+
+// Redirect answers with a redirect.
+type Redirect struct {
+	Status     int // 301, 302, 303, 307, 308
+	Scheme     string
+	Host       string
+	Path       string
+	StripQuery bool
+}
+
+// DiscoveryType is how a cluster learns its endpoints.
+type DiscoveryType int
+
+// Discovery types, as Envoy's Cluster.type.
+const (
+	DiscoveryStatic DiscoveryType = iota
+	DiscoveryEDS
+)
+
+// LBPolicy names a load-balancing policy registered in sidecar/balancer,
+// e.g. "round_robin", "least_request", "random".
+type LBPolicy string
+
+// Cluster is a named group of endpoints with a policy to pick among them.
+type Cluster struct {
+	Name           string
+	Type           DiscoveryType
+	LBPolicy       LBPolicy
+	ConnectTimeout time.Duration
+	// EDSName is the name the cluster's endpoints come under (Envoy's
+	// eds_cluster_config.service_name, defaulting to Name). Only for EDS.
+	EDSName string
+	// Static is the cluster's load assignment for STATIC clusters.
+	Static *LoadAssignment
+	// MaxConnections etc. are circuit-breaker thresholds (default priority).
+	MaxConnections     int
+	MaxPendingRequests int
+	MaxRequests        int
+	MaxRetries         int
+}
+
+// HealthStatus is an endpoint's health as the control plane reports it.
+type HealthStatus int
+
+// Health statuses, as Envoy's core.v3.HealthStatus (UNKNOWN counts as healthy).
+const (
+	Healthy HealthStatus = iota
+	Unhealthy
+	Draining
+	Degraded
+)
+
+// Endpoint is one upstream address.
+type Endpoint struct {
+	Address  string // host:port
+	Weight   uint32 // >= 1
+	Health   HealthStatus
+	Priority uint32
+}
+
+// LoadAssignment is the endpoint set of one cluster.
+type LoadAssignment struct {
+	ClusterName string
+	Endpoints   []Endpoint
+}
+
+// ADS says where and how the sidecar fetches dynamic resources.
+type ADS struct {
+	// Delta selects incremental xDS (api_type DELTA_GRPC) over
+	// state-of-the-world (GRPC).
+	Delta bool
+	// Cluster is the static cluster that holds the control servers.
+	Cluster string
+	// Targets are the control server addresses (host:port), from Cluster.
+	Targets []string
+	// LDS and CDS say whether listeners and clusters come from ADS.
+	LDS, CDS bool
+}
+
+// Bootstrap is a decoded Envoy bootstrap file.
+type Bootstrap struct {
+	NodeID      string
+	NodeCluster string
+	// AdminAddress is where the admin listener binds (host:port), or "".
+	AdminAddress string
+	// Static holds static_resources.
+	Static Set
+	// ADS is nil when the bootstrap has no dynamic_resources.ads_config.
+	ADS *ADS
+}
