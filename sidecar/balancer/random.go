@@ -1,0 +1,46 @@
+package balancer
+
+import (
+	"math/rand/v2"
+	"sort"
+
+	"github.com/meshlb/meshlb/sidecar/cluster"
+)
+
+// Random is the name of the weighted random policy.
+const Random = "random"
+
+func init() { Register(randomBuilder{}) }
+
+type randomBuilder struct{}
+
+func (randomBuilder) Name() string { return Random }
+
+func (randomBuilder) Build(endpoints []*cluster.Endpoint) cluster.Picker {
+	return newWeightedRandom(endpoints)
+}
+
+// weightedRandom picks with probability proportional to weight by binary
+// search over cumulative weights.
+type weightedRandom struct {
+	endpoints []*cluster.Endpoint
+	cum       []uint64 // cum[i] = sum of weights of endpoints[0..i]
+}
+
+var _ cluster.Picker = (*weightedRandom)(nil)
+
+func newWeightedRandom(endpoints []*cluster.Endpoint) *weightedRandom {
+	w := &weightedRandom{endpoints: endpoints, cum: make([]uint64, len(endpoints))}
+	var sum uint64
+	for i, e := range endpoints {
+		sum += uint64(e.Weight)
+		w.cum[i] = sum
+	}
+	return w
+}
+
+func (w *weightedRandom) Pick(uint64) *cluster.Endpoint {
+	x := rand.Uint64N(w.cum[len(w.cum)-1])
+	i := sort.Search(len(w.cum), func(i int) bool { return w.cum[i] > x })
+	return w.endpoints[i]
+}

@@ -1,0 +1,176 @@
+package sidecar
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/balancer"
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/l4"
+	"github.com/meshlb/meshlb/sidecar/l7"
+	"github.com/meshlb/meshlb/sidecar/route"
+)
+
+// defaultStreamIdle is Envoy's default stream_idle_timeout.
+const defaultStreamIdle = 5 * time.Minute
+
+// build compiles set into a snapshot. It reuses the running servers of
+// listeners whose address and kind are unchanged; nothing is published.
+func (s *Sidecar) build(set *config.Set) (*Snapshot, error) {
+	snap := &Snapshot{
+		Set:       set,
+		Clusters:  make(map[string]*cluster.Cluster, len(set.Clusters)),
+		Listeners: make(map[string]*Listener, len(set.Listeners)),
+		Applied:   time.Now(),
+	}
+	for i := range set.Clusters {
+		c, err := s.buildCluster(&set.Clusters[i], set)
+		if err != nil {
+			return nil, err
+		}
+		snap.Clusters[c.Name] = c
+	}
+	prev := s.current.Load()
+	for i := range set.Listeners {
+		spec := &set.Listeners[i]
+		if _, dup := snap.Listeners[spec.Name]; dup {
+			return nil, fmt.Errorf("listener %q: duplicate name", spec.Name)
+		}
+		l, err := s.buildListener(spec, set, snap.Clusters, prev)
+		if err != nil {
+			return nil, err
+		}
+		snap.Listeners[spec.Name] = l
+	}
+	return snap, nil
+}
+
+func (s *Sidecar) buildCluster(spec *config.Cluster, set *config.Set) (*cluster.Cluster, error) {
+	policy := string(spec.LBPolicy)
+	if policy == "" {
+		policy = balancer.RoundRobin
+	}
+	if balancer.Get(policy) == nil {
+		return nil, fmt.Errorf("cluster %q: lb_policy: %q is not supported", spec.Name, policy)
+	}
+	la := spec.Static
+	if spec.Type == config.DiscoveryEDS {
+		la = set.Endpoints[edsName(spec)]
+	}
+	c := &cluster.Cluster{
+		Name:           spec.Name,
+		ConnectTimeout: spec.ConnectTimeout,
+		Stats:          s.stats.cluster(spec.Name),
+		MaxRequests:    int64(spec.MaxRequests),
+	}
+	if la != nil {
+		for _, e := range la.Endpoints {
+			c.Endpoints = append(c.Endpoints, &cluster.Endpoint{
+				State: s.registry.Get(e.Address), Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority,
+			})
+		}
+	}
+	c.Picker = balancer.Build(policy, c.Endpoints)
+	return c, nil
+}
+
+func edsName(c *config.Cluster) string {
+	if c.EDSName != "" {
+		return c.EDSName
+	}
+	return c.Name
+}
+
+func (s *Sidecar) buildListener(spec *config.Listener, set *config.Set, clusters map[string]*cluster.Cluster, prev *Snapshot) (*Listener, error) {
+	var old *Listener
+	if prev != nil {
+		old = prev.listenerAt(spec.Address)
+	}
+	l := &Listener{Spec: *spec}
+	switch {
+	case spec.HTTP != nil:
+		cfg, err := s.httpConfig(spec, set, clusters)
+		if err != nil {
+			return nil, err
+		}
+		l.httpCfg, l.HTTP = cfg, s.httpServer(old, cfg)
+	case spec.TCP != nil:
+		cfg := s.tcpConfig(spec, clusters)
+		l.tcpCfg, l.TCP = cfg, s.tcpServer(old, cfg)
+	default:
+		return nil, fmt.Errorf("listener %q: no network filter", spec.Name)
+	}
+	return l, nil
+}
+
+func (p *Snapshot) listenerAt(addr string) *Listener {
+	for _, l := range p.Listeners {
+		if l.Spec.Address == addr {
+			return l
+		}
+	}
+	return nil
+}
+
+// publish puts the listener's configuration in force on its server, which
+// may be shared with the previous snapshot.
+func (l *Listener) publish() {
+	if l.HTTP != nil {
+		l.HTTP.Update(l.httpCfg)
+	} else {
+		l.TCP.Update(l.tcpCfg)
+	}
+}
+
+// httpServer keeps the server of a listener that stays HTTP on the same
+// address, so its connections see the new routes on their next request.
+func (s *Sidecar) httpServer(old *Listener, cfg *l7.Config) *l7.Server {
+	if old != nil && old.HTTP != nil {
+		return old.HTTP
+	}
+	return l7.NewServer(cfg, s.logger)
+}
+
+func (s *Sidecar) httpConfig(spec *config.Listener, set *config.Set, clusters map[string]*cluster.Cluster) (*l7.Config, error) {
+	h := spec.HTTP
+	rc := h.Routes
+	if rc == nil {
+		rc = set.Routes[h.RDSName]
+		if rc == nil {
+			return nil, fmt.Errorf("listener %q: rds.route_config_name: route configuration %q has not been received", spec.Name, h.RDSName)
+		}
+	}
+	table, err := route.Compile(rc, func(name string) *cluster.Cluster { return clusters[name] })
+	if err != nil {
+		return nil, fmt.Errorf("listener %q: %w", spec.Name, err)
+	}
+	idle := h.StreamIdleTimeout
+	if idle == 0 {
+		idle = defaultStreamIdle
+	}
+	return &l7.Config{Listener: spec.Name, Routes: table, StreamIdle: idle, Stats: s.stats.http(h.StatPrefix)}, nil
+}
+
+func (s *Sidecar) tcpConfig(spec *config.Listener, clusters map[string]*cluster.Cluster) *l4.Config {
+	t := spec.TCP
+	var targets []l4.Target
+	var weights []uint32
+	if len(t.Weighted) == 0 {
+		targets = []l4.Target{{Name: t.Cluster, Cluster: clusters[t.Cluster]}}
+	}
+	for _, w := range t.Weighted {
+		targets = append(targets, l4.Target{Name: w.Name, Cluster: clusters[w.Name]})
+		weights = append(weights, w.Weight)
+	}
+	return l4.NewConfig(spec.Name, targets, weights, t.IdleTimeout, s.stats.tcp(t.StatPrefix))
+}
+
+// tcpServer keeps the server of a listener that stays TCP on the same
+// address; its connections keep the configuration they were accepted with.
+func (s *Sidecar) tcpServer(old *Listener, cfg *l4.Config) *l4.Server {
+	if old != nil && old.TCP != nil {
+		return old.TCP
+	}
+	return l4.NewServer(cfg, s.logger)
+}

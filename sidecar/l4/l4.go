@@ -1,0 +1,172 @@
+// Package l4 is the TCP proxy: it relays each accepted connection to an
+// endpoint of a cluster, with the kernel's splice between the sockets where
+// both are TCP (io.Copy between *net.TCPConn).
+package l4
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/cluster"
+)
+
+// Stats are a TCP listener's counters, named after Envoy's
+// tcp.<stat_prefix>.* statistics.
+type Stats struct {
+	CxTotal      atomic.Uint64 // downstream_cx_total
+	CxActive     atomic.Int64
+	NoRoute      atomic.Uint64 // downstream_cx_no_route
+	ConnectFail  atomic.Uint64 // upstream connection failures
+	IdleTimeouts atomic.Uint64 // idle_timeout
+}
+
+// Target is one cluster a TCP listener relays to, with its share.
+type Target struct {
+	Cluster *cluster.Cluster // nil when the named cluster does not exist
+	Name    string
+	cumul   uint32
+}
+
+// Config is one TCP listener's configuration in one snapshot. Immutable.
+type Config struct {
+	Listener    string
+	Targets     []Target
+	IdleTimeout time.Duration
+	Stats       *Stats
+	total       uint32
+}
+
+// NewConfig returns a configuration relaying to targets, split by the
+// given weights (one target: weight ignored).
+func NewConfig(listener string, targets []Target, weights []uint32, idle time.Duration, stats *Stats) *Config {
+	c := &Config{Listener: listener, IdleTimeout: idle, Stats: stats}
+	for i, t := range targets {
+		w := uint32(1)
+		if i < len(weights) && weights[i] > 0 {
+			w = weights[i]
+		}
+		c.total += w
+		t.cumul = c.total
+		c.Targets = append(c.Targets, t)
+	}
+	return c
+}
+
+func (c *Config) pick() *Target {
+	if len(c.Targets) == 1 {
+		return &c.Targets[0]
+	}
+	x := rand.Uint32N(c.total)
+	for i := range c.Targets {
+		if x < c.Targets[i].cumul {
+			return &c.Targets[i]
+		}
+	}
+	return &c.Targets[len(c.Targets)-1]
+}
+
+// Server relays the connections of one listener. A connection uses the
+// configuration current when it was accepted, for its whole life. Safe for
+// concurrent use.
+type Server struct {
+	cfg    atomic.Pointer[Config]
+	logger *slog.Logger
+}
+
+// NewServer returns a server with configuration cfg.
+func NewServer(cfg *Config, logger *slog.Logger) *Server {
+	s := &Server{logger: logger}
+	s.cfg.Store(cfg)
+	return s
+}
+
+// Update replaces the configuration for connections accepted from now on.
+func (s *Server) Update(cfg *Config) { s.cfg.Store(cfg) }
+
+// Config returns the configuration in force.
+func (s *Server) Config() *Config { return s.cfg.Load() }
+
+// maxConnectAttempts bounds the endpoints tried for one connection.
+const maxConnectAttempts = 3
+
+// ServeConn relays c to an upstream endpoint until both directions are
+// done, and closes c. A draining listener (ctx done) does not cut relays
+// in progress: TCP has no safe point to stop at.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	cfg := s.cfg.Load()
+	cfg.Stats.CxTotal.Add(1)
+	cfg.Stats.CxActive.Add(1)
+	defer cfg.Stats.CxActive.Add(-1)
+	cl := cfg.pick().Cluster
+	if cl == nil {
+		cfg.Stats.NoRoute.Add(1)
+		return
+	}
+	up, ep := connect(cl)
+	if up == nil {
+		cfg.Stats.ConnectFail.Add(1)
+		return
+	}
+	defer up.Close()
+	ep.Inflight.Add(1)
+	defer ep.Inflight.Add(-1)
+	cl.Stats.CxActive.Add(1)
+	defer cl.Stats.CxActive.Add(-1)
+	relay(c, up, cfg.IdleTimeout)
+}
+
+// connect dials an endpoint of cl, trying another one when a dial fails.
+func connect(cl *cluster.Cluster) (net.Conn, *cluster.Endpoint) {
+	for range maxConnectAttempts {
+		ep := cl.Pick(0)
+		if ep == nil {
+			cl.Stats.NoHealthy.Add(1)
+			return nil, nil
+		}
+		ep.Requests.Add(1)
+		up, err := net.DialTimeout("tcp", ep.Addr, cl.ConnectTimeout)
+		if err == nil {
+			cl.Stats.CxTotal.Add(1)
+			return up, ep
+		}
+		ep.ConnectFailures.Add(1)
+		cl.Stats.CxConnectFail.Add(1)
+	}
+	return nil, nil
+}
+
+// relay copies both ways; when one direction ends it half-closes the other
+// side's write, and returns when both are done.
+func relay(down, up net.Conn, idle time.Duration) {
+	act := &activity{}
+	act.last.Store(time.Now().UnixNano())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		copyHalf(up, down, idle, act)
+	}()
+	copyHalf(down, up, idle, act)
+	<-done
+}
+
+// copyHalf copies src to dst, then half-closes dst. With an idle timeout it
+// copies in bounded steps so that a silent connection times out; without
+// one it is a single io.Copy, which splices.
+func copyHalf(dst, src net.Conn, idle time.Duration, act *activity) {
+	if idle <= 0 {
+		io.Copy(dst, src)
+	} else {
+		copyIdle(dst, src, idle, act)
+	}
+	if tc, ok := dst.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	} else {
+		dst.Close()
+	}
+}

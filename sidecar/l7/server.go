@@ -1,0 +1,91 @@
+// Package l7 is the HTTP/1.1 proxy engine. It parses requests into the
+// protocol-neutral [route.Request], routes them with a [route.Table], and
+// forwards them over pooled keep-alive upstream connections.
+//
+// The HTTP/1 codec here is written for the proxy's hot path: no
+// http.Request, no header map, no goroutine hand-off per request, and
+// buffers taken from a pool only while a connection has bytes in flight.
+// Framing rules against request smuggling (RFC 9112 6.3) live in parse.go.
+package l7
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/route"
+)
+
+// Stats are an HTTP listener's counters, named after Envoy's
+// http.<stat_prefix>.downstream_* statistics.
+type Stats struct {
+	CxTotal  atomic.Uint64 // downstream_cx_total
+	CxActive atomic.Int64  // downstream_cx_active
+	RqTotal  atomic.Uint64 // downstream_rq_total
+	Rq2xx    atomic.Uint64
+	Rq3xx    atomic.Uint64
+	Rq4xx    atomic.Uint64
+	Rq5xx    atomic.Uint64
+}
+
+func (s *Stats) countStatus(code int) {
+	switch code / 100 {
+	case 2:
+		s.Rq2xx.Add(1)
+	case 3:
+		s.Rq3xx.Add(1)
+	case 4:
+		s.Rq4xx.Add(1)
+	case 5:
+		s.Rq5xx.Add(1)
+	}
+}
+
+// Config is one HTTP listener's configuration in one snapshot. Immutable.
+type Config struct {
+	Listener string
+	Routes   *route.Table
+	// StreamIdle bounds every wait for bytes from the client or the
+	// upstream, and how long a keep-alive connection may stay idle.
+	StreamIdle time.Duration
+	Stats      *Stats
+}
+
+// Server serves HTTP/1.1 on the connections of one listener. Its
+// configuration can be replaced at any time; each request uses the
+// configuration current when its head has been read. Safe for concurrent
+// use.
+type Server struct {
+	cfg    atomic.Pointer[Config]
+	logger *slog.Logger
+}
+
+// NewServer returns a server with configuration cfg.
+func NewServer(cfg *Config, logger *slog.Logger) *Server {
+	s := &Server{logger: logger}
+	s.cfg.Store(cfg)
+	return s
+}
+
+// Update replaces the configuration for requests that start from now on.
+func (s *Server) Update(cfg *Config) { s.cfg.Store(cfg) }
+
+// Config returns the configuration in force.
+func (s *Server) Config() *Config { return s.cfg.Load() }
+
+// ServeConn serves c until the client closes it, an error ends it, or ctx
+// is done (the listener drains): then c is closed once its request in
+// progress, if any, completes. ServeConn closes c.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
+	stats := s.cfg.Load().Stats
+	stats.CxTotal.Add(1)
+	stats.CxActive.Add(1)
+	defer stats.CxActive.Add(-1)
+	ss := newSession(s, c)
+	defer ss.close()
+	stop := context.AfterFunc(ctx, ss.interruptIdle)
+	defer stop()
+	ss.run(ctx)
+}

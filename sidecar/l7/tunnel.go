@@ -1,0 +1,58 @@
+package l7
+
+import (
+	"io"
+	"net"
+	"time"
+)
+
+// tunnelLinger bounds how long a tunnel's client side may keep sending
+// after the upstream side has closed.
+const tunnelLinger = 10 * time.Second
+
+// tunnel relays bytes both ways after a 101 Switching Protocols response
+// (WebSocket and other upgrades) until both directions end. It forwards the
+// response head and any bytes already buffered on either side first, and
+// closes the upstream connection.
+func (s *session) tunnel(u *upstream) error {
+	defer u.conn.Close()
+	s.writeResponseHead(false)
+	u.rd.discard(s.resp.size)
+	if err := s.drainTo(&s.out, &u.rd); err != nil {
+		return err
+	}
+	if err := s.drainTo(&u.out, &s.rd); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(u.conn, s.conn)
+		closeWrite(u.conn)
+	}()
+	io.Copy(s.conn, u.conn)
+	closeWrite(s.conn)
+	// The upstream is done; give the client a bounded time to finish too.
+	s.conn.SetReadDeadline(now().Add(tunnelLinger))
+	<-done
+	return nil
+}
+
+// drainTo writes what rd has buffered through w, and flushes w.
+func (s *session) drainTo(w *writer, rd *reader) error {
+	if rd.r < rd.w {
+		if err := w.write(rd.buffered()); err != nil {
+			return err
+		}
+		rd.discard(rd.w - rd.r)
+	}
+	return w.flush()
+}
+
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	} else {
+		c.Close()
+	}
+}

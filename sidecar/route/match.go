@@ -1,0 +1,211 @@
+package route
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// Match returns the first route of the request's virtual host that
+// matches, or nil. It does not allocate.
+func (t *Table) Match(r *Request) *Route {
+	vh := t.virtualHost(r.Host)
+	if vh == nil {
+		return nil
+	}
+	for _, rt := range vh.routes {
+		if rt.match.matches(r) {
+			return rt
+		}
+	}
+	return nil
+}
+
+// virtualHost finds the virtual host for host: exact, then longest
+// suffix wildcard, then longest prefix wildcard, then "*". A host with a
+// port is tried as is, then without the port.
+func (t *Table) virtualHost(host []byte) *vhost {
+	var buf [256]byte
+	if len(host) > len(buf) {
+		return t.any
+	}
+	h := lower(buf[:len(host)], host)
+	if vh := t.lookup(h); vh != nil {
+		return vh
+	}
+	if i := bytes.LastIndexByte(h, ':'); i > 0 && bytes.IndexByte(h[i:], ']') < 0 {
+		if vh := t.lookup(h[:i]); vh != nil {
+			return vh
+		}
+	}
+	return t.any
+}
+
+func (t *Table) lookup(h []byte) *vhost {
+	if vh, ok := t.exact[string(h)]; ok {
+		return vh
+	}
+	for _, p := range t.suffixes {
+		if len(h) > len(p.pattern) && string(h[len(h)-len(p.pattern):]) == p.pattern {
+			return p.vh
+		}
+	}
+	for _, p := range t.prefixes {
+		if len(h) > len(p.pattern) && string(h[:len(p.pattern)]) == p.pattern {
+			return p.vh
+		}
+	}
+	return nil
+}
+
+func lower(dst, src []byte) []byte {
+	for i, c := range src {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst[i] = c
+	}
+	return dst
+}
+
+// matcher is a compiled config.RouteMatch.
+type matcher struct {
+	kind    config.PathMatch
+	path    string
+	fold    bool // case-insensitive path
+	re      *regexp.Regexp
+	headers []headerMatcher
+	query   []queryMatcher
+	grpc    bool
+}
+
+type stringMatcher struct {
+	kind  config.StringMatchKind
+	value string
+	fold  bool
+	re    *regexp.Regexp
+}
+
+type headerMatcher struct {
+	name   string
+	m      stringMatcher
+	invert bool
+}
+
+type queryMatcher struct {
+	name string
+	m    stringMatcher
+}
+
+func compileMatch(cm *config.RouteMatch) (matcher, error) {
+	m := matcher{kind: cm.Kind, path: cm.Path, fold: !cm.CaseSensitive, grpc: cm.GRPC}
+	if m.kind == config.PathRegex {
+		re, err := compileRegex(cm.Path)
+		if err != nil {
+			return m, err
+		}
+		m.re = re
+	}
+	for _, h := range cm.Headers {
+		sm, err := compileString(h.Match)
+		if err != nil {
+			return m, err
+		}
+		m.headers = append(m.headers, headerMatcher{name: strings.ToLower(h.Name), m: sm, invert: h.Invert})
+	}
+	for _, q := range cm.Query {
+		sm, err := compileString(q.Match)
+		if err != nil {
+			return m, err
+		}
+		m.query = append(m.query, queryMatcher{name: q.Name, m: sm})
+	}
+	return m, nil
+}
+
+func compileString(s config.StringMatch) (stringMatcher, error) {
+	sm := stringMatcher{kind: s.Kind, value: s.Value, fold: s.IgnoreCase}
+	if s.Kind == config.MatchRegex {
+		re, err := compileRegex(s.Value)
+		if err != nil {
+			return sm, err
+		}
+		sm.re = re
+	}
+	return sm, nil
+}
+
+func (m *matcher) matches(r *Request) bool {
+	if !m.matchPath(r.Path) {
+		return false
+	}
+	for i := range m.headers {
+		h := &m.headers[i]
+		v, ok := r.Header(h.name)
+		if h.m.matches(v, ok) == h.invert {
+			return false
+		}
+	}
+	for i := range m.query {
+		q := &m.query[i]
+		v, ok := r.QueryParam(q.name)
+		if !q.m.matches(v, ok) {
+			return false
+		}
+	}
+	if m.grpc {
+		ct, _ := r.Header("content-type")
+		return bytes.HasPrefix(ct, []byte("application/grpc"))
+	}
+	return true
+}
+
+func (m *matcher) matchPath(p []byte) bool {
+	switch m.kind {
+	case config.PathPrefix:
+		return hasPrefix(p, m.path, m.fold)
+	case config.PathExact:
+		return len(p) == len(m.path) && hasPrefix(p, m.path, m.fold)
+	case config.PathSeparatedPrefix:
+		return hasPrefix(p, m.path, m.fold) && (len(p) == len(m.path) || p[len(m.path)] == '/')
+	case config.PathRegex:
+		return m.re.Match(p)
+	}
+	return false
+}
+
+func hasPrefix(b []byte, prefix string, fold bool) bool {
+	if len(b) < len(prefix) {
+		return false
+	}
+	if !fold {
+		return string(b[:len(prefix)]) == prefix
+	}
+	return strings.EqualFold(string(b[:len(prefix)]), prefix)
+}
+
+func (s *stringMatcher) matches(v []byte, present bool) bool {
+	if !present {
+		return false
+	}
+	switch s.kind {
+	case config.MatchPresent:
+		return true
+	case config.MatchExact:
+		return len(v) == len(s.value) && hasPrefix(v, s.value, s.fold)
+	case config.MatchPrefix:
+		return hasPrefix(v, s.value, s.fold)
+	case config.MatchSuffix:
+		return len(v) >= len(s.value) && hasPrefix(v[len(v)-len(s.value):], s.value, s.fold)
+	case config.MatchContains:
+		if s.fold {
+			return strings.Contains(strings.ToLower(string(v)), strings.ToLower(s.value))
+		}
+		return bytes.Contains(v, []byte(s.value))
+	case config.MatchRegex:
+		return s.re.Match(v)
+	}
+	return false
+}

@@ -1,0 +1,165 @@
+package route
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// Target is one cluster a route forwards to, with its share of a weighted
+// split. Cluster is nil when the configuration names a cluster that does
+// not exist (Envoy answers 503 then).
+type Target struct {
+	Name    string
+	Cluster *cluster.Cluster
+	cumul   uint32
+}
+
+// Route is a compiled route: its match and what to do on a match.
+type Route struct {
+	Name        string
+	match       matcher
+	Targets     []Target // empty for direct responses and redirects
+	Timeout     time.Duration
+	Prefix      string // the matched prefix, for PrefixRewrite
+	Rewrite     *string
+	HostRewrite string
+	Retry       *config.RetryPolicy
+	Direct      *config.DirectResponse
+	Redirect    *config.Redirect
+	total       uint32
+}
+
+// Pick returns the target for one request: the only one, or one by weight.
+func (r *Route) Pick() *Target {
+	if len(r.Targets) == 1 {
+		return &r.Targets[0]
+	}
+	x := rand.Uint32N(r.total)
+	for i := range r.Targets {
+		if x < r.Targets[i].cumul {
+			return &r.Targets[i]
+		}
+	}
+	return &r.Targets[len(r.Targets)-1]
+}
+
+type vhost struct {
+	name   string
+	routes []*Route
+}
+
+// Table is a compiled route configuration. Safe for concurrent use.
+type Table struct {
+	Name     string
+	exact    map[string]*vhost
+	suffixes []domainPattern // "*.example.com" / "*-bar.com", longest first
+	prefixes []domainPattern // "foo.*", longest first
+	any      *vhost
+}
+
+type domainPattern struct {
+	pattern string
+	vh      *vhost
+}
+
+// Clusters resolves cluster names while compiling a table.
+type Clusters func(name string) *cluster.Cluster
+
+// Compile builds a table from rc, resolving cluster names with clusters.
+func Compile(rc *config.RouteConfig, clusters Clusters) (*Table, error) {
+	t := &Table{Name: rc.Name, exact: map[string]*vhost{}}
+	for i := range rc.VirtualHosts {
+		cvh := &rc.VirtualHosts[i]
+		vh := &vhost{name: cvh.Name}
+		for j := range cvh.Routes {
+			r, err := compileRoute(&cvh.Routes[j], clusters)
+			if err != nil {
+				return nil, fmt.Errorf("route config %q: virtual_hosts[%d].routes[%d]: %w", rc.Name, i, j, err)
+			}
+			vh.routes = append(vh.routes, r)
+		}
+		if err := t.addDomains(vh, cvh.Domains); err != nil {
+			return nil, fmt.Errorf("route config %q: virtual_hosts[%d].domains: %w", rc.Name, i, err)
+		}
+	}
+	sortLongestFirst(t.suffixes)
+	sortLongestFirst(t.prefixes)
+	return t, nil
+}
+
+func (t *Table) addDomains(vh *vhost, domains []string) error {
+	for _, d := range domains {
+		d = strings.ToLower(d)
+		switch {
+		case d == "*":
+			if t.any != nil {
+				return fmt.Errorf("domain \"*\" appears in two virtual hosts")
+			}
+			t.any = vh
+		case strings.HasPrefix(d, "*"):
+			t.suffixes = append(t.suffixes, domainPattern{d[1:], vh})
+		case strings.HasSuffix(d, "*"):
+			t.prefixes = append(t.prefixes, domainPattern{d[:len(d)-1], vh})
+		default:
+			if _, dup := t.exact[d]; dup {
+				return fmt.Errorf("domain %q appears in two virtual hosts", d)
+			}
+			t.exact[d] = vh
+		}
+	}
+	return nil
+}
+
+func sortLongestFirst(p []domainPattern) {
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && len(p[j].pattern) > len(p[j-1].pattern); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+func compileRoute(cr *config.Route, clusters Clusters) (*Route, error) {
+	m, err := compileMatch(&cr.Match)
+	if err != nil {
+		return nil, err
+	}
+	r := &Route{Name: cr.Name, match: m, Direct: cr.Direct, Redirect: cr.Redirect}
+	if cr.Match.Kind == config.PathPrefix {
+		r.Prefix = cr.Match.Path
+	}
+	a := cr.Action
+	if a == nil {
+		return r, nil
+	}
+	r.Timeout, r.Retry, r.HostRewrite = a.Timeout, a.Retry, a.HostRewrite
+	if a.PrefixRewrite != "" {
+		r.Rewrite = &a.PrefixRewrite
+	}
+	weighted := a.Weighted
+	if len(weighted) == 0 {
+		weighted = []config.WeightedCluster{{Name: a.Cluster, Weight: 1}}
+	}
+	for _, w := range weighted {
+		r.total += w.Weight
+		r.Targets = append(r.Targets, Target{Name: w.Name, Cluster: clusters(w.Name), cumul: r.total})
+	}
+	if r.total == 0 {
+		return nil, fmt.Errorf("route.weighted_clusters: total weight is 0")
+	}
+	return r, nil
+}
+
+// mustRegex compiles an anchored RE2 expression.
+func compileRegex(src string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile("^(?:" + src + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("regex %q: %w", src, err)
+	}
+	return re, nil
+}

@@ -1,0 +1,140 @@
+// Package sidecar is the data plane: it turns a config.Set into running
+// listeners, routes and clusters, and swaps configurations without
+// dropping connections.
+//
+// Apply builds a whole new [Snapshot] off the request path and publishes it
+// with atomic stores; requests load the configuration once and keep it.
+// Per-endpoint state (load, counters, idle connections) and statistics live
+// outside snapshots, keyed by address and name, so an update never resets
+// them.
+package sidecar
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/l4"
+	"github.com/meshlb/meshlb/sidecar/l7"
+	"github.com/meshlb/meshlb/sidecar/listener"
+)
+
+// Snapshot is one applied configuration. Immutable.
+type Snapshot struct {
+	Set      *config.Set
+	Clusters map[string]*cluster.Cluster
+	// Listeners are the running listeners by name, with their servers.
+	Listeners map[string]*Listener
+	Applied   time.Time
+}
+
+// Listener is a running listener in a snapshot: exactly one of HTTP and
+// TCP is set.
+type Listener struct {
+	Spec    config.Listener
+	HTTP    *l7.Server
+	TCP     *l4.Server
+	httpCfg *l7.Config
+	tcpCfg  *l4.Config
+}
+
+// Sidecar is the data plane. Apply is safe to call from one goroutine at a
+// time; the rest is safe for concurrent use.
+type Sidecar struct {
+	logger    *slog.Logger
+	registry  *cluster.Registry
+	listeners *listener.Manager
+	stats     *statsRegistry
+	current   atomic.Pointer[Snapshot]
+	applyMu   sync.Mutex
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// New returns a sidecar with no configuration.
+func New(logger *slog.Logger) *Sidecar {
+	return &Sidecar{
+		logger:    logger,
+		registry:  cluster.NewRegistry(),
+		listeners: listener.NewManager(logger),
+		stats:     newStatsRegistry(),
+		ready:     make(chan struct{}),
+	}
+}
+
+// Snapshot returns the configuration in force, or nil before the first
+// Apply.
+func (s *Sidecar) Snapshot() *Snapshot { return s.current.Load() }
+
+// Ready is closed once a configuration has been applied.
+func (s *Sidecar) Ready() <-chan struct{} { return s.ready }
+
+// Apply builds set into a new snapshot and puts it in force. If the set
+// cannot be served (a route names a bad regex, a listener cannot bind) it
+// returns an error naming the resource and leaves the running
+// configuration as it was.
+func (s *Sidecar) Apply(set *config.Set) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	snap, err := s.build(set)
+	if err != nil {
+		return err
+	}
+	var specs []listener.Spec
+	for _, l := range snap.Listeners {
+		specs = append(specs, listener.Spec{Name: l.Spec.Name, Address: l.Spec.Address, Handler: l.handler()})
+	}
+	if err := s.listeners.Reconcile(specs); err != nil {
+		return err
+	}
+	for _, l := range snap.Listeners {
+		l.publish()
+	}
+	s.current.Store(snap)
+	s.registry.Retain(addresses(snap.Clusters))
+	s.readyOnce.Do(func() { close(s.ready) })
+	s.logger.Info("configuration applied", "listeners", len(snap.Listeners), "clusters", len(snap.Clusters))
+	return nil
+}
+
+// Close stops every listener, waits up to grace for connections to finish,
+// then closes the rest and the idle upstream connections.
+func (s *Sidecar) Close(grace time.Duration) {
+	s.listeners.Close(grace)
+	s.registry.Close()
+}
+
+// Addresses returns the bound address of each listener by name.
+func (s *Sidecar) Addresses() map[string]string {
+	out := map[string]string{}
+	for name, a := range s.listeners.Addresses() {
+		out[name] = a.String()
+	}
+	return out
+}
+
+func addresses(clusters map[string]*cluster.Cluster) map[string]bool {
+	keep := map[string]bool{}
+	for _, c := range clusters {
+		for _, e := range c.Endpoints {
+			keep[e.Addr] = true
+		}
+	}
+	return keep
+}
+
+// handler returns the connection handler of l.
+func (l *Listener) handler() listener.Handler {
+	if l.HTTP != nil {
+		return l.HTTP
+	}
+	return l.TCP
+}
+
+var (
+	_ listener.Handler = (*l7.Server)(nil)
+	_ listener.Handler = (*l4.Server)(nil)
+)
