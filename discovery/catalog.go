@@ -94,10 +94,10 @@ func New(services []Service) (*Catalog, error) {
 	c := &Catalog{byName: make(map[string]int, len(services))}
 	c.services = make([]Service, len(services))
 	for i, s := range services {
-		s.Endpoints = slices.Clone(s.Endpoints)
+		s.Endpoints = cloneOrNil(s.Endpoints)
 		if s.Sidecar != nil {
 			sc := *s.Sidecar
-			sc.Upstreams = slices.Clone(sc.Upstreams)
+			sc.Upstreams = cloneOrNil(sc.Upstreams)
 			s.Sidecar = &sc
 		}
 		fillDefaults(&s)
@@ -156,6 +156,15 @@ func (c *Catalog) Sidecars() []*Service {
 // because of an error: on errors it keeps the last good one.
 type Source interface {
 	Run(ctx context.Context, publish func(*Catalog)) error
+}
+
+// cloneOrNil copies s, returning nil when s is empty so that nil and empty
+// lists hash to the same version.
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 func fillDefaults(s *Service) {
