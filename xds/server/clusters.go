@@ -1,0 +1,105 @@
+package server
+
+import (
+	"time"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/meshlb/meshlb/discovery"
+)
+
+// LocalAppCluster is the name of the STATIC cluster that points at the
+// application beside a sidecar; the inbound listener forwards to it.
+const LocalAppCluster = "local_app"
+
+// connectTimeout is the connect_timeout of every cluster we generate.
+const connectTimeout = 5 * time.Second
+
+// adsConfigSource tells Envoy to fetch a resource over the ADS stream it
+// already has, with the v3 transport and resource API.
+func adsConfigSource() *core.ConfigSource {
+	return &core.ConfigSource{
+		ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}},
+		ResourceApiVersion:    core.ApiVersion_V3,
+	}
+}
+
+// edsCluster returns the round-robin EDS cluster for svc; its endpoints come
+// from the ClusterLoadAssignment of the same name.
+func edsCluster(svc *discovery.Service) *cluster.Cluster {
+	return &cluster.Cluster{
+		Name:                 svc.Name,
+		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+		EdsClusterConfig:     &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
+		LbPolicy:             cluster.Cluster_ROUND_ROBIN,
+		ConnectTimeout:       durationpb.New(connectTimeout),
+	}
+}
+
+// loadAssignment returns the ClusterLoadAssignment for svc, with every
+// endpoint in catalog order and its weight and health.
+func loadAssignment(svc *discovery.Service) *endpoint.ClusterLoadAssignment {
+	lbs := make([]*endpoint.LbEndpoint, 0, len(svc.Endpoints))
+	for _, e := range svc.Endpoints {
+		lbs = append(lbs, lbEndpoint(e.Address, e.Port, e.Weight, healthStatus(e.Health)))
+	}
+	return &endpoint.ClusterLoadAssignment{
+		ClusterName: svc.Name,
+		Endpoints:   []*endpoint.LocalityLbEndpoints{{LbEndpoints: lbs}},
+	}
+}
+
+// localAppCluster returns the STATIC cluster that reaches the application at
+// sc.LocalAddress:sc.LocalPort, with its single endpoint inline.
+func localAppCluster(sc *discovery.Sidecar) *cluster.Cluster {
+	ep := lbEndpoint(sc.LocalAddress, sc.LocalPort, 1, core.HealthStatus_UNKNOWN)
+	ep.LoadBalancingWeight = nil
+	return &cluster.Cluster{
+		Name:                 LocalAppCluster,
+		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
+		LbPolicy:             cluster.Cluster_ROUND_ROBIN,
+		ConnectTimeout:       durationpb.New(connectTimeout),
+		LoadAssignment: &endpoint.ClusterLoadAssignment{
+			ClusterName: LocalAppCluster,
+			Endpoints:   []*endpoint.LocalityLbEndpoints{{LbEndpoints: []*endpoint.LbEndpoint{ep}}},
+		},
+	}
+}
+
+func lbEndpoint(addr string, port, weight int, health core.HealthStatus) *endpoint.LbEndpoint {
+	return &endpoint.LbEndpoint{
+		HostIdentifier: &endpoint.LbEndpoint_Endpoint{Endpoint: &endpoint.Endpoint{
+			Address: socketAddress(addr, port),
+		}},
+		HealthStatus:        health,
+		LoadBalancingWeight: wrapperspb.UInt32(uint32(weight)),
+	}
+}
+
+// socketAddress returns a TCP socket address; addr is an IP literal.
+func socketAddress(addr string, port int) *core.Address {
+	return &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{
+		Protocol:      core.SocketAddress_TCP,
+		Address:       addr,
+		PortSpecifier: &core.SocketAddress_PortValue{PortValue: uint32(port)},
+	}}}
+}
+
+// healthStatus maps catalog health onto Envoy's; unknown values (which
+// [discovery.New] rejects) map to UNKNOWN, which Envoy treats as healthy.
+func healthStatus(h discovery.Health) core.HealthStatus {
+	switch h {
+	case discovery.HealthHealthy:
+		return core.HealthStatus_HEALTHY
+	case discovery.HealthUnhealthy:
+		return core.HealthStatus_UNHEALTHY
+	case discovery.HealthDraining:
+		return core.HealthStatus_DRAINING
+	default:
+		return core.HealthStatus_UNKNOWN
+	}
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"fmt"
+
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	router "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcpproxy "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/meshlb/meshlb/discovery"
+)
+
+// InboundListener is the name of the listener that accepts traffic for the
+// local application, and of its inline route configuration.
+const InboundListener = "inbound"
+
+// UpstreamName returns the name of the outbound listener, and of the RDS
+// route configuration, for upstream service svc: "upstream:<svc>".
+func UpstreamName(svc string) string { return "upstream:" + svc }
+
+// upstreamListener returns the outbound listener for u, named name, that
+// proxies to the cluster of svc at L4 or L7 depending on svc's protocol.
+func upstreamListener(name string, u discovery.Upstream, svc *discovery.Service) (*listener.Listener, error) {
+	stat := "upstream_" + svc.Name
+	var f *listener.Filter
+	var err error
+	if svc.Protocol == discovery.ProtocolHTTP {
+		f, err = hcmFilter(&hcm.HttpConnectionManager{
+			StatPrefix: stat,
+			RouteSpecifier: &hcm.HttpConnectionManager_Rds{Rds: &hcm.Rds{
+				ConfigSource:    adsConfigSource(),
+				RouteConfigName: UpstreamName(svc.Name),
+			}},
+		})
+	} else {
+		f, err = tcpProxyFilter(stat, svc.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("translating listener %q: %w", name, err)
+	}
+	return newListener(name, u.BindAddress, u.BindPort, f), nil
+}
+
+// inboundListener returns the listener on sc.InboundAddr:sc.InboundPort that
+// forwards to [LocalAppCluster]; HTTP services get an inline route table.
+func inboundListener(sc *discovery.Sidecar, p discovery.Protocol) (*listener.Listener, error) {
+	var f *listener.Filter
+	var err error
+	if p == discovery.ProtocolHTTP {
+		f, err = hcmFilter(&hcm.HttpConnectionManager{
+			StatPrefix: InboundListener,
+			RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{
+				RouteConfig: routeConfig(InboundListener, InboundListener, LocalAppCluster),
+			},
+		})
+	} else {
+		f, err = tcpProxyFilter(InboundListener, LocalAppCluster)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("translating listener %q: %w", InboundListener, err)
+	}
+	return newListener(InboundListener, sc.InboundAddr, sc.InboundPort, f), nil
+}
+
+func newListener(name, addr string, port int, f *listener.Filter) *listener.Listener {
+	return &listener.Listener{
+		Name:         name,
+		Address:      socketAddress(addr, port),
+		FilterChains: []*listener.FilterChain{{Filters: []*listener.Filter{f}}},
+	}
+}
+
+// tcpProxyFilter returns an envoy.filters.network.tcp_proxy filter to cluster.
+func tcpProxyFilter(stat, cluster string) (*listener.Filter, error) {
+	return typedFilter(wellknown.TCPProxy, &tcpproxy.TcpProxy{
+		StatPrefix:       stat,
+		ClusterSpecifier: &tcpproxy.TcpProxy_Cluster{Cluster: cluster},
+	})
+}
+
+// hcmFilter completes m with codec AUTO and the router filter, and returns
+// it as an envoy.filters.network.http_connection_manager filter.
+func hcmFilter(m *hcm.HttpConnectionManager) (*listener.Filter, error) {
+	r, err := marshalAny(&router.Router{})
+	if err != nil {
+		return nil, err
+	}
+	m.CodecType = hcm.HttpConnectionManager_AUTO
+	m.HttpFilters = []*hcm.HttpFilter{{
+		Name:       wellknown.Router,
+		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: r},
+	}}
+	return typedFilter(wellknown.HTTPConnectionManager, m)
+}
+
+func typedFilter(name string, m proto.Message) (*listener.Filter, error) {
+	a, err := marshalAny(m)
+	if err != nil {
+		return nil, err
+	}
+	return &listener.Filter{Name: name, ConfigType: &listener.Filter_TypedConfig{TypedConfig: a}}, nil
+}
+
+// marshalAny packs m deterministically, so equal configs give equal bytes
+// and therefore equal versions.
+func marshalAny(m proto.Message) (*anypb.Any, error) {
+	a := new(anypb.Any)
+	if err := anypb.MarshalFrom(a, m, proto.MarshalOptions{Deterministic: true}); err != nil {
+		return nil, fmt.Errorf("packing %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return a, nil
+}
