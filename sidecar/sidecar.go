@@ -84,8 +84,9 @@ func (s *Sidecar) Apply(set *config.Set) error {
 		return err
 	}
 	var specs []listener.Spec
-	for _, l := range snap.Listeners {
-		specs = append(specs, listener.Spec{Name: l.Spec.Name, Address: l.Spec.Address, Handler: l.handler()})
+	for _, spec := range set.Listeners {
+		l := snap.Listeners[spec.Name]
+		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: l.handler()})
 	}
 	if err := s.listeners.Reconcile(specs); err != nil {
 		return err

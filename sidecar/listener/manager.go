@@ -93,13 +93,12 @@ func (m *Manager) Reconcile(specs []Spec) error {
 	m.mu.Lock()
 	old := m.active
 	m.mu.Unlock()
+	if err := checkUnique(specs); err != nil {
+		return err
+	}
 	next := make(map[string]*entry, len(specs))
 	var bound []*entry
 	for _, s := range specs {
-		if _, dup := next[s.Address]; dup {
-			closeAll(bound)
-			return fmt.Errorf("listener %q: address %s is used by another listener", s.Name, s.Address)
-		}
 		e := old[s.Address]
 		if e == nil {
 			var err error
@@ -126,6 +125,17 @@ func (m *Manager) Reconcile(specs []Spec) error {
 		if next[addr] == nil {
 			m.drain(e)
 		}
+	}
+	return nil
+}
+
+func checkUnique(specs []Spec) error {
+	seen := make(map[string]string, len(specs))
+	for _, s := range specs {
+		if other, dup := seen[s.Address]; dup {
+			return fmt.Errorf("listener %q: address %s is used by listener %q", s.Name, s.Address, other)
+		}
+		seen[s.Address] = s.Name
 	}
 	return nil
 }
