@@ -1,0 +1,131 @@
+package client
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// build returns the Set the data plane serves for s: the static resources
+// merged with the active dynamic ones (a dynamic listener or cluster replaces
+// a static one of the same name), the route configurations and load
+// assignments they refer to, and a config dump of the dynamic resources.
+//
+// A reference to a route configuration or load assignment the client does
+// not have (possible only for a static resource, or an active one whose
+// dependency the server removed) gets an empty one: no virtual hosts, no
+// endpoints, as Envoy serves it.
+//
+// It also returns a fingerprint of the Set: the decoded specs it is made of,
+// in a fixed order. Unchanged resources keep their spec (see [decode]), so
+// equal fingerprints mean equal Sets.
+func (s *state) build(static *config.Set) (*config.Set, []any, error) {
+	ls := sortedValues(s.active[kindListener])
+	cs := sortedValues(s.active[kindCluster])
+	set := &config.Set{
+		Listeners: mergeStatic(static.Listeners, ls, func(l *config.Listener) string { return l.Name }),
+		Clusters:  mergeStatic(static.Clusters, cs, func(c *config.Cluster) string { return c.Name }),
+		Routes:    maps.Clone(static.Routes),
+		Endpoints: maps.Clone(static.Endpoints),
+	}
+	if set.Routes == nil {
+		set.Routes = map[string]*config.RouteConfig{}
+	}
+	if set.Endpoints == nil {
+		set.Endpoints = map[string]*config.LoadAssignment{}
+	}
+	var rs, es []*resource
+	for i := range set.Listeners {
+		name := rdsName(&set.Listeners[i])
+		if rc := resolve(name, s.res[kindRoute], set.Routes, &rs, emptyRoutes); rc != nil {
+			set.Routes[name] = rc
+		}
+	}
+	for i := range set.Clusters {
+		name := edsName(&set.Clusters[i])
+		if la := resolve(name, s.res[kindEndpoint], set.Endpoints, &es, emptyEndpoints); la != nil {
+			set.Endpoints[name] = la
+		}
+	}
+	var fp []any
+	for _, group := range [][]*resource{ls, cs, rs, es} {
+		for _, r := range group {
+			fp = append(fp, r.spec)
+		}
+	}
+	dump, err := config.Dump(protos[*listenerv3.Listener](ls), protos[*routev3.RouteConfiguration](rs),
+		protos[*clusterv3.Cluster](cs), protos[*endpointv3.ClusterLoadAssignment](es))
+	if err != nil {
+		return nil, nil, err
+	}
+	set.Dump = dump
+	return set, fp, nil
+}
+
+// resolve returns the spec to store under name in have, or nil for none:
+// the dynamic resource if there is one (appended to used the first time),
+// else nothing if have holds a static one, else empty(name).
+func resolve[T *config.RouteConfig | *config.LoadAssignment](name string, dyn map[string]*resource,
+	have map[string]T, used *[]*resource, empty func(string) T) T {
+	if name == "" {
+		return nil
+	}
+	if r := dyn[name]; r != nil {
+		spec := r.spec.(T)
+		if have[name] != spec {
+			*used = append(*used, r)
+		}
+		return spec
+	}
+	if _, ok := have[name]; ok {
+		return nil
+	}
+	return empty(name)
+}
+
+func emptyRoutes(name string) *config.RouteConfig { return &config.RouteConfig{Name: name} }
+
+func emptyEndpoints(name string) *config.LoadAssignment {
+	return &config.LoadAssignment{ClusterName: name}
+}
+
+// mergeStatic returns the static specs not replaced by a dynamic one of the
+// same name, then the dynamic ones, sorted by name.
+func mergeStatic[T any](static []T, dyn []*resource, name func(*T) string) []T {
+	out := make([]T, 0, len(static)+len(dyn))
+	seen := make(map[string]bool, len(dyn))
+	for _, r := range dyn {
+		seen[r.name] = true
+		out = append(out, *r.spec.(*T))
+	}
+	for i := range static {
+		if !seen[name(&static[i])] {
+			out = append(out, static[i])
+		}
+	}
+	slices.SortStableFunc(out, func(a, b T) int { return cmp.Compare(name(&a), name(&b)) })
+	return out
+}
+
+// sortedValues returns m's resources sorted by name.
+func sortedValues(m map[string]*resource) []*resource {
+	out := slices.Collect(maps.Values(m))
+	slices.SortFunc(out, func(a, b *resource) int { return cmp.Compare(a.name, b.name) })
+	return out
+}
+
+// protos returns the messages of rs, which must all be of type M.
+func protos[M any](rs []*resource) []M {
+	out := make([]M, len(rs))
+	for i, r := range rs {
+		out[i] = r.msg.(M)
+	}
+	return out
+}

@@ -1,0 +1,184 @@
+// Package client is the sidecar's xDS client: it keeps one Aggregated
+// Discovery Service stream to a control server, turns the Envoy v3
+// resources it receives into a [config.Set] and hands that to an [Applier].
+//
+// It follows Envoy's and grpc-go's xDS clients: every response is decoded and
+// validated as a whole, a response with a bad resource is NACKed with an
+// error naming the resource and field and changes nothing, and the data plane
+// only sees a cluster once its endpoints have arrived and a listener once its
+// route configuration has (warming). See
+// https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// Applier installs a complete configuration in the data plane.
+//
+// Apply returns an error when the Set cannot be served (for example a
+// listener cannot bind); the client then NACKs the response that led to it
+// and keeps its last good configuration, which the data plane must still be
+// serving. Apply is called from one goroutine at a time and must not keep a
+// reference to the Set beyond treating it as immutable.
+type Applier interface {
+	Apply(*config.Set) error
+}
+
+// Default backoff bounds, used when [Options] leaves them zero.
+const (
+	DefaultBackoffBase = 100 * time.Millisecond
+	DefaultBackoffMax  = 10 * time.Second
+	// DefaultInitialFetchTimeout is Envoy's initial_fetch_timeout default.
+	DefaultInitialFetchTimeout = 15 * time.Second
+)
+
+// Options configures a [Client].
+type Options struct {
+	// NodeID and NodeCluster identify the sidecar to the control server
+	// (Envoy's node.id and node.cluster).
+	NodeID, NodeCluster string
+	// Targets are the control server addresses (host:port). The client
+	// connects to the first and moves to the next after a failed attempt.
+	Targets []string
+	// Delta selects incremental xDS (DeltaAggregatedResources, Envoy's
+	// DELTA_GRPC) instead of state-of-the-world (GRPC).
+	Delta bool
+	// Static holds the bootstrap's static resources, may be nil. Dynamic
+	// listeners and clusters replace static ones of the same name. Static is
+	// not modified.
+	Static *config.Set
+	// StateDir, if set, is where the client persists the last applied
+	// resources (file xds-state.json) and loads them from at start.
+	StateDir string
+	// Logger receives stream and NACK events; nil means slog.Default().
+	Logger *slog.Logger
+	// InitialFetchTimeout bounds the wait for the first configuration: the
+	// first Apply waits until listeners and clusters have arrived and none
+	// is warming, or this long after Run starts. Zero means
+	// DefaultInitialFetchTimeout, Envoy's default.
+	InitialFetchTimeout time.Duration
+	// BackoffBase and BackoffMax bound the reconnect delay: attempt n waits a
+	// random duration in (0, min(BackoffMax, BackoffBase*2^n)] (full
+	// jitter). Zero means DefaultBackoffBase and DefaultBackoffMax. The same
+	// bounds pace a NACK of a response the server sends again unchanged.
+	BackoffBase, BackoffMax time.Duration
+}
+
+// Client is an ADS client. Create it with [New] and start it with
+// [Client.Run]. Its methods are safe for concurrent use.
+type Client struct {
+	opts    Options
+	applier Applier
+	log     *slog.Logger
+	static  *config.Set
+	ready   chan struct{}
+
+	// Owned by the Run goroutine.
+	cur     *state // last good state: ACKed resources, active versions
+	applied bool   // Apply succeeded at least once; ready is closed
+	fp      []any  // fingerprint of the last applied Set
+	// initDeadline ends the wait for a complete first configuration (see
+	// initDone); zero while the persisted state is restored.
+	initDeadline time.Time
+}
+
+// New returns a client that applies configuration to a. It does not connect
+// until [Client.Run].
+func New(opts Options, a Applier) *Client {
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = DefaultBackoffBase
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = DefaultBackoffMax
+	}
+	if opts.InitialFetchTimeout <= 0 {
+		opts.InitialFetchTimeout = DefaultInitialFetchTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	static := opts.Static
+	if static == nil {
+		static = &config.Set{}
+	}
+	return &Client{
+		opts:    opts,
+		applier: a,
+		log:     opts.Logger.With("component", "xds-client"),
+		static:  static,
+		ready:   make(chan struct{}),
+		cur:     newState(),
+	}
+}
+
+// Ready returns a channel closed after the first successful Apply, whether
+// from the control server or from the persisted state.
+func (c *Client) Ready() <-chan struct{} { return c.ready }
+
+// Run applies the persisted state, if any, then keeps an ADS stream to the
+// control servers until ctx is done, reconnecting with exponential backoff
+// and full jitter. After a stream that delivered a response it reconnects to
+// the same target with the backoff reset; after a failed attempt it moves to
+// the next target. Run returns nil once ctx is done and every goroutine it
+// started has exited; it returns an error only if there are no targets.
+// Run must be called at most once.
+func (c *Client) Run(ctx context.Context) error {
+	if len(c.opts.Targets) == 0 {
+		return errors.New("xds client: no control server targets")
+	}
+	c.restore()
+	c.initDeadline = time.Now().Add(c.opts.InitialFetchTimeout)
+	b := backoff{base: c.opts.BackoffBase, max: c.opts.BackoffMax}
+	for i := 0; ; {
+		target := c.opts.Targets[i%len(c.opts.Targets)]
+		responded, err := c.runStream(ctx, target)
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.log.Info("ADS stream down", "target", target, "err", err)
+		if responded {
+			b.reset()
+		} else {
+			i++
+		}
+		if !sleep(ctx, b.next()) {
+			return nil
+		}
+	}
+}
+
+// runStream runs one ADS stream to target until it fails or ctx is done. It
+// reports whether the server sent at least one response.
+func (c *Client) runStream(ctx context.Context, target string) (bool, error) {
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return false, fmt.Errorf("creating channel: %w", err)
+	}
+	defer conn.Close()
+	if c.opts.Delta {
+		return c.runDelta(ctx, conn, target)
+	}
+	return c.runSotW(ctx, conn, target)
+}
+
+// sleep waits d or until ctx is done, and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

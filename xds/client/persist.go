@@ -1,0 +1,192 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/proto"
+)
+
+// stateFile is the name of the persisted state in [Options.StateDir].
+const stateFile = "xds-state.json"
+
+// stateFormat is the version of the stateFile layout.
+const stateFormat = 1
+
+// fileState is the layout of stateFile: JSON, with each resource a binary
+// protobuf envoy.service.discovery.v3.Resource {name, version, resource},
+// as the server sent it.
+type fileState struct {
+	Format int        `json:"format"`
+	Types  []fileType `json:"types"`
+}
+
+// fileType holds the resources of one type: those ACKed and, for listeners
+// and clusters, those active (they differ while a new version warms).
+type fileType struct {
+	TypeURL   string   `json:"type_url"`
+	Version   string   `json:"version,omitempty"`
+	Resources [][]byte `json:"resources,omitempty"`
+	Active    [][]byte `json:"active,omitempty"`
+}
+
+// restore applies the persisted state, if Options.StateDir has one, so that
+// a restarted sidecar serves before it reaches a control server. A state
+// that cannot be read, decoded or applied is logged and ignored.
+func (c *Client) restore() {
+	if c.opts.StateDir == "" {
+		return
+	}
+	s, err := readState(filepath.Join(c.opts.StateDir, stateFile))
+	if err != nil {
+		c.log.Warn("ignoring persisted xDS state", "err", err)
+		return
+	}
+	if s == nil {
+		return
+	}
+	if err := c.commit(s); err != nil {
+		c.log.Warn("cannot apply persisted xDS state", "err", err)
+		return
+	}
+	c.log.Info("applied persisted xDS state", "version", s.version[kindListener])
+}
+
+// save persists s, if Options.StateDir is set. A failure is logged: the
+// data plane is serving s whether or not it could be saved.
+func (c *Client) save(s *state) {
+	if c.opts.StateDir == "" {
+		return
+	}
+	data, err := encodeState(s)
+	if err == nil {
+		err = writeAtomic(filepath.Join(c.opts.StateDir, stateFile), data)
+	}
+	if err != nil {
+		c.log.Warn("cannot persist xDS state", "err", err)
+	}
+}
+
+func encodeState(s *state) ([]byte, error) {
+	f := fileState{Format: stateFormat}
+	for k := range numKinds {
+		t := fileType{TypeURL: kinds[k].url, Version: s.version[k]}
+		var err error
+		if t.Resources, err = encodeResources(s.res[k]); err != nil {
+			return nil, err
+		}
+		if t.Active, err = encodeResources(s.active[k]); err != nil {
+			return nil, err
+		}
+		f.Types = append(f.Types, t)
+	}
+	return json.Marshal(f)
+}
+
+func encodeResources(m map[string]*resource) ([][]byte, error) {
+	var out [][]byte
+	for _, r := range sortedValues(m) {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(
+			&discoveryv3.Resource{Name: r.name, Version: r.version, Resource: r.raw})
+		if err != nil {
+			return nil, fmt.Errorf("encoding %q: %w", r.name, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// writeAtomic replaces path with data: it writes a temporary file in the
+// same directory, syncs it and renames it over path, so that a crash leaves
+// the old file or the new one, never a torn one.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename in dir durable. It is best effort: the rename
+// itself is already atomic.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// readState loads a state written by [Client.save]; it returns nil, nil if
+// there is no file.
+func readState(path string) (*state, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f fileState
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", path, err)
+	}
+	if f.Format != stateFormat {
+		return nil, fmt.Errorf("%s: format %d, want %d", path, f.Format, stateFormat)
+	}
+	s := newState()
+	for _, t := range f.Types {
+		k, ok := kindOf(t.TypeURL)
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown type %q", path, t.TypeURL)
+		}
+		if s.res[k], err = decodeResources(k, t.Resources, nil); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if s.active[k], err = decodeResources(k, t.Active, s.res[k]); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		s.version[k], s.seen[k] = t.Version, true
+	}
+	if !s.seen[kindListener] || !s.seen[kindCluster] {
+		return nil, fmt.Errorf("%s: no listeners or clusters", path)
+	}
+	return s, nil
+}
+
+// decodeResources decodes persisted resources of kind k, reusing the decoded
+// form of those in prev with the same bytes.
+func decodeResources(k kind, raw [][]byte, prev map[string]*resource) (map[string]*resource, error) {
+	items := make([]item, len(raw))
+	for i, b := range raw {
+		r := new(discoveryv3.Resource)
+		if err := proto.Unmarshal(b, r); err != nil {
+			return nil, fmt.Errorf("%s %d: %w", kinds[k].label, i, err)
+		}
+		items[i] = item{a: r.GetResource(), name: r.GetName(), version: r.GetVersion()}
+	}
+	return decodeAll(k, items, prev)
+}

@@ -1,0 +1,160 @@
+package client
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// state is the client's view of the xDS resources: per kind, the resources
+// it ACKed (res), and for listeners and clusters the versions the data plane
+// serves (active), which lag res while a newer version is warming.
+//
+// A state is not modified once committed: each response is merged into a
+// [state.clone], so a NACK or a failed Apply drops the clone and the last
+// good state stays as it was.
+type state struct {
+	res     [numKinds]map[string]*resource
+	version [numKinds]string // SotW: last ACKed version_info
+	seen    [numKinds]bool   // a response of this kind was accepted
+	// active is used for kindListener and kindCluster only.
+	active [numKinds]map[string]*resource
+}
+
+func newState() *state {
+	s := new(state)
+	for k := range numKinds {
+		s.res[k] = map[string]*resource{}
+		s.active[k] = map[string]*resource{}
+	}
+	return s
+}
+
+// clone returns a copy of s whose maps can be changed without touching s.
+func (s *state) clone() *state {
+	n := *s
+	for k := range numKinds {
+		n.res[k] = maps.Clone(s.res[k])
+		n.active[k] = maps.Clone(s.active[k])
+	}
+	return &n
+}
+
+// settle applies warming and drops what is no longer subscribed:
+//   - an EDS cluster becomes active once its load assignment has arrived, a
+//     listener once the route configuration it names over RDS has; until
+//     then the previous active version, if any, stays active;
+//   - a listener or cluster removed by the server is removed at once;
+//   - route configurations and load assignments nothing refers to any more
+//     are dropped, as they are unsubscribed.
+func (s *state) settle(static *config.Set) {
+	s.active[kindCluster] = promote(s.res[kindCluster], s.active[kindCluster], func(r *resource) bool {
+		name := edsName(r.spec.(*config.Cluster))
+		return name == "" || s.res[kindEndpoint][name] != nil || static.Endpoints[name] != nil
+	})
+	s.active[kindListener] = promote(s.res[kindListener], s.active[kindListener], func(r *resource) bool {
+		name := rdsName(r.spec.(*config.Listener))
+		return name == "" || s.res[kindRoute][name] != nil || static.Routes[name] != nil
+	})
+	for _, k := range []kind{kindRoute, kindEndpoint} {
+		want := s.wanted(k, static)
+		maps.DeleteFunc(s.res[k], func(name string, _ *resource) bool {
+			_, ok := slices.BinarySearch(want, name)
+			return !ok
+		})
+	}
+}
+
+// warming reports whether a received listener or cluster is not active at
+// its received version.
+func (s *state) warming() bool {
+	for _, k := range []kind{kindListener, kindCluster} {
+		for name, r := range s.res[k] {
+			if s.active[k][name] != r {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// promote returns the new active set: each received resource that is ready,
+// or else the previously active version of it.
+func promote(received, prev map[string]*resource, ready func(*resource) bool) map[string]*resource {
+	out := make(map[string]*resource, len(received))
+	for name, r := range received {
+		if ready(r) {
+			out[name] = r
+		} else if p := prev[name]; p != nil {
+			out[name] = p
+		}
+	}
+	return out
+}
+
+// wanted returns the sorted names of kind k (kindRoute or kindEndpoint) the
+// client subscribes to: those the static, received and active listeners
+// (or clusters) refer to.
+func (s *state) wanted(k kind, static *config.Set) []string {
+	set := map[string]bool{}
+	switch k {
+	case kindRoute:
+		for i := range static.Listeners {
+			set[rdsName(&static.Listeners[i])] = true
+		}
+		for _, m := range []map[string]*resource{s.res[kindListener], s.active[kindListener]} {
+			for _, r := range m {
+				set[rdsName(r.spec.(*config.Listener))] = true
+			}
+		}
+	case kindEndpoint:
+		for i := range static.Clusters {
+			set[edsName(&static.Clusters[i])] = true
+		}
+		for _, m := range []map[string]*resource{s.res[kindCluster], s.active[kindCluster]} {
+			for _, r := range m {
+				set[edsName(r.spec.(*config.Cluster))] = true
+			}
+		}
+	}
+	delete(set, "")
+	return slices.Sorted(maps.Keys(set))
+}
+
+// merge stores fresh resources of kind k in s: for LDS and CDS in
+// state-of-the-world (replace) they are the whole set; otherwise they are
+// added to what s has. Route configurations and load assignments that are
+// not subscribed are ignored.
+func (s *state) merge(k kind, fresh map[string]*resource, replace bool, static *config.Set) {
+	if replace {
+		s.res[k] = fresh
+		return
+	}
+	filter := k == kindRoute || k == kindEndpoint
+	want := s.wanted(k, static)
+	for name, r := range fresh {
+		if _, ok := slices.BinarySearch(want, name); ok || !filter {
+			s.res[k][name] = r
+		}
+	}
+}
+
+// rdsName is the route configuration l fetches over RDS, or "".
+func rdsName(l *config.Listener) string {
+	if l.HTTP == nil {
+		return ""
+	}
+	return l.HTTP.RDSName
+}
+
+// edsName is the load assignment c fetches over EDS, or "".
+func edsName(c *config.Cluster) string {
+	if c.Type != config.DiscoveryEDS {
+		return ""
+	}
+	if c.EDSName == "" {
+		return c.Name
+	}
+	return c.EDSName
+}

@@ -1,0 +1,158 @@
+package client
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+)
+
+// node returns the Node sent in the first request of a stream.
+func (c *Client) node() *corev3.Node {
+	return &corev3.Node{
+		Id:             c.opts.NodeID,
+		Cluster:        c.opts.NodeCluster,
+		UserAgentName:  "meshlb",
+		ClientFeatures: []string{"xds.config.resource-in-sotw"},
+	}
+}
+
+// errorDetail is a NACK's error_detail: the error's message verbatim.
+func errorDetail(err error) *statuspb.Status {
+	if err == nil {
+		return nil
+	}
+	return &statuspb.Status{Code: int32(codes.InvalidArgument), Message: err.Error()}
+}
+
+// received is one Recv result.
+type received[T any] struct {
+	msg T
+	err error
+}
+
+// receive starts a goroutine, joined by wg, that feeds what recv returns
+// into the returned channel until recv fails (that error is delivered last)
+// or ctx is done. Cancelling ctx must make recv return, as it does for a
+// gRPC stream created with ctx.
+func receive[T any](ctx context.Context, wg *sync.WaitGroup, recv func() (T, error)) <-chan received[T] {
+	ch := make(chan received[T])
+	wg.Go(func() {
+		for {
+			m, err := recv()
+			select {
+			case ch <- received[T]{m, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	return ch
+}
+
+// pacer delays NACKs that repeat: a state-of-the-world server that keeps
+// the rejected version (go-control-plane's snapshot cache does) resends it as
+// soon as it sees the NACK, and the two would loop at full speed; see
+// https://github.com/envoyproxy/go-control-plane/issues/962. The first NACK
+// of a version with a given error goes out at once; each identical one after
+// it waits a growing backoff. It also holds the delayed NACKs. Not safe for
+// concurrent use; owned by one stream.
+type pacer struct {
+	base, max time.Duration
+	last      [numKinds]rejection
+	held      [numKinds]heldNACK
+	timer     *time.Timer
+}
+
+type rejection struct {
+	key string // version and error message
+	b   backoff
+}
+
+// heldNACK is a NACK waiting to be sent.
+type heldNACK struct {
+	nonce string
+	err   error
+	due   time.Time // zero: nothing held
+}
+
+// nack records that a response of kind k with version was rejected with err
+// and returns how long to wait before sending the NACK (0: now).
+func (p *pacer) nack(k kind, version string, err error) time.Duration {
+	key := version + "\x00" + err.Error()
+	if p.last[k].key != key {
+		p.last[k] = rejection{key: key, b: backoff{base: p.base, max: p.max}}
+		return 0
+	}
+	return p.last[k].b.next()
+}
+
+// ack forgets the rejections of kind k.
+func (p *pacer) ack(k kind) { p.last[k] = rejection{} }
+
+// hold keeps a NACK of kind k to be sent after d.
+func (p *pacer) hold(k kind, nonce string, err error, d time.Duration) {
+	p.held[k] = heldNACK{nonce: nonce, err: err, due: time.Now().Add(d)}
+	p.arm()
+}
+
+// take removes and returns the NACK held for kind k, if any.
+func (p *pacer) take(k kind) (heldNACK, bool) {
+	h := p.held[k]
+	p.held[k] = heldNACK{}
+	p.arm()
+	return h, !h.due.IsZero()
+}
+
+// due returns the kinds whose held NACK is due.
+func (p *pacer) due() []kind {
+	var out []kind
+	now := time.Now()
+	for k := range numKinds {
+		if d := p.held[k].due; !d.IsZero() && !d.After(now) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// C returns a channel that receives when a held NACK may be due, or nil.
+func (p *pacer) C() <-chan time.Time {
+	if p.timer == nil {
+		return nil
+	}
+	return p.timer.C
+}
+
+// arm sets the timer to the earliest held NACK, or stops it.
+func (p *pacer) arm() {
+	var next time.Time
+	for k := range numKinds {
+		if d := p.held[k].due; !d.IsZero() && (next.IsZero() || d.Before(next)) {
+			next = d
+		}
+	}
+	switch {
+	case next.IsZero() && p.timer != nil:
+		p.timer.Stop()
+		p.timer = nil
+	case next.IsZero():
+	case p.timer == nil:
+		p.timer = time.NewTimer(time.Until(next))
+	default:
+		p.timer.Reset(time.Until(next))
+	}
+}
+
+// stop releases the timer.
+func (p *pacer) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
