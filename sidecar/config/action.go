@@ -1,0 +1,156 @@
+package config
+
+import (
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+)
+
+// Envoy's defaults: the route timeout, and the largest direct response
+// body (route_config max_direct_response_body_size_bytes).
+const (
+	defaultRouteTimeout   = 15 * time.Second
+	maxDirectResponseBody = 4096
+)
+
+var (
+	routeActionFields = allow(&routev3.RouteAction{},
+		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy")
+	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
+	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
+	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout")
+	redirectFields      = allow(&routev3.RedirectAction{},
+		"https_redirect", "scheme_redirect", "host_redirect", "path_redirect", "response_code", "strip_query")
+	directFields     = allow(&routev3.DirectResponseAction{}, "status", "body")
+	dataSourceFields = allow(&corev3.DataSource{}, "inline_string", "inline_bytes")
+)
+
+// retryConditions are the retry_on values the data plane implements
+// (Envoy's HTTP and gRPC conditions, less those needing unsupported fields).
+var retryConditions = map[string]bool{
+	"5xx": true, "gateway-error": true, "reset": true, "reset-before-request": true,
+	"connect-failure": true, "envoy-ratelimited": true, "retriable-4xx": true, "refused-stream": true,
+	"cancelled": true, "deadline-exceeded": true, "internal": true, "resource-exhausted": true, "unavailable": true,
+}
+
+var redirectCodes = map[routev3.RedirectAction_RedirectResponseCode]int{
+	routev3.RedirectAction_MOVED_PERMANENTLY:  301,
+	routev3.RedirectAction_FOUND:              302,
+	routev3.RedirectAction_SEE_OTHER:          303,
+	routev3.RedirectAction_TEMPORARY_REDIRECT: 307,
+	routev3.RedirectAction_PERMANENT_REDIRECT: 308,
+}
+
+// decodeAction decodes a route's forwarding action.
+func decodeAction(a *routev3.RouteAction) (*RouteAction, error) {
+	if err := routeActionFields.check(a); err != nil {
+		return nil, err
+	}
+	timeout, err := durationOr(a.GetTimeout(), defaultRouteTimeout)
+	if err != nil {
+		return nil, within("timeout", err)
+	}
+	out := &RouteAction{Cluster: a.GetCluster(), Timeout: timeout,
+		PrefixRewrite: a.GetPrefixRewrite(), HostRewrite: a.GetHostRewriteLiteral()}
+	if wc := a.GetWeightedClusters(); wc != nil {
+		if out.Weighted, err = decodeWeighted(wc); err != nil {
+			return nil, within("weighted_clusters", err)
+		}
+	} else if out.Cluster == "" {
+		return nil, errorf("cluster", "must not be empty")
+	}
+	if rp := a.GetRetryPolicy(); rp != nil {
+		if out.Retry, err = decodeRetry(rp); err != nil {
+			return nil, within("retry_policy", err)
+		}
+	}
+	return out, nil
+}
+
+// decodeWeighted decodes a weighted split. A missing weight is 0; the
+// deprecated total_weight, when set, must equal the sum.
+func decodeWeighted(wc *routev3.WeightedCluster) ([]WeightedCluster, error) {
+	if err := weightedFields.check(wc); err != nil {
+		return nil, err
+	}
+	var out []WeightedCluster
+	var sum uint64
+	for i, c := range wc.GetClusters() {
+		if err := clusterWeightFields.check(c); err != nil {
+			return nil, within(index("clusters", i), err)
+		}
+		out = append(out, WeightedCluster{Name: c.GetName(), Weight: c.GetWeight().GetValue()})
+		sum += uint64(c.GetWeight().GetValue())
+	}
+	if err := checkWeights(out); err != nil {
+		return nil, within("clusters", err)
+	}
+	if tw := wc.GetTotalWeight(); tw != nil && uint64(tw.GetValue()) != sum {
+		return nil, errorf("total_weight", "is %d but the weights sum to %d", tw.GetValue(), sum)
+	}
+	return out, nil
+}
+
+// decodeRetry decodes a retry policy; num_retries defaults to 1.
+func decodeRetry(p *routev3.RetryPolicy) (*RetryPolicy, error) {
+	if err := retryFields.check(p); err != nil {
+		return nil, err
+	}
+	out := &RetryPolicy{NumRetries: 1}
+	for c := range strings.SplitSeq(p.GetRetryOn(), ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		if !retryConditions[c] {
+			return nil, errorf("retry_on", "condition %q is not supported", c)
+		}
+		out.On = append(out.On, c)
+	}
+	if n := p.GetNumRetries(); n != nil {
+		out.NumRetries = int(n.GetValue())
+	}
+	var err error
+	if out.PerTry, err = durationOr(p.GetPerTryTimeout(), 0); err != nil {
+		return nil, within("per_try_timeout", err)
+	}
+	return out, nil
+}
+
+// decodeRedirect decodes a redirect; https_redirect sets Scheme "https".
+func decodeRedirect(r *routev3.RedirectAction) (*Redirect, error) {
+	if err := redirectFields.check(r); err != nil {
+		return nil, err
+	}
+	status, ok := redirectCodes[r.GetResponseCode()]
+	if !ok {
+		return nil, errorf("response_code", "%s is not supported", r.GetResponseCode())
+	}
+	out := &Redirect{Status: status, Scheme: r.GetSchemeRedirect(), Host: r.GetHostRedirect(),
+		Path: r.GetPathRedirect(), StripQuery: r.GetStripQuery()}
+	if r.GetHttpsRedirect() {
+		out.Scheme = "https"
+	}
+	return out, nil
+}
+
+// decodeDirect decodes a direct response; its body is inline and at most
+// 4 KiB, as Envoy's default limit.
+func decodeDirect(d *routev3.DirectResponseAction) (*DirectResponse, error) {
+	if err := directFields.check(d); err != nil {
+		return nil, err
+	}
+	ds := d.GetBody()
+	if err := dataSourceFields.check(ds); err != nil {
+		return nil, within("body", err)
+	}
+	body := ds.GetInlineString()
+	if b := ds.GetInlineBytes(); b != nil {
+		body = string(b)
+	}
+	if len(body) > maxDirectResponseBody {
+		return nil, errorf("body", "%d bytes is over the %d-byte limit", len(body), maxDirectResponseBody)
+	}
+	return &DirectResponse{Status: int(d.GetStatus()), Body: body}, nil
+}

@@ -1,0 +1,149 @@
+package config
+
+import (
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Envoy's defaults: connect_timeout, and the circuit-breaker thresholds.
+const (
+	defaultConnectTimeout     = 5 * time.Second
+	defaultMaxConnections     = 1024
+	defaultMaxPendingRequests = 1024
+	defaultMaxRequests        = 1024
+	defaultMaxRetries         = 3
+)
+
+var (
+	clusterFields = allow(&clusterv3.Cluster{},
+		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
+		"lb_policy", "load_assignment", "circuit_breakers", "metadata")
+	// The eds_config is not checked: the sidecar takes endpoints from
+	// wherever its clusters come from (ADS).
+	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
+	breakersFields  = allow(&clusterv3.CircuitBreakers{}, "thresholds")
+	thresholdFields = allow(&clusterv3.CircuitBreakers_Thresholds{},
+		"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining")
+)
+
+var lbPolicies = map[clusterv3.Cluster_LbPolicy]LBPolicy{
+	clusterv3.Cluster_ROUND_ROBIN:   "round_robin",
+	clusterv3.Cluster_LEAST_REQUEST: "least_request",
+	clusterv3.Cluster_RANDOM:        "random",
+}
+
+// DecodeCluster validates c and decodes it into a [Cluster] of type STATIC
+// (with its load_assignment) or EDS. An error names the cluster and the
+// field, as in
+//
+//	cluster "be": lb_policy: MAGLEV is not supported
+//
+// DecodeCluster is safe for concurrent use and does not retain c.
+func DecodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
+	out, err := decodeCluster(c)
+	if err != nil {
+		return nil, &resourceError{kind: "cluster", name: c.GetName(), err: err}
+	}
+	return out, nil
+}
+
+func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
+	if err := validate(c); err != nil {
+		return nil, err
+	}
+	if err := clusterFields.check(c); err != nil {
+		return nil, err
+	}
+	policy, ok := lbPolicies[c.GetLbPolicy()]
+	if !ok {
+		return nil, errorf("lb_policy", "%s is not supported", c.GetLbPolicy())
+	}
+	timeout, err := durationOr(c.GetConnectTimeout(), defaultConnectTimeout)
+	if err != nil {
+		return nil, within("connect_timeout", err)
+	}
+	out := &Cluster{Name: c.GetName(), LBPolicy: policy, ConnectTimeout: timeout}
+	if err := decodeDiscovery(c, out); err != nil {
+		return nil, err
+	}
+	if err := decodeBreakers(c.GetCircuitBreakers(), out); err != nil {
+		return nil, within("circuit_breakers", err)
+	}
+	return out, nil
+}
+
+// decodeDiscovery sets out's type and its endpoint source: the inline
+// load_assignment of a STATIC cluster (none means no endpoints), or the
+// EDS name of an EDS cluster.
+func decodeDiscovery(c *clusterv3.Cluster, out *Cluster) error {
+	switch t := c.GetType(); t {
+	case clusterv3.Cluster_STATIC:
+		if c.GetEdsClusterConfig() != nil {
+			return errorf("eds_cluster_config", "only allowed in EDS clusters")
+		}
+		out.Type, out.Static = DiscoveryStatic, &LoadAssignment{ClusterName: c.GetName()}
+		if la := c.GetLoadAssignment(); la != nil {
+			static, err := decodeLoadAssignment(la)
+			if err != nil {
+				return within("load_assignment", err)
+			}
+			out.Static = static
+		}
+	case clusterv3.Cluster_EDS:
+		if c.GetLoadAssignment() != nil {
+			return errorf("load_assignment", "not allowed in EDS clusters")
+		}
+		eds := c.GetEdsClusterConfig()
+		if eds == nil {
+			return errorf("eds_cluster_config", "required in EDS clusters")
+		}
+		if err := edsConfigFields.check(eds); err != nil {
+			return within("eds_cluster_config", err)
+		}
+		out.Type, out.EDSName = DiscoveryEDS, eds.GetServiceName()
+		if out.EDSName == "" {
+			out.EDSName = c.GetName()
+		}
+	default:
+		return errorf("type", "%s is not supported", t)
+	}
+	return nil
+}
+
+// decodeBreakers sets out's circuit-breaker limits from the DEFAULT
+// priority thresholds, or Envoy's defaults. HIGH priority thresholds are
+// checked and accepted but never apply: no supported route selects HIGH.
+func decodeBreakers(cb *clusterv3.CircuitBreakers, out *Cluster) error {
+	out.MaxConnections, out.MaxPendingRequests = defaultMaxConnections, defaultMaxPendingRequests
+	out.MaxRequests, out.MaxRetries = defaultMaxRequests, defaultMaxRetries
+	if err := breakersFields.check(cb); err != nil {
+		return err
+	}
+	seen := make(map[corev3.RoutingPriority]bool)
+	for i, t := range cb.GetThresholds() {
+		if err := thresholdFields.check(t); err != nil {
+			return within(index("thresholds", i), err)
+		}
+		if seen[t.GetPriority()] {
+			return errorf(index("thresholds", i)+".priority", "%s is listed twice", t.GetPriority())
+		}
+		seen[t.GetPriority()] = true
+		if t.GetPriority() == corev3.RoutingPriority_DEFAULT {
+			setLimit(&out.MaxConnections, t.GetMaxConnections())
+			setLimit(&out.MaxPendingRequests, t.GetMaxPendingRequests())
+			setLimit(&out.MaxRequests, t.GetMaxRequests())
+			setLimit(&out.MaxRetries, t.GetMaxRetries())
+		}
+	}
+	return nil
+}
+
+// setLimit sets *dst to v when v is set.
+func setLimit(dst *int, v *wrapperspb.UInt32Value) {
+	if v != nil {
+		*dst = int(v.GetValue())
+	}
+}

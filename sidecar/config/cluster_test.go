@@ -1,0 +1,104 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDecodeCluster(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want *Cluster
+	}{{
+		name: "static with defaults",
+		yaml: `
+name: be
+load_assignment:
+  cluster_name: be
+  endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 80}}}}]}]
+`,
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be", Endpoints: []Endpoint{{Address: "10.0.0.1:80", Weight: 1}}},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3},
+	}, {
+		name: "static without endpoints",
+		yaml: "{name: empty, type: STATIC, lb_policy: RANDOM, connect_timeout: 0.25s}",
+		want: &Cluster{Name: "empty", Type: DiscoveryStatic, LBPolicy: "random", ConnectTimeout: 250 * time.Millisecond,
+			Static:         &LoadAssignment{ClusterName: "empty"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3},
+	}, {
+		name: "eds with service name and circuit breakers",
+		yaml: `
+name: api
+alt_stat_name: api_stats
+type: EDS
+lb_policy: LEAST_REQUEST
+eds_cluster_config: {service_name: api-v2, eds_config: {ads: {}}}
+circuit_breakers:
+  thresholds:
+  - {max_connections: 10, max_requests: 20, track_remaining: true}
+  - {priority: HIGH, max_connections: 1, max_pending_requests: 1, max_requests: 1, max_retries: 1}
+metadata: {filter_metadata: {meshlb: {team: a}}}
+`,
+		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "least_request", ConnectTimeout: 5 * time.Second,
+			EDSName: "api-v2", MaxConnections: 10, MaxPendingRequests: 1024, MaxRequests: 20, MaxRetries: 3},
+	}, {
+		name: "eds named after the cluster",
+		yaml: `{name: api, type: EDS, eds_cluster_config: {eds_config: {ads: {}}}, circuit_breakers: {thresholds: [{max_pending_requests: 0, max_retries: 0}]}}`,
+		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			EDSName: "api", MaxConnections: 1024, MaxRequests: 1024},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeCluster(fromYAML(t, tt.yaml, &clusterv3.Cluster{}))
+			if err != nil {
+				t.Fatalf("DecodeCluster: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DecodeCluster mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeClusterErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"maglev", "{name: be, lb_policy: MAGLEV}", `cluster "be": lb_policy: MAGLEV is not supported`},
+		{"ring hash", "{name: be, lb_policy: RING_HASH}", `cluster "be": lb_policy: RING_HASH is not supported`},
+		{"strict dns", "{name: be, type: STRICT_DNS}", `cluster "be": type: STRICT_DNS is not supported`},
+		{"original dst", "{name: be, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED}", `cluster "be": lb_policy: CLUSTER_PROVIDED is not supported`},
+		{"health checks", "{name: be, health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}}]}", `cluster "be": health_checks: not supported`},
+		{"outlier detection", "{name: be, outlier_detection: {}}", `cluster "be": outlier_detection: not supported`},
+		{"transport socket", "{name: be, transport_socket: {name: tls}}", `cluster "be": transport_socket: not supported`},
+		{"protocol options", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {}}}}}`,
+			`cluster "be": typed_extension_protocol_options: not supported`},
+		{"max requests per connection", "{name: be, max_requests_per_connection: 1}", `cluster "be": max_requests_per_connection: not supported`},
+		{"eds without config", "{name: be, type: EDS}", `cluster "be": eds_cluster_config: required in EDS clusters`},
+		{"eds with load assignment", "{name: be, type: EDS, eds_cluster_config: {eds_config: {ads: {}}}, load_assignment: {cluster_name: be}}", `cluster "be": load_assignment: not allowed in EDS clusters`},
+		{"static with eds config", "{name: be, eds_cluster_config: {eds_config: {ads: {}}}}", `cluster "be": eds_cluster_config: only allowed in EDS clusters`},
+		{"static endpoint host name", "{name: be, load_assignment: {cluster_name: be, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: db, port_value: 5432}}}}]}]}}",
+			`cluster "be": load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address: "db" is not an IP address`},
+		{"duplicate thresholds", "{name: be, circuit_breakers: {thresholds: [{max_connections: 1}, {max_connections: 2}]}}", `cluster "be": circuit_breakers.thresholds[1].priority: DEFAULT is listed twice`},
+		{"retry budget", "{name: be, circuit_breakers: {thresholds: [{retry_budget: {}}]}}", `cluster "be": circuit_breakers.thresholds[0].retry_budget: not supported`},
+		{"per host thresholds", "{name: be, circuit_breakers: {per_host_thresholds: [{max_connections: 1}]}}", `cluster "be": circuit_breakers.per_host_thresholds: not supported`},
+		{"validation: zero connect timeout", "{name: be, connect_timeout: 0s}", `cluster "be": connect_timeout: value must be greater than 0s`},
+		{"no name", "{lb_policy: RANDOM}", `cluster "": name: value length must be at least 1 runes`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeCluster(fromYAML(t, tt.yaml, &clusterv3.Cluster{}))
+			if got != nil {
+				t.Errorf("DecodeCluster returned %+v with the error", got)
+			}
+			wantError(t, err, tt.want)
+		})
+	}
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"time"
+
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// Envoy's default for http_connection_manager stream_idle_timeout.
+const defaultStreamIdleTimeout = 5 * time.Minute
+
+var (
+	hcmFields = allow(&hcmv3.HttpConnectionManager{},
+		"stat_prefix", "codec_type", "rds", "route_config", "http_filters",
+		"stream_idle_timeout", "request_timeout", "use_remote_address")
+	// The config_source is not checked: the sidecar takes routes from
+	// wherever its listeners come from (ADS).
+	rdsFields        = allow(&hcmv3.Rds{}, "config_source", "route_config_name")
+	httpFilterFields = allow(&hcmv3.HttpFilter{}, "name", "typed_config")
+	routerFields     = allow(&routerv3.Router{}, "dynamic_stats")
+
+	hcmType    = typeURL(&hcmv3.HttpConnectionManager{})
+	routerType = typeURL(&routerv3.Router{})
+)
+
+// decodeHCM decodes the typed_config of an http_connection_manager filter.
+func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
+	m := &hcmv3.HttpConnectionManager{}
+	if err := unpack(a, m); err != nil {
+		return nil, err
+	}
+	if err := hcmFields.check(m); err != nil {
+		return nil, err
+	}
+	switch c := m.GetCodecType(); c {
+	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1:
+	default:
+		return nil, errorf("codec_type", "%s is not supported", c)
+	}
+	if err := checkHTTPFilters(m.GetHttpFilters()); err != nil {
+		return nil, within("http_filters", err)
+	}
+	out, err := decodeHCMTimeouts(m)
+	if err != nil {
+		return nil, err
+	}
+	out.StatPrefix = m.GetStatPrefix()
+	out.UseRemoteAddress = m.GetUseRemoteAddress().GetValue()
+	if err := decodeRouteSpecifier(m, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func decodeHCMTimeouts(m *hcmv3.HttpConnectionManager) (*HTTPManager, error) {
+	idle, err := durationOr(m.GetStreamIdleTimeout(), defaultStreamIdleTimeout)
+	if err != nil {
+		return nil, within("stream_idle_timeout", err)
+	}
+	req, err := durationOr(m.GetRequestTimeout(), 0)
+	if err != nil {
+		return nil, within("request_timeout", err)
+	}
+	return &HTTPManager{StreamIdleTimeout: idle, RequestTimeout: req}, nil
+}
+
+// decodeRouteSpecifier sets out.RDSName or out.Routes.
+func decodeRouteSpecifier(m *hcmv3.HttpConnectionManager, out *HTTPManager) error {
+	switch rs := m.GetRouteSpecifier().(type) {
+	case *hcmv3.HttpConnectionManager_Rds:
+		if err := rdsFields.check(rs.Rds); err != nil {
+			return within("rds", err)
+		}
+		if out.RDSName = rs.Rds.GetRouteConfigName(); out.RDSName == "" {
+			return errorf("rds.route_config_name", "must not be empty")
+		}
+	case *hcmv3.HttpConnectionManager_RouteConfig:
+		rc, err := decodeRouteConfig(rs.RouteConfig)
+		if err != nil {
+			return within("route_config", err)
+		}
+		out.Routes = rc
+	default:
+		return errorf("route_specifier", "one of rds or route_config is required")
+	}
+	return nil
+}
+
+// checkHTTPFilters requires the filter list to be exactly the router.
+func checkHTTPFilters(fs []*hcmv3.HttpFilter) error {
+	if len(fs) != 1 {
+		return errorf("", "exactly one HTTP filter (the router) is supported, got %d", len(fs))
+	}
+	if err := checkRouter(fs[0]); err != nil {
+		return within(index("", 0), err)
+	}
+	return nil
+}
+
+// checkRouter requires f to be the router filter, with no options that
+// change its behaviour.
+func checkRouter(f *hcmv3.HttpFilter) error {
+	if err := httpFilterFields.check(f); err != nil {
+		return err
+	}
+	tc := f.GetTypedConfig()
+	if tc == nil {
+		return errorf("typed_config", "required")
+	}
+	if tc.GetTypeUrl() != routerType {
+		return errorf("typed_config", "unsupported HTTP filter %q: only %q is supported", tc.GetTypeUrl(), routerType)
+	}
+	r := &routerv3.Router{}
+	if err := unpack(tc, r); err != nil {
+		return within("typed_config", err)
+	}
+	if err := routerFields.check(r); err != nil {
+		return within("typed_config", err)
+	}
+	return nil
+}

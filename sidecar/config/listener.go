@@ -1,0 +1,168 @@
+package config
+
+import (
+	"time"
+
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+)
+
+// Envoy's default for tcp_proxy idle_timeout.
+const defaultTCPIdleTimeout = time.Hour
+
+var (
+	listenerFields = allow(&listenerv3.Listener{},
+		"name", "address", "stat_prefix", "filter_chains", "metadata", "traffic_direction")
+	filterChainFields = allow(&listenerv3.FilterChain{}, "filters", "metadata", "name", "filter_chain_match")
+	// An empty filter_chain_match matches every connection; any criterion
+	// in it is rejected.
+	chainMatchFields = allow(&listenerv3.FilterChainMatch{})
+	filterFields     = allow(&listenerv3.Filter{}, "name", "typed_config")
+
+	tcpProxyFields = allow(&tcpproxyv3.TcpProxy{},
+		"stat_prefix", "cluster", "weighted_clusters", "idle_timeout")
+	tcpWeightedFields      = allow(&tcpproxyv3.TcpProxy_WeightedCluster{}, "clusters")
+	tcpClusterWeightFields = allow(&tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{}, "name", "weight")
+
+	tcpProxyType = typeURL(&tcpproxyv3.TcpProxy{})
+)
+
+// DecodeListener validates l and decodes it into a [Listener]. l must have
+// a TCP socket address and exactly one filter chain holding exactly one
+// network filter: tcp_proxy or http_connection_manager (with the router
+// as its only HTTP filter). Filters are recognised by the type URL of
+// their typed_config, not by name. An error names the listener and the
+// field, as in
+//
+//	listener "web": filter_chains[0].filters[0].typed_config: unsupported filter "type.googleapis.com/..."
+//
+// DecodeListener is safe for concurrent use and does not retain l.
+func DecodeListener(l *listenerv3.Listener) (*Listener, error) {
+	out, err := decodeListener(l)
+	if err != nil {
+		return nil, &resourceError{kind: "listener", name: l.GetName(), err: err}
+	}
+	return out, nil
+}
+
+func decodeListener(l *listenerv3.Listener) (*Listener, error) {
+	if err := validate(l); err != nil {
+		return nil, err
+	}
+	if err := listenerFields.check(l); err != nil {
+		return nil, err
+	}
+	if l.GetName() == "" {
+		return nil, errorf("name", "must not be empty")
+	}
+	addr, err := decodeAddress(l.GetAddress(), true)
+	if err != nil {
+		return nil, within("address", err)
+	}
+	chains := l.GetFilterChains()
+	if len(chains) != 1 {
+		return nil, errorf("filter_chains", "exactly one filter chain is supported, got %d", len(chains))
+	}
+	out := &Listener{Name: l.GetName(), Address: addr}
+	if err := decodeFilterChain(chains[0], out); err != nil {
+		return nil, within(index("filter_chains", 0), err)
+	}
+	return out, nil
+}
+
+// decodeFilterChain decodes fc's one network filter into out.
+func decodeFilterChain(fc *listenerv3.FilterChain, out *Listener) error {
+	if err := filterChainFields.check(fc); err != nil {
+		return err
+	}
+	if err := chainMatchFields.check(fc.GetFilterChainMatch()); err != nil {
+		return within("filter_chain_match", err)
+	}
+	filters := fc.GetFilters()
+	if len(filters) != 1 {
+		return errorf("filters", "exactly one network filter is supported, got %d", len(filters))
+	}
+	if err := decodeNetworkFilter(filters[0], out); err != nil {
+		return within(index("filters", 0), err)
+	}
+	return nil
+}
+
+// decodeNetworkFilter sets out.TCP or out.HTTP from f's typed_config.
+func decodeNetworkFilter(f *listenerv3.Filter, out *Listener) error {
+	if err := filterFields.check(f); err != nil {
+		return err
+	}
+	tc := f.GetTypedConfig()
+	var err error
+	switch tc.GetTypeUrl() {
+	case "":
+		return errorf("typed_config", "required")
+	case tcpProxyType:
+		p := &tcpproxyv3.TcpProxy{}
+		if err = unpack(tc, p); err == nil {
+			out.TCP, err = decodeTCPProxy(p)
+		}
+	case hcmType:
+		out.HTTP, err = decodeHCM(tc)
+	default:
+		return errorf("typed_config", "unsupported filter %q", tc.GetTypeUrl())
+	}
+	if err != nil {
+		return within("typed_config", err)
+	}
+	return nil
+}
+
+// decodeTCPProxy decodes a validated TcpProxy.
+func decodeTCPProxy(p *tcpproxyv3.TcpProxy) (*TCPProxy, error) {
+	if err := tcpProxyFields.check(p); err != nil {
+		return nil, err
+	}
+	idle, err := durationOr(p.GetIdleTimeout(), defaultTCPIdleTimeout)
+	if err != nil {
+		return nil, within("idle_timeout", err)
+	}
+	out := &TCPProxy{StatPrefix: p.GetStatPrefix(), Cluster: p.GetCluster(), IdleTimeout: idle}
+	if wc := p.GetWeightedClusters(); wc != nil {
+		if out.Weighted, err = decodeTCPWeighted(wc); err != nil {
+			return nil, within("weighted_clusters", err)
+		}
+	} else if out.Cluster == "" {
+		return nil, errorf("cluster", "must not be empty")
+	}
+	return out, nil
+}
+
+func decodeTCPWeighted(wc *tcpproxyv3.TcpProxy_WeightedCluster) ([]WeightedCluster, error) {
+	if err := tcpWeightedFields.check(wc); err != nil {
+		return nil, err
+	}
+	out := make([]WeightedCluster, 0, len(wc.GetClusters()))
+	for i, c := range wc.GetClusters() {
+		if err := tcpClusterWeightFields.check(c); err != nil {
+			return nil, within(index("clusters", i), err)
+		}
+		out = append(out, WeightedCluster{Name: c.GetName(), Weight: c.GetWeight()})
+	}
+	if err := checkWeights(out); err != nil {
+		return nil, within("clusters", err)
+	}
+	return out, nil
+}
+
+// checkWeights requires named clusters and a positive total weight that
+// fits in 32 bits, as Envoy does.
+func checkWeights(ws []WeightedCluster) error {
+	var total uint64
+	for i, w := range ws {
+		if w.Name == "" {
+			return errorf(index("", i)+".name", "must not be empty")
+		}
+		total += uint64(w.Weight)
+	}
+	if total == 0 || total > 1<<32-1 {
+		return errorf("", "total weight must be between 1 and 4294967295, got %d", total)
+	}
+	return nil
+}

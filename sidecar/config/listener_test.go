@@ -1,0 +1,115 @@
+package config
+
+import (
+	"testing"
+	"time"
+
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	"github.com/google/go-cmp/cmp"
+)
+
+// Listener YAML fragments: a TCP proxy, and the head of an HTTP connection
+// manager whose tail (route specifier, options) each case supplies.
+const (
+	tcpListener = `
+name: web
+address: {socket_address: {address: 0.0.0.0, port_value: 8080}}
+filter_chains:
+- filters:
+  - name: tcp
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      stat_prefix: web
+`
+	httpListener = `
+name: web
+address: {socket_address: {address: 127.0.0.1, port_value: 80}}
+filter_chains:
+- filters:
+  - name: envoy.filters.network.http_connection_manager
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+      stat_prefix: ingress
+      http_filters:
+      - name: envoy.filters.http.router
+        typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+`
+)
+
+func TestDecodeListener(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want *Listener
+	}{{
+		name: "tcp proxy with default idle timeout",
+		yaml: tcpListener + "      cluster: be\n",
+		want: &Listener{Name: "web", Address: "0.0.0.0:8080",
+			TCP: &TCPProxy{StatPrefix: "web", Cluster: "be", IdleTimeout: time.Hour}},
+	}, {
+		name: "tcp proxy weighted without idle timeout",
+		yaml: tcpListener + `      idle_timeout: 0s
+      weighted_clusters:
+        clusters: [{name: a, weight: 3}, {name: b, weight: 1}]
+`,
+		want: &Listener{Name: "web", Address: "0.0.0.0:8080",
+			TCP: &TCPProxy{StatPrefix: "web", Weighted: []WeightedCluster{{"a", 3}, {"b", 1}}}},
+	}, {
+		name: "ipv6 address and empty filter_chain_match",
+		yaml: `
+name: v6
+address: {socket_address: {address: "::1", port_value: 443}}
+filter_chains:
+- filter_chain_match: {}
+  filters:
+  - name: tcp
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+      stat_prefix: v6
+      cluster: be
+`,
+		want: &Listener{Name: "v6", Address: "[::1]:443",
+			TCP: &TCPProxy{StatPrefix: "v6", Cluster: "be", IdleTimeout: time.Hour}},
+	}, {
+		name: "http with rds and options",
+		yaml: httpListener + `      codec_type: HTTP1
+      rds: {route_config_name: main, config_source: {ads: {}}}
+      stream_idle_timeout: 30s
+      request_timeout: 10s
+      use_remote_address: true
+`,
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", HTTP: &HTTPManager{
+			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 30 * time.Second,
+			RequestTimeout: 10 * time.Second, UseRemoteAddress: true}},
+	}, {
+		name: "http with inline routes and defaults",
+		yaml: httpListener + `      route_config:
+        name: local
+        virtual_hosts:
+        - name: all
+          domains: ["*"]
+          routes: [{match: {prefix: /}, route: {cluster: be}}]
+`,
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", HTTP: &HTTPManager{
+			StatPrefix: "ingress", StreamIdleTimeout: 5 * time.Minute,
+			Routes: &RouteConfig{Name: "local", VirtualHosts: []VirtualHost{{
+				Name: "all", Domains: []string{"*"},
+				Routes: []Route{{
+					Match:  RouteMatch{Kind: PathPrefix, Path: "/", CaseSensitive: true},
+					Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second},
+				}},
+			}}},
+		}},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeListener(fromYAML(t, tt.yaml, &listenerv3.Listener{}))
+			if err != nil {
+				t.Fatalf("DecodeListener: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DecodeListener mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

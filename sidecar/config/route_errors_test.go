@@ -1,0 +1,93 @@
+package config
+
+import (
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+)
+
+func TestDecodeRouteErrors(t *testing.T) {
+	const r0 = `route_config "rc": virtual_hosts[0].routes[0].`
+	tests := []struct {
+		name  string
+		route string
+		want  string
+	}{
+		{"hash policy", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{header: {header_name: x}}]}", r0 + "route.hash_policy: not supported"},
+		{"regex rewrite", "match: {prefix: /}\nroute: {cluster: be, regex_rewrite: {pattern: {regex: a}, substitution: b}}", r0 + "route.regex_rewrite: not supported"},
+		{"cluster header", "match: {prefix: /}\nroute: {cluster_header: x-cluster}", r0 + "route.cluster_header: not supported"},
+		{"empty cluster", "match: {prefix: /}\nroute: {cluster: ''}", r0 + "route.cluster"},
+		{"all weights zero", "match: {prefix: /}\nroute: {weighted_clusters: {clusters: [{name: a}, {name: b, weight: 0}]}}", r0 + "route.weighted_clusters.clusters: total weight must be between 1 and 4294967295, got 0"},
+		{"total weight mismatch", "match: {prefix: /}\nroute: {weighted_clusters: {clusters: [{name: a, weight: 1}], total_weight: 100}}", r0 + "route.weighted_clusters.total_weight: is 100 but the weights sum to 1"},
+		{"weighted cluster header", "match: {prefix: /}\nroute: {weighted_clusters: {clusters: [{name: a, weight: 1, request_headers_to_add: [{header: {key: a, value: b}}]}]}}", r0 + "route.weighted_clusters.clusters[0].request_headers_to_add: not supported"},
+		{"unknown retry condition", "match: {prefix: /}\nroute: {cluster: be, retry_policy: {retry_on: '5xx,teapot'}}", r0 + `route.retry_policy.retry_on: condition "teapot" is not supported`},
+		{"retry back off", "match: {prefix: /}\nroute: {cluster: be, retry_policy: {retry_on: 5xx, retry_back_off: {base_interval: 1s}}}", r0 + "route.retry_policy.retry_back_off: not supported"},
+		{"negative timeout", "match: {prefix: /}\nroute: {cluster: be, timeout: -1s}", r0 + "route.timeout: must not be negative"},
+		{"mirror", "match: {prefix: /}\nroute: {cluster: be, request_mirror_policies: [{cluster: m}]}", r0 + "route.request_mirror_policies: not supported"},
+		{"port redirect", "match: {prefix: /}\nredirect: {port_redirect: 8443}", r0 + "redirect.port_redirect: not supported"},
+		{"prefix rewrite redirect", "match: {prefix: /}\nredirect: {prefix_rewrite: /x}", r0 + "redirect.prefix_rewrite: not supported"},
+		{"direct body from file", "match: {prefix: /}\ndirect_response: {status: 200, body: {filename: /etc/passwd}}", r0 + "direct_response.body.filename: not supported"},
+		{"non-forwarding action", "match: {prefix: /}\nnon_forwarding_action: {}", r0 + "non_forwarding_action: not supported"},
+		{"route headers to add", "match: {prefix: /}\nroute: {cluster: be}\nrequest_headers_to_add: [{header: {key: a, value: b}}]", r0 + "request_headers_to_add: not supported"},
+		{"runtime fraction", "match: {prefix: /, runtime_fraction: {default_value: {numerator: 1}}}\nroute: {cluster: be}", r0 + "match.runtime_fraction: not supported"},
+		{"connect matcher", "match: {connect_matcher: {}}\nroute: {cluster: be}", r0 + "match.connect_matcher: not supported"},
+		{"bad path regex", "match: {safe_regex: {regex: '('}}\nroute: {cluster: be}", r0 + "match.safe_regex.regex: error parsing regexp"},
+		{"regex program size", "match: {safe_regex: {regex: a, google_re2: {max_program_size: 10}}}\nroute: {cluster: be}", r0 + "match.safe_regex.google_re2.max_program_size: not supported"},
+		{"range header match", "match: {prefix: /, headers: [{name: x, range_match: {start: 1, end: 2}}]}\nroute: {cluster: be}", r0 + "match.headers[0].range_match: not supported"},
+		{"bad header regex", "match: {prefix: /, headers: [{name: x, string_match: {safe_regex: {regex: '['}}}]}\nroute: {cluster: be}", r0 + "match.headers[0].string_match.safe_regex.regex: error parsing regexp"},
+		{"treat missing header as empty", "match: {prefix: /, headers: [{name: x, exact_match: a, treat_missing_header_as_empty: true}]}\nroute: {cluster: be}", r0 + "match.headers[0].treat_missing_header_as_empty: not supported"},
+		{"query absent", "match: {prefix: /, query_parameters: [{name: q, present_match: false}]}\nroute: {cluster: be}", r0 + "match.query_parameters[0].present_match: false is not supported"},
+		{"string matcher custom", "match: {prefix: /, query_parameters: [{name: q, string_match: {exact: a, ignore_case: true}}], headers: [{name: h, string_match: {}}]}\nroute: {cluster: be}", r0 + "match.headers[0].string_match.match_pattern: value is required"},
+		{"validation: missing match", "route: {cluster: be}", r0 + "match: value is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeRouteConfig(oneRoute(t, tt.route))
+			if got != nil {
+				t.Errorf("DecodeRouteConfig returned %+v with the error", got)
+			}
+			wantError(t, err, tt.want)
+		})
+	}
+}
+
+func TestDecodeRouteConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		{"duplicate domain", "name: rc\nvirtual_hosts: [{name: a, domains: [x.com]}, {name: b, domains: [y.com, X.com]}]",
+			`route_config "rc": virtual_hosts[1].domains[1]: domain "x.com" is already in virtual_hosts[0]`},
+		{"wildcard in the middle", "name: rc\nvirtual_hosts: [{name: a, domains: ['a.*.com']}]",
+			`route_config "rc": virtual_hosts[0].domains[0]: "a.*.com": a wildcard must be the first or last character`},
+		{"two wildcards", "name: rc\nvirtual_hosts: [{name: a, domains: ['*.a.*']}]",
+			`route_config "rc": virtual_hosts[0].domains[0]: "*.a.*": a wildcard must be the first or last character`},
+		{"require tls", "name: rc\nvirtual_hosts: [{name: a, domains: ['*'], require_tls: ALL}]",
+			`route_config "rc": virtual_hosts[0].require_tls: not supported`},
+		{"vhost retry policy", "name: rc\nvirtual_hosts: [{name: a, domains: ['*'], retry_policy: {retry_on: 5xx}}]",
+			`route_config "rc": virtual_hosts[0].retry_policy: not supported`},
+		{"response headers", "name: rc\nresponse_headers_to_remove: [server]",
+			`route_config "rc": response_headers_to_remove: not supported`},
+		{"validation: vhost without domains", "name: rc\nvirtual_hosts: [{name: a}]",
+			`route_config "rc": virtual_hosts[0].domains: value must contain at least 1 item(s)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeRouteConfig(fromYAML(t, tt.yaml, &routev3.RouteConfiguration{}))
+			if got != nil {
+				t.Errorf("DecodeRouteConfig returned %+v with the error", got)
+			}
+			wantError(t, err, tt.want)
+		})
+	}
+}
+
+func TestDirectResponseBodyLimit(t *testing.T) {
+	rc := oneRoute(t, "match: {prefix: /}\ndirect_response: {status: 200}")
+	body := make([]byte, maxDirectResponseBody+1)
+	rc.VirtualHosts[0].Routes[0].GetDirectResponse().Body = &corev3.DataSource{Specifier: &corev3.DataSource_InlineBytes{InlineBytes: body}}
+	_, err := DecodeRouteConfig(rc)
+	wantError(t, err, `route_config "rc": virtual_hosts[0].routes[0].direct_response.body: 4097 bytes is over the 4096-byte limit`)
+}
