@@ -1,0 +1,80 @@
+# meshlb — build, test and benchmark targets. `make test` is the one test
+# command (CI runs it through .ci/run).
+
+# Use the Go at /usr/local/go when none is on PATH. Exported, because the
+# integration tests run `go build` themselves.
+ifeq ($(shell command -v go 2>/dev/null),)
+export PATH := /usr/local/go/bin:$(PATH)
+endif
+
+GO       ?= go
+BIN      := $(CURDIR)/bin
+MESHLB   := $(BIN)/meshlb
+
+# staticcheck 2026.2.2 (module version v0.8.2): built with Go 1.26 and able
+# to check Go 1.26 code. Installed under bin/, keyed by version.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK         := $(BIN)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+FUZZTIME  ?= 20s
+BENCH_DIR := $(abspath ../shared/bench)
+BENCHCMP_TOOLS := haproxy nginx caddy wrk taskset python3
+
+.PHONY: all build demo test race bench lint fuzz benchcmp clean
+
+all: build
+
+build:
+	$(GO) build -o bin/meshlb ./cmd/meshlb
+
+# Control server, demo backends and sidecars on this machine; Ctrl-C stops it.
+demo: build
+	./bin/meshlb demo
+
+# Unit and integration tests (integration/ builds the binary itself).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -race -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./sidecar/... ./xds/... ./discovery/...
+
+lint: $(STATICCHECK)
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# A short run of every Fuzz* target in the module, one `go test -fuzz` each
+# (-fuzz must match exactly one target). FUZZTIME=2m for a longer run.
+fuzz:
+	@set -e; \
+	files=$$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=.cache \
+		--exclude-dir=bin --exclude-dir=testdata --exclude-dir=vendor '^func Fuzz' . | sort); \
+	if [ -z "$$files" ]; then echo "no Fuzz targets found"; exit 1; fi; \
+	for f in $$files; do \
+		pkg=$$(dirname "$$f"); \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$$f"); do \
+			echo "==> $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+# meshlb beside HAProxy, nginx and Caddy on loopback (shared/bench/run.py).
+# Needs: apt-get install haproxy nginx libnginx-mod-stream caddy wrk.
+# Extra run.py flags: make benchcmp BENCHFLAGS='--secs 15 --mode http'
+benchcmp: build
+	@missing=""; for t in $(BENCHCMP_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "benchcmp: missing:$$missing"; \
+		echo "install with: apt-get install haproxy nginx libnginx-mod-stream caddy wrk"; \
+		exit 1; \
+	fi
+	python3 $(BENCH_DIR)/run.py $(BENCHFLAGS) --extra "meshlb|$(MESHLB) sidecar --config $(BENCH_DIR)/envoy-bootstrap.yaml --log-level warn|18098|18099"
+
+clean:
+	rm -rf bin
