@@ -13,7 +13,7 @@ var errBadChunk = errors.New("malformed chunked encoding")
 // a read it flushes w, so a body streams instead of waiting in the buffer.
 func copyLength(w *writer, rd *reader, n int64) error {
 	for n > 0 {
-		if rd.r == rd.w {
+		if len(rd.buffered()) == 0 {
 			if err := w.flush(); err != nil {
 				return err
 			}
@@ -37,7 +37,7 @@ func copyLength(w *writer, rd *reader, n int64) error {
 // copyUntilEOF copies a close-delimited body.
 func copyUntilEOF(w *writer, rd *reader) error {
 	for {
-		if rd.r < rd.w {
+		if len(rd.buffered()) > 0 {
 			if err := w.write(rd.buffered()); err != nil {
 				return err
 			}

@@ -19,65 +19,6 @@ func putBuf(b *[]byte) { bufPool.Put(b) }
 // errHeadTooLarge is returned by fill when the buffer is full.
 var errHeadTooLarge = errors.New("head larger than buffer")
 
-// reader is a minimal buffered reader over a connection whose buffer is
-// taken from a pool only while there are bytes to hold, so an idle
-// connection pins no buffer. Unlike bufio.Reader it never moves bytes
-// except in fill, so slices of buffered() stay valid until the next fill.
-type reader struct {
-	conn net.Conn
-	buf  *[]byte
-	r, w int
-}
-
-// acquire makes sure the reader has a buffer.
-func (rd *reader) acquire() {
-	if rd.buf == nil {
-		rd.buf = getBuf()
-	}
-}
-
-// release returns the buffer to the pool if nothing is buffered.
-func (rd *reader) release() {
-	if rd.buf != nil && rd.r == rd.w {
-		putBuf(rd.buf)
-		rd.buf, rd.r, rd.w = nil, 0, 0
-	}
-}
-
-// buffered returns the unread bytes.
-func (rd *reader) buffered() []byte { return (*rd.buf)[rd.r:rd.w] }
-
-// discard consumes n buffered bytes.
-func (rd *reader) discard(n int) {
-	rd.r += n
-	if rd.r == rd.w {
-		rd.r, rd.w = 0, 0
-	}
-}
-
-// fill reads at least one more byte, moving unread bytes to the front of
-// the buffer first if there is no room after them. It returns
-// errHeadTooLarge when the buffer is full of unread bytes.
-func (rd *reader) fill() error {
-	b := *rd.buf
-	if rd.w == len(b) {
-		if rd.r == 0 {
-			return errHeadTooLarge
-		}
-		rd.w = copy(b, b[rd.r:rd.w])
-		rd.r = 0
-	}
-	n, err := rd.conn.Read(b[rd.w:])
-	rd.w += n
-	if n > 0 {
-		return nil
-	}
-	if err == nil {
-		err = errors.New("read returned no bytes")
-	}
-	return err
-}
-
 // writer batches writes to a connection in a pooled buffer.
 type writer struct {
 	conn net.Conn

@@ -16,8 +16,7 @@ type upstream struct {
 }
 
 func (u *upstream) release() {
-	u.rd.r, u.rd.w = 0, 0
-	u.rd.release()
+	u.rd.drop()
 	u.out.release()
 }
 
@@ -35,8 +34,8 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 	cl.Stats.CxActive.Add(1)
 	defer cl.Stats.CxActive.Add(-1)
 	u := &upstream{conn: c}
-	u.rd.conn, u.out.conn = c, c
-	u.rd.acquire()
+	u.rd.init(c)
+	u.out.conn = c
 	u.out.acquire()
 	defer u.release()
 	replay := reused && s.replayable()
@@ -50,7 +49,7 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 	res, upKeep, err := s.relay(cfg, rt, u)
 	if err != nil {
 		c.Close()
-		if replay && !res.touched && u.rd.w == 0 {
+		if replay && !res.touched && !u.rd.got {
 			return result{}, &retryable{err}
 		}
 		return result{}, &upstreamError{err: err, clientTouched: res.touched}
@@ -157,7 +156,7 @@ func (s *session) relay(cfg *Config, rt *route.Route, u *upstream) (relayed, boo
 	if timeout > 0 {
 		u.conn.SetReadDeadline(time.Time{})
 	}
-	return res, !r.close && !delimited && u.rd.r == u.rd.w, nil
+	return res, !r.close && !delimited && len(u.rd.buffered()) == 0, nil
 }
 
 // readResponse reads response heads until a final one, forwarding 1xx

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -32,7 +31,8 @@ type session struct {
 
 func newSession(srv *Server, c net.Conn) *session {
 	s := &session{srv: srv, conn: c}
-	s.rd.conn, s.out.conn = c, c
+	s.rd.init(c)
+	s.out.conn = c
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		s.peer = []byte(a.IP.String())
 	}
@@ -41,8 +41,7 @@ func newSession(srv *Server, c net.Conn) *session {
 
 func (s *session) close() {
 	s.conn.Close()
-	s.rd.r, s.rd.w = 0, 0
-	s.rd.release()
+	s.rd.drop()
 	s.out.release()
 }
 
@@ -72,9 +71,10 @@ func (s *session) run(ctx context.Context) {
 	}
 }
 
-// awaitRequest waits, holding no buffer, until the client sends bytes.
+// awaitRequest waits, holding no buffer, until the client sends bytes,
+// and reads them.
 func (s *session) awaitRequest(idle time.Duration) bool {
-	if s.rd.buf != nil && s.rd.r < s.rd.w {
+	if len(s.rd.buffered()) > 0 {
 		return true // a pipelined request is already buffered
 	}
 	s.rd.release()
@@ -83,11 +83,10 @@ func (s *session) awaitRequest(idle time.Duration) bool {
 	if !s.state.CompareAndSwap(stateBusy, stateIdle) {
 		return false
 	}
-	err := waitReadable(s.conn)
+	err := s.rd.fill()
 	if !s.state.CompareAndSwap(stateIdle, stateBusy) || err != nil {
 		return false
 	}
-	s.rd.acquire()
 	s.out.acquire()
 	return true
 }
@@ -114,36 +113,7 @@ func (s *session) failHead(err error) {
 		s.respondError(se.code, se.msg)
 	case err == errHeadTooLarge:
 		s.respondError(431, "request header too large")
-	case errors.Is(err, os.ErrDeadlineExceeded) && s.rd.r < s.rd.w:
+	case errors.Is(err, os.ErrDeadlineExceeded) && len(s.rd.buffered()) > 0:
 		s.respondError(408, "request head timeout")
 	}
-}
-
-// peekByte is where waitReadable's MSG_PEEK lands; its value is never read.
-var peekByte [1]byte
-
-// waitReadable blocks until c has bytes to read (or EOF, or an error),
-// without consuming them and without a read buffer.
-func waitReadable(c net.Conn) error {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, e := syscall.Recvfrom(int(fd), peekByte[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		if e == syscall.EAGAIN || e == syscall.EINTR {
-			return false
-		}
-		opErr = e
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	return opErr
 }

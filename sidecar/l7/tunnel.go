@@ -40,7 +40,7 @@ func (s *session) tunnel(u *upstream) error {
 
 // drainTo writes what rd has buffered through w, and flushes w.
 func (s *session) drainTo(w *writer, rd *reader) error {
-	if rd.r < rd.w {
+	if len(rd.buffered()) > 0 {
 		if err := w.write(rd.buffered()); err != nil {
 			return err
 		}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/meshlb/meshlb/discovery"
+	"github.com/meshlb/meshlb/discovery/file"
+	"github.com/meshlb/meshlb/xds/server"
+)
+
+func runControl(ctx context.Context, args []string, _ io.Writer) error {
+	fs := flag.NewFlagSet("control", flag.ContinueOnError)
+	services := fs.String("services", "", "services.yaml to serve (default: the embedded demo mesh)")
+	addr := fs.String("xds-addr", "127.0.0.1:18000", "address for the xDS gRPC server")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	return serveControl(ctx, *addr, servicesSource(*services, logger), logger)
+}
+
+// servicesSource watches path, or serves the embedded default mesh.
+func servicesSource(path string, logger *slog.Logger) discovery.Source {
+	if path == "" {
+		return file.NewStatic("default services.yaml", file.Default)
+	}
+	return file.New(path, logger.With("component", "file-discovery"))
+}
+
+// serveControl runs the control server until ctx is done.
+func serveControl(ctx context.Context, addr string, src discovery.Source, logger *slog.Logger) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("xds listener: %w", err)
+	}
+	logger.Info("xDS server listening", "address", lis.Addr().String())
+	return runControlOn(ctx, lis, src, logger)
+}
+
+// runControlOn serves xDS on lis from src until ctx is done or either side
+// fails; it returns the first error.
+func runControlOn(ctx context.Context, lis net.Listener, src discovery.Source, logger *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := server.New(logger)
+	runErr := make(chan error, 1)
+	go func() {
+		err := srv.Run(ctx, src)
+		cancel()
+		runErr <- err
+	}()
+	serveErr := server.Serve(ctx, lis, srv)
+	cancel()
+	if err := <-runErr; err != nil {
+		return err
+	}
+	return serveErr
+}

@@ -1,0 +1,71 @@
+// Command meshlb is the meshlb sidecar and control server.
+//
+//	meshlb sidecar   run the data plane (Envoy bootstrap file, or --xds)
+//	meshlb control   run the control server (services.yaml)
+//	meshlb demo      run a whole mesh on this machine
+//	meshlb validate  check a services.yaml or an Envoy bootstrap file
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout io.Writer) error
+}
+
+var commands = []command{
+	{"sidecar", "run the data plane", runSidecar},
+	{"control", "run the control server", runControl},
+	{"demo", "run a whole mesh on this machine", runDemo},
+	{"validate", "check a services.yaml or an Envoy bootstrap file", runValidate},
+}
+
+func main() {
+	os.Exit(mainArgs(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func mainArgs(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		return 2
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := c.run(ctx, args[1:], stdout); err != nil {
+			fmt.Fprintf(stderr, "meshlb %s: %v\n", c.name, err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "meshlb: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: meshlb <command> [flags]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+}
+
+// newLogger returns a text logger on stderr at the named level.
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

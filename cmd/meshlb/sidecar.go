@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar"
+	"github.com/meshlb/meshlb/sidecar/admin"
+	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/xds/client"
+)
+
+// drainGrace bounds how long a stopping sidecar waits for connections.
+const drainGrace = 5 * time.Second
+
+func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
+	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "Envoy v3 bootstrap file (YAML or JSON)")
+	xdsAddr := fs.String("xds", "", "control server address, when there is no --config")
+	nodeID := fs.String("node-id", "", "xDS node id, when there is no --config (overrides the bootstrap's)")
+	delta := fs.Bool("delta", false, "with --xds: use incremental xDS (DELTA_GRPC)")
+	adminAddr := fs.String("admin", "", "admin listener address (overrides the bootstrap's)")
+	stateDir := fs.String("state-dir", "", "directory to persist the last good configuration in")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	b, err := loadBootstrap(*cfgPath, *xdsAddr, *nodeID, *delta)
+	if err != nil {
+		return err
+	}
+	if *adminAddr != "" {
+		b.AdminAddress = *adminAddr
+	}
+	return serveSidecar(ctx, b, *stateDir, logger)
+}
+
+// loadBootstrap reads the bootstrap file, or builds one from flags.
+func loadBootstrap(path, xds, nodeID string, delta bool) (*config.Bootstrap, error) {
+	var b *config.Bootstrap
+	switch {
+	case path != "":
+		var err error
+		if b, err = config.LoadBootstrap(path); err != nil {
+			return nil, err
+		}
+	case xds != "":
+		b = &config.Bootstrap{ADS: &config.ADS{Delta: delta, Targets: []string{xds}, LDS: true, CDS: true}}
+	default:
+		return nil, errors.New("one of --config or --xds is required")
+	}
+	if nodeID != "" {
+		b.NodeID = nodeID
+	}
+	if b.ADS != nil && b.NodeID == "" {
+		return nil, errors.New("an xDS node id is required: set node.id in the bootstrap or --node-id")
+	}
+	return b, nil
+}
+
+func serveSidecar(ctx context.Context, b *config.Bootstrap, stateDir string, logger *slog.Logger) error {
+	sc := sidecar.New(logger.With("component", "sidecar"))
+	defer sc.Close(drainGrace)
+	if b.AdminAddress != "" {
+		stop, err := serveAdmin(b.AdminAddress, admin.Handler(sc), logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if b.ADS == nil {
+		if err := sc.Apply(&b.Static); err != nil {
+			return fmt.Errorf("applying static resources: %w", err)
+		}
+		<-ctx.Done()
+		return nil
+	}
+	c := client.New(client.Options{
+		NodeID: b.NodeID, NodeCluster: b.NodeCluster, Targets: b.ADS.Targets, Delta: b.ADS.Delta,
+		Static: &b.Static, StateDir: stateDir, Logger: logger.With("component", "xds-client"),
+	}, sc)
+	return c.Run(ctx)
+}
+
+// serveAdmin starts the admin listener; stop shuts it down.
+func serveAdmin(addr string, h http.Handler, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin listener stopped", "err", err)
+		}
+	}()
+	logger.Info("admin listening", "address", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}, nil
+}

@@ -1,0 +1,128 @@
+// Package admin serves the sidecar's admin endpoints with Envoy's names and
+// shapes, so existing tooling works: /ready, /config_dump, /clusters,
+// /stats and /stats/prometheus.
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"slices"
+	"strings"
+
+	"github.com/meshlb/meshlb/sidecar"
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// Handler returns the admin HTTP handler for sc.
+func Handler(sc *sidecar.Sidecar) http.Handler {
+	mux := http.NewServeMux()
+	a := &admin{sc: sc}
+	mux.HandleFunc("GET /ready", a.ready)
+	mux.HandleFunc("GET /config_dump", a.configDump)
+	mux.HandleFunc("GET /clusters", a.clusters)
+	mux.HandleFunc("GET /stats", a.stats)
+	mux.HandleFunc("GET /stats/prometheus", a.prometheus)
+	mux.HandleFunc("GET /{$}", a.index)
+	// Go's profiler, as Envoy's /cpuprofiler and /heapprofiler: the admin
+	// port is trusted, loopback by default.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	return mux
+}
+
+type admin struct{ sc *sidecar.Sidecar }
+
+func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
+	fmt.Fprintln(w, "meshlb admin: /ready /config_dump /clusters /stats /stats/prometheus /debug/pprof/")
+}
+
+// ready answers 200 LIVE once a configuration is in force, as Envoy does
+// once initialized, and 503 PRE_INITIALIZING before.
+func (a *admin) ready(w http.ResponseWriter, _ *http.Request) {
+	if a.sc.Snapshot() == nil {
+		http.Error(w, "PRE_INITIALIZING", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "LIVE")
+}
+
+func (a *admin) configDump(w http.ResponseWriter, _ *http.Request) {
+	snap := a.sc.Snapshot()
+	w.Header().Set("Content-Type", "application/json")
+	if snap == nil || snap.Set.Dump == nil {
+		fmt.Fprintln(w, `{"configs":[]}`)
+		return
+	}
+	w.Write(snap.Set.Dump)
+}
+
+// clusters prints Envoy's /clusters text format:
+// "<cluster>::<host:port>::<stat>::<value>", one line each.
+func (a *admin) clusters(w http.ResponseWriter, _ *http.Request) {
+	snap := a.sc.Snapshot()
+	if snap == nil {
+		return
+	}
+	for _, name := range sortedKeys(snap.Clusters) {
+		c := snap.Clusters[name]
+		fmt.Fprintf(w, "%s::default_priority::max_requests::%d\n", name, c.MaxRequests)
+		for _, e := range c.Endpoints {
+			p := name + "::" + e.Addr + "::"
+			fmt.Fprintf(w, "%scx_connect_fail::%d\n", p, e.ConnectFailures.Load())
+			fmt.Fprintf(w, "%srq_active::%d\n", p, e.Inflight.Load())
+			fmt.Fprintf(w, "%srq_total::%d\n", p, e.Requests.Load())
+			fmt.Fprintf(w, "%sidle_connections::%d\n", p, e.Pool.Idle())
+			fmt.Fprintf(w, "%sweight::%d\n", p, e.Weight)
+			fmt.Fprintf(w, "%spriority::%d\n", p, e.Priority)
+			fmt.Fprintf(w, "%shealth_flags::%s\n", p, healthFlags(e))
+		}
+	}
+}
+
+// healthFlags renders health as Envoy does: "healthy" or the failing flags.
+func healthFlags(e *cluster.Endpoint) string {
+	switch e.Health {
+	case config.Unhealthy:
+		return "/failed_eds_health"
+	case config.Draining:
+		return "/pending_dynamic_removal"
+	case config.Degraded:
+		return "/degraded_eds_health"
+	}
+	return "healthy"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (a *admin) stats(w http.ResponseWriter, _ *http.Request) {
+	for _, s := range collect(a.sc) {
+		fmt.Fprintf(w, "%s: %d\n", s.name, s.value)
+	}
+}
+
+// prometheus renders the same counters in Prometheus text format with
+// Envoy's naming (envoy_cluster_upstream_rq_total{envoy_cluster_name="x"}).
+func (a *admin) prometheus(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	typed := map[string]bool{}
+	for _, s := range collect(a.sc) {
+		metric := "envoy_" + s.scope + "_" + s.stat
+		if !typed[metric] {
+			typed[metric] = true
+			fmt.Fprintf(w, "# TYPE %s %s\n", metric, s.kind)
+		}
+		fmt.Fprintf(w, "%s{%s=%q} %d\n", metric, s.label, s.subject, s.value)
+	}
+}
+
+// metricName turns a subject into a stats-safe token.
+func metricName(s string) string { return strings.ReplaceAll(s, ":", "_") }

@@ -1,0 +1,90 @@
+package admin
+
+import (
+	"slices"
+
+	"github.com/meshlb/meshlb/sidecar"
+)
+
+// stat is one counter or gauge.
+type stat struct {
+	name    string // Envoy's dotted name, e.g. cluster.web.upstream_rq_total
+	scope   string // cluster, http, tcp
+	label   string // Prometheus label name
+	subject string // cluster name or stat prefix
+	stat    string // e.g. upstream_rq_total
+	kind    string // counter or gauge
+	value   int64
+}
+
+func add(out []stat, scope, label, subject, name, kind string, v int64) []stat {
+	return append(out, stat{
+		name: scope + "." + metricName(subject) + "." + name, scope: scope, label: label,
+		subject: subject, stat: name, kind: kind, value: v,
+	})
+}
+
+// collect reads every counter of the snapshot in force, sorted by name.
+func collect(sc *sidecar.Sidecar) []stat {
+	snap := sc.Snapshot()
+	if snap == nil {
+		return nil
+	}
+	var out []stat
+	for _, name := range sortedKeys(snap.Clusters) {
+		s := snap.Clusters[name].Stats
+		c := func(stat string, v uint64) {
+			out = add(out, "cluster", "envoy_cluster_name", name, stat, "counter", int64(v))
+		}
+		g := func(stat string, v int64) { out = add(out, "cluster", "envoy_cluster_name", name, stat, "gauge", v) }
+		c("upstream_rq_total", s.RqTotal.Load())
+		c("upstream_rq_2xx", s.Rq2xx.Load())
+		c("upstream_rq_3xx", s.Rq3xx.Load())
+		c("upstream_rq_4xx", s.Rq4xx.Load())
+		c("upstream_rq_5xx", s.Rq5xx.Load())
+		c("upstream_rq_timeout", s.RqTimeout.Load())
+		c("upstream_rq_retry", s.RqRetry.Load())
+		c("upstream_rq_pending_overflow", s.OverflowRq.Load())
+		c("upstream_cx_total", s.CxTotal.Load())
+		c("upstream_cx_connect_fail", s.CxConnectFail.Load())
+		c("upstream_cx_none_healthy", s.NoHealthy.Load())
+		g("upstream_cx_active", s.CxActive.Load())
+		g("upstream_rq_active", s.RqActive.Load())
+	}
+	for _, l := range snap.Listeners {
+		out = listenerStats(out, l)
+	}
+	slices.SortFunc(out, func(a, b stat) int {
+		if a.name < b.name {
+			return -1
+		}
+		if a.name > b.name {
+			return 1
+		}
+		return 0
+	})
+	return slices.CompactFunc(out, func(a, b stat) bool { return a.name == b.name })
+}
+
+func listenerStats(out []stat, l *sidecar.Listener) []stat {
+	if l.HTTP != nil {
+		cfg := l.HTTP.Config()
+		s, p := cfg.Stats, l.Spec.HTTP.StatPrefix
+		c := func(stat string, v uint64) {
+			out = add(out, "http", "envoy_http_conn_manager_prefix", p, stat, "counter", int64(v))
+		}
+		c("downstream_cx_total", s.CxTotal.Load())
+		c("downstream_rq_total", s.RqTotal.Load())
+		c("downstream_rq_2xx", s.Rq2xx.Load())
+		c("downstream_rq_3xx", s.Rq3xx.Load())
+		c("downstream_rq_4xx", s.Rq4xx.Load())
+		c("downstream_rq_5xx", s.Rq5xx.Load())
+		out = add(out, "http", "envoy_http_conn_manager_prefix", p, "downstream_cx_active", "gauge", s.CxActive.Load())
+		return out
+	}
+	s, p := l.TCP.Config().Stats, l.Spec.TCP.StatPrefix
+	out = add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_total", "counter", int64(s.CxTotal.Load()))
+	out = add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_no_route", "counter", int64(s.NoRoute.Load()))
+	out = add(out, "tcp", "envoy_tcp_prefix", p, "upstream_connect_fail", "counter", int64(s.ConnectFail.Load()))
+	return add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_active", "gauge", s.CxActive.Load())
+}
