@@ -12,9 +12,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/netip"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Protocol is the application protocol a service speaks. It decides whether
@@ -43,6 +44,13 @@ type Endpoint struct {
 	Port    int    `json:"port"`
 	Weight  int    `json:"weight"` // >= 1
 	Health  Health `json:"health"`
+	// ID identifies the instance in its source (Consul's service ID), for
+	// logs and explanations; empty for file catalogs.
+	ID string `json:"id,omitempty"`
+	// Tags and Meta are the instance's labels as the source reports them
+	// (Consul service tags and meta); resolver subsets filter on them.
+	Tags []string          `json:"tags,omitempty"`
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 // HostPort returns the endpoint as "address:port".
@@ -54,6 +62,10 @@ type Upstream struct {
 	Service     string `json:"service"`
 	BindAddress string `json:"bind_address"` // default 127.0.0.1
 	BindPort    int    `json:"bind_port"`
+	// Datacenter is the datacenter the upstream was asked for in, as
+	// registered (Consul's Upstream.Datacenter); informational, Service
+	// already names the catalog entry that holds its endpoints.
+	Datacenter string `json:"datacenter,omitempty"`
 }
 
 // Sidecar describes the proxy that runs next to one service.
@@ -68,6 +80,12 @@ type Sidecar struct {
 	LocalAddress string     `json:"local_address"`   // default 127.0.0.1
 	LocalPort    int        `json:"local_port"`
 	Upstreams    []Upstream `json:"upstreams"`
+	// LocalConnectTimeout bounds connecting to the local application; zero
+	// means the translator's default.
+	LocalConnectTimeout time.Duration `json:"local_connect_timeout,omitempty"`
+	// Service is the service the sidecar proxies for when it differs from
+	// the enclosing Service's name (a Consul connect-proxy's destination).
+	Service string `json:"service,omitempty"`
 }
 
 // Service is one named service with its endpoints and, optionally, the
@@ -77,6 +95,9 @@ type Service struct {
 	Protocol  Protocol   `json:"protocol"`
 	Endpoints []Endpoint `json:"endpoints"`
 	Sidecar   *Sidecar   `json:"sidecar,omitempty"`
+	// Datacenter is where the service's endpoints live; empty for sources
+	// without datacenters.
+	Datacenter string `json:"datacenter,omitempty"`
 }
 
 // Catalog is an immutable, versioned set of services. The zero value is not
@@ -94,12 +115,7 @@ func New(services []Service) (*Catalog, error) {
 	c := &Catalog{byName: make(map[string]int, len(services))}
 	c.services = make([]Service, len(services))
 	for i, s := range services {
-		s.Endpoints = cloneOrNil(s.Endpoints)
-		if s.Sidecar != nil {
-			sc := *s.Sidecar
-			sc.Upstreams = cloneOrNil(sc.Upstreams)
-			s.Sidecar = &sc
-		}
+		cloneService(&s)
 		fillDefaults(&s)
 		c.services[i] = s
 	}
@@ -167,6 +183,26 @@ func cloneOrNil[S ~[]E, E any](s S) S {
 	return slices.Clone(s)
 }
 
+// cloneService replaces s's slices, maps and sidecar with copies, so the
+// catalog shares nothing with its caller.
+func cloneService(s *Service) {
+	s.Endpoints = cloneOrNil(s.Endpoints)
+	for i := range s.Endpoints {
+		e := &s.Endpoints[i]
+		e.Tags = cloneOrNil(e.Tags)
+		if len(e.Meta) == 0 {
+			e.Meta = nil
+		} else {
+			e.Meta = maps.Clone(e.Meta)
+		}
+	}
+	if s.Sidecar != nil {
+		sc := *s.Sidecar
+		sc.Upstreams = cloneOrNil(sc.Upstreams)
+		s.Sidecar = &sc
+	}
+}
+
 func fillDefaults(s *Service) {
 	if s.Protocol == "" {
 		s.Protocol = ProtocolTCP
@@ -203,91 +239,4 @@ func hostPort(addr string, port int) string {
 		return fmt.Sprintf("[%s]:%d", addr, port)
 	}
 	return fmt.Sprintf("%s:%d", addr, port)
-}
-
-func (c *Catalog) validate() error {
-	ids := map[string]string{}
-	for _, s := range c.services {
-		if err := validateService(&s); err != nil {
-			return fmt.Errorf("service %q: %w", s.Name, err)
-		}
-		if s.Sidecar == nil {
-			continue
-		}
-		if other, dup := ids[s.Sidecar.ID]; dup {
-			return fmt.Errorf("service %q: sidecar.id %q is also used by service %q", s.Name, s.Sidecar.ID, other)
-		}
-		ids[s.Sidecar.ID] = s.Name
-		for i, u := range s.Sidecar.Upstreams {
-			if _, ok := c.byName[u.Service]; !ok {
-				return fmt.Errorf("service %q: sidecar.upstreams[%d].service: unknown service %q", s.Name, i, u.Service)
-			}
-		}
-	}
-	return nil
-}
-
-func validateService(s *Service) error {
-	if s.Name == "" || strings.ContainsAny(s.Name, " /\t\n") {
-		return fmt.Errorf("name: must be non-empty with no spaces or slashes")
-	}
-	switch s.Protocol {
-	case ProtocolTCP, ProtocolHTTP:
-	default:
-		return fmt.Errorf("protocol: %q is not one of tcp, http", s.Protocol)
-	}
-	for i, e := range s.Endpoints {
-		if _, err := netip.ParseAddr(e.Address); err != nil {
-			return fmt.Errorf("endpoints[%d].address: %q is not an IP address", i, e.Address)
-		}
-		if e.Port < 1 || e.Port > 65535 {
-			return fmt.Errorf("endpoints[%d].port: %d is out of range 1-65535", i, e.Port)
-		}
-		if e.Weight < 1 || e.Weight > 128 {
-			return fmt.Errorf("endpoints[%d].weight: %d is out of range 1-128", i, e.Weight)
-		}
-		switch e.Health {
-		case HealthHealthy, HealthUnhealthy, HealthDraining:
-		default:
-			return fmt.Errorf("endpoints[%d].health: %q is not one of healthy, unhealthy, draining", i, e.Health)
-		}
-	}
-	if sc := s.Sidecar; sc != nil {
-		if err := validateSidecar(sc); err != nil {
-			return fmt.Errorf("sidecar.%w", err)
-		}
-	}
-	return nil
-}
-
-func validateSidecar(sc *Sidecar) error {
-	ports := map[string]string{}
-	claim := func(field, addr string, port int) error {
-		if port < 1 || port > 65535 {
-			return fmt.Errorf("%s: %d is out of range 1-65535", field, port)
-		}
-		if _, err := netip.ParseAddr(addr); err != nil {
-			return fmt.Errorf("%s: address %q is not an IP address", field, addr)
-		}
-		hp := hostPort(addr, port)
-		if other, dup := ports[hp]; dup {
-			return fmt.Errorf("%s: %s is also used by %s", field, hp, other)
-		}
-		ports[hp] = field
-		return nil
-	}
-	if sc.InboundPort != 0 {
-		if err := claim("inbound_port", sc.InboundAddr, sc.InboundPort); err != nil {
-			return err
-		}
-		if sc.LocalPort < 1 || sc.LocalPort > 65535 {
-			return fmt.Errorf("local_port: %d is out of range 1-65535 (needed with inbound_port)", sc.LocalPort)
-		}
-	}
-	for i, u := range sc.Upstreams {
-		if err := claim(fmt.Sprintf("upstreams[%d].bind_port", i), u.BindAddress, u.BindPort); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -54,15 +54,20 @@ func loadAssignment(svc *discovery.Service) *endpoint.ClusterLoadAssignment {
 }
 
 // localAppCluster returns the STATIC cluster that reaches the application at
-// sc.LocalAddress:sc.LocalPort, with its single endpoint inline.
+// sc.LocalAddress:sc.LocalPort, with its single endpoint inline. Its
+// connect timeout is sc.LocalConnectTimeout, or connectTimeout if zero.
 func localAppCluster(sc *discovery.Sidecar) *cluster.Cluster {
 	ep := lbEndpoint(sc.LocalAddress, sc.LocalPort, 1, core.HealthStatus_UNKNOWN)
 	ep.LoadBalancingWeight = nil
+	timeout := connectTimeout
+	if sc.LocalConnectTimeout > 0 {
+		timeout = sc.LocalConnectTimeout
+	}
 	return &cluster.Cluster{
 		Name:                 LocalAppCluster,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_STATIC},
 		LbPolicy:             cluster.Cluster_ROUND_ROBIN,
-		ConnectTimeout:       durationpb.New(connectTimeout),
+		ConnectTimeout:       durationpb.New(timeout),
 		LoadAssignment: &endpoint.ClusterLoadAssignment{
 			ClusterName: LocalAppCluster,
 			Endpoints:   []*endpoint.LocalityLbEndpoints{{LbEndpoints: []*endpoint.LbEndpoint{ep}}},

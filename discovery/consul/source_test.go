@@ -1,0 +1,129 @@
+package consul
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/meshlb/meshlb/discovery"
+)
+
+// testTimeout bounds every wait.
+const testTimeout = 10 * time.Second
+
+// runSource runs a Source on f until the test ends and returns the channel
+// of published catalogs.
+func runSource(t *testing.T, f *fakeConsul) <-chan *discovery.Catalog {
+	t.Helper()
+	cfg := api.DefaultConfig()
+	cfg.Address = f.srv.Listener.Addr().String()
+	src, err := New(Options{Config: cfg, WaitTime: time.Second, MinBackoff: 10 * time.Millisecond,
+		MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan *discovery.Catalog, 100)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := src.Run(ctx, func(c *discovery.Catalog) { out <- c }); err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return out
+}
+
+// next waits for the next catalog.
+func next(t *testing.T, ch <-chan *discovery.Catalog) *discovery.Catalog {
+	t.Helper()
+	select {
+	case c := <-ch:
+		return c
+	case <-time.After(testTimeout):
+		t.Fatal("no catalog published")
+		return nil
+	}
+}
+
+// healthOf returns the health of the endpoints of service, in order.
+func healthOf(t *testing.T, c *discovery.Catalog, service string) []discovery.Health {
+	t.Helper()
+	s, ok := c.Service(service)
+	if !ok {
+		t.Fatalf("catalog %s has no service %q", c.Version(), service)
+	}
+	var out []discovery.Health
+	for _, e := range s.Endpoints {
+		out = append(out, e.Health)
+	}
+	return out
+}
+
+func TestSourceFollowsHealth(t *testing.T) {
+	f := newFakeConsul(t)
+	f.update(func() {
+		f.services["web"] = []*api.ServiceEntry{
+			instance("web", "web1", "127.0.0.1", 9001, api.HealthPassing),
+			instance("web", "web2", "127.0.0.1", 9002, api.HealthPassing),
+		}
+	})
+	ch := runSource(t, f)
+	c := next(t, ch)
+	if got := healthOf(t, c, "web"); len(got) != 2 || got[1] != discovery.HealthHealthy {
+		t.Fatalf("first catalog: web health %v, want 2 healthy", got)
+	}
+	f.update(func() { f.services["web"][1] = instance("web", "web2", "127.0.0.1", 9002, api.HealthCritical) })
+	c = next(t, ch)
+	if got := healthOf(t, c, "web"); got[1] != discovery.HealthUnhealthy {
+		t.Errorf("after critical: web health %v, want web2 unhealthy", got)
+	}
+	f.update(func() { delete(f.services, "web") })
+	c = next(t, ch)
+	if _, ok := c.Service("web"); ok {
+		t.Errorf("after deregistration: web still in catalog %s", c.Version())
+	}
+}
+
+func TestSourceKeepsLastGoodOnErrors(t *testing.T) {
+	f := newFakeConsul(t)
+	f.update(func() {
+		f.services["web"] = []*api.ServiceEntry{instance("web", "web1", "127.0.0.1", 9001, api.HealthPassing)}
+	})
+	ch := runSource(t, f)
+	first := next(t, ch)
+	f.update(func() { f.failing = true; f.requests = 0 })
+	deadline := time.Now().Add(testTimeout)
+	for {
+		f.mu.Lock()
+		n := f.requests
+		f.mu.Unlock()
+		if n >= 6 { // every query failed and retried at least once
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d requests while failing", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case c := <-ch:
+		t.Fatalf("published %s (%d services) while Consul failed; want the last good %s kept",
+			c.Version(), len(c.Services()), first.Version())
+	default:
+	}
+	// Consul comes back restarted: a lower index and new content.
+	f.update(func() {
+		f.failing = false
+		f.index = 3
+		f.services["web"] = append(f.services["web"], instance("web", "web2", "127.0.0.1", 9002, api.HealthPassing))
+	})
+	c := next(t, ch)
+	if got := healthOf(t, c, "web"); len(got) != 2 {
+		t.Errorf("after restart with a lower index: %d web endpoints, want 2", len(got))
+	}
+}
