@@ -20,12 +20,18 @@ FUZZTIME  ?= 20s
 BENCH_DIR := $(abspath ../shared/bench)
 BENCHCMP_TOOLS := haproxy nginx caddy wrk taskset python3
 
-.PHONY: all build demo test race bench lint fuzz benchcmp clean
+.PHONY: all build demo test race bench lint fuzz benchcmp clean consul
 
 all: build
 
 build:
 	$(GO) build -o bin/meshlb ./cmd/meshlb
+
+# The Consul agent the integration tests run: built once from
+# tools/consul (its own module) and cached in $${MESHLB_CACHE:-~/.cache/meshlb}.
+# Prints the binary's path; tests find it there, or through CONSUL_BIN.
+consul:
+	@tools/consul/install.sh
 
 # Control server, demo backends and sidecars on this machine; Ctrl-C stops it.
 demo: build
