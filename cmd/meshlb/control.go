@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +19,8 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 	services := fs.String("services", "", "services.yaml to serve (default: the embedded demo mesh)")
 	addr := fs.String("xds-addr", "127.0.0.1:18000", "address for the xDS gRPC server")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	var cf consulFlags
+	cf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -25,7 +28,16 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return serveControl(ctx, *addr, servicesSource(*services, logger), logger)
+	src := servicesSource(*services, logger)
+	if cf.enabled {
+		if *services != "" {
+			return errors.New("--services and --consul are exclusive")
+		}
+		if src, err = cf.source(logger); err != nil {
+			return err
+		}
+	}
+	return serveControl(ctx, *addr, src, logger)
 }
 
 // servicesSource watches path, or serves the embedded default mesh.

@@ -29,12 +29,21 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	adminAddr := fs.String("admin", "", "admin listener address (overrides the bootstrap's)")
 	stateDir := fs.String("state-dir", "", "directory to persist the last good configuration in")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	var cf consulFlags
+	sidecarFor := fs.String("sidecar-for", "", "take the node id from the connect-proxy registered for this service on the local Consul agent")
+	proxyID := fs.String("proxy-id", "", "take the node id from this connect-proxy service id (checked on the local Consul agent)")
+	fs.StringVar(&cf.addr, "consul-addr", "", "Consul HTTP address for -sidecar-for and -proxy-id (default $CONSUL_HTTP_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	logger, err := newLogger(*level)
 	if err != nil {
 		return err
+	}
+	if *sidecarFor != "" || *proxyID != "" {
+		if *nodeID, err = consulNodeID(ctx, &cf, *sidecarFor, *proxyID, *nodeID, logger); err != nil {
+			return err
+		}
 	}
 	b, err := loadBootstrap(*cfgPath, *xdsAddr, *nodeID, *delta)
 	if err != nil {

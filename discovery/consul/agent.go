@@ -2,7 +2,9 @@ package consul
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -47,15 +49,23 @@ func LookupSidecar(ctx context.Context, c *api.Client, service string) (string, 
 	}
 }
 
+// ErrNotProxy is returned by [CheckProxy] when the agent answered and has
+// no connect-proxy with the id.
+var ErrNotProxy = errors.New("not a connect-proxy registered on the local agent")
+
 // CheckProxy verifies that id is a connect-proxy registered on the local
-// agent, for `meshlb sidecar -proxy-id`.
+// agent, for `meshlb sidecar -proxy-id`. Errors wrap [ErrNotProxy] when the
+// agent answered but has no such proxy.
 func CheckProxy(ctx context.Context, c *api.Client, id string) error {
 	s, _, err := c.Agent().Service(id, (&api.QueryOptions{}).WithContext(ctx))
-	if err != nil {
+	var status api.StatusError
+	switch {
+	case errors.As(err, &status) && status.Code == http.StatusNotFound, err == nil && s == nil:
+		return fmt.Errorf("service %q: %w", id, ErrNotProxy)
+	case err != nil:
 		return fmt.Errorf("failed to look up proxy %q on the local agent: %w", id, err)
-	}
-	if !isProxy(s) {
-		return fmt.Errorf("service %q on the local agent is not a connect-proxy (kind %q)", id, s.Kind)
+	case !isProxy(s):
+		return fmt.Errorf("service %q (kind %q): %w", id, s.Kind, ErrNotProxy)
 	}
 	return nil
 }
