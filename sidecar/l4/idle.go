@@ -9,44 +9,71 @@ import (
 	"time"
 )
 
-// activity is the time of the last byte in either direction of a relay,
-// in nanoseconds since the Unix epoch.
-type activity struct{ last atomic.Int64 }
+// idleChecks is how many times per idle timeout a relay direction comes
+// out of splice to look at the activity of the connection.
+const idleChecks = 4
 
-// idleReader reads from one side of a relay and fails only once neither
-// direction has moved a byte for idle (Envoy's tcp_proxy idle_timeout).
-// It moves the socket deadline at most every idle/8, not on every read.
-type idleReader struct {
-	conn  net.Conn
-	idle  time.Duration
-	armed time.Time
-	act   *activity
+// activity tracks a relay's traffic in both directions for Envoy's
+// tcp_proxy idle_timeout: the connection is idle only when neither
+// direction moved a byte for the whole timeout.
+type activity struct {
+	idle     time.Duration
+	last     atomic.Int64  // unix nanos of the last observed traffic
+	reported chan struct{} // a direction has updated last (buffered, 1)
 }
 
-func (r *idleReader) Read(p []byte) (int, error) {
+func newActivity(idle time.Duration) *activity {
+	a := &activity{idle: idle, reported: make(chan struct{}, 1)}
+	a.last.Store(time.Now().UnixNano())
+	return a
+}
+
+func (a *activity) idleFor(now time.Time) time.Duration {
+	return now.Sub(time.Unix(0, a.last.Load()))
+}
+
+// copyIdle copies src to dst with the kernel's splice until EOF, an error,
+// or idleness. Splice cannot report bytes as they move, so each direction
+// copies under a read deadline of idle/idleChecks and notes whether bytes
+// moved when the deadline ends the copy. A direction that finds the
+// connection quiet for the whole timeout first interrupts the other
+// direction's copy (peer is the socket it reads from) and waits for its
+// report, so traffic the other way in its current window is not missed.
+func copyIdle(dst, src, peer net.Conn, act *activity) {
+	step := act.idle / idleChecks
 	for {
-		now := time.Now()
-		if now.Sub(r.armed) > r.idle/8 {
-			r.conn.SetReadDeadline(now.Add(r.idle))
-			r.armed = now
-		}
-		n, err := r.conn.Read(p)
+		src.SetReadDeadline(time.Now().Add(step))
+		n, err := io.Copy(dst, src)
 		if n > 0 {
-			r.act.last.Store(time.Now().UnixNano())
+			act.last.Store(time.Now().UnixNano())
 		}
-		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && r.otherSideActive() {
-			r.armed = time.Time{} // the other direction is busy: wait again
+		select {
+		case act.reported <- struct{}{}:
+		default:
+		}
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return // EOF or a real error
+		}
+		if act.idleFor(time.Now()) < act.idle {
 			continue
 		}
-		return n, err
+		if act.confirmIdle(peer) {
+			return
+		}
 	}
 }
 
-func (r *idleReader) otherSideActive() bool {
-	return time.Since(time.Unix(0, r.act.last.Load())) < r.idle
-}
-
-// copyIdle copies src to dst until EOF, an error, or both directions idle.
-func copyIdle(dst, src net.Conn, idle time.Duration, act *activity) {
-	io.Copy(dst, &idleReader{conn: src, idle: idle, act: act})
+// confirmIdle makes the other direction report and says whether the
+// connection is still idle afterwards.
+func (a *activity) confirmIdle(peer net.Conn) bool {
+	select {
+	case <-a.reported: // drop a stale report
+	default:
+	}
+	peer.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case <-a.reported:
+	case <-time.After(time.Second): // the other direction has ended
+	}
+	return a.idleFor(time.Now()) >= a.idle
 }

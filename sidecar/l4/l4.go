@@ -144,25 +144,26 @@ func connect(cl *cluster.Cluster) (net.Conn, *cluster.Endpoint) {
 // relay copies both ways; when one direction ends it half-closes the other
 // side's write, and returns when both are done.
 func relay(down, up net.Conn, idle time.Duration) {
-	act := &activity{}
-	act.last.Store(time.Now().UnixNano())
+	var act *activity
+	if idle > 0 {
+		act = newActivity(idle)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		copyHalf(up, down, idle, act)
+		copyHalf(up, down, act)
 	}()
-	copyHalf(down, up, idle, act)
+	copyHalf(down, up, act)
 	<-done
 }
 
-// copyHalf copies src to dst, then half-closes dst. With an idle timeout it
-// copies in bounded steps so that a silent connection times out; without
-// one it is a single io.Copy, which splices.
-func copyHalf(dst, src net.Conn, idle time.Duration, act *activity) {
-	if idle <= 0 {
+// copyHalf copies src to dst with splice, then half-closes dst. With an
+// idle timeout (act not nil) the copy also ends when the connection idles.
+func copyHalf(dst, src net.Conn, act *activity) {
+	if act == nil {
 		io.Copy(dst, src)
 	} else {
-		copyIdle(dst, src, idle, act)
+		copyIdle(dst, src, dst, act)
 	}
 	if tc, ok := dst.(*net.TCPConn); ok {
 		tc.CloseWrite()
