@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -98,6 +97,17 @@ type Service struct {
 	// Datacenter is where the service's endpoints live; empty for sources
 	// without datacenters.
 	Datacenter string `json:"datacenter,omitempty"`
+	// Routes, for HTTP services, is the routing table sidecars apply to
+	// requests for this service, in order; a request no route matches goes
+	// to the service's own endpoints. For TCP services only a catch-all
+	// route counts. Empty: every request goes to the service's endpoints.
+	Routes []Route `json:"routes,omitempty"`
+	// Failover lists services whose endpoints take over, in order, when
+	// none of this service's endpoints is healthy.
+	Failover []string `json:"failover,omitempty"`
+	// ConnectTimeout bounds connecting to an endpoint; zero means the
+	// translator's default.
+	ConnectTimeout time.Duration `json:"connect_timeout,omitempty"`
 }
 
 // Catalog is an immutable, versioned set of services. The zero value is not
@@ -172,35 +182,6 @@ func (c *Catalog) Sidecars() []*Service {
 // because of an error: on errors it keeps the last good one.
 type Source interface {
 	Run(ctx context.Context, publish func(*Catalog)) error
-}
-
-// cloneOrNil copies s, returning nil when s is empty so that nil and empty
-// lists hash to the same version.
-func cloneOrNil[S ~[]E, E any](s S) S {
-	if len(s) == 0 {
-		return nil
-	}
-	return slices.Clone(s)
-}
-
-// cloneService replaces s's slices, maps and sidecar with copies, so the
-// catalog shares nothing with its caller.
-func cloneService(s *Service) {
-	s.Endpoints = cloneOrNil(s.Endpoints)
-	for i := range s.Endpoints {
-		e := &s.Endpoints[i]
-		e.Tags = cloneOrNil(e.Tags)
-		if len(e.Meta) == 0 {
-			e.Meta = nil
-		} else {
-			e.Meta = maps.Clone(e.Meta)
-		}
-	}
-	if s.Sidecar != nil {
-		sc := *s.Sidecar
-		sc.Upstreams = cloneOrNil(sc.Upstreams)
-		s.Sidecar = &sc
-	}
 }
 
 func fillDefaults(s *Service) {

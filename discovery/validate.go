@@ -12,6 +12,9 @@ func (c *Catalog) validate() error {
 		if err := validateService(&s); err != nil {
 			return fmt.Errorf("service %q: %w", s.Name, err)
 		}
+		if err := c.validateRouting(&s); err != nil {
+			return fmt.Errorf("service %q: %w", s.Name, err)
+		}
 		if s.Sidecar == nil {
 			continue
 		}

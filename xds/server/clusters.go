@@ -29,28 +29,48 @@ func adsConfigSource() *core.ConfigSource {
 }
 
 // edsCluster returns the round-robin EDS cluster for svc; its endpoints come
-// from the ClusterLoadAssignment of the same name.
+// from the ClusterLoadAssignment of the same name. Its connect timeout is
+// svc.ConnectTimeout, or connectTimeout if zero.
 func edsCluster(svc *discovery.Service) *cluster.Cluster {
+	timeout := connectTimeout
+	if svc.ConnectTimeout > 0 {
+		timeout = svc.ConnectTimeout
+	}
 	return &cluster.Cluster{
 		Name:                 svc.Name,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
 		EdsClusterConfig:     &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
 		LbPolicy:             cluster.Cluster_ROUND_ROBIN,
-		ConnectTimeout:       durationpb.New(connectTimeout),
+		ConnectTimeout:       durationpb.New(timeout),
 	}
 }
 
 // loadAssignment returns the ClusterLoadAssignment for svc, with every
-// endpoint in catalog order and its weight and health.
-func loadAssignment(svc *discovery.Service) *endpoint.ClusterLoadAssignment {
-	lbs := make([]*endpoint.LbEndpoint, 0, len(svc.Endpoints))
-	for _, e := range svc.Endpoints {
+// endpoint in catalog order and its weight and health at priority 0, and
+// the endpoints of svc.Failover[i] at priority i+1, so that they serve
+// only while no endpoint of a better priority is usable.
+func loadAssignment(cat *discovery.Catalog, svc *discovery.Service) *endpoint.ClusterLoadAssignment {
+	cla := &endpoint.ClusterLoadAssignment{
+		ClusterName: svc.Name,
+		Endpoints:   []*endpoint.LocalityLbEndpoints{locality(svc.Endpoints, 0)},
+	}
+	for _, name := range svc.Failover {
+		// Priorities must be contiguous: skip failover services without
+		// endpoints rather than leave a gap.
+		if f, ok := cat.Service(name); ok && len(f.Endpoints) > 0 {
+			cla.Endpoints = append(cla.Endpoints, locality(f.Endpoints, uint32(len(cla.Endpoints))))
+		}
+	}
+	return cla
+}
+
+// locality returns eps as one locality at priority p.
+func locality(eps []discovery.Endpoint, p uint32) *endpoint.LocalityLbEndpoints {
+	lbs := make([]*endpoint.LbEndpoint, 0, len(eps))
+	for _, e := range eps {
 		lbs = append(lbs, lbEndpoint(e.Address, e.Port, e.Weight, healthStatus(e.Health)))
 	}
-	return &endpoint.ClusterLoadAssignment{
-		ClusterName: svc.Name,
-		Endpoints:   []*endpoint.LocalityLbEndpoints{{LbEndpoints: lbs}},
-	}
+	return &endpoint.LocalityLbEndpoints{LbEndpoints: lbs, Priority: p}
 }
 
 // localAppCluster returns the STATIC cluster that reaches the application at

@@ -37,7 +37,7 @@ func upstreamListener(name string, u discovery.Upstream, svc *discovery.Service)
 			}},
 		})
 	} else {
-		f, err = tcpProxyFilter(stat, svc.Name)
+		f, err = tcpUpstreamFilter(stat, svc)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("translating listener %q: %w", name, err)

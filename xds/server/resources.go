@@ -11,10 +11,16 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"github.com/meshlb/meshlb/discovery"
 )
 
-// resources is one node's xDS resources by type.
+// resources is one node's xDS resources by type, and what building them
+// needs.
 type resources struct {
+	cat        *discovery.Catalog
+	clusterSet map[string]bool // names of the clusters added
+
 	clusters  []types.Resource
 	endpoints []types.Resource
 	listeners []types.Resource

@@ -74,7 +74,7 @@ func buildSnapshot(cat *discovery.Catalog, svc *discovery.Service) (*cache.Snaps
 // buildResources returns the resources of svc's sidecar, sorted by name.
 func buildResources(cat *discovery.Catalog, svc *discovery.Service) (*resources, error) {
 	sc := svc.Sidecar
-	res := new(resources)
+	res := &resources{cat: cat, clusterSet: make(map[string]bool)}
 	names := listenerNames(sc.Upstreams)
 	seen := make(map[string]bool, len(sc.Upstreams))
 	for i, u := range sc.Upstreams {
@@ -88,7 +88,7 @@ func buildResources(cat *discovery.Catalog, svc *discovery.Service) (*resources,
 		seen[u.Service] = true
 	}
 	if sc.InboundPort != 0 {
-		if seen[LocalAppCluster] {
+		if res.clusterSet[LocalAppCluster] {
 			return nil, fmt.Errorf("translating upstream %q: the name is taken by the inbound cluster", LocalAppCluster)
 		}
 		if err := res.addInbound(sc, svc.Protocol); err != nil {
@@ -99,8 +99,9 @@ func buildResources(cat *discovery.Catalog, svc *discovery.Service) (*resources,
 	return res, nil
 }
 
-// addUpstream adds the listener for u and, when first is set, the cluster,
-// endpoints and (for HTTP) route table of its service.
+// addUpstream adds the listener for u and, when first is set, the clusters
+// and endpoints of svc and of its routes' destinations, and (for HTTP) its
+// route table.
 func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discovery.Service, first bool) error {
 	l, err := upstreamListener(name, u, svc)
 	if err != nil {
@@ -110,13 +111,30 @@ func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discover
 	if !first {
 		return nil
 	}
-	r.clusters = append(r.clusters, edsCluster(svc))
-	r.endpoints = append(r.endpoints, loadAssignment(svc))
+	r.addCluster(svc)
+	for _, rt := range svc.Routes {
+		for _, d := range rt.Destinations {
+			dst, ok := r.cat.Service(d.Service)
+			if !ok {
+				return fmt.Errorf("translating upstream %q: route to unknown service %q", svc.Name, d.Service)
+			}
+			r.addCluster(dst)
+		}
+	}
 	if svc.Protocol == discovery.ProtocolHTTP {
-		name := UpstreamName(svc.Name)
-		r.routes = append(r.routes, routeConfig(name, svc.Name, svc.Name))
+		r.routes = append(r.routes, upstreamRoutes(svc))
 	}
 	return nil
+}
+
+// addCluster adds the EDS cluster and endpoints of svc once per node.
+func (r *resources) addCluster(svc *discovery.Service) {
+	if r.clusterSet[svc.Name] {
+		return
+	}
+	r.clusterSet[svc.Name] = true
+	r.clusters = append(r.clusters, edsCluster(svc))
+	r.endpoints = append(r.endpoints, loadAssignment(r.cat, svc))
 }
 
 // addInbound adds the inbound listener and the local application cluster.

@@ -1,0 +1,49 @@
+package discovery
+
+import (
+	"maps"
+	"slices"
+)
+
+// cloneOrNil copies s, returning nil when s is empty so that nil and empty
+// lists hash to the same version.
+func cloneOrNil[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}
+
+// cloneService replaces s's slices, maps and sidecar with copies, so the
+// catalog shares nothing with its caller.
+func cloneService(s *Service) {
+	s.Endpoints = cloneOrNil(s.Endpoints)
+	for i := range s.Endpoints {
+		e := &s.Endpoints[i]
+		e.Tags = cloneOrNil(e.Tags)
+		if len(e.Meta) == 0 {
+			e.Meta = nil
+		} else {
+			e.Meta = maps.Clone(e.Meta)
+		}
+	}
+	if s.Sidecar != nil {
+		sc := *s.Sidecar
+		sc.Upstreams = cloneOrNil(sc.Upstreams)
+		s.Sidecar = &sc
+	}
+	s.Failover = cloneOrNil(s.Failover)
+	s.Routes = cloneOrNil(s.Routes)
+	for i := range s.Routes {
+		r := &s.Routes[i]
+		r.Destinations = cloneOrNil(r.Destinations)
+		r.Match.Methods = cloneOrNil(r.Match.Methods)
+		r.Match.Headers = cloneOrNil(r.Match.Headers)
+		r.Match.Query = cloneOrNil(r.Match.Query)
+		if r.Retry != nil {
+			rt := *r.Retry
+			rt.On = cloneOrNil(rt.On)
+			r.Retry = &rt
+		}
+	}
+}
