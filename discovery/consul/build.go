@@ -23,6 +23,11 @@ type builder struct {
 	// proxies indexes connect-proxy instances by the instance they front:
 	// node + "/" + destination service ID.
 	proxies map[string]*api.ServiceEntry
+
+	// Set while compiling discovery chains: the catalog names taken, and
+	// the services added for targets.
+	names   map[string]bool
+	derived []discovery.Service
 }
 
 func newBuilder(health map[key][]*api.ServiceEntry, entries map[string][]api.ConfigEntry,
@@ -53,6 +58,7 @@ func (b *builder) catalog() (*discovery.Catalog, error) {
 	}
 	out = append(out, b.sidecars(names)...)
 	out = b.placeholders(out, names)
+	out = append(out, b.chain(out, names)...)
 	return newCatalog(out, b.logger)
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // entryKinds are the config entry kinds the source watches.
-var entryKinds = []string{api.ServiceDefaults, api.ProxyDefaults}
+var entryKinds = []string{api.ServiceDefaults, api.ProxyDefaults,
+	api.ServiceRouter, api.ServiceSplitter, api.ServiceResolver}
 
 // loop is the state of one [Source.Run]: the watchers it owns and the last
 // good result of each. Only the loop goroutine touches it, except inbox.
@@ -144,6 +145,11 @@ func (l *loop) wanted() map[key]bool {
 		want[key{name: name}] = true
 	}
 	local := localDatacenter(l.health)
+	for _, t := range remoteTargets(l.entries[api.ServiceResolver]) {
+		if t.dc != local {
+			want[key{dc: t.dc, name: t.service}] = true
+		}
+	}
 	for k, entries := range l.health {
 		if k.dc != "" {
 			continue
