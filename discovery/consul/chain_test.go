@@ -56,7 +56,9 @@ func compileWeb(t *testing.T, entries ...api.ConfigEntry) summary {
 	return s
 }
 
-func to(w int, svc string) discovery.Destination { return discovery.Destination{Service: svc, Weight: w} }
+func to(w int, svc string) discovery.Destination {
+	return discovery.Destination{Service: svc, Weight: w}
+}
 
 func TestChain(t *testing.T) {
 	ports := map[string][]int{"web": {1, 2}, "web-backup": {3}}
@@ -108,7 +110,7 @@ func TestChain(t *testing.T) {
 		}, summary{
 			Routes:   []discovery.Route{{Destinations: []discovery.Destination{to(10000, "web~v1")}}},
 			Failover: []string{"web-backup"}, Timeout: 3 * time.Second,
-			Ports:    with(map[string][]int{"web~v1": {1}}),
+			Ports: with(map[string][]int{"web~v1": {1}}),
 		}},
 		{"resolver redirect", []api.ConfigEntry{
 			resolver(&api.ServiceResolverConfigEntry{Redirect: &api.ServiceResolverRedirect{Service: "web-backup"}}),
