@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -133,4 +134,42 @@ func TestConsulResolverFailover(t *testing.T) {
 	if fail > 0 || ok == 0 {
 		t.Errorf("%d requests failed (want 0; %d ok): %v", fail, ok, errs[:min(len(errs), 5)])
 	}
+}
+
+// Registrations written for Consul Connect with Envoy, unchanged: services
+// with a connect.sidecar_service block (Consul picks the proxy's port and
+// adds its TCP and alias checks), and meshlb sidecars started where
+// `consul connect envoy -sidecar-for` ran.
+func TestConsulSidecarServiceRegistration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	a := startConsul(t)
+	web := startBackend(t, "web")
+	upstream := freePort(t)
+	a.setProtocol("web", "http")
+	a.register(&api.AgentServiceRegistration{Name: "web", Port: web.port,
+		Connect: &api.AgentServiceConnect{SidecarService: &api.AgentServiceRegistration{}}})
+	a.register(&api.AgentServiceRegistration{Name: "client", Port: freePort(t),
+		Connect: &api.AgentServiceConnect{SidecarService: &api.AgentServiceRegistration{
+			Proxy: &api.AgentServiceConnectProxyConfig{Upstreams: []api.Upstream{
+				{DestinationName: "web", LocalBindPort: upstream}}}}}})
+	xds := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	start(t, "control", "control", "--consul", "--consul-addr", a.addr, "--xds-addr", xds)
+	for _, svc := range []string{"web", "client"} {
+		admin := freePort(t)
+		start(t, svc+" sidecar", "sidecar", "--xds", xds, "-sidecar-for", svc, "--consul-addr", a.addr,
+			"--admin", fmt.Sprintf("127.0.0.1:%d", admin))
+		waitReady(t, admin)
+	}
+	c := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	url := fmt.Sprintf("http://127.0.0.1:%d/", upstream)
+	// web is reached through its sidecar once Consul's TCP check on the
+	// sidecar's port has passed (it runs every 10s).
+	took := eventually(t, "client -> client sidecar -> web sidecar -> web", func() bool {
+		code, body, err := httpGet(c, url)
+		return err == nil && code == 200 && body == "web"
+	})
+	t.Logf("traffic flowed %v after the sidecars were ready", took)
 }
