@@ -61,8 +61,9 @@ type consulAgent struct {
 }
 
 // startConsul starts an agent with its data in t.TempDir() and waits until
-// it has a leader and serves its catalog.
-func startConsul(t *testing.T) *consulAgent {
+// it has a leader and serves its catalog. edit, if given, changes the
+// agent's JSON configuration first.
+func startConsul(t *testing.T, edit ...func(cfg map[string]any)) *consulAgent {
 	t.Helper()
 	a := &consulAgent{t: t, bin: consulBin(t)}
 	dir := t.TempDir()
@@ -76,19 +77,30 @@ func startConsul(t *testing.T) *consulAgent {
 		"ports": map[string]any{"http": http, "https": -1, "dns": -1, "grpc": -1, "grpc_tls": -1,
 			"serf_lan": freePort(t), "serf_wan": freePort(t), "server": freePort(t)},
 	}
+	for _, e := range edit {
+		e(cfg)
+	}
 	b, _ := json.Marshal(cfg)
 	a.config = filepath.Join(dir, "consul.json")
 	if err := os.WriteFile(a.config, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	a.addr = fmt.Sprintf("127.0.0.1:%d", http)
-	c, err := api.NewClient(&api.Config{Address: a.addr})
+	c, err := api.NewClient(&api.Config{Address: a.addr, Token: managementToken(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.client = c
 	a.start()
 	return a
+}
+
+// managementToken returns acl.tokens.initial_management from cfg, or "".
+func managementToken(cfg map[string]any) string {
+	acl, _ := cfg["acl"].(map[string]any)
+	tokens, _ := acl["tokens"].(map[string]any)
+	tok, _ := tokens["initial_management"].(string)
+	return tok
 }
 
 // start runs the agent process and waits until it is ready.
