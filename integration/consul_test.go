@@ -50,6 +50,13 @@ func TestConsulConnectUpstreams(t *testing.T) {
 	})
 	t.Logf("traffic to every instance %v after the sidecar started", time.Since(m.started))
 
+	// A new instance of web gets traffic: registration to first request.
+	wn := startBackend(t, "new")
+	t0 := time.Now()
+	a.registerWeb("web-new", wn, false)
+	eventually(t, "traffic to a newly registered instance", func() bool { return seenAll(c, m.webURL(), wn) })
+	t.Logf("newly registered instance got traffic %v after registration", time.Since(t0))
+
 	// web-c has its own connect-proxy and sidecar: the client's traffic to
 	// it enters through that sidecar's public listener.
 	wc := startBackend(t, "c")
