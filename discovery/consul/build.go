@@ -62,11 +62,15 @@ func (b *builder) catalog() (*discovery.Catalog, error) {
 	return newCatalog(out, b.logger)
 }
 
-// keys returns the watched services in a fixed order.
+// keys returns the watched services in a fixed order. A key that names
+// the local datacenter explicitly (watched before the local datacenter was
+// known) is left out: the local key holds the same service.
 func (b *builder) keys() []key {
 	ks := make([]key, 0, len(b.health))
 	for k := range b.health {
-		ks = append(ks, k)
+		if k.dc == "" || k.dc != b.local {
+			ks = append(ks, k)
+		}
 	}
 	slices.SortFunc(ks, func(x, y key) int {
 		return strings.Compare(x.dc+"\x00"+x.name, y.dc+"\x00"+y.name)

@@ -160,30 +160,3 @@ func or(s, def string) string {
 	}
 	return def
 }
-
-// remoteTargets returns the services that resolvers redirect or fail over
-// to in another datacenter (by name; the caller drops the local one), so
-// that they are watched there.
-func remoteTargets(resolvers []api.ConfigEntry) []target {
-	var out []target
-	for _, e := range resolvers {
-		res, ok := e.(*api.ServiceResolverConfigEntry)
-		if !ok {
-			continue
-		}
-		if r := res.Redirect; r != nil && r.Datacenter != "" {
-			out = append(out, target{service: or(r.Service, res.Name), dc: r.Datacenter})
-		}
-		for _, f := range res.Failover {
-			for _, dc := range f.Datacenters {
-				out = append(out, target{service: or(f.Service, res.Name), dc: dc})
-			}
-			for _, t := range f.Targets {
-				if t.Datacenter != "" {
-					out = append(out, target{service: or(t.Service, res.Name), dc: t.Datacenter})
-				}
-			}
-		}
-	}
-	return out
-}

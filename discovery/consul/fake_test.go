@@ -70,15 +70,18 @@ func (f *fakeConsul) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(f.index, 10))
-	json.NewEncoder(w).Encode(f.body(r.URL.Path))
+	json.NewEncoder(w).Encode(f.body(r.URL.Path, r.URL.Query().Get("filter")))
 }
 
-func (f *fakeConsul) body(path string) any {
+// body answers path; the only filter understood is proxyFilter.
+func (f *fakeConsul) body(path, filter string) any {
 	switch {
 	case path == "/v1/catalog/services":
 		out := map[string][]string{}
-		for name := range f.services {
-			out[name] = []string{}
+		for name, entries := range f.services {
+			if filter == "" || len(entries) > 0 && entries[0].Service.Kind == api.ServiceKindConnectProxy {
+				out[name] = []string{}
+			}
 		}
 		return out
 	case strings.HasPrefix(path, "/v1/health/service/"):

@@ -27,6 +27,7 @@ type inbox struct {
 
 	mu       sync.Mutex
 	services map[string][]string // nil: no new service list
+	proxies  map[string][]string // nil: no new connect-proxy list
 	health   map[key]healthResult
 	entries  map[string][]api.ConfigEntry // by kind
 }
@@ -40,6 +41,13 @@ func (in *inbox) putServices(s map[string][]string) {
 		s = map[string][]string{}
 	}
 	in.put(func() { in.services = s })
+}
+
+func (in *inbox) putProxies(s map[string][]string) {
+	if s == nil {
+		s = map[string][]string{}
+	}
+	in.put(func() { in.proxies = s })
 }
 
 func (in *inbox) putHealth(k key, r healthResult) {
@@ -74,10 +82,10 @@ func (in *inbox) put(f func()) {
 }
 
 // take returns and clears everything delivered since the last take.
-func (in *inbox) take() (services map[string][]string, health map[key]healthResult, entries map[string][]api.ConfigEntry) {
+func (in *inbox) take() (services, proxies map[string][]string, health map[key]healthResult, entries map[string][]api.ConfigEntry) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	services, health, entries = in.services, in.health, in.entries
-	in.services, in.health, in.entries = nil, nil, nil
-	return services, health, entries
+	services, proxies, health, entries = in.services, in.proxies, in.health, in.entries
+	in.services, in.proxies, in.health, in.entries = nil, nil, nil, nil
+	return services, proxies, health, entries
 }

@@ -23,6 +23,7 @@ type loop struct {
 	wg      sync.WaitGroup // every watcher
 
 	services map[string][]string // nil until the first service list
+	proxies  map[string][]string // connect-proxy services; nil until the first list
 	health   map[key][]*api.ServiceEntry
 	entries  map[string][]api.ConfigEntry
 	watchers map[key]*running
@@ -53,6 +54,7 @@ func (l *loop) run(ctx context.Context) error {
 	defer l.wg.Wait()
 	defer cancel()
 	l.startCatalog(ctx)
+	l.startProxies(ctx)
 	for _, kind := range entryKinds {
 		l.startEntries(ctx, kind)
 	}
@@ -69,9 +71,12 @@ func (l *loop) run(ctx context.Context) error {
 // apply merges the inbox into the state, starts and stops health watchers
 // to match, and publishes the catalog if it is complete and changed.
 func (l *loop) apply(ctx context.Context) {
-	services, health, entries := l.in.take()
+	services, proxies, health, entries := l.in.take()
 	if services != nil {
 		l.services = services
+	}
+	if proxies != nil {
+		l.proxies = proxies
 	}
 	for kind, e := range entries {
 		l.entries[kind] = e
@@ -104,7 +109,7 @@ func (l *loop) complete() bool {
 	if l.ready {
 		return true
 	}
-	if l.services == nil || len(l.entries) < len(entryKinds) {
+	if l.services == nil || l.proxies == nil || len(l.entries) < len(entryKinds) {
 		return false
 	}
 	for k := range l.watchers {
@@ -118,7 +123,7 @@ func (l *loop) complete() bool {
 // reconcile starts a health watcher for every wanted service that has none
 // and stops those no longer wanted, dropping their results.
 func (l *loop) reconcile(ctx context.Context) {
-	if l.services == nil {
+	if l.services == nil || l.proxies == nil {
 		return
 	}
 	want := l.wanted()
@@ -134,35 +139,6 @@ func (l *loop) reconcile(ctx context.Context) {
 			l.startHealth(ctx, k)
 		}
 	}
-}
-
-// wanted returns the services to watch: every service in the local
-// catalog, and every upstream a connect-proxy asks for in another
-// datacenter.
-func (l *loop) wanted() map[key]bool {
-	want := make(map[key]bool, len(l.services))
-	for name := range l.services {
-		want[key{name: name}] = true
-	}
-	local := localDatacenter(l.health)
-	for _, t := range remoteTargets(l.entries[api.ServiceResolver]) {
-		if t.dc != local {
-			want[key{dc: t.dc, name: t.service}] = true
-		}
-	}
-	for k, entries := range l.health {
-		if k.dc != "" {
-			continue
-		}
-		for _, e := range entries {
-			for _, u := range proxyUpstreams(e.Service) {
-				if u.Datacenter != "" && u.Datacenter != local {
-					want[key{dc: u.Datacenter, name: u.DestinationName}] = true
-				}
-			}
-		}
-	}
-	return want
 }
 
 // build assembles the catalog from the last good results; nil if it is

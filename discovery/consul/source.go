@@ -45,6 +45,12 @@ type Options struct {
 	// server, which only excludes critical instances) or
 	// [discovery.HealthUnhealthy].
 	WarningAs discovery.Health
+	// WatchAll watches the health of every service in the datacenter, not
+	// only those the mesh uses (connect-proxies, what they front, their
+	// upstreams and what their discovery chains reach). Each watched
+	// service holds one HTTP long-poll to the agent: mind the agent's
+	// limits.http_max_conns_per_client (default 200).
+	WatchAll bool
 	// WaitTime is the longest a blocking query waits; zero means
 	// DefaultWaitTime.
 	WaitTime time.Duration

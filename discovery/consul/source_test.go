@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/meshlb/meshlb/discovery"
@@ -17,11 +18,11 @@ const testTimeout = 10 * time.Second
 
 // runSource runs a Source on f until the test ends and returns the channel
 // of published catalogs.
-func runSource(t *testing.T, f *fakeConsul) <-chan *discovery.Catalog {
+func runSource(t *testing.T, f *fakeConsul, all bool) <-chan *discovery.Catalog {
 	t.Helper()
 	cfg := api.DefaultConfig()
 	cfg.Address = f.srv.Listener.Addr().String()
-	src, err := New(Options{Config: cfg, WaitTime: time.Second, MinBackoff: 10 * time.Millisecond,
+	src, err := New(Options{Config: cfg, WatchAll: all, WaitTime: time.Second, MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestSourceFollowsHealth(t *testing.T) {
 			instance("web", "web2", "127.0.0.1", 9002, api.HealthPassing),
 		}
 	})
-	ch := runSource(t, f)
+	ch := runSource(t, f, true)
 	c := next(t, ch)
 	if got := healthOf(t, c, "web"); len(got) != 2 || got[1] != discovery.HealthHealthy {
 		t.Fatalf("first catalog: web health %v, want 2 healthy", got)
@@ -112,7 +113,7 @@ func TestSourceKeepsLastGoodOnErrors(t *testing.T) {
 	f.update(func() {
 		f.services["web"] = []*api.ServiceEntry{instance("web", "web1", "127.0.0.1", 9001, api.HealthPassing)}
 	})
-	ch := runSource(t, f)
+	ch := runSource(t, f, true)
 	first := next(t, ch)
 	f.update(func() { f.failing = true; f.requests = 0 })
 	deadline := time.Now().Add(testTimeout)
@@ -143,5 +144,27 @@ func TestSourceKeepsLastGoodOnErrors(t *testing.T) {
 	c := next(t, ch)
 	if got := healthOf(t, c, "web"); len(got) != 2 {
 		t.Errorf("after restart with a lower index: %d web endpoints, want 2", len(got))
+	}
+}
+
+// Without WatchAll, only the services the mesh uses are watched: the
+// proxies, what they front and their upstreams.
+func TestSourceWatchesWhatTheMeshUses(t *testing.T) {
+	f := newFakeConsul(t)
+	f.update(func() {
+		f.services["web"] = []*api.ServiceEntry{instance("web", "web1", "127.0.0.1", 9001, api.HealthPassing)}
+		f.services["db"] = []*api.ServiceEntry{instance("db", "db1", "127.0.0.1", 5432, api.HealthPassing)}
+		f.services["unused"] = []*api.ServiceEntry{instance("unused", "u1", "127.0.0.1", 7000, api.HealthPassing)}
+		f.services["web-sidecar-proxy"] = []*api.ServiceEntry{proxyEntry("web1-sidecar-proxy", 21000, nil,
+			api.Upstream{DestinationName: "db", LocalBindPort: 15432})}
+	})
+	c := next(t, runSource(t, f, false))
+	var got []string
+	for _, s := range c.Services() {
+		got = append(got, s.Name)
+	}
+	want := []string{SidecarPrefix + "web1-sidecar-proxy", "db", "web"} // not unused
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("catalog services (-want +got):\n%s", diff)
 	}
 }

@@ -19,6 +19,25 @@ func (l *loop) startCatalog(ctx context.Context) {
 	l.wg.Go(func() { w.run(ctx) })
 }
 
+// proxyFilter selects connect-proxy services in /v1/catalog/services.
+const proxyFilter = `ServiceKind == "connect-proxy"`
+
+// startProxies starts the watcher of the connect-proxy service names.
+func (l *loop) startProxies(ctx context.Context) {
+	cat := l.src.client.Catalog()
+	w := &watcher[map[string][]string]{
+		what: "catalog connect-proxy services",
+		query: func(q *api.QueryOptions) (map[string][]string, *api.QueryMeta, error) {
+			q.Filter = proxyFilter
+			return cat.Services(q)
+		},
+		deliver: l.in.putProxies,
+		opts:    &l.src.opts,
+		logger:  l.src.logger,
+	}
+	l.wg.Go(func() { w.run(ctx) })
+}
+
 // startEntries starts the watcher of the config entries of one kind. A
 // kind that does not exist yet is an empty list, not an error.
 func (l *loop) startEntries(ctx context.Context, kind string) {
