@@ -65,6 +65,8 @@ type Upstream struct {
 	// registered (Consul's Upstream.Datacenter); informational, Service
 	// already names the catalog entry that holds its endpoints.
 	Datacenter string `json:"datacenter,omitempty"`
+	// Limits, if set, caps this sidecar's traffic to the service.
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // Sidecar describes the proxy that runs next to one service.

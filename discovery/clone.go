@@ -30,6 +30,12 @@ func cloneService(s *Service) {
 	if s.Sidecar != nil {
 		sc := *s.Sidecar
 		sc.Upstreams = cloneOrNil(sc.Upstreams)
+		for i := range sc.Upstreams {
+			if l := sc.Upstreams[i].Limits; l != nil {
+				lc := *l
+				sc.Upstreams[i].Limits = &lc
+			}
+		}
 		s.Sidecar = &sc
 	}
 	s.Failover = cloneOrNil(s.Failover)

@@ -95,6 +95,11 @@ func validateSidecar(sc *Sidecar) error {
 		if err := claim(fmt.Sprintf("upstreams[%d].bind_port", i), u.BindAddress, u.BindPort); err != nil {
 			return err
 		}
+		if u.Limits != nil {
+			if err := u.Limits.validate(); err != nil {
+				return fmt.Errorf("upstreams[%d].%w", i, err)
+			}
+		}
 	}
 	return nil
 }

@@ -64,13 +64,17 @@ func TestBuildSidecar(t *testing.T) {
 		{name: "web"}: {instance("web", "web1", "", 9001, api.HealthPassing)},
 		{name: "web-sidecar-proxy"}: {proxyEntry("web1-sidecar-proxy", 21000,
 			map[string]any{"protocol": "http", "local_connect_timeout_ms": float64(250)},
-			api.Upstream{DestinationName: "db", LocalBindPort: 15432},
+			api.Upstream{DestinationName: "db", LocalBindPort: 15432,
+				Config: map[string]any{"limits": map[string]any{"max_connections": float64(5)}}},
 			api.Upstream{DestinationName: "cache", LocalBindAddress: "127.0.0.2", LocalBindPort: 16379},
 		)},
 		{name: "db"}: {db},
 	}
+	pending := 7
 	entries := map[string][]api.ConfigEntry{api.ServiceDefaults: {
 		&api.ServiceConfigEntry{Kind: api.ServiceDefaults, Name: "cache", Protocol: "http"},
+		&api.ServiceConfigEntry{Kind: api.ServiceDefaults, Name: "web", UpstreamConfig: &api.UpstreamConfiguration{
+			Defaults: &api.UpstreamConfig{Limits: &api.UpstreamLimits{MaxPendingRequests: &pending}}}},
 	}}
 	c := buildCatalog(t, health, entries)
 	want := []discovery.Service{
@@ -80,8 +84,8 @@ func TestBuildSidecar(t *testing.T) {
 				ID: "web1-sidecar-proxy", Service: "web", InboundAddr: "127.0.0.1", InboundPort: 21000,
 				LocalAddress: "127.0.0.1", LocalPort: 9001, LocalConnectTimeout: 250 * time.Millisecond,
 				Upstreams: []discovery.Upstream{
-					{Service: "db", BindAddress: "127.0.0.1", BindPort: 15432},
-					{Service: "cache", BindAddress: "127.0.0.2", BindPort: 16379},
+					{Service: "db", BindAddress: "127.0.0.1", BindPort: 15432, Limits: &discovery.Limits{MaxConnections: 5}},
+					{Service: "cache", BindAddress: "127.0.0.2", BindPort: 16379, Limits: &discovery.Limits{MaxPendingRequests: 7}},
 				},
 			}},
 		{Name: "db", Protocol: discovery.ProtocolTCP, Datacenter: "dc1", Endpoints: []discovery.Endpoint{{

@@ -85,6 +85,7 @@ func (b *builder) sidecar(e *api.ServiceEntry) (discovery.Service, error) {
 	}
 	for _, u := range p.Upstreams {
 		if up, ok := b.upstream(s.ID, u); ok {
+			up.Limits = b.upstreamLimits(p.DestinationServiceName, u)
 			sc.Upstreams = append(sc.Upstreams, up)
 		}
 	}

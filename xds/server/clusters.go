@@ -30,8 +30,9 @@ func adsConfigSource() *core.ConfigSource {
 
 // edsCluster returns the round-robin EDS cluster for svc; its endpoints come
 // from the ClusterLoadAssignment of the same name. Its connect timeout is
-// svc.ConnectTimeout, or connectTimeout if zero.
-func edsCluster(svc *discovery.Service) *cluster.Cluster {
+// svc.ConnectTimeout, or connectTimeout if zero; limits, if not nil, become
+// its default-priority circuit breakers.
+func edsCluster(svc *discovery.Service, limits *discovery.Limits) *cluster.Cluster {
 	timeout := connectTimeout
 	if svc.ConnectTimeout > 0 {
 		timeout = svc.ConnectTimeout
@@ -42,7 +43,25 @@ func edsCluster(svc *discovery.Service) *cluster.Cluster {
 		EdsClusterConfig:     &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
 		LbPolicy:             cluster.Cluster_ROUND_ROBIN,
 		ConnectTimeout:       durationpb.New(timeout),
+		CircuitBreakers:      circuitBreakers(limits),
 	}
+}
+
+// circuitBreakers returns the thresholds for limits; nil for none.
+func circuitBreakers(l *discovery.Limits) *cluster.CircuitBreakers {
+	if l == nil || *l == (discovery.Limits{}) {
+		return nil
+	}
+	t := &cluster.CircuitBreakers_Thresholds{}
+	set := func(n int) *wrapperspb.UInt32Value {
+		if n == 0 {
+			return nil
+		}
+		return wrapperspb.UInt32(uint32(n))
+	}
+	t.MaxConnections, t.MaxPendingRequests, t.MaxRequests =
+		set(l.MaxConnections), set(l.MaxPendingRequests), set(l.MaxConcurrentRequests)
+	return &cluster.CircuitBreakers{Thresholds: []*cluster.CircuitBreakers_Thresholds{t}}
 }
 
 // loadAssignment returns the ClusterLoadAssignment for svc, with every

@@ -41,7 +41,8 @@ func routingCatalog(t *testing.T) *discovery.Catalog {
 		{Name: "db", Routes: []discovery.Route{{Destinations: []discovery.Destination{{Service: "db-primary"}}}}},
 		{Name: "db-primary", Endpoints: ep(6)},
 		{Name: "client", Sidecar: &discovery.Sidecar{Upstreams: []discovery.Upstream{
-			{Service: "web", BindPort: 10001}, {Service: "db", BindPort: 10002}}}},
+			{Service: "web", BindPort: 10001, Limits: &discovery.Limits{MaxConnections: 10, MaxConcurrentRequests: 20}},
+			{Service: "db", BindPort: 10002}}}},
 	})
 }
 
@@ -106,6 +107,13 @@ func TestTranslateRouting(t *testing.T) {
 	}
 	if diff := cmp.Diff([]uint32{0, 1}, prio); diff != "" {
 		t.Errorf("web endpoint priorities (-want +got):\n%s", diff)
+	}
+	for _, name := range []string{"web", "web~v1", "web~v2", "admin"} {
+		c, err := config.DecodeCluster(snap.GetResources(resource.ClusterType)[name].(*cluster.Cluster))
+		if err != nil || c.MaxConnections != 10 || c.MaxRequests != 20 {
+			t.Errorf("cluster %q: max connections %d, max requests %d (%v), want the upstream's limits 10 and 20",
+				name, c.MaxConnections, c.MaxRequests, err)
+		}
 	}
 	if c := lis[UpstreamName("db")].TCP.Cluster; c != "db-primary" {
 		t.Errorf("db listener cluster = %q, want db-primary", c)

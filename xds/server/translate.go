@@ -111,14 +111,14 @@ func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discover
 	if !first {
 		return nil
 	}
-	r.addCluster(svc)
+	r.addCluster(svc, u.Limits)
 	for _, rt := range svc.Routes {
 		for _, d := range rt.Destinations {
 			dst, ok := r.cat.Service(d.Service)
 			if !ok {
 				return fmt.Errorf("translating upstream %q: route to unknown service %q", svc.Name, d.Service)
 			}
-			r.addCluster(dst)
+			r.addCluster(dst, u.Limits)
 		}
 	}
 	if svc.Protocol == discovery.ProtocolHTTP {
@@ -127,13 +127,14 @@ func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discover
 	return nil
 }
 
-// addCluster adds the EDS cluster and endpoints of svc once per node.
-func (r *resources) addCluster(svc *discovery.Service) {
+// addCluster adds the EDS cluster and endpoints of svc once per node, with
+// the limits of the first upstream that reaches it.
+func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits) {
 	if r.clusterSet[svc.Name] {
 		return
 	}
 	r.clusterSet[svc.Name] = true
-	r.clusters = append(r.clusters, edsCluster(svc))
+	r.clusters = append(r.clusters, edsCluster(svc, limits))
 	r.endpoints = append(r.endpoints, loadAssignment(r.cat, svc))
 }
 
