@@ -70,22 +70,31 @@ func (f *fakeConsul) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Consul-Index", strconv.FormatUint(f.index, 10))
-	json.NewEncoder(w).Encode(f.body(r.URL.Path, r.URL.Query().Get("filter")))
+	q := r.URL.Query()
+	json.NewEncoder(w).Encode(f.body(r.URL.Path, q.Get("filter"), q.Get("dc")))
 }
 
-// body answers path; the only filter understood is proxyFilter.
-func (f *fakeConsul) body(path, filter string) any {
+// body answers path; the only filter understood is proxyFilter. Services
+// of another datacenter are keyed "name@dc" in f.services.
+func (f *fakeConsul) body(path, filter, dc string) any {
 	switch {
 	case path == "/v1/catalog/services":
 		out := map[string][]string{}
 		for name, entries := range f.services {
+			if strings.Contains(name, "@") {
+				continue
+			}
 			if filter == "" || len(entries) > 0 && entries[0].Service.Kind == api.ServiceKindConnectProxy {
 				out[name] = []string{}
 			}
 		}
 		return out
 	case strings.HasPrefix(path, "/v1/health/service/"):
-		return f.services[strings.TrimPrefix(path, "/v1/health/service/")]
+		name := strings.TrimPrefix(path, "/v1/health/service/")
+		if dc != "" {
+			name += "@" + dc
+		}
+		return f.services[name]
 	default: // config entries
 		return []any{}
 	}

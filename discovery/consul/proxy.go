@@ -20,14 +20,6 @@ func isProxy(s *api.AgentService) bool {
 	return s != nil && s.Kind == api.ServiceKindConnectProxy && s.Proxy != nil
 }
 
-// proxyUpstreams returns the upstreams of s if it is a connect-proxy.
-func proxyUpstreams(s *api.AgentService) []api.Upstream {
-	if !isProxy(s) {
-		return nil
-	}
-	return s.Proxy.Upstreams
-}
-
 // sidecars returns one service holding a sidecar for every connect-proxy
 // instance in the agent's datacenter, sorted as found. Node ids (the proxy
 // service ids) must be unique: a proxy id registered on several nodes is

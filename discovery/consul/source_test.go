@@ -168,3 +168,20 @@ func TestSourceWatchesWhatTheMeshUses(t *testing.T) {
 		t.Errorf("catalog services (-want +got):\n%s", diff)
 	}
 }
+
+// An upstream in another datacenter is watched there and named "name.dc".
+func TestSourceRemoteDatacenterUpstream(t *testing.T) {
+	f := newFakeConsul(t)
+	remote := instance("web", "web-dc2", "10.2.0.1", 8080, api.HealthPassing)
+	remote.Node.Datacenter = "dc2"
+	f.update(func() {
+		f.services["web@dc2"] = []*api.ServiceEntry{remote}
+		f.services["client-sidecar-proxy"] = []*api.ServiceEntry{proxyEntry("client-sidecar-proxy", 21000, nil,
+			api.Upstream{DestinationName: "web", Datacenter: "dc2", LocalBindPort: 18080})}
+	})
+	ch := runSource(t, f, false)
+	nextWhere(t, ch, "web.dc2 with its endpoint", func(c *discovery.Catalog) bool {
+		s, ok := c.Service("web.dc2")
+		return ok && len(s.Endpoints) == 1 && s.Endpoints[0].Address == "10.2.0.1" && s.Datacenter == "dc2"
+	})
+}
