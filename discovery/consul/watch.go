@@ -31,8 +31,7 @@ func (w *watcher[T]) run(ctx context.Context) {
 	var index uint64
 	failures := 0
 	for ctx.Err() == nil {
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: w.opts.waitTime()}).WithContext(ctx)
-		v, meta, err := w.query(q)
+		v, meta, err := w.once(ctx, index)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -60,6 +59,20 @@ func (w *watcher[T]) run(ctx context.Context) {
 		w.deliver(v)
 	}
 }
+
+// once runs one query. Its context also expires a little after the
+// longest the agent may hold it (WaitTime plus Consul's jitter of up to
+// WaitTime/16), so a connection that died silently cannot stall the
+// watcher.
+func (w *watcher[T]) once(ctx context.Context, index uint64) (T, *api.QueryMeta, error) {
+	wait := w.opts.waitTime()
+	ctx, cancel := context.WithTimeout(ctx, wait+wait/16+queryGrace)
+	defer cancel()
+	return w.query((&api.QueryOptions{WaitIndex: index, WaitTime: wait}).WithContext(ctx))
+}
+
+// queryGrace is how much longer than its wait a blocking query may take.
+const queryGrace = 10 * time.Second
 
 // failed logs a failed query: the first failure of a run of failures at
 // Warn, later ones at Debug, so an unreachable Consul does not flood logs.
