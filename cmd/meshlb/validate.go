@@ -22,7 +22,7 @@ func runValidate(_ context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if fs.NArg() == 0 {
-		return errors.New("usage: meshlb validate FILE...")
+		return errors.New("usage: meshlb validate FILE [FILE ...]")
 	}
 	var errs []error
 	for _, path := range fs.Args() {
