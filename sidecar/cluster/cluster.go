@@ -17,10 +17,7 @@ type Picker interface {
 // They are shared by every snapshot that has a cluster of this name.
 type Stats struct {
 	RqTotal       atomic.Uint64 // upstream_rq_total
-	Rq2xx         atomic.Uint64 // upstream_rq_2xx
-	Rq3xx         atomic.Uint64
-	Rq4xx         atomic.Uint64
-	Rq5xx         atomic.Uint64
+	StatusCounts                // upstream_rq_2xx ... upstream_rq_5xx
 	RqTimeout     atomic.Uint64 // upstream_rq_timeout
 	RqRetry       atomic.Uint64 // upstream_rq_retry
 	CxTotal       atomic.Uint64 // upstream_cx_total
@@ -31,8 +28,13 @@ type Stats struct {
 	OverflowRq    atomic.Uint64 // upstream_rq_pending_overflow
 }
 
-// CountStatus adds one response of the given status to the 2xx..5xx counters.
-func (s *Stats) CountStatus(code int) {
+// StatusCounts counts responses by status class. Safe for concurrent use.
+type StatusCounts struct {
+	Rq2xx, Rq3xx, Rq4xx, Rq5xx atomic.Uint64
+}
+
+// CountStatus adds one response of the given status to its class counter.
+func (s *StatusCounts) CountStatus(code int) {
 	switch code / 100 {
 	case 2:
 		s.Rq2xx.Add(1)

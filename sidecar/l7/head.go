@@ -170,7 +170,7 @@ func (s *session) redirect(cfg *Config, rt *route.Route) bool {
 	if !rd.StripQuery && h.Query != nil {
 		loc += "?" + string(h.Query)
 	}
-	cfg.Stats.countStatus(rd.Status)
+	cfg.Stats.CountStatus(rd.Status)
 	return s.respond(rd.Status, "", []string{"location: " + loc})
 }
 

@@ -1,5 +1,7 @@
 package l7
 
+import "github.com/meshlb/meshlb/internal/ascii"
+
 // tokenChars marks the bytes allowed in an HTTP token (RFC 9110 5.6.2).
 var tokenChars = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
@@ -49,21 +51,7 @@ func trimOWS(b []byte) []byte {
 
 // equalFold reports whether b equals lower ignoring ASCII case; lower must
 // be lower case.
-func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
+func equalFold(b []byte, lower string) bool { return ascii.EqualFoldLower(b, lower) }
 
 // parseLength parses a Content-Length value: digits only, at most 18 of
 // them so the result cannot overflow.

@@ -43,13 +43,13 @@ func (s *session) serve(cfg *Config) bool {
 	defer cl.Stats.RqActive.Add(-1)
 	code, keep := s.forward(cfg, rt, cl)
 	cl.Stats.CountStatus(code)
-	cfg.Stats.countStatus(code)
+	cfg.Stats.CountStatus(code)
 	return keep
 }
 
 // local answers the request without an upstream.
 func (s *session) local(cfg *Config, code int, body string) bool {
-	cfg.Stats.countStatus(code)
+	cfg.Stats.CountStatus(code)
 	return s.respond(code, body, nil)
 }
 

@@ -15,32 +15,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/route"
 )
 
 // Stats are an HTTP listener's counters, named after Envoy's
 // http.<stat_prefix>.downstream_* statistics.
 type Stats struct {
-	CxTotal  atomic.Uint64 // downstream_cx_total
-	CxActive atomic.Int64  // downstream_cx_active
-	RqTotal  atomic.Uint64 // downstream_rq_total
-	Rq2xx    atomic.Uint64
-	Rq3xx    atomic.Uint64
-	Rq4xx    atomic.Uint64
-	Rq5xx    atomic.Uint64
-}
-
-func (s *Stats) countStatus(code int) {
-	switch code / 100 {
-	case 2:
-		s.Rq2xx.Add(1)
-	case 3:
-		s.Rq3xx.Add(1)
-	case 4:
-		s.Rq4xx.Add(1)
-	case 5:
-		s.Rq5xx.Add(1)
-	}
+	CxTotal              atomic.Uint64 // downstream_cx_total
+	CxActive             atomic.Int64  // downstream_cx_active
+	RqTotal              atomic.Uint64 // downstream_rq_total
+	cluster.StatusCounts               // downstream_rq_2xx ... downstream_rq_5xx
 }
 
 // Config is one HTTP listener's configuration in one snapshot. Immutable.

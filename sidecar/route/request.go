@@ -3,6 +3,8 @@
 // does no allocation, locking or I/O.
 package route
 
+import "github.com/meshlb/meshlb/internal/ascii"
+
 // Header is one request header. Name keeps the case it arrived in; matching
 // is case-insensitive.
 type Header struct {
@@ -36,7 +38,7 @@ func (r *Request) Header(name string) ([]byte, bool) {
 		return r.Path, true
 	}
 	for i := range r.Headers {
-		if equalFoldLower(r.Headers[i].Name, name) {
+		if ascii.EqualFoldLower(r.Headers[i].Name, name) {
 			return r.Headers[i].Value, true
 		}
 	}
@@ -65,22 +67,4 @@ func cut(b []byte, sep byte) (before, after []byte) {
 		}
 	}
 	return b, nil
-}
-
-// equalFoldLower reports whether b equals lower, ignoring ASCII case in b.
-// lower must already be lower case.
-func equalFoldLower(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
