@@ -1,7 +1,10 @@
 package l7
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
@@ -21,15 +24,15 @@ func (u *upstream) release() {
 }
 
 // exchange sends the buffered request to ep and relays the response to the
-// client. An error wrapped in *retryable means nothing reached the upstream
-// application and nothing reached the client: the caller may try again.
-func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep *cluster.Endpoint) (result, error) {
+// client. On failure it says how the attempt failed, so the caller can
+// decide on another one.
+func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep *cluster.Endpoint, o attemptOpts) (result, *attemptError) {
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
 	ep.Requests.Add(1)
 	c, reused, err := dial(cl, ep)
 	if err != nil {
-		return result{}, &retryable{err}
+		return result{}, &attemptError{failConnect, err}
 	}
 	cl.Stats.CxActive.Add(1)
 	defer cl.Stats.CxActive.Add(-1)
@@ -38,28 +41,39 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 	u.out.conn = c
 	u.out.acquire()
 	defer u.release()
-	replay := reused && s.replayable()
 	if err := s.sendRequest(u, rt); err != nil {
 		c.Close()
-		if replay {
-			return result{}, &retryable{err}
-		}
-		return result{}, err
+		return result{}, s.sendFailure(err, reused)
 	}
-	res, upKeep, err := s.relay(cfg, rt, u)
-	if err != nil {
+	res, upKeep, fail := s.relay(cfg, u, o)
+	if fail != nil {
 		c.Close()
-		if replay && !res.touched && !u.rd.got {
-			return result{}, &retryable{err}
+		if fail.kind == failReset && reused && !u.rd.got && s.replayable() {
+			fail.kind = failStale
 		}
-		return result{}, &upstreamError{err: err, clientTouched: res.touched}
+		return result{}, fail
 	}
 	if upKeep {
 		ep.Pool.Put(c)
 	} else {
 		c.Close()
 	}
-	return res.result, nil
+	return res, nil
+}
+
+// sendFailure classifies an error from sending the request.
+func (s *session) sendFailure(err error, reused bool) *attemptError {
+	switch {
+	case errors.Is(err, errBadChunk):
+		return &attemptError{failClient, err}
+	case !s.bodyless():
+		// The body was read from the client as it was sent: it cannot be
+		// sent again, and the client may be the side that failed.
+		return &attemptError{failClient, err}
+	case reused && s.replayable():
+		return &attemptError{failStale, err}
+	}
+	return &attemptError{failReset, err}
 }
 
 // replayable reports whether the request can be sent again after a reused
@@ -81,7 +95,7 @@ func (s *session) replayable() bool {
 func (s *session) sendRequest(u *upstream, rt *route.Route) error {
 	h := &s.head
 	s.writeRequestHead(&u.out, rt)
-	s.rd.discard(h.size)
+	h.consume(&s.rd)
 	if h.expect && (h.length > 0 || h.chunked) {
 		// Envoy's default: the proxy itself says 100 Continue.
 		if _, err := s.conn.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
@@ -101,17 +115,11 @@ func (s *session) sendRequest(u *upstream, rt *route.Route) error {
 	return u.out.flush()
 }
 
-// relayed is the outcome of relaying a response.
-type relayed struct {
-	result
-	touched bool // bytes of the response reached the client
-}
-
-// relay reads the upstream response and writes it to the client. It reports
-// whether the upstream connection can be reused.
-func (s *session) relay(cfg *Config, rt *route.Route, u *upstream) (relayed, bool, error) {
-	var res relayed
-	timeout := rt.Timeout
+// relay reads the upstream response and writes it to the client. It
+// reports whether the upstream connection can be reused.
+func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, *attemptError) {
+	var res result
+	timeout := o.timeout
 	if timeout <= 0 {
 		timeout = cfg.StreamIdle
 	}
@@ -121,21 +129,35 @@ func (s *session) relay(cfg *Config, rt *route.Route, u *upstream) (relayed, boo
 	// The head's slices may point at bytes a body read has since replaced:
 	// only its flags are used from here on.
 	head := &s.head
-	if err := s.readResponse(u, &res); err != nil {
-		return res, false, err
+	touched, err := s.readResponse(u)
+	if err != nil {
+		return res, false, headFailure(err, touched)
 	}
 	r := &s.resp
 	res.status = r.status
+	if o.retryStatus != nil && !touched && o.retryStatus.RetriesStatus(r.status) {
+		return res, false, &attemptError{failStatus, fmt.Errorf("upstream answered %d", r.status)}
+	}
 	if r.status == 101 && head.upgrade != nil {
-		res.touched = true
-		return res, false, s.tunnel(u)
+		return res, false, relayFailure(s.tunnel(u))
 	}
 	bodyless := r.bodyless(head.isHead)
 	delimited := !bodyless && !r.chunked && r.length < 0
 	res.keep = !head.close && !delimited
 	s.writeResponseHead(!res.keep)
 	u.rd.discard(r.size)
-	res.touched = true
+	if err := s.copyResponseBody(u, bodyless); err != nil {
+		return res, false, relayFailure(err)
+	}
+	if timeout > 0 {
+		u.conn.SetReadDeadline(time.Time{})
+	}
+	return res, !r.close && !delimited && len(u.rd.buffered()) == 0, nil
+}
+
+// copyResponseBody relays the body framed as the response head says.
+func (s *session) copyResponseBody(u *upstream, bodyless bool) error {
+	r := &s.resp
 	var err error
 	switch {
 	case bodyless:
@@ -146,39 +168,53 @@ func (s *session) relay(cfg *Config, rt *route.Route, u *upstream) (relayed, boo
 	default:
 		err = copyUntilEOF(&s.out, &u.rd)
 	}
-	if err == nil {
-		err = s.out.flush()
-	}
 	if err != nil {
-		res.keep = false
-		return res, false, err
+		return err
 	}
-	if timeout > 0 {
-		u.conn.SetReadDeadline(time.Time{})
+	return s.out.flush()
+}
+
+// headFailure classifies an error while waiting for the response head.
+func headFailure(err error, touched bool) *attemptError {
+	switch {
+	case touched:
+		return &attemptError{failRelay, err}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &attemptError{failTimeout, err}
+	case errors.Is(err, errBadResponse) || errors.Is(err, errHeadTooLarge):
+		return &attemptError{failBadResponse, err}
 	}
-	return res, !r.close && !delimited && len(u.rd.buffered()) == 0, nil
+	return &attemptError{failReset, err}
+}
+
+func relayFailure(err error) *attemptError {
+	if err == nil {
+		return nil
+	}
+	return &attemptError{failRelay, err}
 }
 
 // readResponse reads response heads until a final one, forwarding 1xx
-// interim responses (other than 101) to the client.
-func (s *session) readResponse(u *upstream, res *relayed) error {
+// interim responses (other than 101) to the client. touched says whether
+// any reached the client.
+func (s *session) readResponse(u *upstream) (touched bool, err error) {
 	for {
 		err := parseResponse(&s.resp, u.rd.buffered())
 		if err == errIncomplete {
 			if err = u.rd.fill(); err != nil {
-				return err
+				return touched, err
 			}
 			continue
 		}
 		if err != nil {
-			return err
+			return touched, err
 		}
 		if s.resp.status >= 200 || s.resp.status == 101 {
-			return nil
+			return touched, nil
 		}
-		res.touched = true
+		touched = true
 		if _, err := s.conn.Write(u.rd.buffered()[:s.resp.size]); err != nil {
-			return err
+			return touched, err
 		}
 		u.rd.discard(s.resp.size)
 	}

@@ -121,7 +121,7 @@ func (s *session) respond(code int, body string, extra []string) bool {
 	h := &s.head
 	keep := !h.close && h.length <= 0 && !h.chunked
 	if keep {
-		s.rd.discard(h.size)
+		h.consume(&s.rd)
 	}
 	w := &s.out
 	w.writeString("HTTP/1.1 ")

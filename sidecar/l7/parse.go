@@ -39,6 +39,18 @@ type reqHead struct {
 	hostHeader bool
 	connOpts   [][]byte // extra hop-by-hop header names from Connection
 	size       int      // bytes of the head, final CRLF included
+	// consumed is set once the head has been discarded from the read
+	// buffer. Its slices stay valid until the reader fills again, which
+	// only a body read does: a bodyless request can be sent again.
+	consumed bool
+}
+
+// consume discards the head from rd, once.
+func (h *reqHead) consume(rd *reader) {
+	if !h.consumed {
+		rd.discard(h.size)
+		h.consumed = true
+	}
 }
 
 func (h *reqHead) reset() {

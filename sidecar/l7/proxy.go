@@ -1,10 +1,7 @@
 package l7
 
 import (
-	"errors"
-	"io"
 	"net"
-	"os"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
@@ -53,45 +50,125 @@ func (s *session) local(cfg *Config, code int, body string) bool {
 	return s.respond(code, body, nil)
 }
 
-// forward proxies the request to cl and relays the response. It returns the
-// status sent to the client and whether the client connection may be
-// reused.
+// maxAttempts bounds the attempts for one request, whatever the reasons.
+const maxAttempts = 8
+
+// forward proxies the request to cl and relays the response, retrying as
+// the route's policy says. It returns the status sent to the client and
+// whether the client connection may be reused.
 func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (int, bool) {
-	var lastErr error
-	for attempt := 0; attempt < maxConnectAttempts; attempt++ {
+	b := budget{start: now(), retries: retriesOf(rt)}
+	var fail *attemptError
+	for range maxAttempts {
 		ep := cl.Pick(0)
 		if ep == nil {
 			cl.Stats.NoHealthy.Add(1)
 			return 503, s.respondError(503, "no healthy upstream")
 		}
-		u, err := s.exchange(cfg, rt, cl, ep)
-		if err == nil {
-			return u.status, u.keep
+		var res result
+		res, fail = s.exchange(cfg, rt, cl, ep, s.attempt(rt, &b))
+		if fail == nil {
+			return res.status, res.keep
 		}
-		var retry *retryable
-		if !errors.As(err, &retry) {
-			return s.failUpstream(cl, err)
+		if !s.retry(rt, fail, &b) {
+			break
 		}
-		lastErr = retry.err
 		cl.Stats.RqRetry.Add(1)
 	}
-	return s.failUpstream(cl, lastErr)
+	return s.failUpstream(cl, fail)
 }
 
-// retryable wraps an error that happened before the request could have
-// reached the upstream, so another attempt is safe.
-type retryable struct{ err error }
-
-func (r *retryable) Error() string { return r.err.Error() }
-
-// upstreamError wraps an error from the upstream side after the request
-// may have been sent, with whether response bytes reached the client.
-type upstreamError struct {
-	err           error
-	clientTouched bool
+// budget is what a request has left for retries.
+type budget struct {
+	start     time.Time
+	retries   int // left under the route's retry policy
+	dialFails int
 }
 
-func (u *upstreamError) Error() string { return u.err.Error() }
+func retriesOf(rt *route.Route) int {
+	if rt.Retry == nil {
+		return 0
+	}
+	return rt.Retry.NumRetries
+}
+
+// attemptOpts parameterize one attempt.
+type attemptOpts struct {
+	timeout     time.Duration // for the response head; 0 for none
+	retryStatus *route.Retry  // when set, a response it retries is not relayed
+}
+
+func (s *session) attempt(rt *route.Route, b *budget) attemptOpts {
+	o := attemptOpts{timeout: rt.Timeout}
+	if o.timeout > 0 {
+		o.timeout -= now().Sub(b.start) // the route timeout spans all attempts
+		o.timeout = max(o.timeout, time.Millisecond)
+	}
+	if rt.Retry != nil && rt.Retry.PerTry > 0 && (o.timeout <= 0 || rt.Retry.PerTry < o.timeout) {
+		o.timeout = rt.Retry.PerTry
+	}
+	if b.retries > 0 && s.bodyless() {
+		o.retryStatus = rt.Retry
+	}
+	return o
+}
+
+// retry decides whether a failed attempt is tried again, and spends the
+// budget. Failed connects are redispatched to another endpoint up to
+// maxConnectAttempts times whatever the policy (nothing was sent); a
+// pooled connection found closed costs nothing.
+func (s *session) retry(rt *route.Route, f *attemptError, b *budget) bool {
+	p := rt.Retry
+	switch f.kind {
+	case failStale:
+		return true
+	case failConnect:
+		b.dialFails++
+		if b.dialFails < maxConnectAttempts {
+			return true
+		}
+		return p != nil && p.RetriesConnect() && b.spend()
+	case failReset, failTimeout:
+		return p != nil && p.RetriesReset() && s.bodyless() && b.spend()
+	case failStatus:
+		return b.spend()
+	}
+	return false
+}
+
+func (b *budget) spend() bool {
+	if b.retries <= 0 {
+		return false
+	}
+	b.retries--
+	return true
+}
+
+// bodyless reports whether the request has no body, so it can be sent
+// again without having been buffered.
+func (s *session) bodyless() bool { return s.head.length <= 0 && !s.head.chunked }
+
+// failKind says how an attempt failed.
+type failKind int
+
+const (
+	failConnect     failKind = iota // the dial failed: nothing was sent
+	failStale                       // a pooled connection was closed before the request reached the application
+	failReset                       // the upstream closed or reset before a complete response head
+	failTimeout                     // no response head within the timeout
+	failStatus                      // a response the retry policy retries (not relayed)
+	failBadResponse                 // a response that breaks HTTP/1.1 framing
+	failClient                      // the client's body was malformed or the client went away
+	failRelay                       // the response failed after it started to reach the client
+)
+
+// attemptError is a failed attempt.
+type attemptError struct {
+	kind failKind
+	err  error
+}
+
+func (a *attemptError) Error() string { return a.err.Error() }
 
 // result is a completed exchange.
 type result struct {
@@ -99,34 +176,26 @@ type result struct {
 	keep   bool
 }
 
-// failUpstream answers a failed exchange: 504 for a timeout, 502 otherwise,
-// or a bare close when the response had already started.
-func (s *session) failUpstream(cl *cluster.Cluster, err error) (int, bool) {
-	var ue *upstreamError
-	if errors.As(err, &ue) && ue.clientTouched {
+// failUpstream answers the last failed attempt: 504 for a timeout, 400 for
+// a malformed request body, 502 otherwise, or a bare close when the
+// response had already started.
+func (s *session) failUpstream(cl *cluster.Cluster, f *attemptError) (int, bool) {
+	switch f.kind {
+	case failRelay:
 		return 502, false
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	case failTimeout:
 		cl.Stats.RqTimeout.Add(1)
 		return 504, s.respondError(504, "upstream request timeout")
-	}
-	var ce *connectError
-	if errors.As(err, &ce) {
-		return 502, s.respondError(502, "upstream connect error: "+ce.err.Error())
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return 502, s.respondError(502, "upstream closed the connection before responding")
-	}
-	if errors.Is(err, errBadResponse) || errors.Is(err, errBadChunk) || errors.Is(err, errHeadTooLarge) {
+	case failConnect:
+		return 502, s.respondError(502, "upstream connect error: "+f.err.Error())
+	case failClient:
+		s.head.close = true
+		return 400, s.respondError(400, "malformed request body")
+	case failBadResponse:
 		return 502, s.respondError(502, "malformed response from upstream")
 	}
-	return 502, s.respondError(502, "upstream reset: "+err.Error())
+	return 502, s.respondError(502, "upstream closed the connection before responding")
 }
-
-// connectError is a failed dial.
-type connectError struct{ err error }
-
-func (c *connectError) Error() string { return "connect: " + c.err.Error() }
 
 // dial returns a pooled connection to ep or a new one, and whether it was
 // pooled.
@@ -139,7 +208,7 @@ func dial(cl *cluster.Cluster, ep *cluster.Endpoint) (net.Conn, bool, error) {
 	if err != nil {
 		ep.ConnectFailures.Add(1)
 		cl.Stats.CxConnectFail.Add(1)
-		return nil, false, &connectError{err}
+		return nil, false, err
 	}
 	cl.Stats.CxTotal.Add(1)
 	if tc, ok := c.(*net.TCPConn); ok {

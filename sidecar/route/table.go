@@ -29,7 +29,7 @@ type Route struct {
 	Prefix      string // the matched prefix, for PrefixRewrite
 	Rewrite     *string
 	HostRewrite string
-	Retry       *config.RetryPolicy
+	Retry       *Retry // nil: only failed connects are redispatched
 	Direct      *config.DirectResponse
 	Redirect    *config.Redirect
 	total       uint32
@@ -137,7 +137,8 @@ func compileRoute(cr *config.Route, clusters Clusters) (*Route, error) {
 	if a == nil {
 		return r, nil
 	}
-	r.Timeout, r.Retry, r.HostRewrite = a.Timeout, a.Retry, a.HostRewrite
+	r.Timeout, r.HostRewrite = a.Timeout, a.HostRewrite
+	r.Retry = compileRetry(a.Retry)
 	if a.PrefixRewrite != "" {
 		r.Rewrite = &a.PrefixRewrite
 	}

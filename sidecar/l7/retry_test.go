@@ -1,0 +1,89 @@
+package l7
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// flaky answers its first failures requests with status, then 200.
+func flaky(t *testing.T, failures int64, status int, delay time.Duration) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) <= failures {
+			if delay > 0 {
+				time.Sleep(delay)
+			}
+			w.WriteHeader(status)
+			io.WriteString(w, "failed")
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(s.Close)
+	return s, &n
+}
+
+func retryRoute(policy *config.RetryPolicy) config.Route {
+	r := toCluster("/", "web")
+	r.Action.Retry = policy
+	return r
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name     string
+		policy   *config.RetryPolicy
+		failures int64
+		status   int
+		delay    time.Duration
+		method   string
+		want     int
+		attempts int64
+	}{
+		{"no policy relays the 503", nil, 1, 503, 0, "GET", 503, 1},
+		{"5xx retried", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 2}, 2, 503, 0, "GET", 200, 3},
+		{"budget spent", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 1}, 2, 500, 0, "GET", 500, 2},
+		{"gateway-error ignores 500", &config.RetryPolicy{On: []string{"gateway-error"}, NumRetries: 2}, 1, 500, 0, "GET", 500, 1},
+		{"retriable-4xx", &config.RetryPolicy{On: []string{"retriable-4xx"}, NumRetries: 1}, 1, 409, 0, "GET", 200, 2},
+		{"per-try timeout", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PerTry: 50 * time.Millisecond}, 1, 200, 300 * time.Millisecond, "GET", 200, 2},
+		{"body not retried", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 2}, 1, 503, 0, "POST", 503, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			be, n := flaky(t, tc.failures, tc.status, tc.delay)
+			p := startProxy(t, prefixRoutes(retryRoute(tc.policy)), map[string][]string{"web": {hostOf(be)}})
+			c := newClient()
+			defer c.CloseIdleConnections()
+			req, _ := http.NewRequest(tc.method, "http://"+p.addr+"/", nil)
+			if tc.method == "POST" {
+				req, _ = http.NewRequest(tc.method, "http://"+p.addr+"/", strings.NewReader("body"))
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || n.Load() != tc.attempts {
+				t.Errorf("status %d after %d attempts, want %d after %d", resp.StatusCode, n.Load(), tc.want, tc.attempts)
+			}
+		})
+	}
+}
+
+func TestMalformedChunkedBodyIs400(t *testing.T) {
+	be := backend(t, "a")
+	p := startProxy(t, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {hostOf(be)}})
+	got := rawExchange(t, p.addr, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
+		t.Errorf("response = %q, want 400", firstLine(got))
+	}
+}

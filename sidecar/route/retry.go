@@ -1,0 +1,77 @@
+package route
+
+import (
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// RetryOn is a set of retry conditions, compiled from Envoy's retry_on.
+type RetryOn uint16
+
+// Retry conditions the HTTP/1 engine acts on. The others Envoy defines
+// (refused-stream, envoy-ratelimited and the gRPC status conditions) cannot
+// occur on an HTTP/1.1 upstream and compile to nothing.
+const (
+	// Retry5xx: any 5xx response, a reset, a connect failure or a per-try
+	// timeout.
+	Retry5xx RetryOn = 1 << iota
+	// RetryGatewayError: a 502, 503 or 504 response, a reset, a connect
+	// failure or a per-try timeout.
+	RetryGatewayError
+	// RetryReset: a reset or a timeout before a response.
+	RetryReset
+	// RetryConnectFailure: a connect failure.
+	RetryConnectFailure
+	// RetryRetriable4xx: a 409 response.
+	RetryRetriable4xx
+)
+
+var retryNames = map[string]RetryOn{
+	"5xx": Retry5xx, "gateway-error": RetryGatewayError, "reset": RetryReset,
+	"reset-before-request": RetryReset, "connect-failure": RetryConnectFailure,
+	"retriable-4xx": RetryRetriable4xx,
+}
+
+// Retry is a compiled retry policy.
+type Retry struct {
+	On         RetryOn
+	NumRetries int
+	// PerTry bounds each attempt; 0 means the route timeout alone.
+	PerTry time.Duration
+}
+
+func compileRetry(p *config.RetryPolicy) *Retry {
+	if p == nil {
+		return nil
+	}
+	r := &Retry{NumRetries: p.NumRetries, PerTry: p.PerTry}
+	for _, c := range p.On {
+		r.On |= retryNames[c]
+	}
+	return r
+}
+
+// RetriesStatus reports whether a response with status code is retried.
+func (r *Retry) RetriesStatus(code int) bool {
+	switch {
+	case r.On&Retry5xx != 0 && code >= 500:
+		return true
+	case r.On&RetryGatewayError != 0 && (code == 502 || code == 503 || code == 504):
+		return true
+	case r.On&RetryRetriable4xx != 0 && code == 409:
+		return true
+	}
+	return false
+}
+
+// RetriesReset reports whether a reset or a timeout before the response is
+// retried.
+func (r *Retry) RetriesReset() bool {
+	return r.On&(Retry5xx|RetryGatewayError|RetryReset) != 0
+}
+
+// RetriesConnect reports whether a connect failure is retried.
+func (r *Retry) RetriesConnect() bool {
+	return r.On&(Retry5xx|RetryGatewayError|RetryReset|RetryConnectFailure) != 0
+}
