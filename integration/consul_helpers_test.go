@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +46,30 @@ func isExecutable(p string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
+// stablePort returns a loopback port, free for TCP and UDP (serf uses
+// both), below Linux's ephemeral range (32768 and up), so that no outgoing
+// connection can take it while the agent is stopped for a restart.
+func stablePort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err != nil {
+			continue
+		}
+		pc.Close()
+		return port
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
 // consulAgent is a real single-node Consul server on loopback ports. It is
 // a server with a data dir rather than `consul agent -dev`: dev mode keeps
 // Raft in memory, so a restarted dev agent would come back with an empty
@@ -67,7 +93,7 @@ func startConsul(t *testing.T, edit ...func(cfg map[string]any)) *consulAgent {
 	t.Helper()
 	a := &consulAgent{t: t, bin: consulBin(t)}
 	dir := t.TempDir()
-	http := freePort(t)
+	http := stablePort(t)
 	cfg := map[string]any{
 		"server": true, "bootstrap_expect": 1, "node_name": "meshlb-it", "datacenter": "dc1",
 		"data_dir": filepath.Join(dir, "data"), "bind_addr": "127.0.0.1", "client_addr": "127.0.0.1",
@@ -75,7 +101,7 @@ func startConsul(t *testing.T, edit ...func(cfg map[string]any)) *consulAgent {
 		"connect":     map[string]any{"enabled": true},
 		"performance": map[string]any{"raft_multiplier": 1},
 		"ports": map[string]any{"http": http, "https": -1, "dns": -1, "grpc": -1, "grpc_tls": -1,
-			"serf_lan": freePort(t), "serf_wan": freePort(t), "server": freePort(t)},
+			"serf_lan": stablePort(t), "serf_wan": stablePort(t), "server": stablePort(t)},
 	}
 	for _, e := range edit {
 		e(cfg)
