@@ -81,6 +81,9 @@ type consulAgent struct {
 	bin    string
 	config string // path of the JSON config file
 	addr   string // HTTP address
+	// meshAddr, when set, is the --consul-addr given to meshlb processes
+	// instead of addr; "-" gives none (the environment decides).
+	meshAddr string
 	client *api.Client
 	proc   *process
 	n      int // starts, for log names
@@ -227,12 +230,24 @@ func startConsulMesh(t *testing.T, a *consulAgent, web ...*backend) *consulMesh 
 		a.registerWeb("web-"+b.name, b, false)
 	}
 	a.registerClientProxy(m.webPort)
-	m.control = start(t, "control", "control", "--consul", "--consul-addr", a.addr, "--xds-addr", m.xds)
+	m.control = start(t, "control", append([]string{"control", "--consul", "--xds-addr", m.xds}, a.meshFlags()...)...)
 	m.started = time.Now()
-	m.sidecar = start(t, "sidecar", "sidecar", "--xds", m.xds, "-sidecar-for", "client",
-		"--consul-addr", a.addr, "--admin", fmt.Sprintf("127.0.0.1:%d", m.adminPort))
+	m.sidecar = start(t, "sidecar", append([]string{"sidecar", "--xds", m.xds, "-sidecar-for", "client",
+		"--admin", fmt.Sprintf("127.0.0.1:%d", m.adminPort)}, a.meshFlags()...)...)
 	waitReady(t, m.adminPort)
 	return m
+}
+
+// meshFlags returns the --consul-addr flag for meshlb processes.
+func (a *consulAgent) meshFlags() []string {
+	switch a.meshAddr {
+	case "":
+		return []string{"--consul-addr", a.addr}
+	case "-":
+		return nil
+	default:
+		return []string{"--consul-addr", a.meshAddr}
+	}
 }
 
 func (m *consulMesh) webURL() string { return fmt.Sprintf("http://127.0.0.1:%d/", m.webPort) }
