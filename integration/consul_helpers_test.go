@@ -84,9 +84,9 @@ type consulAgent struct {
 	// meshAddr, when set, is the --consul-addr given to meshlb processes
 	// instead of addr; "-" gives none (the environment decides).
 	meshAddr string
-	client *api.Client
-	proc   *process
-	n      int // starts, for log names
+	client   *api.Client
+	proc     *process
+	n        int // starts, for log names
 }
 
 // startConsul starts an agent with its data in t.TempDir() and waits until
