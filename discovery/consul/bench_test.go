@@ -11,13 +11,17 @@ import (
 )
 
 // BenchmarkBuild turns the results of 5,000 services / 50,000 instances,
-// 500 of them fronted by a connect-proxy with 5 upstreams, into a catalog:
-// the source's cost per rebuild.
+// 500 of them fronted by a connect-proxy with 5 upstreams, each service
+// with a service-defaults entry, into a catalog: the source's cost per
+// rebuild.
 func BenchmarkBuild(b *testing.B) {
 	health := make(map[key][]*api.ServiceEntry, 5001)
+	entries := map[string][]api.ConfigEntry{}
 	var proxies []*api.ServiceEntry
 	for i := range 5000 {
 		name := fmt.Sprintf("svc-%04d", i)
+		entries[api.ServiceDefaults] = append(entries[api.ServiceDefaults],
+			&api.ServiceConfigEntry{Kind: api.ServiceDefaults, Name: name, Protocol: "http"})
 		for j := range 10 {
 			e := instance(name, fmt.Sprintf("%s-%d", name, j), fmt.Sprintf("10.%d.%d.%d", i/256, i%256, j+1), 8080, api.HealthPassing)
 			e.Node = &api.Node{Node: fmt.Sprintf("node-%d-%d", i, j), Address: e.Service.Address, Datacenter: "dc1"}
@@ -37,7 +41,7 @@ func BenchmarkBuild(b *testing.B) {
 	health[key{name: "sidecar-proxy"}] = proxies
 	b.ReportAllocs()
 	for b.Loop() {
-		bl := newBuilder(health, nil, discovery.HealthHealthy, slog.New(slog.DiscardHandler))
+		bl := newBuilder(health, entries, discovery.HealthHealthy, slog.New(slog.DiscardHandler))
 		c, err := bl.catalog()
 		if err != nil {
 			b.Fatal(err)

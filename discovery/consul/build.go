@@ -23,6 +23,7 @@ type builder struct {
 	// proxies indexes connect-proxy instances by the instance they front:
 	// node + "/" + destination service ID.
 	proxies map[string]*api.ServiceEntry
+	byName  map[string]api.ConfigEntry // kind + "/" + name; built on first use
 
 	// Set while compiling discovery chains: the catalog names taken, and
 	// the services added for targets.

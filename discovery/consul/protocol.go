@@ -10,16 +10,12 @@ import (
 // entry's Protocol, else the global proxy-defaults Config.protocol, else
 // tcp, as Consul resolves it.
 func (b *builder) protocol(name string) discovery.Protocol {
-	for _, e := range b.entries[api.ServiceDefaults] {
-		if sd, ok := e.(*api.ServiceConfigEntry); ok && sd.Name == name && sd.Protocol != "" {
-			return mapProtocol(sd.Protocol)
-		}
+	if sd, ok := b.entry(api.ServiceDefaults, name).(*api.ServiceConfigEntry); ok && sd.Protocol != "" {
+		return mapProtocol(sd.Protocol)
 	}
-	for _, e := range b.entries[api.ProxyDefaults] {
-		if pd, ok := e.(*api.ProxyConfigEntry); ok && pd.Name == api.ProxyConfigGlobal {
-			if p, ok := pd.Config["protocol"].(string); ok && p != "" {
-				return mapProtocol(p)
-			}
+	if pd, ok := b.entry(api.ProxyDefaults, api.ProxyConfigGlobal).(*api.ProxyConfigEntry); ok {
+		if p, ok := pd.Config["protocol"].(string); ok && p != "" {
+			return mapProtocol(p)
 		}
 	}
 	return discovery.ProtocolTCP

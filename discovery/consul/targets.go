@@ -11,12 +11,15 @@ import (
 
 // entry returns the config entry of kind for name, or nil.
 func (b *builder) entry(kind, name string) api.ConfigEntry {
-	for _, e := range b.entries[kind] {
-		if e.GetName() == name {
-			return e
+	if b.byName == nil {
+		b.byName = make(map[string]api.ConfigEntry)
+		for k, entries := range b.entries {
+			for _, e := range entries {
+				b.byName[k+"/"+e.GetName()] = e
+			}
 		}
 	}
-	return nil
+	return b.byName[kind+"/"+name]
 }
 
 // requestTimeout is the RequestTimeout of service's resolver, or zero.
