@@ -57,7 +57,7 @@ func (b *builder) catalog() (*discovery.Catalog, error) {
 			names[svc.Name] = true
 		}
 	}
-	out = append(out, b.sidecars(names)...)
+	out = append(out, b.sidecars()...)
 	out = b.placeholders(out, names)
 	out = append(out, b.chain(out, names)...)
 	return newCatalog(out, b.logger)

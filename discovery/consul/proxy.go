@@ -24,7 +24,7 @@ func isProxy(s *api.AgentService) bool {
 // instance in the agent's datacenter, sorted as found. Node ids (the proxy
 // service ids) must be unique: a proxy id registered on several nodes is
 // served for the first node by name only, and the others are logged.
-func (b *builder) sidecars(names map[string]bool) []discovery.Service {
+func (b *builder) sidecars() []discovery.Service {
 	var out []discovery.Service
 	seen := make(map[string]string) // proxy id → node
 	for _, k := range b.keys() {
