@@ -22,14 +22,15 @@ type loop struct {
 	in      *inbox
 	wg      sync.WaitGroup // every watcher
 
-	services map[string][]string // nil until the first service list
-	proxies  map[string][]string // connect-proxy services; nil until the first list
-	health   map[key][]*api.ServiceEntry
-	entries  map[string][]api.ConfigEntry
-	watchers map[key]*running
-	gen      uint64
-	ready    bool   // a first complete catalog was built
-	version  string // of the last published catalog
+	services    map[string][]string // nil until the first service list
+	proxies     map[string][]string // connect-proxy services; nil until the first list
+	health      map[key][]*api.ServiceEntry
+	entries     map[string][]api.ConfigEntry
+	watchers    map[key]*running
+	gen         uint64
+	ready       bool   // a first complete catalog was built
+	warnedConns bool   // the connection-limit warning was logged
+	version     string // of the last published catalog
 }
 
 // running is a started health watcher.
@@ -139,7 +140,18 @@ func (l *loop) reconcile(ctx context.Context) {
 			l.startHealth(ctx, k)
 		}
 	}
+	if n := len(l.watchers) + 2 + len(entryKinds); n > connWarning && !l.warnedConns {
+		l.warnedConns = true
+		l.src.logger.LogAttrs(ctx, slog.LevelWarn, "many concurrent blocking queries to the consul agent; "+
+			"raise its limits.http_max_conns_per_client (default 200) above this count",
+			slog.Int("queries", n))
+	}
 }
+
+// connWarning is the number of concurrent blocking queries above which the
+// source warns about the agent's per-client connection limit (200 by
+// default), leaving room for other clients on the same address.
+const connWarning = 150
 
 // build assembles the catalog from the last good results; nil if it is
 // invalid, which is logged.
