@@ -116,6 +116,7 @@ type Service struct {
 // usable; build one with [New]. A Catalog is safe for concurrent use.
 type Catalog struct {
 	services []Service // sorted by name
+	hashes   []string  // content hash of each service, as services
 	byName   map[string]int
 	version  string
 }
@@ -141,18 +142,44 @@ func New(services []Service) (*Catalog, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(c.services)
-	if err != nil {
-		return nil, fmt.Errorf("hashing catalog: %w", err)
+	if err := c.hash(); err != nil {
+		return nil, err
 	}
-	sum := sha256.Sum256(b)
-	c.version = hex.EncodeToString(sum[:8])
 	return c, nil
+}
+
+// hash sets the hash of every service and the catalog's version, a hash of
+// those in name order.
+func (c *Catalog) hash() error {
+	c.hashes = make([]string, len(c.services))
+	all := sha256.New()
+	for i := range c.services {
+		b, err := json.Marshal(&c.services[i])
+		if err != nil {
+			return fmt.Errorf("hashing service %q: %w", c.services[i].Name, err)
+		}
+		sum := sha256.Sum256(b)
+		c.hashes[i] = hex.EncodeToString(sum[:8])
+		all.Write(sum[:])
+	}
+	c.version = hex.EncodeToString(all.Sum(nil)[:8])
+	return nil
 }
 
 // Version is a content hash: two catalogs with the same services have the
 // same version.
 func (c *Catalog) Version() string { return c.version }
+
+// ServiceVersion is a content hash of the named service, equal across
+// catalogs for equal content; "" if there is no such service. Consumers
+// use it to skip work for services that did not change.
+func (c *Catalog) ServiceVersion(name string) string {
+	i, ok := c.byName[name]
+	if !ok {
+		return ""
+	}
+	return c.hashes[i]
+}
 
 // Services returns the services sorted by name. The caller must not modify
 // the returned slice.
@@ -184,37 +211,6 @@ func (c *Catalog) Sidecars() []*Service {
 // because of an error: on errors it keeps the last good one.
 type Source interface {
 	Run(ctx context.Context, publish func(*Catalog)) error
-}
-
-func fillDefaults(s *Service) {
-	if s.Protocol == "" {
-		s.Protocol = ProtocolTCP
-	}
-	for i := range s.Endpoints {
-		e := &s.Endpoints[i]
-		if e.Weight == 0 {
-			e.Weight = 1
-		}
-		if e.Health == "" {
-			e.Health = HealthHealthy
-		}
-	}
-	if sc := s.Sidecar; sc != nil {
-		if sc.ID == "" {
-			sc.ID = s.Name
-		}
-		if sc.InboundAddr == "" {
-			sc.InboundAddr = "127.0.0.1"
-		}
-		if sc.LocalAddress == "" {
-			sc.LocalAddress = "127.0.0.1"
-		}
-		for i := range sc.Upstreams {
-			if sc.Upstreams[i].BindAddress == "" {
-				sc.Upstreams[i].BindAddress = "127.0.0.1"
-			}
-		}
-	}
 }
 
 func hostPort(addr string, port int) string {

@@ -53,3 +53,35 @@ func cloneService(s *Service) {
 		}
 	}
 }
+
+// fillDefaults sets the documented defaults of s's empty fields.
+func fillDefaults(s *Service) {
+	if s.Protocol == "" {
+		s.Protocol = ProtocolTCP
+	}
+	for i := range s.Endpoints {
+		e := &s.Endpoints[i]
+		if e.Weight == 0 {
+			e.Weight = 1
+		}
+		if e.Health == "" {
+			e.Health = HealthHealthy
+		}
+	}
+	if sc := s.Sidecar; sc != nil {
+		if sc.ID == "" {
+			sc.ID = s.Name
+		}
+		if sc.InboundAddr == "" {
+			sc.InboundAddr = "127.0.0.1"
+		}
+		if sc.LocalAddress == "" {
+			sc.LocalAddress = "127.0.0.1"
+		}
+		for i := range sc.Upstreams {
+			if sc.Upstreams[i].BindAddress == "" {
+				sc.Upstreams[i].BindAddress = "127.0.0.1"
+			}
+		}
+	}
+}

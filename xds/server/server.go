@@ -32,8 +32,9 @@ type Server struct {
 	cache  cache.SnapshotCache
 	xds    serverv3.Server
 
-	mu    sync.Mutex        // serializes Update
-	nodes map[string]string // node id → version of its snapshot in cache
+	mu     sync.Mutex        // serializes Update
+	nodes  map[string]string // node id → version of its snapshot in cache
+	inputs map[string]string // node id → inputVersion its snapshot was built from
 }
 
 // New returns a Server with an empty cache. A nil logger discards logs.
@@ -48,7 +49,7 @@ func New(logger *slog.Logger) *Server {
 	// stream context, which [Serve] cancels on shutdown.
 	x := serverv3.NewServer(context.Background(), c, callbacks(logger),
 		sotw.WithOrderedADS(), sotw.WithLogger(lg))
-	return &Server{logger: logger, cache: c, xds: x, nodes: map[string]string{}}
+	return &Server{logger: logger, cache: c, xds: x, nodes: map[string]string{}, inputs: map[string]string{}}
 }
 
 // Cache returns the snapshot cache, for tests and admin endpoints. Callers
@@ -99,21 +100,28 @@ func (s *Server) Update(ctx context.Context, cat *discovery.Catalog) error {
 }
 
 // updateNode translates one node and publishes its snapshot if the version
-// changed, reporting whether it did. s.mu must be held.
+// changed, reporting whether it did. A node whose inputs (see
+// [inputVersion]) are those of its published snapshot is not translated
+// again. s.mu must be held.
 func (s *Server) updateNode(ctx context.Context, cat *discovery.Catalog, svc *discovery.Service) (bool, error) {
 	id := svc.Sidecar.ID
+	inputs := inputVersion(cat, svc)
+	if _, ok := s.nodes[id]; ok && s.inputs[id] == inputs {
+		return false, nil
+	}
 	snap, err := translateService(cat, svc)
 	if err != nil {
 		return false, err
 	}
 	version := snap.GetVersion(resource.ClusterType)
 	if old, ok := s.nodes[id]; ok && old == version {
+		s.inputs[id] = inputs
 		return false, nil
 	}
 	if err := s.cache.SetSnapshot(ctx, id, snap); err != nil {
 		return false, fmt.Errorf("setting snapshot for node %q: %w", id, err)
 	}
-	s.nodes[id] = version
+	s.nodes[id], s.inputs[id] = version, inputs
 	if s.logger.Enabled(ctx, slog.LevelDebug) {
 		s.logger.LogAttrs(ctx, slog.LevelDebug, "published snapshot",
 			slog.String("node", id), slog.String("version", version))
@@ -135,6 +143,7 @@ func (s *Server) clearVanished(live map[string]bool) int {
 		}
 		s.cache.ClearSnapshot(id)
 		delete(s.nodes, id)
+		delete(s.inputs, id)
 		n++
 		s.logger.Info("cleared snapshot", "node", id)
 	}
