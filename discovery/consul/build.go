@@ -117,7 +117,7 @@ func (b *builder) endpoint(e *api.ServiceEntry) (discovery.Endpoint, bool) {
 	s := e.Service
 	addr, port, checks := serviceAddress(e), s.Port, e.Checks
 	if p := b.proxies[e.Node.Node+"/"+s.ID]; p != nil {
-		addr, port = serviceAddress(p), proxyBindPort(p.Service)
+		addr, port = serviceAddress(p), b.proxyBindPort(p.Service)
 		checks = append(slices.Clone(checks), p.Checks...)
 	}
 	if _, err := netip.ParseAddr(addr); err != nil || port < 1 || port > 65535 {

@@ -172,3 +172,35 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyConfigMerge(t *testing.T) {
+	global := &api.ProxyConfigEntry{Kind: api.ProxyDefaults, Name: api.ProxyConfigGlobal,
+		Config: map[string]any{"protocol": "grpc", "local_connect_timeout_ms": float64(100), "bind_port": float64(21500)}}
+	web := &api.ServiceConfigEntry{Kind: api.ServiceDefaults, Name: "web", Protocol: "tcp", LocalConnectTimeoutMs: 200}
+	tests := []struct {
+		name    string
+		entries []api.ConfigEntry
+		own     map[string]any
+		want    map[string]any
+	}{
+		{"proxy-defaults", []api.ConfigEntry{global}, nil,
+			map[string]any{"protocol": "grpc", "local_connect_timeout_ms": float64(100), "bind_port": float64(21500)}},
+		{"service-defaults over proxy-defaults", []api.ConfigEntry{global, web}, nil,
+			map[string]any{"protocol": "tcp", "local_connect_timeout_ms": float64(200), "bind_port": float64(21500)}},
+		{"registration over both", []api.ConfigEntry{global, web}, map[string]any{"protocol": "http"},
+			map[string]any{"protocol": "http", "local_connect_timeout_ms": float64(200), "bind_port": float64(21500)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			byKind := map[string][]api.ConfigEntry{}
+			for _, e := range tt.entries {
+				byKind[e.GetKind()] = append(byKind[e.GetKind()], e)
+			}
+			b := newBuilder(nil, byKind, discovery.HealthHealthy, slog.New(slog.DiscardHandler))
+			got := b.proxyConfig(&api.AgentServiceConnectProxyConfig{DestinationServiceName: "web", Config: tt.own})
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("proxyConfig (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

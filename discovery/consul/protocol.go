@@ -1,6 +1,8 @@
 package consul
 
 import (
+	"maps"
+
 	"github.com/hashicorp/consul/api"
 
 	"github.com/meshlb/meshlb/discovery"
@@ -30,4 +32,25 @@ func mapProtocol(p string) discovery.Protocol {
 	default:
 		return discovery.ProtocolTCP
 	}
+}
+
+// proxyConfig returns p's Config merged over the central defaults, as
+// Consul resolves a proxy's configuration: the global proxy-defaults
+// Config, then the destination's service-defaults (protocol,
+// local_connect_timeout_ms), then the registration's own keys.
+func (b *builder) proxyConfig(p *api.AgentServiceConnectProxyConfig) map[string]any {
+	out := make(map[string]any)
+	if pd, ok := b.entry(api.ProxyDefaults, api.ProxyConfigGlobal).(*api.ProxyConfigEntry); ok {
+		maps.Copy(out, pd.Config)
+	}
+	if sd, ok := b.entry(api.ServiceDefaults, p.DestinationServiceName).(*api.ServiceConfigEntry); ok {
+		if sd.Protocol != "" {
+			out["protocol"] = sd.Protocol
+		}
+		if sd.LocalConnectTimeoutMs > 0 {
+			out["local_connect_timeout_ms"] = float64(sd.LocalConnectTimeoutMs)
+		}
+	}
+	maps.Copy(out, p.Config)
+	return out
 }

@@ -56,13 +56,13 @@ func (b *builder) sidecars() []discovery.Service {
 // sidecar. The sidecar's node id is the proxy's service id.
 func (b *builder) sidecar(e *api.ServiceEntry) (discovery.Service, error) {
 	s, p := e.Service, e.Service.Proxy
-	cfg, err := parseProxyConfig(p.Config)
+	cfg, err := parseProxyConfig(b.proxyConfig(p))
 	if err != nil {
 		return discovery.Service{}, err
 	}
 	sc := &discovery.Sidecar{
 		ID: s.ID, Service: p.DestinationServiceName,
-		InboundAddr: serviceAddress(e), InboundPort: proxyBindPort(s),
+		InboundAddr: serviceAddress(e), InboundPort: b.proxyBindPort(s),
 		LocalAddress: p.LocalServiceAddress, LocalPort: p.LocalServicePort,
 		LocalConnectTimeout: cfg.localConnectTimeout,
 	}
@@ -136,10 +136,10 @@ func (b *builder) placeholders(out []discovery.Service, names map[string]bool) [
 	return out
 }
 
-// proxyBindPort is the port the proxy's public listener binds: its
-// Config.bind_port, else its registered port.
-func proxyBindPort(s *api.AgentService) int {
-	if cfg, err := parseProxyConfig(s.Proxy.Config); err == nil && cfg.bindPort != 0 {
+// proxyBindPort is the port the proxy's public listener binds: bind_port
+// of its resolved config (see proxyConfig), else its registered port.
+func (b *builder) proxyBindPort(s *api.AgentService) int {
+	if cfg, err := parseProxyConfig(b.proxyConfig(s.Proxy)); err == nil && cfg.bindPort != 0 {
 		return cfg.bindPort
 	}
 	return s.Port
