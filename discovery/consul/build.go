@@ -1,6 +1,7 @@
 package consul
 
 import (
+	"cmp"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -24,6 +25,7 @@ type builder struct {
 	// node + "/" + destination service ID.
 	proxies map[string]*api.ServiceEntry
 	byName  map[string]api.ConfigEntry // kind + "/" + name; built on first use
+	sorted  []key                      // keys(), once computed
 
 	// Set while compiling discovery chains: the catalog names taken, and
 	// the services added for targets.
@@ -67,6 +69,9 @@ func (b *builder) catalog() (*discovery.Catalog, error) {
 // the local datacenter explicitly (watched before the local datacenter was
 // known) is left out: the local key holds the same service.
 func (b *builder) keys() []key {
+	if b.sorted != nil {
+		return b.sorted
+	}
 	ks := make([]key, 0, len(b.health))
 	for k := range b.health {
 		if k.dc == "" || k.dc != b.local {
@@ -74,8 +79,9 @@ func (b *builder) keys() []key {
 		}
 	}
 	slices.SortFunc(ks, func(x, y key) int {
-		return strings.Compare(x.dc+"\x00"+x.name, y.dc+"\x00"+y.name)
+		return cmp.Or(strings.Compare(x.dc, y.dc), strings.Compare(x.name, y.name))
 	})
+	b.sorted = ks
 	return ks
 }
 
