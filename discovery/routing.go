@@ -35,12 +35,14 @@ type Destination struct {
 // the criteria that are set must hold.
 type RouteMatch struct {
 	// At most one of PathExact, PathPrefix and PathRegex (RE2, whole path).
-	PathExact  string        `json:"path_exact,omitempty"`
-	PathPrefix string        `json:"path_prefix,omitempty"`
-	PathRegex  string        `json:"path_regex,omitempty"`
-	Methods    []string      `json:"methods,omitempty"` // any of them
-	Headers    []HeaderMatch `json:"headers,omitempty"`
-	Query      []QueryMatch  `json:"query,omitempty"`
+	PathExact  string `json:"path_exact,omitempty"`
+	PathPrefix string `json:"path_prefix,omitempty"`
+	PathRegex  string `json:"path_regex,omitempty"`
+	// CaseInsensitive compares the path without regard to case.
+	CaseInsensitive bool          `json:"case_insensitive,omitempty"`
+	Methods         []string      `json:"methods,omitempty"` // any of them
+	Headers         []HeaderMatch `json:"headers,omitempty"`
+	Query           []QueryMatch  `json:"query,omitempty"`
 }
 
 // HeaderMatch matches one request header: at most one of Exact, Prefix,

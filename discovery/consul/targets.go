@@ -132,11 +132,10 @@ func (b *builder) retry(d *api.ServiceRouteDestination) *discovery.Retry {
 	return r
 }
 
-// mapMatch maps a service-router HTTP match. CaseInsensitive is not
-// carried: paths match case-sensitively.
+// mapMatch maps a service-router HTTP match.
 func mapMatch(m *api.ServiceRouteHTTPMatch) discovery.RouteMatch {
 	out := discovery.RouteMatch{PathExact: m.PathExact, PathPrefix: m.PathPrefix, PathRegex: m.PathRegex,
-		Methods: m.Methods}
+		CaseInsensitive: m.CaseInsensitive, Methods: m.Methods}
 	for _, h := range m.Header {
 		out.Headers = append(out.Headers, discovery.HeaderMatch{Name: h.Name, Present: h.Present, Exact: h.Exact,
 			Prefix: h.Prefix, Suffix: h.Suffix, Regex: h.Regex, Invert: h.Invert})

@@ -96,6 +96,9 @@ func envoyMatch(m *discovery.RouteMatch) *route.RouteMatch {
 	case m.PathRegex != "":
 		out.PathSpecifier = &route.RouteMatch_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: m.PathRegex}}
 	}
+	if m.CaseInsensitive {
+		out.CaseSensitive = wrapperspb.Bool(false)
+	}
 	if len(m.Methods) > 0 {
 		out.Headers = append(out.Headers, &route.HeaderMatcher{Name: ":method",
 			HeaderMatchSpecifier: stringMatch(&matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_SafeRegex{

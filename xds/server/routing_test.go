@@ -25,7 +25,7 @@ func routingCatalog(t *testing.T) *discovery.Catalog {
 	return mustCatalog(t, []discovery.Service{
 		{Name: "web", Protocol: discovery.ProtocolHTTP, Endpoints: ep(1), Failover: []string{"web-dc2"},
 			ConnectTimeout: time.Second, Routes: []discovery.Route{
-				{Match: discovery.RouteMatch{PathPrefix: "/admin"}, Destinations: []discovery.Destination{{Service: "admin"}},
+				{Match: discovery.RouteMatch{PathPrefix: "/admin", CaseInsensitive: true}, Destinations: []discovery.Destination{{Service: "admin"}},
 					PrefixRewrite: "/"},
 				{Match: discovery.RouteMatch{Methods: []string{"GET", "HEAD"},
 					Headers: []discovery.HeaderMatch{{Name: "X-Canary", Exact: "1"}},
@@ -94,7 +94,7 @@ func TestTranslateRouting(t *testing.T) {
 		got = append(got, routeSummary(r))
 	}
 	want := []string{
-		"prefix /admin h0 q0 -> admin rewrite / timeout 15s retry <nil>",
+		"prefix /admin nocase h0 q0 -> admin rewrite / timeout 15s retry <nil>",
 		"prefix / h2 q1 -> web~v2 rewrite  timeout 2s retry &{[connect-failure 5xx] 3 0s}",
 		"prefix / h0 q0 -> [{web~v1 9000} {web~v2 1000}] rewrite  timeout 15s retry <nil>",
 	}
@@ -127,6 +127,10 @@ func routeSummary(r config.Route) string {
 		dst = a.Weighted
 	}
 	path := map[config.PathMatch]string{config.PathPrefix: "prefix", config.PathExact: "exact", config.PathRegex: "regex"}
-	return fmt.Sprintf("%s %s h%d q%d -> %v rewrite %s timeout %v retry %v", path[r.Match.Kind], r.Match.Path,
+	p := path[r.Match.Kind] + " " + r.Match.Path
+	if !r.Match.CaseSensitive {
+		p += " nocase"
+	}
+	return fmt.Sprintf("%s h%d q%d -> %v rewrite %s timeout %v retry %v", p,
 		len(r.Match.Headers), len(r.Match.Query), dst, a.PrefixRewrite, a.Timeout, a.Retry)
 }
