@@ -84,6 +84,9 @@ type Sidecar struct {
 	// LocalConnectTimeout bounds connecting to the local application; zero
 	// means the translator's default.
 	LocalConnectTimeout time.Duration `json:"local_connect_timeout,omitempty"`
+	// LocalRequestTimeout bounds a request to the local application
+	// (HTTP only); zero means the translator's default.
+	LocalRequestTimeout time.Duration `json:"local_request_timeout,omitempty"`
 	// Service is the service the sidecar proxies for when it differs from
 	// the enclosing Service's name (a Consul connect-proxy's destination).
 	Service string `json:"service,omitempty"`

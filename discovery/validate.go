@@ -88,8 +88,8 @@ func validateSidecar(sc *Sidecar) error {
 			return fmt.Errorf("local_port: %d is out of range 1-65535 (needed with inbound_port)", sc.LocalPort)
 		}
 	}
-	if sc.LocalConnectTimeout < 0 {
-		return fmt.Errorf("local_connect_timeout: %v is negative", sc.LocalConnectTimeout)
+	if sc.LocalConnectTimeout < 0 || sc.LocalRequestTimeout < 0 {
+		return fmt.Errorf("local_connect_timeout, local_request_timeout: must not be negative")
 	}
 	for i, u := range sc.Upstreams {
 		if err := claim(fmt.Sprintf("upstreams[%d].bind_port", i), u.BindAddress, u.BindPort); err != nil {

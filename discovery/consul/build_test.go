@@ -63,7 +63,7 @@ func TestBuildSidecar(t *testing.T) {
 	health := map[key][]*api.ServiceEntry{
 		{name: "web"}: {instance("web", "web1", "", 9001, api.HealthPassing)},
 		{name: "web-sidecar-proxy"}: {proxyEntry("web1-sidecar-proxy", 21000,
-			map[string]any{"protocol": "http", "local_connect_timeout_ms": float64(250)},
+			map[string]any{"protocol": "http", "local_connect_timeout_ms": float64(250), "local_request_timeout_ms": "3000"},
 			api.Upstream{DestinationName: "db", LocalBindPort: 15432,
 				Config: map[string]any{"limits": map[string]any{"max_connections": float64(5)}}},
 			api.Upstream{DestinationName: "cache", LocalBindAddress: "127.0.0.2", LocalBindPort: 16379},
@@ -83,6 +83,7 @@ func TestBuildSidecar(t *testing.T) {
 			Sidecar: &discovery.Sidecar{
 				ID: "web1-sidecar-proxy", Service: "web", InboundAddr: "127.0.0.1", InboundPort: 21000,
 				LocalAddress: "127.0.0.1", LocalPort: 9001, LocalConnectTimeout: 250 * time.Millisecond,
+				LocalRequestTimeout: 3 * time.Second,
 				Upstreams: []discovery.Upstream{
 					{Service: "db", BindAddress: "127.0.0.1", BindPort: 15432, Limits: &discovery.Limits{MaxConnections: 5}},
 					{Service: "cache", BindAddress: "127.0.0.2", BindPort: 16379, Limits: &discovery.Limits{MaxPendingRequests: 7}},

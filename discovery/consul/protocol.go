@@ -37,7 +37,8 @@ func mapProtocol(p string) discovery.Protocol {
 // proxyConfig returns p's Config merged over the central defaults, as
 // Consul resolves a proxy's configuration: the global proxy-defaults
 // Config, then the destination's service-defaults (protocol,
-// local_connect_timeout_ms), then the registration's own keys.
+// local_connect_timeout_ms, local_request_timeout_ms), then the
+// registration's own keys.
 func (b *builder) proxyConfig(p *api.AgentServiceConnectProxyConfig) map[string]any {
 	out := make(map[string]any)
 	if pd, ok := b.entry(api.ProxyDefaults, api.ProxyConfigGlobal).(*api.ProxyConfigEntry); ok {
@@ -49,6 +50,9 @@ func (b *builder) proxyConfig(p *api.AgentServiceConnectProxyConfig) map[string]
 		}
 		if sd.LocalConnectTimeoutMs > 0 {
 			out["local_connect_timeout_ms"] = float64(sd.LocalConnectTimeoutMs)
+		}
+		if sd.LocalRequestTimeoutMs > 0 {
+			out["local_request_timeout_ms"] = float64(sd.LocalRequestTimeoutMs)
 		}
 	}
 	maps.Copy(out, p.Config)

@@ -64,7 +64,7 @@ func (b *builder) sidecar(e *api.ServiceEntry) (discovery.Service, error) {
 		ID: s.ID, Service: p.DestinationServiceName,
 		InboundAddr: serviceAddress(e), InboundPort: b.proxyBindPort(s),
 		LocalAddress: p.LocalServiceAddress, LocalPort: p.LocalServicePort,
-		LocalConnectTimeout: cfg.localConnectTimeout,
+		LocalConnectTimeout: cfg.localConnectTimeout, LocalRequestTimeout: cfg.localRequestTimeout,
 	}
 	if cfg.bindAddress != "" {
 		sc.InboundAddr = cfg.bindAddress
@@ -152,6 +152,7 @@ type proxyConfig struct {
 	bindAddress         string
 	bindPort            int
 	localConnectTimeout time.Duration
+	localRequestTimeout time.Duration
 }
 
 func parseProxyConfig(m map[string]any) (proxyConfig, error) {
@@ -168,6 +169,11 @@ func parseProxyConfig(m map[string]any) (proxyConfig, error) {
 	}
 	ms, err := configInt(m, "local_connect_timeout_ms")
 	c.localConnectTimeout = time.Duration(ms) * time.Millisecond
+	if err != nil {
+		return c, err
+	}
+	ms, err = configInt(m, "local_request_timeout_ms")
+	c.localRequestTimeout = time.Duration(ms) * time.Millisecond
 	return c, err
 }
 

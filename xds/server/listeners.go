@@ -54,7 +54,7 @@ func inboundListener(sc *discovery.Sidecar, p discovery.Protocol) (*listener.Lis
 		f, err = hcmFilter(&hcm.HttpConnectionManager{
 			StatPrefix: InboundListener,
 			RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{
-				RouteConfig: routeConfig(InboundListener, InboundListener, LocalAppCluster),
+				RouteConfig: inboundRoutes(sc),
 			},
 		})
 	} else {

@@ -34,6 +34,17 @@ func upstreamRoutes(svc *discovery.Service) *route.RouteConfiguration {
 	return rc
 }
 
+// inboundRoutes returns the inline route table of the inbound listener:
+// everything to [LocalAppCluster], with sc.LocalRequestTimeout as the
+// route timeout when set.
+func inboundRoutes(sc *discovery.Sidecar) *route.RouteConfiguration {
+	rc := routeConfig(InboundListener, InboundListener, LocalAppCluster)
+	if sc.LocalRequestTimeout > 0 {
+		rc.VirtualHosts[0].Routes[0].GetRoute().Timeout = durationpb.New(sc.LocalRequestTimeout)
+	}
+	return rc
+}
+
 // tcpUpstreamFilter returns the tcp_proxy filter for TCP service svc. TCP
 // honours only svc's last route, when it matches everything (a resolver
 // redirect or default subset, or a split): its destinations, weighted when

@@ -134,3 +134,16 @@ func routeSummary(r config.Route) string {
 	return fmt.Sprintf("%s h%d q%d -> %v rewrite %s timeout %v retry %v", p,
 		len(r.Match.Headers), len(r.Match.Query), dst, a.PrefixRewrite, a.Timeout, a.Retry)
 }
+
+func TestInboundRequestTimeout(t *testing.T) {
+	cat := mustCatalog(t, []discovery.Service{{Name: "app", Protocol: discovery.ProtocolHTTP,
+		Sidecar: &discovery.Sidecar{InboundPort: 15000, LocalPort: 8080, LocalRequestTimeout: 3 * time.Second}}})
+	snap, err := Translate(cat, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, lis := decodeAll(t, snap)
+	if got := lis[InboundListener].HTTP.Routes.VirtualHosts[0].Routes[0].Action.Timeout; got != 3*time.Second {
+		t.Errorf("inbound route timeout = %v, want 3s", got)
+	}
+}
