@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -132,7 +133,8 @@ func managementToken(cfg map[string]any) string {
 	return tok
 }
 
-// start runs the agent process and waits until it is ready.
+// start runs the agent process and waits until it is ready: it has a
+// leader and syncs registrations to its catalog.
 func (a *consulAgent) start() {
 	a.t.Helper()
 	a.n++
@@ -149,105 +151,44 @@ func (a *consulAgent) start() {
 		}
 	})
 	a.proc = p
-	took := eventually(a.t, "consul to elect a leader and serve its catalog", func() bool {
+	start := time.Now()
+	eventually(a.t, "consul to elect a leader", func() bool {
 		leader, err := a.client.Status().Leader()
-		if err != nil || leader == "" {
-			return false
-		}
-		nodes, _, err := a.client.Catalog().Nodes(nil)
-		return err == nil && len(nodes) > 0
+		return err == nil && leader != ""
 	})
-	a.t.Logf("%s ready in %v", name, took)
+	a.waitSynced()
+	a.t.Logf("%s ready in %v", name, time.Since(start))
+}
+
+// consulSyncTimeout bounds waiting for a fresh agent to sync
+// registrations: an agent whose first full sync ran before the election
+// retries it only after 15-30s (agent/ae: retryFailIntv plus stagger), and
+// until then leaves new registrations out of the catalog.
+const consulSyncTimeout = 60 * time.Second
+
+// waitSynced registers a probe service and waits until the catalog has
+// it, so that the tests' registrations reach the catalog at once.
+func (a *consulAgent) waitSynced() {
+	a.t.Helper()
+	a.register(&api.AgentServiceRegistration{ID: "meshlb-probe", Name: "meshlb-probe", Port: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), consulSyncTimeout)
+	defer cancel()
+	for {
+		svcs, _, err := a.client.Catalog().Service("meshlb-probe", "", nil)
+		if err == nil && len(svcs) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			a.t.Fatalf("consul did not sync a registration to its catalog within %v", consulSyncTimeout)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := a.client.Agent().ServiceDeregister("meshlb-probe"); err != nil {
+		a.t.Fatal(err)
+	}
 }
 
 // stop stops the agent (SIGTERM; a server does not leave the cluster on
 // it) and waits for it to exit.
 func (a *consulAgent) stop() { a.proc.stop() }
-
-// register registers a service on the agent.
-func (a *consulAgent) register(reg *api.AgentServiceRegistration) {
-	a.t.Helper()
-	if err := a.client.Agent().ServiceRegister(reg); err != nil {
-		a.t.Fatalf("registering %s: %v", reg.ID, err)
-	}
-}
-
-// registerWeb registers instance id of service web for backend b; with
-// ttl, the instance has a TTL check named "ttl:<id>" that starts passing.
-func (a *consulAgent) registerWeb(id string, b *backend, ttl bool) {
-	a.t.Helper()
-	reg := &api.AgentServiceRegistration{ID: id, Name: "web", Address: "127.0.0.1", Port: b.port}
-	if ttl {
-		reg.Check = &api.AgentServiceCheck{CheckID: "ttl:" + id, TTL: "10m", Status: api.HealthPassing}
-	}
-	a.register(reg)
-}
-
-// registerClientProxy registers service "client" and its connect-proxy
-// "client-sidecar-proxy" with one upstream to web on upstreamPort.
-func (a *consulAgent) registerClientProxy(upstreamPort int) {
-	a.t.Helper()
-	a.register(&api.AgentServiceRegistration{ID: "client", Name: "client", Address: "127.0.0.1", Port: freePort(a.t)})
-	a.register(&api.AgentServiceRegistration{
-		Kind: api.ServiceKindConnectProxy, ID: "client-sidecar-proxy", Name: "client-sidecar-proxy",
-		Address: "127.0.0.1", Port: freePort(a.t),
-		Proxy: &api.AgentServiceConnectProxyConfig{
-			DestinationServiceName: "client", DestinationServiceID: "client",
-			Upstreams: []api.Upstream{{DestinationName: "web", LocalBindPort: upstreamPort}},
-		},
-	})
-}
-
-// setProtocol writes a service-defaults config entry.
-func (a *consulAgent) setProtocol(service, protocol string) {
-	a.t.Helper()
-	e := &api.ServiceConfigEntry{Kind: api.ServiceDefaults, Name: service, Protocol: protocol}
-	if _, _, err := a.client.ConfigEntries().Set(e, nil); err != nil {
-		a.t.Fatalf("writing service-defaults for %s: %v", service, err)
-	}
-}
-
-// consulMesh is a Consul agent, `meshlb control --consul` on it, and the
-// sidecar of service "client" started with -sidecar-for, whose upstream
-// web listens on webPort.
-type consulMesh struct {
-	consul             *consulAgent
-	xds                string
-	webPort, adminPort int
-	control, sidecar   *process
-	started            time.Time // when the sidecar started
-}
-
-// startConsulMesh registers web's instances (HTTP) and the client proxy,
-// then starts the control server and the client's sidecar and waits until
-// the sidecar is ready.
-func startConsulMesh(t *testing.T, a *consulAgent, web ...*backend) *consulMesh {
-	t.Helper()
-	m := &consulMesh{consul: a, xds: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		webPort: freePort(t), adminPort: freePort(t)}
-	a.setProtocol("web", "http")
-	for _, b := range web {
-		a.registerWeb("web-"+b.name, b, false)
-	}
-	a.registerClientProxy(m.webPort)
-	m.control = start(t, "control", append([]string{"control", "--consul", "--xds-addr", m.xds}, a.meshFlags()...)...)
-	m.started = time.Now()
-	m.sidecar = start(t, "sidecar", append([]string{"sidecar", "--xds", m.xds, "-sidecar-for", "client",
-		"--admin", fmt.Sprintf("127.0.0.1:%d", m.adminPort)}, a.meshFlags()...)...)
-	waitReady(t, m.adminPort)
-	return m
-}
-
-// meshFlags returns the --consul-addr flag for meshlb processes.
-func (a *consulAgent) meshFlags() []string {
-	switch a.meshAddr {
-	case "":
-		return []string{"--consul-addr", a.addr}
-	case "-":
-		return nil
-	default:
-		return []string{"--consul-addr", a.meshAddr}
-	}
-}
-
-func (m *consulMesh) webURL() string { return fmt.Sprintf("http://127.0.0.1:%d/", m.webPort) }
