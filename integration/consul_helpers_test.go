@@ -167,20 +167,25 @@ func (a *consulAgent) start() {
 const consulSyncTimeout = 60 * time.Second
 
 // waitSynced registers a probe service and waits until the catalog has
-// it, so that the tests' registrations reach the catalog at once.
+// it, so that the tests' registrations reach the catalog at once. The
+// registration itself is retried: with ACLs, the agent refuses it until the
+// ACL system has bootstrapped.
 func (a *consulAgent) waitSynced() {
 	a.t.Helper()
-	a.register(&api.AgentServiceRegistration{ID: "meshlb-probe", Name: "meshlb-probe", Port: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), consulSyncTimeout)
 	defer cancel()
-	for {
-		svcs, _, err := a.client.Catalog().Service("meshlb-probe", "", nil)
-		if err == nil && len(svcs) > 0 {
+	probe := &api.AgentServiceRegistration{ID: "meshlb-probe", Name: "meshlb-probe", Port: 1}
+	var err error
+	for registered := false; ; {
+		if !registered {
+			err = a.client.Agent().ServiceRegister(probe)
+			registered = err == nil
+		} else if svcs, _, err := a.client.Catalog().Service("meshlb-probe", "", nil); err == nil && len(svcs) > 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			a.t.Fatalf("consul did not sync a registration to its catalog within %v", consulSyncTimeout)
+			a.t.Fatalf("consul did not sync a registration to its catalog within %v (last error: %v)", consulSyncTimeout, err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
