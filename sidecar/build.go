@@ -129,7 +129,7 @@ func (s *Sidecar) httpServer(old *Listener, cfg *l7.Config) *l7.Server {
 	if old != nil && old.HTTP != nil {
 		return old.HTTP
 	}
-	return l7.NewServer(cfg, s.logger)
+	return l7.NewServer(cfg, s.logger, s.parker)
 }
 
 func (s *Sidecar) httpConfig(spec *config.Listener, set *config.Set, clusters map[string]*cluster.Cluster) (*l7.Config, error) {

@@ -48,6 +48,7 @@ type Sidecar struct {
 	registry  *cluster.Registry
 	listeners *listener.Manager
 	stats     *statsRegistry
+	parker    *l7.Parker // nil where parking is unavailable
 	current   atomic.Pointer[Snapshot]
 	applyMu   sync.Mutex
 	ready     chan struct{}
@@ -56,7 +57,12 @@ type Sidecar struct {
 
 // New returns a sidecar with no configuration.
 func New(logger *slog.Logger) *Sidecar {
+	parker, err := l7.NewParker()
+	if err != nil {
+		logger.Warn("idle connections will keep their goroutines", "err", err)
+	}
 	return &Sidecar{
+		parker:    parker,
 		logger:    logger,
 		registry:  cluster.NewRegistry(),
 		listeners: listener.NewManager(logger),
@@ -105,6 +111,9 @@ func (s *Sidecar) Apply(set *config.Set) error {
 // then closes the rest and the idle upstream connections.
 func (s *Sidecar) Close(grace time.Duration) {
 	s.listeners.Close(grace)
+	if s.parker != nil {
+		s.parker.Close()
+	}
 	s.registry.Close()
 }
 

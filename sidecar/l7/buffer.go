@@ -81,7 +81,7 @@ func (d *deadline) extend(c net.Conn, now time.Time, timeout time.Duration) {
 		return
 	}
 	want := now.Add(timeout)
-	if d.at.IsZero() || want.Sub(d.at) > timeout/8 || d.at.Before(now) {
+	if diff := want.Sub(d.at); d.at.IsZero() || diff > timeout/8 || diff < -timeout/8 || d.at.Before(now) {
 		c.SetReadDeadline(want)
 		d.at = want
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,26 @@ import (
 	"github.com/meshlb/meshlb/sidecar/route"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// testParker is shared by every test proxy, so the parking paths run in
+// all tests.
+var testParker *Parker
+
+func TestMain(m *testing.M) {
+	p, err := NewParker()
+	if err != nil {
+		panic(err)
+	}
+	testParker = p
+	code := m.Run()
+	p.Close()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // proxy is an l7 server on a loopback listener in front of backends.
 type proxy struct {
@@ -50,7 +70,7 @@ func startProxy(t *testing.T, rc *config.RouteConfig, backends map[string][]stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(&Config{Listener: "test", Routes: table, StreamIdle: 5 * time.Second, Stats: &Stats{}}, slog.New(slog.DiscardHandler))
+	srv := NewServer(&Config{Listener: "test", Routes: table, StreamIdle: 5 * time.Second, Stats: &Stats{}}, slog.New(slog.DiscardHandler), testParker)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -45,11 +45,13 @@ type Config struct {
 type Server struct {
 	cfg    atomic.Pointer[Config]
 	logger *slog.Logger
+	parker *Parker // nil: idle connections keep their goroutine
 }
 
-// NewServer returns a server with configuration cfg.
-func NewServer(cfg *Config, logger *slog.Logger) *Server {
-	s := &Server{logger: logger}
+// NewServer returns a server with configuration cfg. With a parker, idle
+// keep-alive connections are parked in it instead of holding a goroutine.
+func NewServer(cfg *Config, logger *slog.Logger, parker *Parker) *Server {
+	s := &Server{logger: logger, parker: parker}
 	s.cfg.Store(cfg)
 	return s
 }
@@ -62,15 +64,17 @@ func (s *Server) Config() *Config { return s.cfg.Load() }
 
 // ServeConn serves c until the client closes it, an error ends it, or ctx
 // is done (the listener drains): then c is closed once its request in
-// progress, if any, completes. ServeConn closes c.
+// progress, if any, completes. c is closed in the end, possibly after
+// ServeConn has returned: a connection parked while idle belongs to the
+// Parker, which resumes it on a goroutine of its own.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	stats := s.cfg.Load().Stats
 	stats.CxTotal.Add(1)
 	stats.CxActive.Add(1)
-	defer stats.CxActive.Add(-1)
-	ss := newSession(s, c)
-	defer ss.close()
-	stop := context.AfterFunc(ctx, ss.interruptIdle)
-	defer stop()
-	ss.run(ctx)
+	ss := newSession(s, c, ctx)
+	ss.stop = context.AfterFunc(ctx, ss.interruptIdle)
+	ss.run()
 }
+
+// resume serves a connection the Parker woke.
+func (s *session) resume() { s.run() }

@@ -6,14 +6,27 @@ import (
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// Session states, for waking an idle connection when its listener drains.
+// Session states. Exactly one party moves a session out of stateIdle or
+// stateParked, by compare-and-swap: its goroutine, the parker, or the
+// listener draining.
 const (
-	stateBusy int32 = iota
-	stateIdle
-	stateClosing
+	stateBusy    int32 = iota // serving a request
+	stateIdle                 // waiting for a request on its goroutine
+	stateParked               // waiting in the Parker, with no goroutine
+	stateClosing              // being closed by whoever moved it here
+)
+
+// awaited is what waiting for a request came to.
+type awaited int
+
+const (
+	awaitReady awaited = iota // bytes arrived
+	awaitPark                 // quiet for ParkAfter: park it
+	awaitClose                // close the connection
 )
 
 // session is one client connection.
@@ -27,10 +40,20 @@ type session struct {
 	peer  []byte // client IP, for X-Forwarded-For
 	dl    deadline
 	state atomic.Int32
+	ctx   context.Context // done when the listener drains
+	stop  func() bool     // unregisters the drain callback
+	fd    int32           // for the Parker; -1 if unknown
+	// parkedAt is when the connection went quiet, set by the Parker.
+	parkedAt time.Time
 }
 
-func newSession(srv *Server, c net.Conn) *session {
-	s := &session{srv: srv, conn: c}
+func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
+	s := &session{srv: srv, conn: c, ctx: ctx, fd: -1}
+	if sc, ok := c.(syscall.Conn); ok && srv.parker != nil {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { s.fd = int32(fd) })
+		}
+	}
 	s.rd.init(c)
 	s.out.conn = c
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
@@ -45,59 +68,109 @@ func (s *session) close() {
 	s.out.release()
 }
 
-// interruptIdle wakes the connection if it is waiting for a new request, so
-// a draining listener does not wait for idle keep-alive clients.
+// interruptIdle closes the connection if it is waiting for a new request,
+// so a draining listener does not wait for idle keep-alive clients. A busy
+// session sees ctx done after its request.
 func (s *session) interruptIdle() {
 	if s.state.CompareAndSwap(stateIdle, stateClosing) {
-		s.conn.SetReadDeadline(time.Unix(1, 0))
+		s.conn.SetReadDeadline(time.Unix(1, 0)) // its goroutine wakes and closes
+		return
+	}
+	if s.state.CompareAndSwap(stateParked, stateClosing) {
+		s.srv.parker.unpark(s)
+		s.finish()
 	}
 }
 
-// run serves requests until the connection must close.
-func (s *session) run(ctx context.Context) {
+// run serves requests until the connection must close, closing it, or
+// until it is parked, leaving it to the Parker.
+func (s *session) run() {
 	for {
-		cfg := s.srv.cfg.Load()
-		if !s.awaitRequest(cfg.StreamIdle) {
+		switch s.awaitRequest() {
+		case awaitClose:
+			s.finish()
 			return
+		case awaitPark:
+			if s.parkOrContinue() {
+				return
+			}
+			continue
 		}
-		err := s.readHead()
-		if err != nil {
+		if err := s.readHead(); err != nil {
 			s.failHead(err)
+			s.finish()
 			return
 		}
-		if !s.serve(s.srv.cfg.Load()) || ctx.Err() != nil {
+		if !s.bodyless() {
+			// The wait for a request may have armed the short ParkAfter
+			// deadline; a body gets the stream idle timeout.
+			s.dl.extend(s.conn, time.Now(), s.srv.cfg.Load().StreamIdle)
+		}
+		if !s.serve(s.srv.cfg.Load()) || s.ctx.Err() != nil {
+			s.finish()
 			return
 		}
 	}
+}
+
+// parkOrContinue hands the session to the Parker and reports true when it
+// no longer belongs to this goroutine: parked, or closed by a drain.
+func (s *session) parkOrContinue() bool {
+	s.state.Store(stateParked)
+	if s.srv.parker.park(s) {
+		return true
+	}
+	return !s.state.CompareAndSwap(stateParked, stateBusy)
 }
 
 // awaitRequest waits, holding no buffer, until the client sends bytes,
 // and reads them.
-func (s *session) awaitRequest(idle time.Duration) bool {
+func (s *session) awaitRequest() awaited {
 	if len(s.rd.buffered()) > 0 {
-		return true // a pipelined request is already buffered
+		return awaitReady // a pipelined request is already buffered
 	}
 	s.rd.release()
 	s.out.release()
-	s.dl.extend(s.conn, time.Now(), idle)
+	idle := s.srv.cfg.Load().StreamIdle
+	wait := idle
+	if s.fd >= 0 && (idle <= 0 || s.srv.parker.After < idle) {
+		wait = s.srv.parker.After
+	}
+	s.dl.extend(s.conn, time.Now(), wait)
 	if !s.state.CompareAndSwap(stateBusy, stateIdle) {
-		return false
+		return awaitClose
 	}
 	err := s.rd.fill()
-	if !s.state.CompareAndSwap(stateIdle, stateBusy) || err != nil {
-		return false
+	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
+		return awaitClose
 	}
-	s.out.acquire()
-	return true
+	switch {
+	case err == nil:
+		s.out.acquire()
+		return awaitReady
+	case wait < idle && errors.Is(err, os.ErrDeadlineExceeded) && s.ctx.Err() == nil:
+		return awaitPark
+	}
+	return awaitClose
 }
 
-// readHead reads until a whole request head is buffered and parses it.
+// finish closes the connection and ends the session. It runs once, by the
+// party that moved the session to its end.
+func (s *session) finish() {
+	s.stop()
+	s.close()
+	s.srv.cfg.Load().Stats.CxActive.Add(-1)
+}
+
+// readHead reads until a whole request head is buffered and parses it. A
+// head that takes more than one read gets the stream idle timeout.
 func (s *session) readHead() error {
 	for {
 		err := parseRequest(&s.head, s.rd.buffered())
 		if err != errIncomplete {
 			return err
 		}
+		s.dl.extend(s.conn, time.Now(), s.srv.cfg.Load().StreamIdle)
 		if err := s.rd.fill(); err != nil {
 			return err
 		}

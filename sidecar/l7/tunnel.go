@@ -24,6 +24,9 @@ func (s *session) tunnel(u *upstream) error {
 	if err := s.drainTo(&u.out, &s.rd); err != nil {
 		return err
 	}
+	// Tunnels carry long-lived streams: no read timeouts from the request.
+	s.conn.SetReadDeadline(time.Time{})
+	u.conn.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
