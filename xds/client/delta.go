@@ -42,38 +42,14 @@ func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn, target str
 	c.log.Info("ADS stream up", "target", target)
 	s := &deltaStream{c: c, stream: stream, pace: pacer{base: c.opts.BackoffBase, max: c.opts.BackoffMax}}
 	defer s.pace.stop()
-	msgs := receive(ctx, &wg, stream.Recv)
-	initC, stopInit := c.initTimer()
-	defer stopInit()
-	if err := s.syncAll(); err != nil {
-		return false, err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return responded, ctx.Err()
-		case r := <-msgs:
-			if r.err != nil {
-				return responded, fmt.Errorf("receiving: %w", r.err)
-			}
-			responded = true
-			if err := s.handle(ctx, r.msg); err != nil {
-				return responded, err
-			}
-		case <-initC:
-			initC = nil
-			c.initTimeout()
-		case <-s.pace.C():
-			for _, k := range s.pace.due() {
-				h, _ := s.pace.take(k)
-				if err := s.send(&discoveryv3.DeltaDiscoveryRequest{
-					TypeUrl: kinds[k].url, ResponseNonce: h.nonce, ErrorDetail: errorDetail(h.err),
-				}); err != nil {
-					return responded, err
-				}
-			}
-		}
-	}
+	return pump(ctx, c, &s.pace, receive(ctx, &wg, stream.Recv), s)
+}
+
+// resend sends a NACK the pacer held back.
+func (s *deltaStream) resend(k kind, h heldNACK) error {
+	return s.send(&discoveryv3.DeltaDiscoveryRequest{
+		TypeUrl: kinds[k].url, ResponseNonce: h.nonce, ErrorDetail: errorDetail(h.err),
+	})
 }
 
 // handle processes one response: ACK and update the subscriptions, or NACK

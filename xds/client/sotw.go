@@ -46,37 +46,11 @@ func (c *Client) runSotW(ctx context.Context, conn *grpc.ClientConn, target stri
 	c.log.Info("ADS stream up", "target", target)
 	s := &sotwStream{c: c, stream: stream, pace: pacer{base: c.opts.BackoffBase, max: c.opts.BackoffMax}}
 	defer s.pace.stop()
-	msgs := receive(ctx, &wg, stream.Recv)
-	initC, stopInit := c.initTimer()
-	defer stopInit()
-	if err := s.syncAll(); err != nil {
-		return false, err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return responded, ctx.Err()
-		case r := <-msgs:
-			if r.err != nil {
-				return responded, fmt.Errorf("receiving: %w", r.err)
-			}
-			responded = true
-			if err := s.handle(ctx, r.msg); err != nil {
-				return responded, err
-			}
-		case <-initC:
-			initC = nil
-			c.initTimeout()
-		case <-s.pace.C():
-			for _, k := range s.pace.due() {
-				h, _ := s.pace.take(k)
-				if err := s.send(k, h.err); err != nil {
-					return responded, err
-				}
-			}
-		}
-	}
+	return pump(ctx, c, &s.pace, receive(ctx, &wg, stream.Recv), s)
 }
+
+// resend sends a NACK the pacer held back.
+func (s *sotwStream) resend(k kind, h heldNACK) error { return s.send(k, h.err) }
 
 // handle processes one response: ACK and update the other subscriptions, or
 // NACK and change nothing.

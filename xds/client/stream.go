@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -154,5 +155,47 @@ func (p *pacer) arm() {
 func (p *pacer) stop() {
 	if p.timer != nil {
 		p.timer.Stop()
+	}
+}
+
+// adsStream is what pump needs of a state-of-the-world or delta stream.
+type adsStream[Resp any] interface {
+	syncAll() error
+	handle(ctx context.Context, resp Resp) error
+	resend(k kind, h heldNACK) error
+}
+
+// pump sends the first subscriptions, then handles responses, the initial
+// fetch timeout and held-back NACKs until the stream fails or ctx is done.
+// It reports whether the server sent a response.
+func pump[Resp any](ctx context.Context, c *Client, pace *pacer, msgs <-chan received[Resp], s adsStream[Resp]) (responded bool, err error) {
+	initC, stopInit := c.initTimer()
+	defer stopInit()
+	if err := s.syncAll(); err != nil {
+		return false, err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return responded, ctx.Err()
+		case r := <-msgs:
+			if r.err != nil {
+				return responded, fmt.Errorf("receiving: %w", r.err)
+			}
+			responded = true
+			if err := s.handle(ctx, r.msg); err != nil {
+				return responded, err
+			}
+		case <-initC:
+			initC = nil
+			c.initTimeout()
+		case <-pace.C():
+			for _, k := range pace.due() {
+				h, _ := pace.take(k)
+				if err := s.resend(k, h); err != nil {
+					return responded, err
+				}
+			}
+		}
 	}
 }
