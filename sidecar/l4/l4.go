@@ -7,11 +7,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"sync/atomic"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/weighted"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 )
 
@@ -29,7 +29,6 @@ type Stats struct {
 type Target struct {
 	Cluster *cluster.Cluster // nil when the named cluster does not exist
 	Name    string
-	cumul   uint32
 }
 
 // Config is one TCP listener's configuration in one snapshot. Immutable.
@@ -38,7 +37,7 @@ type Config struct {
 	Targets     []Target
 	IdleTimeout time.Duration
 	Stats       *Stats
-	total       uint32
+	split       weighted.Split
 }
 
 // NewConfig returns a configuration relaying to targets, split by the
@@ -50,25 +49,13 @@ func NewConfig(listener string, targets []Target, weights []uint32, idle time.Du
 		if i < len(weights) && weights[i] > 0 {
 			w = weights[i]
 		}
-		c.total += w
-		t.cumul = c.total
+		c.split.Add(w)
 		c.Targets = append(c.Targets, t)
 	}
 	return c
 }
 
-func (c *Config) pick() *Target {
-	if len(c.Targets) == 1 {
-		return &c.Targets[0]
-	}
-	x := rand.Uint32N(c.total)
-	for i := range c.Targets {
-		if x < c.Targets[i].cumul {
-			return &c.Targets[i]
-		}
-	}
-	return &c.Targets[len(c.Targets)-1]
-}
+func (c *Config) pick() *Target { return &c.Targets[c.split.Pick()] }
 
 // Server relays the connections of one listener. A connection uses the
 // configuration current when it was accepted, for its whole life. Safe for

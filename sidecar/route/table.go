@@ -2,11 +2,11 @@ package route
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/weighted"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/config"
 )
@@ -17,7 +17,6 @@ import (
 type Target struct {
 	Name    string
 	Cluster *cluster.Cluster
-	cumul   uint32
 }
 
 // Route is a compiled route: its match and what to do on a match.
@@ -32,22 +31,11 @@ type Route struct {
 	Retry       *Retry // nil: only failed connects are redispatched
 	Direct      *config.DirectResponse
 	Redirect    *config.Redirect
-	total       uint32
+	split       weighted.Split
 }
 
 // Pick returns the target for one request: the only one, or one by weight.
-func (r *Route) Pick() *Target {
-	if len(r.Targets) == 1 {
-		return &r.Targets[0]
-	}
-	x := rand.Uint32N(r.total)
-	for i := range r.Targets {
-		if x < r.Targets[i].cumul {
-			return &r.Targets[i]
-		}
-	}
-	return &r.Targets[len(r.Targets)-1]
-}
+func (r *Route) Pick() *Target { return &r.Targets[r.split.Pick()] }
 
 type vhost struct {
 	name   string
@@ -142,15 +130,17 @@ func compileRoute(cr *config.Route, clusters Clusters) (*Route, error) {
 	if a.PrefixRewrite != "" {
 		r.Rewrite = &a.PrefixRewrite
 	}
-	weighted := a.Weighted
-	if len(weighted) == 0 {
-		weighted = []config.WeightedCluster{{Name: a.Cluster, Weight: 1}}
+	targets := a.Weighted
+	if len(targets) == 0 {
+		targets = []config.WeightedCluster{{Name: a.Cluster, Weight: 1}}
 	}
-	for _, w := range weighted {
-		r.total += w.Weight
-		r.Targets = append(r.Targets, Target{Name: w.Name, Cluster: clusters(w.Name), cumul: r.total})
+	var total uint32
+	for _, w := range targets {
+		total += w.Weight
+		r.split.Add(w.Weight)
+		r.Targets = append(r.Targets, Target{Name: w.Name, Cluster: clusters(w.Name)})
 	}
-	if r.total == 0 {
+	if total == 0 {
 		return nil, fmt.Errorf("route.weighted_clusters: total weight is 0")
 	}
 	return r, nil
