@@ -11,16 +11,38 @@ import (
 	"github.com/meshlb/meshlb/sidecar/route"
 )
 
-// upstream is one upstream connection for the length of one exchange.
+// upstream is one upstream connection with its reader and writer. It is
+// what the endpoint's pool holds, so the reader's raw-conn binding is made
+// once per connection, not once per request; its buffers are pooled
+// separately and held only during an exchange.
 type upstream struct {
-	conn net.Conn
-	rd   reader
-	out  writer
+	net.Conn
+	rd  reader
+	out writer
 }
 
+func newUpstream(c net.Conn) *upstream {
+	u := &upstream{Conn: c}
+	u.rd.init(c)
+	u.out.conn = c
+	return u
+}
+
+// release returns the buffers; it must run before u is pooled, since
+// another request may take u from the pool at once.
 func (u *upstream) release() {
 	u.rd.drop()
 	u.out.release()
+}
+
+// done ends an exchange on u: it is pooled when keep is set, else closed.
+func (u *upstream) done(ep *cluster.Endpoint, keep bool) {
+	u.release()
+	if keep {
+		ep.Pool.Put(u)
+	} else {
+		u.Close()
+	}
 }
 
 // exchange sends the buffered request to ep and relays the response to the
@@ -30,34 +52,27 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
 	ep.Requests.Add(1)
-	c, reused, err := dial(cl, ep)
+	u, reused, err := dial(cl, ep)
 	if err != nil {
 		return result{}, &attemptError{failConnect, err}
 	}
 	cl.Stats.CxActive.Add(1)
 	defer cl.Stats.CxActive.Add(-1)
-	u := &upstream{conn: c}
-	u.rd.init(c)
-	u.out.conn = c
+	u.rd.got = false // per exchange: tells a stale pooled connection from a reset
 	u.out.acquire()
-	defer u.release()
 	if err := s.sendRequest(u, rt); err != nil {
-		c.Close()
+		u.done(ep, false)
 		return result{}, s.sendFailure(err, reused)
 	}
 	res, upKeep, fail := s.relay(cfg, u, o)
 	if fail != nil {
-		c.Close()
 		if fail.kind == failReset && reused && !u.rd.got && s.replayable() {
 			fail.kind = failStale
 		}
+		u.done(ep, false)
 		return result{}, fail
 	}
-	if upKeep {
-		ep.Pool.Put(c)
-	} else {
-		c.Close()
-	}
+	u.done(ep, upKeep)
 	return res, nil
 }
 
@@ -80,11 +95,10 @@ func (s *session) sendFailure(err error, reused bool) *attemptError {
 // connection turned out to be closed: it has no body and an idempotent
 // method (RFC 9110 9.2.2), as net/http's Transport decides.
 func (s *session) replayable() bool {
-	h := &s.head
-	if h.length > 0 || h.chunked {
+	if !s.bodyless() {
 		return false
 	}
-	switch string(h.Method) {
+	switch string(s.head.Method) {
 	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
 		return true
 	}
@@ -124,7 +138,7 @@ func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, 
 		timeout = cfg.StreamIdle
 	}
 	if timeout > 0 {
-		u.conn.SetReadDeadline(now().Add(timeout))
+		u.SetReadDeadline(time.Now().Add(timeout))
 	}
 	// The head's slices may point at bytes a body read has since replaced:
 	// only its flags are used from here on.
@@ -150,7 +164,7 @@ func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, 
 		return res, false, relayFailure(err)
 	}
 	if timeout > 0 {
-		u.conn.SetReadDeadline(time.Time{})
+		u.SetReadDeadline(time.Time{})
 	}
 	return res, !r.close && !delimited && len(u.rd.buffered()) == 0, nil
 }

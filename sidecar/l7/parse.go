@@ -190,7 +190,9 @@ func (h *reqHead) noteHeader(name, value []byte) error {
 			return h.noteLength(value)
 		}
 	case 17:
-		if equalFold(name, "transfer-encoding") {
+		if equalFold(name, "x-forwarded-proto") {
+			h.hasXFP = true
+		} else if equalFold(name, "transfer-encoding") {
 			if !equalFold(value, "chunked") || h.chunked {
 				return &statusError{501, "unsupported transfer-encoding"}
 			}
@@ -208,9 +210,6 @@ func (h *reqHead) noteHeader(name, value []byte) error {
 		if equalFold(name, "expect") && equalFold(value, "100-continue") {
 			h.expect = true
 		}
-	}
-	if len(name) == 17 && equalFold(name, "x-forwarded-proto") {
-		h.hasXFP = true
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ const maxAttempts = 8
 // the route's policy says. It returns the status sent to the client and
 // whether the client connection may be reused.
 func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (int, bool) {
-	b := budget{start: now(), retries: retriesOf(rt)}
+	b := budget{start: time.Now(), retries: retriesOf(rt)}
 	var fail *attemptError
 	for range maxAttempts {
 		ep := cl.Pick(0)
@@ -101,7 +101,7 @@ type attemptOpts struct {
 func (s *session) attempt(rt *route.Route, b *budget) attemptOpts {
 	o := attemptOpts{timeout: rt.Timeout}
 	if o.timeout > 0 {
-		o.timeout -= now().Sub(b.start) // the route timeout spans all attempts
+		o.timeout -= time.Since(b.start) // the route timeout spans all attempts
 		o.timeout = max(o.timeout, time.Millisecond)
 	}
 	if rt.Retry != nil && rt.Retry.PerTry > 0 && (o.timeout <= 0 || rt.Retry.PerTry < o.timeout) {
@@ -198,10 +198,11 @@ func (s *session) failUpstream(cl *cluster.Cluster, f *attemptError) (int, bool)
 }
 
 // dial returns a pooled connection to ep or a new one, and whether it was
-// pooled.
-func dial(cl *cluster.Cluster, ep *cluster.Endpoint) (net.Conn, bool, error) {
+// pooled. Only this package puts connections in endpoint pools, and only
+// *upstream ones.
+func dial(cl *cluster.Cluster, ep *cluster.Endpoint) (*upstream, bool, error) {
 	if c := ep.Pool.Get(); c != nil {
-		return c, true, nil
+		return c.(*upstream), true, nil
 	}
 	d := net.Dialer{Timeout: cl.ConnectTimeout}
 	c, err := d.Dial("tcp", ep.Addr)
@@ -214,8 +215,5 @@ func dial(cl *cluster.Cluster, ep *cluster.Endpoint) (net.Conn, bool, error) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	return c, false, nil
+	return newUpstream(c), false, nil
 }
-
-// now is the clock, for tests.
-var now = time.Now

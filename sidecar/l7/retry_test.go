@@ -1,7 +1,9 @@
 package l7
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,5 +87,54 @@ func TestMalformedChunkedBodyIs400(t *testing.T) {
 	got := rawExchange(t, p.addr, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n")
 	if !strings.HasPrefix(got, "HTTP/1.1 400 ") {
 		t.Errorf("response = %q, want 400", firstLine(got))
+	}
+}
+
+// A pooled upstream connection the server has closed while idle is
+// retried on a new connection, invisibly to the client.
+func TestStalePooledConnectionRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var served atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				// Answer one request as keep-alive, then close while idle.
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				served.Add(1)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	p := startProxy(t, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {ln.Addr().String()}})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	for i := range 3 {
+		// Let the upstream's close reach the pooled connection first.
+		waitUntil(t, func() bool { return served.Load() == int64(i) })
+		if code, body := get(t, c, "http://"+p.addr+"/"); code != 200 || body != "ok" {
+			t.Fatalf("request %d: %d %q", i, code, body)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

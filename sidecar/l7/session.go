@@ -101,12 +101,14 @@ func (s *session) run() {
 			s.finish()
 			return
 		}
+		// The request uses the configuration current once its head is in.
+		cfg := s.srv.cfg.Load()
 		if !s.bodyless() {
 			// The wait for a request may have armed the short ParkAfter
 			// deadline; a body gets the stream idle timeout.
-			s.dl.extend(s.conn, time.Now(), s.srv.cfg.Load().StreamIdle)
+			s.dl.extend(s.conn, time.Now(), cfg.StreamIdle)
 		}
-		if !s.serve(s.srv.cfg.Load()) || s.ctx.Err() != nil {
+		if !s.serve(cfg) || s.ctx.Err() != nil {
 			s.finish()
 			return
 		}

@@ -15,7 +15,7 @@ const tunnelLinger = 10 * time.Second
 // response head and any bytes already buffered on either side first, and
 // closes the upstream connection.
 func (s *session) tunnel(u *upstream) error {
-	defer u.conn.Close()
+	defer u.Close()
 	s.writeResponseHead(false)
 	u.rd.discard(s.resp.size)
 	if err := s.drainTo(&s.out, &u.rd); err != nil {
@@ -26,17 +26,17 @@ func (s *session) tunnel(u *upstream) error {
 	}
 	// Tunnels carry long-lived streams: no read timeouts from the request.
 	s.conn.SetReadDeadline(time.Time{})
-	u.conn.SetReadDeadline(time.Time{})
+	u.SetReadDeadline(time.Time{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		io.Copy(u.conn, s.conn)
-		closeWrite(u.conn)
+		io.Copy(u.Conn, s.conn)
+		closeWrite(u.Conn)
 	}()
-	io.Copy(s.conn, u.conn)
+	io.Copy(s.conn, u.Conn)
 	closeWrite(s.conn)
 	// The upstream is done; give the client a bounded time to finish too.
-	s.conn.SetReadDeadline(now().Add(tunnelLinger))
+	s.conn.SetReadDeadline(time.Now().Add(tunnelLinger))
 	<-done
 	return nil
 }

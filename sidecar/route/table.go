@@ -146,7 +146,8 @@ func compileRoute(cr *config.Route, clusters Clusters) (*Route, error) {
 	return r, nil
 }
 
-// mustRegex compiles an anchored RE2 expression.
+// compileRegex compiles src as an RE2 expression anchored at both ends,
+// as Envoy's safe_regex matches the whole value.
 func compileRegex(src string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile("^(?:" + src + ")$")
 	if err != nil {
