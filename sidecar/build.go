@@ -6,10 +6,10 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/config"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // defaultStreamIdle is Envoy's default stream_idle_timeout.
@@ -17,7 +17,7 @@ const defaultStreamIdle = 5 * time.Minute
 
 // build compiles set into a snapshot. It reuses the running servers of
 // listeners whose address and kind are unchanged; nothing is published.
-func (s *Sidecar) build(set *config.Set) (*Snapshot, error) {
+func (s *Sidecar) build(set *spec.Set) (*Snapshot, error) {
 	snap := &Snapshot{
 		Set:       set,
 		Clusters:  make(map[string]*cluster.Cluster, len(set.Clusters)),
@@ -46,23 +46,23 @@ func (s *Sidecar) build(set *config.Set) (*Snapshot, error) {
 	return snap, nil
 }
 
-func (s *Sidecar) buildCluster(spec *config.Cluster, set *config.Set) (*cluster.Cluster, error) {
-	policy := string(spec.LBPolicy)
+func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluster, error) {
+	policy := string(cs.LBPolicy)
 	if policy == "" {
 		policy = balancer.RoundRobin
 	}
 	if balancer.Get(policy) == nil {
-		return nil, fmt.Errorf("cluster %q: lb_policy: %q is not supported", spec.Name, policy)
+		return nil, fmt.Errorf("cluster %q: lb_policy: %q is not supported", cs.Name, policy)
 	}
-	la := spec.Static
-	if spec.Type == config.DiscoveryEDS {
-		la = set.Endpoints[edsName(spec)]
+	la := cs.Static
+	if cs.Type == spec.DiscoveryEDS {
+		la = set.Endpoints[edsName(cs)]
 	}
 	c := &cluster.Cluster{
-		Name:           spec.Name,
-		ConnectTimeout: spec.ConnectTimeout,
-		Stats:          s.stats.cluster(spec.Name),
-		MaxRequests:    int64(spec.MaxRequests),
+		Name:           cs.Name,
+		ConnectTimeout: cs.ConnectTimeout,
+		Stats:          s.stats.cluster(cs.Name),
+		MaxRequests:    int64(cs.MaxRequests),
 	}
 	if la != nil {
 		for _, e := range la.Endpoints {
@@ -75,31 +75,31 @@ func (s *Sidecar) buildCluster(spec *config.Cluster, set *config.Set) (*cluster.
 	return c, nil
 }
 
-func edsName(c *config.Cluster) string {
+func edsName(c *spec.Cluster) string {
 	if c.EDSName != "" {
 		return c.EDSName
 	}
 	return c.Name
 }
 
-func (s *Sidecar) buildListener(spec *config.Listener, set *config.Set, clusters map[string]*cluster.Cluster, prev *Snapshot) (*Listener, error) {
+func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster, prev *Snapshot) (*Listener, error) {
 	var old *Listener
 	if prev != nil {
-		old = prev.listenerAt(spec.Address)
+		old = prev.listenerAt(ls.Address)
 	}
-	l := &Listener{Spec: *spec}
+	l := &Listener{Spec: *ls}
 	switch {
-	case spec.HTTP != nil:
-		cfg, err := s.httpConfig(spec, set, clusters)
+	case ls.HTTP != nil:
+		cfg, err := s.httpConfig(ls, set, clusters)
 		if err != nil {
 			return nil, err
 		}
 		l.httpCfg, l.HTTP = cfg, s.httpServer(old, cfg)
-	case spec.TCP != nil:
-		cfg := s.tcpConfig(spec, clusters)
+	case ls.TCP != nil:
+		cfg := s.tcpConfig(ls, clusters)
 		l.tcpCfg, l.TCP = cfg, s.tcpServer(old, cfg)
 	default:
-		return nil, fmt.Errorf("listener %q: no network filter", spec.Name)
+		return nil, fmt.Errorf("listener %q: no network filter", ls.Name)
 	}
 	return l, nil
 }
@@ -132,28 +132,28 @@ func (s *Sidecar) httpServer(old *Listener, cfg *l7.Config) *l7.Server {
 	return l7.NewServer(cfg, s.logger, s.parker)
 }
 
-func (s *Sidecar) httpConfig(spec *config.Listener, set *config.Set, clusters map[string]*cluster.Cluster) (*l7.Config, error) {
-	h := spec.HTTP
+func (s *Sidecar) httpConfig(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster) (*l7.Config, error) {
+	h := ls.HTTP
 	rc := h.Routes
 	if rc == nil {
 		rc = set.Routes[h.RDSName]
 		if rc == nil {
-			return nil, fmt.Errorf("listener %q: rds.route_config_name: route configuration %q has not been received", spec.Name, h.RDSName)
+			return nil, fmt.Errorf("listener %q: rds.route_config_name: route configuration %q has not been received", ls.Name, h.RDSName)
 		}
 	}
 	table, err := route.Compile(rc, func(name string) *cluster.Cluster { return clusters[name] })
 	if err != nil {
-		return nil, fmt.Errorf("listener %q: %w", spec.Name, err)
+		return nil, fmt.Errorf("listener %q: %w", ls.Name, err)
 	}
 	idle := h.StreamIdleTimeout
 	if idle == 0 {
 		idle = defaultStreamIdle
 	}
-	return &l7.Config{Listener: spec.Name, Routes: table, StreamIdle: idle, Stats: s.stats.http(h.StatPrefix)}, nil
+	return &l7.Config{Listener: ls.Name, Routes: table, StreamIdle: idle, Stats: s.stats.http(h.StatPrefix)}, nil
 }
 
-func (s *Sidecar) tcpConfig(spec *config.Listener, clusters map[string]*cluster.Cluster) *l4.Config {
-	t := spec.TCP
+func (s *Sidecar) tcpConfig(ls *spec.Listener, clusters map[string]*cluster.Cluster) *l4.Config {
+	t := ls.TCP
 	var targets []l4.Target
 	var weights []uint32
 	if len(t.Weighted) == 0 {
@@ -163,7 +163,7 @@ func (s *Sidecar) tcpConfig(spec *config.Listener, clusters map[string]*cluster.
 		targets = append(targets, l4.Target{Name: w.Name, Cluster: clusters[w.Name]})
 		weights = append(weights, w.Weight)
 	}
-	return l4.NewConfig(spec.Name, targets, weights, t.IdleTimeout, s.stats.tcp(t.StatPrefix))
+	return l4.NewConfig(ls.Name, targets, weights, t.IdleTimeout, s.stats.tcp(t.StatPrefix))
 }
 
 // tcpServer keeps the server of a listener that stays TCP on the same

@@ -1,4 +1,4 @@
-// Package sidecar is the data plane: it turns a config.Set into running
+// Package sidecar is the data plane: it turns a spec.Set into running
 // listeners, routes and clusters, and swaps configurations without
 // dropping connections.
 //
@@ -16,15 +16,15 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/config"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/listener"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Snapshot is one applied configuration. Immutable.
 type Snapshot struct {
-	Set      *config.Set
+	Set      *spec.Set
 	Clusters map[string]*cluster.Cluster
 	// Listeners are the running listeners by name, with their servers.
 	Listeners map[string]*Listener
@@ -34,7 +34,7 @@ type Snapshot struct {
 // Listener is a running listener in a snapshot: exactly one of HTTP and
 // TCP is set.
 type Listener struct {
-	Spec    config.Listener
+	Spec    spec.Listener
 	HTTP    *l7.Server
 	TCP     *l4.Server
 	httpCfg *l7.Config
@@ -82,7 +82,7 @@ func (s *Sidecar) Ready() <-chan struct{} { return s.ready }
 // cannot be served (a route names a bad regex, a listener cannot bind) it
 // returns an error naming the resource and leaves the running
 // configuration as it was.
-func (s *Sidecar) Apply(set *config.Set) error {
+func (s *Sidecar) Apply(set *spec.Set) error {
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
 	snap, err := s.build(set)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Handler returns the admin HTTP handler for sc.
@@ -84,11 +84,11 @@ func (a *admin) clusters(w http.ResponseWriter, _ *http.Request) {
 // healthFlags renders health as Envoy does: "healthy" or the failing flags.
 func healthFlags(e *cluster.Endpoint) string {
 	switch e.Health {
-	case config.Unhealthy:
+	case spec.Unhealthy:
 		return "/failed_eds_health"
-	case config.Draining:
+	case spec.Draining:
 		return "/pending_dynamic_removal"
-	case config.Degraded:
+	case spec.Degraded:
 		return "/degraded_eds_health"
 	}
 	return "healthy"

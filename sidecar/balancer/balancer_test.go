@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 func endpoints(weights ...uint32) []*cluster.Endpoint {
@@ -52,7 +52,7 @@ func TestRoundRobinWeighted(t *testing.T) {
 
 func TestSkipsUnusableAndUsesBestPriority(t *testing.T) {
 	eps := endpoints(1, 1, 1, 1)
-	eps[0].Health = config.Unhealthy
+	eps[0].Health = spec.Unhealthy
 	eps[2].Priority, eps[3].Priority = 1, 1
 	for _, policy := range Names() {
 		t.Run(policy, func(t *testing.T) {
@@ -62,12 +62,12 @@ func TestSkipsUnusableAndUsesBestPriority(t *testing.T) {
 			}
 		})
 	}
-	eps[1].Health = config.Draining
+	eps[1].Health = spec.Draining
 	got := shares(Build(RoundRobin, eps), 100)
 	if got["10.0.0.2:80"] != 50 || got["10.0.0.3:80"] != 50 {
 		t.Errorf("failover picks = %v, want priority 1 split evenly", got)
 	}
-	eps[2].Health, eps[3].Health = config.Unhealthy, config.Unhealthy
+	eps[2].Health, eps[3].Health = spec.Unhealthy, spec.Unhealthy
 	if e := Build(RoundRobin, eps).Pick(0); e != nil {
 		t.Errorf("Pick() = %v with no usable endpoint, want nil", e.Addr)
 	}

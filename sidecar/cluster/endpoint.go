@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // State is the mutable, per-address state of an upstream endpoint: load,
@@ -32,13 +32,13 @@ type State struct {
 type Endpoint struct {
 	*State
 	Weight   uint32
-	Health   config.HealthStatus
+	Health   spec.HealthStatus
 	Priority uint32
 }
 
 // Usable reports whether the endpoint may receive new traffic.
 func (e *Endpoint) Usable() bool {
-	return e.Health == config.Healthy || e.Health == config.Degraded
+	return e.Health == spec.Healthy || e.Health == spec.Degraded
 }
 
 // Registry maps addresses to their [State]. It is used while building

@@ -53,7 +53,7 @@ func TestDecodeListener(t *testing.T) {
         clusters: [{name: a, weight: 3}, {name: b, weight: 1}]
 `,
 		want: &Listener{Name: "web", Address: "0.0.0.0:8080",
-			TCP: &TCPProxy{StatPrefix: "web", Weighted: []WeightedCluster{{"a", 3}, {"b", 1}}}},
+			TCP: &TCPProxy{StatPrefix: "web", Weighted: []WeightedCluster{{Name: "a", Weight: 3}, {Name: "b", Weight: 1}}}},
 	}, {
 		name: "ipv6 address and empty filter_chain_match",
 		yaml: `

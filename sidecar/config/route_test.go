@@ -104,7 +104,7 @@ route:
   weighted_clusters: {clusters: [{name: a, weight: 90}, {name: b, weight: 10}, {name: c}]}
   retry_policy: {retry_on: reset, num_retries: 0}`,
 		want: Route{Match: prefixRoot, Action: &RouteAction{Timeout: 15 * time.Second,
-			Weighted: []WeightedCluster{{"a", 90}, {"b", 10}, {"c", 0}},
+			Weighted: []WeightedCluster{{Name: "a", Weight: 90}, {Name: "b", Weight: 10}, {Name: "c", Weight: 0}},
 			Retry:    &RetryPolicy{On: []string{"reset"}}}},
 	}, {
 		name:  "direct response",

@@ -18,8 +18,8 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/config"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // testParker is shared by every test proxy, so the parking paths run in
@@ -54,7 +54,7 @@ type proxy struct {
 
 // startProxy serves the route config rc, whose clusters are named in
 // backends (cluster name -> backend URLs' host:port).
-func startProxy(t *testing.T, rc *config.RouteConfig, backends map[string][]string) *proxy {
+func startProxy(t *testing.T, rc *spec.RouteConfig, backends map[string][]string) *proxy {
 	t.Helper()
 	reg := cluster.NewRegistry()
 	clusters := map[string]*cluster.Cluster{}
@@ -104,13 +104,13 @@ func (p *proxy) stop() {
 	p.state.Close()
 }
 
-func prefixRoutes(routes ...config.Route) *config.RouteConfig {
-	return &config.RouteConfig{Name: "rc", VirtualHosts: []config.VirtualHost{{Name: "all", Domains: []string{"*"}, Routes: routes}}}
+func prefixRoutes(routes ...spec.Route) *spec.RouteConfig {
+	return &spec.RouteConfig{Name: "rc", VirtualHosts: []spec.VirtualHost{{Name: "all", Domains: []string{"*"}, Routes: routes}}}
 }
 
-func toCluster(prefix, cluster string) config.Route {
-	return config.Route{Match: config.RouteMatch{Kind: config.PathPrefix, Path: prefix, CaseSensitive: true},
-		Action: &config.RouteAction{Cluster: cluster, Timeout: 5 * time.Second}}
+func toCluster(prefix, cluster string) spec.Route {
+	return spec.Route{Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: prefix, CaseSensitive: true},
+		Action: &spec.RouteAction{Cluster: cluster, Timeout: 5 * time.Second}}
 }
 
 func backend(t *testing.T, name string) *httptest.Server {

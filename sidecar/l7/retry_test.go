@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // flaky answers its first failures requests with status, then 200.
@@ -33,7 +33,7 @@ func flaky(t *testing.T, failures int64, status int, delay time.Duration) (*http
 	return s, &n
 }
 
-func retryRoute(policy *config.RetryPolicy) config.Route {
+func retryRoute(policy *spec.RetryPolicy) spec.Route {
 	r := toCluster("/", "web")
 	r.Action.Retry = policy
 	return r
@@ -42,7 +42,7 @@ func retryRoute(policy *config.RetryPolicy) config.Route {
 func TestRetries(t *testing.T) {
 	tests := []struct {
 		name     string
-		policy   *config.RetryPolicy
+		policy   *spec.RetryPolicy
 		failures int64
 		status   int
 		delay    time.Duration
@@ -51,12 +51,12 @@ func TestRetries(t *testing.T) {
 		attempts int64
 	}{
 		{"no policy relays the 503", nil, 1, 503, 0, "GET", 503, 1},
-		{"5xx retried", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 2}, 2, 503, 0, "GET", 200, 3},
-		{"budget spent", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 1}, 2, 500, 0, "GET", 500, 2},
-		{"gateway-error ignores 500", &config.RetryPolicy{On: []string{"gateway-error"}, NumRetries: 2}, 1, 500, 0, "GET", 500, 1},
-		{"retriable-4xx", &config.RetryPolicy{On: []string{"retriable-4xx"}, NumRetries: 1}, 1, 409, 0, "GET", 200, 2},
-		{"per-try timeout", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PerTry: 50 * time.Millisecond}, 1, 200, 300 * time.Millisecond, "GET", 200, 2},
-		{"body not retried", &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 2}, 1, 503, 0, "POST", 503, 1},
+		{"5xx retried", &spec.RetryPolicy{On: []string{"5xx"}, NumRetries: 2}, 2, 503, 0, "GET", 200, 3},
+		{"budget spent", &spec.RetryPolicy{On: []string{"5xx"}, NumRetries: 1}, 2, 500, 0, "GET", 500, 2},
+		{"gateway-error ignores 500", &spec.RetryPolicy{On: []string{"gateway-error"}, NumRetries: 2}, 1, 500, 0, "GET", 500, 1},
+		{"retriable-4xx", &spec.RetryPolicy{On: []string{"retriable-4xx"}, NumRetries: 1}, 1, 409, 0, "GET", 200, 2},
+		{"per-try timeout", &spec.RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PerTry: 50 * time.Millisecond}, 1, 200, 300 * time.Millisecond, "GET", 200, 2},
+		{"body not retried", &spec.RetryPolicy{On: []string{"5xx"}, NumRetries: 2}, 1, 503, 0, "POST", 503, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

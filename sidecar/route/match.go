@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Match returns the first route of the request's virtual host that
@@ -70,9 +70,9 @@ func lower(dst, src []byte) []byte {
 	return dst
 }
 
-// matcher is a compiled config.RouteMatch.
+// matcher is a compiled spec.RouteMatch.
 type matcher struct {
-	kind    config.PathMatch
+	kind    spec.PathMatch
 	path    string
 	fold    bool // case-insensitive path
 	re      *regexp.Regexp
@@ -82,7 +82,7 @@ type matcher struct {
 }
 
 type stringMatcher struct {
-	kind  config.StringMatchKind
+	kind  spec.StringMatchKind
 	value string
 	fold  bool
 	re    *regexp.Regexp
@@ -99,9 +99,9 @@ type queryMatcher struct {
 	m    stringMatcher
 }
 
-func compileMatch(cm *config.RouteMatch) (matcher, error) {
+func compileMatch(cm *spec.RouteMatch) (matcher, error) {
 	m := matcher{kind: cm.Kind, path: cm.Path, fold: !cm.CaseSensitive, grpc: cm.GRPC}
-	if m.kind == config.PathRegex {
+	if m.kind == spec.PathRegex {
 		re, err := compileRegex(cm.Path)
 		if err != nil {
 			return m, err
@@ -125,9 +125,9 @@ func compileMatch(cm *config.RouteMatch) (matcher, error) {
 	return m, nil
 }
 
-func compileString(s config.StringMatch) (stringMatcher, error) {
+func compileString(s spec.StringMatch) (stringMatcher, error) {
 	sm := stringMatcher{kind: s.Kind, value: s.Value, fold: s.IgnoreCase}
-	if s.Kind == config.MatchRegex {
+	if s.Kind == spec.MatchRegex {
 		re, err := compileRegex(s.Value)
 		if err != nil {
 			return sm, err
@@ -164,13 +164,13 @@ func (m *matcher) matches(r *Request) bool {
 
 func (m *matcher) matchPath(p []byte) bool {
 	switch m.kind {
-	case config.PathPrefix:
+	case spec.PathPrefix:
 		return hasPrefix(p, m.path, m.fold)
-	case config.PathExact:
+	case spec.PathExact:
 		return len(p) == len(m.path) && hasPrefix(p, m.path, m.fold)
-	case config.PathSeparatedPrefix:
+	case spec.PathSeparatedPrefix:
 		return hasPrefix(p, m.path, m.fold) && (len(p) == len(m.path) || p[len(m.path)] == '/')
-	case config.PathRegex:
+	case spec.PathRegex:
 		return m.re.Match(p)
 	}
 	return false
@@ -191,20 +191,20 @@ func (s *stringMatcher) matches(v []byte, present bool) bool {
 		return false
 	}
 	switch s.kind {
-	case config.MatchPresent:
+	case spec.MatchPresent:
 		return true
-	case config.MatchExact:
+	case spec.MatchExact:
 		return len(v) == len(s.value) && hasPrefix(v, s.value, s.fold)
-	case config.MatchPrefix:
+	case spec.MatchPrefix:
 		return hasPrefix(v, s.value, s.fold)
-	case config.MatchSuffix:
+	case spec.MatchSuffix:
 		return len(v) >= len(s.value) && hasPrefix(v[len(v)-len(s.value):], s.value, s.fold)
-	case config.MatchContains:
+	case spec.MatchContains:
 		if s.fold {
 			return strings.Contains(strings.ToLower(string(v)), strings.ToLower(s.value))
 		}
 		return bytes.Contains(v, []byte(s.value))
-	case config.MatchRegex:
+	case spec.MatchRegex:
 		return s.re.Match(v)
 	}
 	return false

@@ -3,7 +3,7 @@ package route
 import (
 	"time"
 
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // RetryOn is a set of retry conditions, compiled from Envoy's retry_on.
@@ -41,7 +41,7 @@ type Retry struct {
 	PerTry time.Duration
 }
 
-func compileRetry(p *config.RetryPolicy) *Retry {
+func compileRetry(p *spec.RetryPolicy) *Retry {
 	if p == nil {
 		return nil
 	}

@@ -5,29 +5,29 @@ import (
 	"testing"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 func testTable(t testing.TB) *Table {
-	rc := &config.RouteConfig{Name: "rc", VirtualHosts: []config.VirtualHost{
-		{Name: "api", Domains: []string{"api.example.com", "*.api.example.com"}, Routes: []config.Route{
-			{Name: "exact", Match: config.RouteMatch{Kind: config.PathExact, Path: "/health", CaseSensitive: true}, Action: &config.RouteAction{Cluster: "health"}},
-			{Name: "v2-header", Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/v", CaseSensitive: true,
-				Headers: []config.HeaderMatch{{Name: "x-version", Match: config.StringMatch{Kind: config.MatchExact, Value: "2"}}}},
-				Action: &config.RouteAction{Cluster: "v2"}},
-			{Name: "post", Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/", CaseSensitive: true,
-				Headers: []config.HeaderMatch{{Name: ":method", Match: config.StringMatch{Kind: config.MatchExact, Value: "POST"}}}},
-				Action: &config.RouteAction{Cluster: "writes"}},
-			{Name: "query", Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/", CaseSensitive: true,
-				Query: []config.QueryMatch{{Name: "debug", Match: config.StringMatch{Kind: config.MatchPresent}}}},
-				Action: &config.RouteAction{Cluster: "debug"}},
-			{Name: "regex", Match: config.RouteMatch{Kind: config.PathRegex, Path: "/users/[0-9]+", CaseSensitive: true}, Action: &config.RouteAction{Cluster: "users"}},
-			{Name: "ci", Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/Static/"}, Action: &config.RouteAction{Cluster: "static"}},
-			{Name: "default", Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/", CaseSensitive: true}, Action: &config.RouteAction{Cluster: "v1"}},
+	rc := &spec.RouteConfig{Name: "rc", VirtualHosts: []spec.VirtualHost{
+		{Name: "api", Domains: []string{"api.example.com", "*.api.example.com"}, Routes: []spec.Route{
+			{Name: "exact", Match: spec.RouteMatch{Kind: spec.PathExact, Path: "/health", CaseSensitive: true}, Action: &spec.RouteAction{Cluster: "health"}},
+			{Name: "v2-header", Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: "/v", CaseSensitive: true,
+				Headers: []spec.HeaderMatch{{Name: "x-version", Match: spec.StringMatch{Kind: spec.MatchExact, Value: "2"}}}},
+				Action: &spec.RouteAction{Cluster: "v2"}},
+			{Name: "post", Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: "/", CaseSensitive: true,
+				Headers: []spec.HeaderMatch{{Name: ":method", Match: spec.StringMatch{Kind: spec.MatchExact, Value: "POST"}}}},
+				Action: &spec.RouteAction{Cluster: "writes"}},
+			{Name: "query", Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: "/", CaseSensitive: true,
+				Query: []spec.QueryMatch{{Name: "debug", Match: spec.StringMatch{Kind: spec.MatchPresent}}}},
+				Action: &spec.RouteAction{Cluster: "debug"}},
+			{Name: "regex", Match: spec.RouteMatch{Kind: spec.PathRegex, Path: "/users/[0-9]+", CaseSensitive: true}, Action: &spec.RouteAction{Cluster: "users"}},
+			{Name: "ci", Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: "/Static/"}, Action: &spec.RouteAction{Cluster: "static"}},
+			{Name: "default", Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: "/", CaseSensitive: true}, Action: &spec.RouteAction{Cluster: "v1"}},
 		}},
-		{Name: "any", Domains: []string{"*"}, Routes: []config.Route{
-			{Name: "sep", Match: config.RouteMatch{Kind: config.PathSeparatedPrefix, Path: "/app", CaseSensitive: true}, Action: &config.RouteAction{Cluster: "app"}},
-			{Name: "fallback", Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/", CaseSensitive: true}, Direct: &config.DirectResponse{Status: 404}},
+		{Name: "any", Domains: []string{"*"}, Routes: []spec.Route{
+			{Name: "sep", Match: spec.RouteMatch{Kind: spec.PathSeparatedPrefix, Path: "/app", CaseSensitive: true}, Action: &spec.RouteAction{Cluster: "app"}},
+			{Name: "fallback", Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: "/", CaseSensitive: true}, Direct: &spec.DirectResponse{Status: 404}},
 		}},
 	}}
 	tb, err := Compile(rc, func(name string) *cluster.Cluster { return &cluster.Cluster{Name: name} })
@@ -98,9 +98,9 @@ func TestMatch(t *testing.T) {
 }
 
 func TestWeightedPick(t *testing.T) {
-	rc := &config.RouteConfig{VirtualHosts: []config.VirtualHost{{Domains: []string{"*"}, Routes: []config.Route{{
-		Match:  config.RouteMatch{Kind: config.PathPrefix, Path: "/"},
-		Action: &config.RouteAction{Weighted: []config.WeightedCluster{{Name: "a", Weight: 90}, {Name: "b", Weight: 10}}},
+	rc := &spec.RouteConfig{VirtualHosts: []spec.VirtualHost{{Domains: []string{"*"}, Routes: []spec.Route{{
+		Match:  spec.RouteMatch{Kind: spec.PathPrefix, Path: "/"},
+		Action: &spec.RouteAction{Weighted: []spec.WeightedCluster{{Name: "a", Weight: 90}, {Name: "b", Weight: 10}}},
 	}}}}}
 	tb, err := Compile(rc, func(name string) *cluster.Cluster { return &cluster.Cluster{Name: name} })
 	if err != nil {
@@ -120,13 +120,13 @@ func TestWeightedPick(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		rc   *config.RouteConfig
+		rc   *spec.RouteConfig
 		want string
 	}{
-		{"bad regex", &config.RouteConfig{Name: "r", VirtualHosts: []config.VirtualHost{{Domains: []string{"*"}, Routes: []config.Route{{
-			Match: config.RouteMatch{Kind: config.PathRegex, Path: "(("}, Action: &config.RouteAction{Cluster: "x"}}}}}},
+		{"bad regex", &spec.RouteConfig{Name: "r", VirtualHosts: []spec.VirtualHost{{Domains: []string{"*"}, Routes: []spec.Route{{
+			Match: spec.RouteMatch{Kind: spec.PathRegex, Path: "(("}, Action: &spec.RouteAction{Cluster: "x"}}}}}},
 			`route config "r": virtual_hosts[0].routes[0]: regex "((": error parsing regexp: missing closing ): ` + "`^(?:(()$`"},
-		{"duplicate domain", &config.RouteConfig{Name: "r", VirtualHosts: []config.VirtualHost{{Domains: []string{"a"}}, {Domains: []string{"a"}}}},
+		{"duplicate domain", &spec.RouteConfig{Name: "r", VirtualHosts: []spec.VirtualHost{{Domains: []string{"a"}}, {Domains: []string{"a"}}}},
 			`route config "r": virtual_hosts[1].domains: domain "a" appears in two virtual hosts`},
 	}
 	for _, tc := range tests {
@@ -162,12 +162,12 @@ func BenchmarkMatch(b *testing.B) {
 }
 
 func BenchmarkMatchManyRoutes(b *testing.B) {
-	var routes []config.Route
+	var routes []spec.Route
 	for i := range 100 {
-		routes = append(routes, config.Route{Match: config.RouteMatch{Kind: config.PathPrefix, Path: fmt.Sprintf("/svc%03d/", i), CaseSensitive: true},
-			Action: &config.RouteAction{Cluster: "c"}})
+		routes = append(routes, spec.Route{Match: spec.RouteMatch{Kind: spec.PathPrefix, Path: fmt.Sprintf("/svc%03d/", i), CaseSensitive: true},
+			Action: &spec.RouteAction{Cluster: "c"}})
 	}
-	rc := &config.RouteConfig{VirtualHosts: []config.VirtualHost{{Domains: []string{"*"}, Routes: routes}}}
+	rc := &spec.RouteConfig{VirtualHosts: []spec.VirtualHost{{Domains: []string{"*"}, Routes: routes}}}
 	tb, err := Compile(rc, func(string) *cluster.Cluster { return &cluster.Cluster{} })
 	if err != nil {
 		b.Fatal(err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/meshlb/meshlb/internal/weighted"
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Target is one cluster a route forwards to, with its share of a weighted
@@ -29,8 +29,8 @@ type Route struct {
 	Rewrite     *string
 	HostRewrite string
 	Retry       *Retry // nil: only failed connects are redispatched
-	Direct      *config.DirectResponse
-	Redirect    *config.Redirect
+	Direct      *spec.DirectResponse
+	Redirect    *spec.Redirect
 	split       weighted.Split
 }
 
@@ -60,7 +60,7 @@ type domainPattern struct {
 type Clusters func(name string) *cluster.Cluster
 
 // Compile builds a table from rc, resolving cluster names with clusters.
-func Compile(rc *config.RouteConfig, clusters Clusters) (*Table, error) {
+func Compile(rc *spec.RouteConfig, clusters Clusters) (*Table, error) {
 	t := &Table{Name: rc.Name, exact: map[string]*vhost{}}
 	for i := range rc.VirtualHosts {
 		cvh := &rc.VirtualHosts[i]
@@ -112,13 +112,13 @@ func sortLongestFirst(p []domainPattern) {
 	}
 }
 
-func compileRoute(cr *config.Route, clusters Clusters) (*Route, error) {
+func compileRoute(cr *spec.Route, clusters Clusters) (*Route, error) {
 	m, err := compileMatch(&cr.Match)
 	if err != nil {
 		return nil, err
 	}
 	r := &Route{Name: cr.Name, match: m, Direct: cr.Direct, Redirect: cr.Redirect}
-	if cr.Match.Kind == config.PathPrefix {
+	if cr.Match.Kind == spec.PathPrefix {
 		r.Prefix = cr.Match.Path
 	}
 	a := cr.Action
@@ -132,7 +132,7 @@ func compileRoute(cr *config.Route, clusters Clusters) (*Route, error) {
 	}
 	targets := a.Weighted
 	if len(targets) == 0 {
-		targets = []config.WeightedCluster{{Name: a.Cluster, Weight: 1}}
+		targets = []spec.WeightedCluster{{Name: a.Cluster, Weight: 1}}
 	}
 	var total uint32
 	for _, w := range targets {

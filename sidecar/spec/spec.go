@@ -1,14 +1,11 @@
-// Package config turns Envoy v3 resources (Listener, RouteConfiguration,
-// Cluster, ClusterLoadAssignment) into the plain runtime specs the data plane
-// is built from, and rejects what the data plane does not support.
+// Package spec holds the plain runtime specs the data plane is built from:
+// listeners, routes, clusters and endpoints as decoded from Envoy v3
+// resources by sidecar/config. It has no protobuf or Envoy imports, so the
+// data-plane packages (listener, l4, l7, route, cluster, balancer) that
+// consume it never link them.
 //
-// It is the only package under sidecar/ that touches protobuf. Every error it
-// returns names the resource and the field, e.g.
-//
-//	listener "web": filter_chains[0].filters[0].typed_config: unsupported filter type.googleapis.com/...
-//
-// so the xDS client can NACK with it verbatim.
-package config
+// Values of these types are immutable once handed to the sidecar.
+package spec
 
 import "time"
 
