@@ -35,6 +35,7 @@ type reqHead struct {
 	upgrade []byte
 	expect  bool // Expect: 100-continue
 	hasXFP  bool
+	xfpHop  bool // Connection names X-Forwarded-Proto: the client's is dropped
 	// hostHeader is set once a Host header has been seen.
 	hostHeader bool
 	connOpts   [][]byte // extra hop-by-hop header names from Connection
@@ -200,7 +201,7 @@ func (h *reqHead) noteHeader(name, value []byte) error {
 		}
 	case 10:
 		if equalFold(name, "connection") {
-			h.noteConnection(value)
+			return h.noteConnection(value)
 		}
 	case 7:
 		if equalFold(name, "upgrade") {
@@ -239,7 +240,12 @@ func (h *reqHead) noteLength(v []byte) error {
 	return nil
 }
 
-func (h *reqHead) noteConnection(v []byte) {
+// noteConnection records the options of a Connection header. The headers
+// it names are hop-by-hop and not forwarded, except Host, which is always
+// forwarded, and the framing headers: a request that names Content-Length
+// or Transfer-Encoding is rejected, since dropping them would leave its
+// body to be read by the upstream as the next request (issue 7, item 1).
+func (h *reqHead) noteConnection(v []byte) error {
 	for len(v) > 0 {
 		var tok []byte
 		tok, v = cutComma(v)
@@ -250,11 +256,18 @@ func (h *reqHead) noteConnection(v []byte) {
 			if !h.http11 {
 				h.close = false
 			}
-		case equalFold(tok, "upgrade"):
+		case equalFold(tok, "upgrade"), equalFold(tok, "host"):
+		case equalFold(tok, "content-length"), equalFold(tok, "transfer-encoding"):
+			return badRequest("Connection header names a framing header")
+		case equalFold(tok, "x-forwarded-proto"):
+			// Dropped as hop-by-hop, so the proxy sets its own.
+			h.xfpHop = true
+			h.connOpts = append(h.connOpts, tok)
 		case len(tok) > 0:
 			h.connOpts = append(h.connOpts, tok)
 		}
 	}
+	return nil
 }
 
 // finish checks the head as a whole (RFC 9112 6.3, request smuggling).
@@ -270,6 +283,9 @@ func (h *reqHead) finish() error {
 			return badRequest("missing Host header")
 		}
 		h.Host = []byte{}
+	}
+	if h.xfpHop {
+		h.hasXFP = false
 	}
 	if h.upgrade != nil && !h.http11 {
 		h.upgrade = nil

@@ -71,6 +71,9 @@ func TestParseRequestRejects(t *testing.T) {
 		{"relative target", "GET a/b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"space in target", "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 505},
 		{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
+		{"connection names content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: Content-Length\r\n\r\n", 400},
+		{"connection names transfer-encoding", "POST / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+		{"connection names content-length, no body", "GET / HTTP/1.1\r\nHost: x\r\nConnection: content-length\r\n\r\n", 400},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
