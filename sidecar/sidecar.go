@@ -50,6 +50,7 @@ type Sidecar struct {
 	stats     *statsRegistry
 	parker    *l7.Parker // nil where parking is unavailable
 	current   atomic.Pointer[Snapshot]
+	draining  atomic.Bool
 	applyMu   sync.Mutex
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -107,9 +108,15 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	return nil
 }
 
-// Close stops every listener, waits up to grace for connections to finish,
-// then closes the rest and the idle upstream connections.
+// Draining reports whether Close has begun: the sidecar no longer accepts
+// connections and /ready answers 503.
+func (s *Sidecar) Draining() bool { return s.draining.Load() }
+
+// Close marks the sidecar draining, stops every listener, waits up to grace
+// (Envoy's --drain-time-s) for connections to finish their requests, then
+// closes the rest and the idle upstream connections.
 func (s *Sidecar) Close(grace time.Duration) {
+	s.draining.Store(true)
 	s.listeners.Close(grace)
 	if s.parker != nil {
 		s.parker.Close()

@@ -17,9 +17,6 @@ import (
 	"github.com/meshlb/meshlb/xds/client"
 )
 
-// drainGrace bounds how long a stopping sidecar waits for connections.
-const drainGrace = 5 * time.Second
-
 func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "Envoy v3 bootstrap file (YAML or JSON)")
@@ -29,6 +26,8 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	adminAddr := fs.String("admin", "", "admin listener address (overrides the bootstrap's)")
 	stateDir := fs.String("state-dir", "", "directory to persist the last good configuration in")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	var sd shutdownTimes
+	sd.register(fs)
 	var cf consulFlags
 	sidecarFor := fs.String("sidecar-for", "", "take the node id from the connect-proxy registered for this service on the local Consul agent")
 	proxyID := fs.String("proxy-id", "", "take the node id from this connect-proxy service id (checked on the local Consul agent)")
@@ -52,7 +51,7 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	if *adminAddr != "" {
 		b.AdminAddress = *adminAddr
 	}
-	return serveSidecar(ctx, b, *stateDir, logger)
+	return serveSidecar(ctx, b, *stateDir, sd, logger)
 }
 
 // loadBootstrap reads the bootstrap file, or builds one from flags.
@@ -78,16 +77,17 @@ func loadBootstrap(path, xds, nodeID string, delta bool) (*config.Bootstrap, err
 	return b, nil
 }
 
-func serveSidecar(ctx context.Context, b *config.Bootstrap, stateDir string, logger *slog.Logger) error {
+func serveSidecar(ctx context.Context, b *config.Bootstrap, stateDir string, sd shutdownTimes, logger *slog.Logger) error {
 	sc := sidecar.New(logger.With("component", "sidecar"))
-	defer sc.Close(drainGrace)
 	if b.AdminAddress != "" {
 		stop, err := serveAdmin(b.AdminAddress, admin.Handler(sc), logger)
 		if err != nil {
+			sc.Close(0)
 			return err
 		}
-		defer stop()
+		defer stop() // after the drain: /ready answers 503 throughout
 	}
+	defer sd.shutdown(sc, logger)
 	if b.ADS == nil {
 		if err := sc.Apply(&b.Static); err != nil {
 			return fmt.Errorf("applying static resources: %w", err)

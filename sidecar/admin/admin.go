@@ -39,9 +39,14 @@ func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
 }
 
 // ready answers 200 LIVE once a configuration is in force, as Envoy does
-// once initialized, and 503 PRE_INITIALIZING before.
+// once initialized, 503 PRE_INITIALIZING before, and 503 DRAINING once the
+// sidecar is shutting down, so load balancers stop sending to it first.
 func (a *admin) ready(w http.ResponseWriter, _ *http.Request) {
-	if a.sc.Snapshot() == nil {
+	switch {
+	case a.sc.Draining():
+		http.Error(w, "DRAINING", http.StatusServiceUnavailable)
+		return
+	case a.sc.Snapshot() == nil:
 		http.Error(w, "PRE_INITIALIZING", http.StatusServiceUnavailable)
 		return
 	}
