@@ -15,10 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/meshlb/meshlb/sidecar/config"
 )
@@ -72,6 +70,17 @@ type Options struct {
 	// jitter). Zero means DefaultBackoffBase and DefaultBackoffMax. The same
 	// bounds pace a NACK of a response the server sends again unchanged.
 	BackoffBase, BackoffMax time.Duration
+	// MaxRecvMsgSize bounds the size of one response; zero means
+	// DefaultMaxRecvMsgSize. A larger response fails the stream, and the
+	// client logs an error with both sizes.
+	MaxRecvMsgSize int
+	// KeepaliveTime and KeepaliveTimeout are the gRPC keepalive of the
+	// channel (see DefaultKeepaliveTime); zero means the defaults.
+	KeepaliveTime, KeepaliveTimeout time.Duration
+	// ResponseTimeout bounds the wait for the first response on each
+	// stream; a stream that gets none in time is closed and the client
+	// moves to the next target. Zero means DefaultResponseTimeout.
+	ResponseTimeout time.Duration
 }
 
 // Client is an ADS client. Create it with [New] and start it with
@@ -82,6 +91,7 @@ type Client struct {
 	log     *slog.Logger
 	static  *config.Set
 	ready   chan struct{}
+	conn    atomic.Pointer[connState] // see ControlPlane
 
 	// Owned by the Run goroutine.
 	cur     *state // last good state: ACKed resources, active versions
@@ -104,6 +114,10 @@ func New(opts Options, a Applier) *Client {
 	if opts.InitialFetchTimeout <= 0 {
 		opts.InitialFetchTimeout = DefaultInitialFetchTimeout
 	}
+	opts.MaxRecvMsgSize = orDefault(opts.MaxRecvMsgSize, DefaultMaxRecvMsgSize)
+	opts.KeepaliveTime = orDefault(opts.KeepaliveTime, DefaultKeepaliveTime)
+	opts.KeepaliveTimeout = orDefault(opts.KeepaliveTimeout, DefaultKeepaliveTimeout)
+	opts.ResponseTimeout = orDefault(opts.ResponseTimeout, DefaultResponseTimeout)
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -127,29 +141,37 @@ func (c *Client) Ready() <-chan struct{} { return c.ready }
 
 // Run applies the persisted state, if any, then keeps an ADS stream to the
 // control servers until ctx is done, reconnecting with exponential backoff
-// and full jitter. After a stream that delivered a response it reconnects to
-// the same target with the backoff reset; after a failed attempt it moves to
-// the next target. Run returns nil once ctx is done and every goroutine it
-// started has exited; it returns an error only if there are no targets.
+// and full jitter. Whenever a stream fails (the server closed it, its
+// keepalive pings went unanswered, or it sent no response within
+// ResponseTimeout) the client moves to the next target, as Envoy picks
+// another host of a multi-endpoint ADS cluster; the backoff is reset after a
+// stream that delivered a response. Run returns nil once ctx is done and
+// every goroutine it started has exited; it returns an error, before
+// connecting, if there are no targets or one is invalid (see [CheckTarget]).
 // Run must be called at most once.
 func (c *Client) Run(ctx context.Context) error {
 	if len(c.opts.Targets) == 0 {
 		return errors.New("xds client: no control server targets")
 	}
+	for _, t := range c.opts.Targets {
+		if err := CheckTarget(t); err != nil {
+			return fmt.Errorf("xds client: %w", err)
+		}
+	}
 	c.restore()
 	c.initDeadline = time.Now().Add(c.opts.InitialFetchTimeout)
 	b := backoff{base: c.opts.BackoffBase, max: c.opts.BackoffMax}
-	for i := 0; ; {
+	for i := 0; ; i++ {
 		target := c.opts.Targets[i%len(c.opts.Targets)]
+		c.setConn(target, false)
 		responded, err := c.runStream(ctx, target)
+		c.setConn(target, false)
 		if ctx.Err() != nil {
 			return nil
 		}
-		c.log.Info("ADS stream down", "target", target, "err", err)
+		c.logStreamDown(ctx, target, err)
 		if responded {
 			b.reset()
-		} else {
-			i++
 		}
 		if !sleep(ctx, b.next()) {
 			return nil
@@ -160,7 +182,7 @@ func (c *Client) Run(ctx context.Context) error {
 // runStream runs one ADS stream to target until it fails or ctx is done. It
 // reports whether the server sent at least one response.
 func (c *Client) runStream(ctx context.Context, target string) (bool, error) {
-	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := c.dial(target)
 	if err != nil {
 		return false, fmt.Errorf("creating channel: %w", err)
 	}
@@ -169,6 +191,14 @@ func (c *Client) runStream(ctx context.Context, target string) (bool, error) {
 		return c.runDelta(ctx, conn, target)
 	}
 	return c.runSotW(ctx, conn, target)
+}
+
+// orDefault returns v, or def if v is not positive.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // sleep waits d or until ctx is done, and reports whether ctx is still live.

@@ -31,18 +31,19 @@ type deltaStream struct {
 // assignments are subscribed and unsubscribed by name as the listeners and
 // clusters that refer to them come and go.
 func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn, target string) (responded bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, wd, cancel := c.watch(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
 	if err != nil {
-		return false, fmt.Errorf("opening stream: %w", err)
+		return false, streamErr(ctx, fmt.Errorf("opening stream: %w", err))
 	}
 	c.log.Info("ADS stream up", "target", target)
 	s := &deltaStream{c: c, stream: stream, pace: pacer{base: c.opts.BackoffBase, max: c.opts.BackoffMax}}
 	defer s.pace.stop()
-	return pump(ctx, c, &s.pace, receive(ctx, &wg, stream.Recv), s)
+	responded, err = pump(ctx, c, target, wd, &s.pace, receive(ctx, &wg, stream.Recv), s)
+	return responded, streamErr(ctx, err)
 }
 
 // resend sends a NACK the pacer held back.

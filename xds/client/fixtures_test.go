@@ -114,7 +114,9 @@ func (s summary) equal(o summary) bool {
 func runClient(t *testing.T, opts Options, a Applier) (c *Client, stop func()) {
 	t.Helper()
 	opts.NodeID, opts.NodeCluster = testNode, "test"
-	opts.Logger = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase, opts.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
 	}

@@ -35,18 +35,19 @@ type sotwStream struct {
 // clusters refer to for route configurations and load assignments. A type
 // whose list is empty is not requested until it is not.
 func (c *Client) runSotW(ctx context.Context, conn *grpc.ClientConn, target string) (responded bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, wd, cancel := c.watch(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
-		return false, fmt.Errorf("opening stream: %w", err)
+		return false, streamErr(ctx, fmt.Errorf("opening stream: %w", err))
 	}
 	c.log.Info("ADS stream up", "target", target)
 	s := &sotwStream{c: c, stream: stream, pace: pacer{base: c.opts.BackoffBase, max: c.opts.BackoffMax}}
 	defer s.pace.stop()
-	return pump(ctx, c, &s.pace, receive(ctx, &wg, stream.Recv), s)
+	responded, err = pump(ctx, c, target, wd, &s.pace, receive(ctx, &wg, stream.Recv), s)
+	return responded, streamErr(ctx, err)
 }
 
 // resend sends a NACK the pacer held back.

@@ -167,8 +167,9 @@ type adsStream[Resp any] interface {
 
 // pump sends the first subscriptions, then handles responses, the initial
 // fetch timeout and held-back NACKs until the stream fails or ctx is done.
-// It reports whether the server sent a response.
-func pump[Resp any](ctx context.Context, c *Client, pace *pacer, msgs <-chan received[Resp], s adsStream[Resp]) (responded bool, err error) {
+// The first response stops the stream's watchdog (see [Client.watch]). It
+// reports whether the server sent a response.
+func pump[Resp any](ctx context.Context, c *Client, target string, wd *time.Timer, pace *pacer, msgs <-chan received[Resp], s adsStream[Resp]) (responded bool, err error) {
 	initC, stopInit := c.initTimer()
 	defer stopInit()
 	if err := s.syncAll(); err != nil {
@@ -182,7 +183,11 @@ func pump[Resp any](ctx context.Context, c *Client, pace *pacer, msgs <-chan rec
 			if r.err != nil {
 				return responded, fmt.Errorf("receiving: %w", r.err)
 			}
-			responded = true
+			if !responded {
+				responded = true
+				wd.Stop()
+				c.setConn(target, true)
+			}
 			if err := s.handle(ctx, r.msg); err != nil {
 				return responded, err
 			}

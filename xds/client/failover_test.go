@@ -1,0 +1,223 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+)
+
+// hungServer accepts TCP connections and never answers, as a stopped
+// (SIGSTOP) control server whose kernel still completes handshakes. It
+// returns the address.
+func hungServer(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		lis.Close()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return lis.Addr().String()
+}
+
+func TestResponseTimeoutFailover(t *testing.T) {
+	tests := []struct {
+		name string
+		// first returns the first target, which never responds.
+		first func(t *testing.T) string
+	}{
+		{"TCP accepted, no HTTP/2", hungServer},
+		{"xDS server without a snapshot for the node", func(t *testing.T) string { return newXDSServer(t).addr }},
+	}
+	for _, m := range modes {
+		for _, tc := range tests {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				ctx := timeout(t)
+				srv := newXDSServer(t)
+				srv.set(t, "v1", base("10.0.0.1:80"))
+				a := &fakeApplier{}
+				start := time.Now()
+				c, _ := runClient(t, Options{
+					Targets: []string{tc.first(t), srv.addr}, Delta: m.delta,
+					ResponseTimeout: 300 * time.Millisecond,
+				}, a)
+				a.waitFor(ctx, t, baseSummary("10.0.0.1:80"))
+				if d := time.Since(start); d > 3*time.Second {
+					t.Errorf("failover took %v, want about the 300ms response timeout", d)
+				}
+				waitControlPlane(ctx, t, c, srv.addr, true)
+			})
+		}
+	}
+}
+
+// waitControlPlane waits until c reports addr and connected.
+func waitControlPlane(ctx context.Context, t *testing.T, c *Client, addr string, connected bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		a, ok := c.ControlPlane()
+		if a == addr && ok == connected {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("ControlPlane() = %q, %v; want %q, %v", a, ok, addr, connected)
+		}
+	}
+}
+
+func TestControlPlaneState(t *testing.T) {
+	ctx := timeout(t)
+	srv := newXDSServer(t)
+	srv.set(t, "v1", base("10.0.0.1:80"))
+	a := &fakeApplier{}
+	c, _ := runClient(t, Options{Targets: []string{srv.addr}}, a)
+	a.waitFor(ctx, t, baseSummary("10.0.0.1:80"))
+	waitControlPlane(ctx, t, c, srv.addr, true)
+	srv.shutdown()
+	waitControlPlane(ctx, t, c, srv.addr, false)
+}
+
+func TestInvalidTarget(t *testing.T) {
+	tests := []struct {
+		target, err string
+	}{
+		{"127.0.0.1:18000", ""},
+		{"control.mesh:18000", ""},
+		{"[::1]:18000", ""},
+		{"127.0.0.1:18000,127.0.0.1:18001", `invalid control server address "127.0.0.1:18000,127.0.0.1:18001": address 127.0.0.1:18000,127.0.0.1:18001: too many colons in address`},
+		{"127.0.0.1", `invalid control server address "127.0.0.1": address 127.0.0.1: missing port in address`},
+		{":18000", `invalid control server address ":18000": missing host`},
+		{"host:0", `invalid control server address "host:0": port must be 1-65535`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.target, func(t *testing.T) {
+			got := ""
+			if err := CheckTarget(tc.target); err != nil {
+				got = err.Error()
+			}
+			if got != tc.err {
+				t.Errorf("CheckTarget(%q) = %q, want %q", tc.target, got, tc.err)
+			}
+		})
+	}
+	// Run fails at once rather than retrying an address it cannot dial.
+	c := New(Options{NodeID: testNode, Targets: []string{"127.0.0.1:1,127.0.0.1:2"}}, &fakeApplier{})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := c.Run(ctx); err == nil || !strings.Contains(err.Error(), "invalid control server address") {
+		t.Errorf("Run with a comma-separated target = %v, want an invalid address error", err)
+	}
+}
+
+// bigEndpoints returns n distinct endpoint addresses.
+func bigEndpoints(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("10.%d.%d.%d:%d", i>>16&255, i>>8&255, i&255, 1000+i%50000)
+	}
+	return out
+}
+
+func TestReceiveLimit(t *testing.T) {
+	// 200,000 endpoints make a load assignment of about 6 MiB, over gRPC's
+	// 4 MiB default.
+	addrs := bigEndpoints(200_000)
+	tests := []struct {
+		name    string
+		limit   int
+		applied bool
+	}{
+		{"default limit", 0, true},
+		{"1 MiB limit", 1 << 20, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := timeout(t)
+			srv := newXDSServer(t)
+			srv.set(t, "v1", base(addrs...))
+			logs := &logRecorder{}
+			a := &fakeApplier{}
+			runClient(t, Options{Targets: []string{srv.addr}, MaxRecvMsgSize: tc.limit, Logger: slog.New(logs)}, a)
+			if tc.applied {
+				if _, err := a.sets.wait(ctx, func(s *config.Set) bool {
+					return len(s.Endpoints["backend"].Endpoints) == len(addrs)
+				}); err != nil {
+					t.Fatalf("the large load assignment was not applied: %v", err)
+				}
+				return
+			}
+			r, err := logs.recs.wait(ctx, func(r slog.Record) bool { return r.Level == slog.LevelError })
+			if err != nil {
+				t.Fatalf("no error logged: %v", err)
+			}
+			got := attrs(r)
+			if size, ok := got["size"].(int64); !ok || size <= 4<<20 {
+				t.Errorf("logged size = %v, want the response size, over 4 MiB", got["size"])
+			}
+			want := map[string]any{"limit": int64(1 << 20), "target": srv.addr}
+			for k, v := range want {
+				if diff := cmp.Diff(v, got[k]); diff != "" {
+					t.Errorf("log attribute %s (-want +got):\n%s", k, diff)
+				}
+			}
+			if !strings.Contains(r.Message, "receive limit") {
+				t.Errorf("log message %q does not name the receive limit", r.Message)
+			}
+		})
+	}
+}
+
+// logRecorder is a slog.Handler that records every record.
+type logRecorder struct{ recs events[slog.Record] }
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.recs.add(r.Clone())
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+// attrs returns r's attributes by key, as plain values.
+func attrs(r slog.Record) map[string]any {
+	out := map[string]any{}
+	r.Attrs(func(a slog.Attr) bool {
+		out[a.Key] = a.Value.Any()
+		return true
+	})
+	return out
+}
