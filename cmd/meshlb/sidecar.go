@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar"
@@ -20,7 +21,9 @@ import (
 func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "Envoy v3 bootstrap file (YAML or JSON)")
-	xdsAddr := fs.String("xds", "", "control server address, when there is no --config")
+	var xdsAddrs targetList
+	fs.Var(&xdsAddrs, "xds", "control server address host:port, when there is no --config; repeat or separate with commas for replicas to fail over between")
+	maxRecv := fs.Int("xds-max-recv-bytes", client.DefaultMaxRecvMsgSize, "largest xDS response accepted, in bytes")
 	nodeID := fs.String("node-id", "", "xDS node id, when there is no --config (overrides the bootstrap's)")
 	delta := fs.Bool("delta", false, "with --xds: use incremental xDS (DELTA_GRPC)")
 	adminAddr := fs.String("admin", "", "admin listener address (overrides the bootstrap's)")
@@ -44,18 +47,41 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 			return err
 		}
 	}
-	b, err := loadBootstrap(*cfgPath, *xdsAddr, *nodeID, *delta)
+	b, err := loadBootstrap(*cfgPath, xdsAddrs, *nodeID, *delta)
 	if err != nil {
 		return err
 	}
 	if *adminAddr != "" {
 		b.AdminAddress = *adminAddr
 	}
-	return serveSidecar(ctx, b, *stateDir, sd, logger)
+	return serveSidecar(ctx, b, sidecarOpts{stateDir: *stateDir, maxRecv: *maxRecv}, sd, logger)
+}
+
+// sidecarOpts are the flags serveSidecar needs besides the bootstrap.
+type sidecarOpts struct {
+	stateDir string
+	maxRecv  int // xDS receive limit, bytes
+}
+
+// targetList is a repeatable flag of control server addresses, each
+// occurrence possibly a comma-separated list, checked as it is parsed.
+type targetList []string
+
+func (l *targetList) String() string { return strings.Join(*l, ",") }
+
+func (l *targetList) Set(v string) error {
+	for _, t := range strings.Split(v, ",") {
+		t = strings.TrimSpace(t)
+		if err := client.CheckTarget(t); err != nil {
+			return err
+		}
+		*l = append(*l, t)
+	}
+	return nil
 }
 
 // loadBootstrap reads the bootstrap file, or builds one from flags.
-func loadBootstrap(path, xds, nodeID string, delta bool) (*config.Bootstrap, error) {
+func loadBootstrap(path string, xds []string, nodeID string, delta bool) (*config.Bootstrap, error) {
 	var b *config.Bootstrap
 	switch {
 	case path != "":
@@ -63,8 +89,8 @@ func loadBootstrap(path, xds, nodeID string, delta bool) (*config.Bootstrap, err
 		if b, err = config.LoadBootstrap(path); err != nil {
 			return nil, err
 		}
-	case xds != "":
-		b = &config.Bootstrap{ADS: &config.ADS{Delta: delta, Targets: []string{xds}, LDS: true, CDS: true}}
+	case len(xds) > 0:
+		b = &config.Bootstrap{ADS: &config.ADS{Delta: delta, Targets: xds, LDS: true, CDS: true}}
 	default:
 		return nil, errors.New("one of --config or --xds is required")
 	}
@@ -77,10 +103,20 @@ func loadBootstrap(path, xds, nodeID string, delta bool) (*config.Bootstrap, err
 	return b, nil
 }
 
-func serveSidecar(ctx context.Context, b *config.Bootstrap, stateDir string, sd shutdownTimes, logger *slog.Logger) error {
+func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd shutdownTimes, logger *slog.Logger) error {
 	sc := sidecar.New(logger.With("component", "sidecar"))
+	var c *client.Client
+	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster)}
+	if b.ADS != nil {
+		c = client.New(client.Options{
+			NodeID: b.NodeID, NodeCluster: b.NodeCluster, Targets: b.ADS.Targets, Delta: b.ADS.Delta,
+			Static: &b.Static, StateDir: o.stateDir, MaxRecvMsgSize: o.maxRecv,
+			Logger: logger.With("component", "xds-client"),
+		}, sc)
+		adminOpts = append(adminOpts, admin.WithControlPlane(c))
+	}
 	if b.AdminAddress != "" {
-		stop, err := serveAdmin(b.AdminAddress, admin.Handler(sc), logger)
+		stop, err := serveAdmin(b.AdminAddress, admin.Handler(sc, adminOpts...), logger)
 		if err != nil {
 			sc.Close(0)
 			return err
@@ -95,10 +131,6 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, stateDir string, sd 
 		<-ctx.Done()
 		return nil
 	}
-	c := client.New(client.Options{
-		NodeID: b.NodeID, NodeCluster: b.NodeCluster, Targets: b.ADS.Targets, Delta: b.ADS.Delta,
-		Static: &b.Static, StateDir: stateDir, Logger: logger.With("component", "xds-client"),
-	}, sc)
 	return c.Run(ctx)
 }
 

@@ -1,5 +1,5 @@
 // Package admin serves the sidecar's admin endpoints with Envoy's names and
-// shapes, so existing tooling works: /ready, /config_dump, /clusters,
+// shapes, so existing tooling works: /ready, /server_info, /config_dump, /clusters,
 // /stats and /stats/prometheus.
 package admin
 
@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/cluster"
@@ -16,10 +17,14 @@ import (
 )
 
 // Handler returns the admin HTTP handler for sc.
-func Handler(sc *sidecar.Sidecar) http.Handler {
+func Handler(sc *sidecar.Sidecar, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
-	a := &admin{sc: sc}
+	a := &admin{sc: sc, start: time.Now()}
+	for _, o := range opts {
+		o(a)
+	}
 	mux.HandleFunc("GET /ready", a.ready)
+	mux.HandleFunc("GET /server_info", a.serverInfo)
 	mux.HandleFunc("GET /config_dump", a.configDump)
 	mux.HandleFunc("GET /clusters", a.clusters)
 	mux.HandleFunc("GET /stats", a.stats)
@@ -32,10 +37,15 @@ func Handler(sc *sidecar.Sidecar) http.Handler {
 	return mux
 }
 
-type admin struct{ sc *sidecar.Sidecar }
+type admin struct {
+	sc    *sidecar.Sidecar
+	start time.Time
+	cp    ControlPlane // nil without xDS
+	node  serverNode
+}
 
 func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
-	fmt.Fprintln(w, "meshlb admin: /ready /config_dump /clusters /stats /stats/prometheus /debug/pprof/")
+	fmt.Fprintln(w, "meshlb admin: /ready /server_info /config_dump /clusters /stats /stats/prometheus /debug/pprof/")
 }
 
 // ready answers 200 LIVE once a configuration is in force, as Envoy does
@@ -109,7 +119,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func (a *admin) stats(w http.ResponseWriter, _ *http.Request) {
-	for _, s := range collect(a.sc) {
+	for _, s := range a.collect() {
 		fmt.Fprintf(w, "%s: %d\n", s.name, s.value)
 	}
 }
@@ -119,11 +129,15 @@ func (a *admin) stats(w http.ResponseWriter, _ *http.Request) {
 func (a *admin) prometheus(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 	typed := map[string]bool{}
-	for _, s := range collect(a.sc) {
+	for _, s := range a.collect() {
 		metric := "envoy_" + s.scope + "_" + s.stat
 		if !typed[metric] {
 			typed[metric] = true
 			fmt.Fprintf(w, "# TYPE %s %s\n", metric, s.kind)
+		}
+		if s.label == "" {
+			fmt.Fprintf(w, "%s %d\n", metric, s.value)
+			continue
 		}
 		fmt.Fprintf(w, "%s{%s=%q} %d\n", metric, s.label, s.subject, s.value)
 	}
