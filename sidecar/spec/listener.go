@@ -1,0 +1,72 @@
+package spec
+
+import (
+	"net/netip"
+	"time"
+)
+
+// FilterChain is one chain of network filters: Filters run in order on
+// each new connection, then the terminal filter, exactly one of TCP and
+// HTTP, serves it.
+type FilterChain struct {
+	Name    string
+	Match   FilterChainMatch
+	Filters []NetworkFilter
+	TCP     *TCPProxy
+	HTTP    *HTTPManager
+}
+
+// SourceType is Envoy's FilterChainMatch.ConnectionSourceType.
+type SourceType int
+
+// Source types.
+const (
+	SourceAny      SourceType = iota // ANY
+	SourceLocal                      // SAME_IP_OR_LOOPBACK: the peer is a loopback address or the local address
+	SourceExternal                   // EXTERNAL: any other peer
+)
+
+// FilterChainMatch holds the criteria a connection must meet for its
+// chain to be selected. A zero criterion (0, nil, "") matches every
+// connection. Prefixes are masked (canonical); names are lower case.
+type FilterChainMatch struct {
+	DestinationPort      uint16         // destination_port
+	PrefixRanges         []netip.Prefix // prefix_ranges: destination IP
+	ServerNames          []string       // server_names: exact or "*.suffix"
+	TransportProtocol    string         // transport_protocol, e.g. "raw_buffer", "tls"
+	ApplicationProtocols []string       // application_protocols (ALPN)
+	DirectSourcePrefixes []netip.Prefix // direct_source_prefix_ranges
+	SourceType           SourceType     // source_type
+	SourcePrefixRanges   []netip.Prefix // source_prefix_ranges
+	SourcePorts          []uint16       // source_ports
+}
+
+// NetworkFilter is one non-terminal network filter: its Envoy type URL and
+// its decoded configuration, a pointer to a spec type such as
+// [LocalRateLimit].
+type NetworkFilter struct {
+	Name    string
+	TypeURL string
+	Config  any
+}
+
+// LocalRateLimitType is the type URL of Envoy's network local rate limit
+// filter, configured by [LocalRateLimit].
+const LocalRateLimitType = "type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit"
+
+// LocalRateLimit limits the rate of new connections with a token bucket:
+// each connection takes a token, and one that finds none is closed.
+type LocalRateLimit struct {
+	StatPrefix string
+	Bucket     TokenBucket
+	// Disabled turns the filter off (runtime_enabled.default_value false).
+	Disabled bool
+}
+
+// TokenBucket starts full with MaxTokens and gains TokensPerFill every
+// FillInterval, up to MaxTokens.
+type TokenBucket struct {
+	MaxTokens     uint32
+	TokensPerFill uint32
+	FillInterval  time.Duration
+}
