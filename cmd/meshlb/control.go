@@ -16,7 +16,8 @@ import (
 
 func runControl(ctx context.Context, args []string, _ io.Writer) error {
 	fs := flag.NewFlagSet("control", flag.ContinueOnError)
-	services := fs.String("services", "", "services.yaml to serve (default: the embedded demo mesh)")
+	services := fs.String("services", "", "services.yaml, or a directory of *.yaml files, to serve (default: the embedded demo mesh)")
+	maxBytes := fs.Int64("services-max-bytes", file.DefaultMaxBytes, "largest total size of the services files, in bytes")
 	addr := fs.String("xds-addr", "127.0.0.1:18000", "address for the xDS gRPC server")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	var cf consulFlags
@@ -28,7 +29,7 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	src := servicesSource(*services, logger)
+	src := servicesSource(*services, *maxBytes, logger)
 	if cf.enabled {
 		if *services != "" {
 			return errors.New("--services and --consul are exclusive")
@@ -40,12 +41,16 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 	return serveControl(ctx, *addr, src, logger)
 }
 
-// servicesSource watches path, or serves the embedded default mesh.
-func servicesSource(path string, logger *slog.Logger) discovery.Source {
+// servicesSource watches path, a file or a directory whose files total at
+// most maxBytes (0: file.DefaultMaxBytes), or serves the embedded default
+// mesh.
+func servicesSource(path string, maxBytes int64, logger *slog.Logger) discovery.Source {
 	if path == "" {
 		return file.NewStatic("default services.yaml", file.Default)
 	}
-	return file.New(path, logger.With("component", "file-discovery"))
+	src := file.New(path, logger.With("component", "file-discovery"))
+	src.MaxBytes = maxBytes
+	return src
 }
 
 // serveControl runs the control server until ctx is done.

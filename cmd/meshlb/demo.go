@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return demo(ctx, cat, servicesSource(*services, logger), *xdsAddr, *level, logger, stdout)
+	return demo(ctx, cat, servicesSource(*services, 0, logger), *xdsAddr, *level, logger, stdout)
 }
 
 func demo(ctx context.Context, cat *discovery.Catalog, src discovery.Source, xdsAddr, level string, logger *slog.Logger, out io.Writer) error {

@@ -40,12 +40,19 @@ import (
 	"github.com/meshlb/meshlb/discovery"
 )
 
-// decoder walks one services.yaml document. It is used for a single Parse.
+// decoder walks one services.yaml document. It is used for a single file.
 type decoder struct {
 	name  string
-	names map[string]int    // service name -> line of its name
-	ids   map[string]string // sidecar id -> service name
-	refs  []ref             // upstream references, checked once all names are known
+	names map[string]claim // service name -> where it is declared
+	ids   map[string]claim // sidecar id -> where it is claimed
+	refs  []ref            // upstream references, checked once all names are known
+}
+
+// claim is where a service name or sidecar id is declared.
+type claim struct {
+	service string // the service declaring it
+	line    int
+	path    string
 }
 
 // ref is an upstream's reference to a service by name.
@@ -61,7 +68,17 @@ type ref struct {
 // of range 1-65535". Parse reports the first error only. It never panics
 // and is safe for concurrent use.
 func Parse(name string, data []byte) (*discovery.Catalog, error) {
-	d := &decoder{name: name, names: map[string]int{}, ids: map[string]string{}}
+	f, err := parseFile(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return merge([]*fileDecl{f})
+}
+
+// parseFile decodes one services.yaml document and checks it on its own;
+// the references between services are checked by [merge], across files.
+func parseFile(name string, data []byte) (*fileDecl, error) {
+	d := &decoder{name: name, names: map[string]claim{}, ids: map[string]claim{}}
 	root, err := d.document(data)
 	if err != nil {
 		return nil, err
@@ -70,13 +87,7 @@ func Parse(name string, data []byte) (*discovery.Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := discovery.New(services)
-	if err != nil {
-		// Unreachable while the walk checks everything New checks; kept so
-		// that a rule added to New cannot be skipped.
-		return nil, &lineError{file: name, line: root.Line, msg: "invalid catalog: " + err.Error(), err: err}
-	}
-	return c, nil
+	return &fileDecl{name: name, rootLine: root.Line, services: services, names: d.names, ids: d.ids, refs: d.refs}, nil
 }
 
 // document decodes data into its single YAML document's root node.
@@ -169,8 +180,7 @@ func (d *decoder) root(n *yaml.Node) ([]discovery.Service, error) {
 	return services, nil
 }
 
-// services decodes the service list and checks the references between
-// services.
+// services decodes the service list.
 func (d *decoder) services(f field) ([]discovery.Service, error) {
 	items, err := d.sequence(f.value, f.path)
 	if err != nil {
@@ -183,11 +193,6 @@ func (d *decoder) services(f field) ([]discovery.Service, error) {
 			return nil, err
 		}
 		out = append(out, s)
-	}
-	for _, r := range d.refs {
-		if _, ok := d.names[r.service]; !ok {
-			return nil, d.failAt(r.line, r.path, "unknown service %q", clip(r.service))
-		}
 	}
 	return out, nil
 }

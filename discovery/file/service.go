@@ -60,10 +60,10 @@ func (d *decoder) serviceName(f field) (string, error) {
 	if name == "" || strings.ContainsAny(name, " /\t\n") {
 		return "", d.fail(n, f.path, "%q must be non-empty with no spaces or slashes", clip(name))
 	}
-	if line, dup := d.names[name]; dup {
-		return "", d.fail(n, f.path, "duplicate service name %q (first at line %d)", clip(name), line)
+	if first, dup := d.names[name]; dup {
+		return "", d.fail(n, f.path, "duplicate service name %q (first at line %d)", clip(name), first.line)
 	}
-	d.names[name] = n.Line
+	d.names[name] = claim{service: name, line: n.Line, path: f.path}
 	return name, nil
 }
 

@@ -109,9 +109,9 @@ func (d *decoder) claimID(sc *discovery.Sidecar, service string, line int, path 
 		id = service
 	}
 	if other, dup := d.ids[id]; dup {
-		return d.failAt(line, path, "%q is also used by service %q", clip(id), clip(other))
+		return d.failAt(line, path, "%q is also used by service %q", clip(id), clip(other.service))
 	}
-	d.ids[id] = service
+	d.ids[id] = claim{service: service, line: line, path: path}
 	return nil
 }
 

@@ -2,56 +2,84 @@ package file
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"time"
 
 	"github.com/meshlb/meshlb/discovery"
 )
 
-// DefaultInterval is how often a [Source] polls its file when
-// [Source.Interval] is zero.
+// DefaultInterval is how often a [Source] polls its files when
+// [Source.Interval] is zero and it cannot watch them with inotify.
 const DefaultInterval = 250 * time.Millisecond
 
-// racyWindow is how long after a file's mtime its stat is not trusted to
-// reveal a change: a second write within the filesystem's timestamp
-// granularity can keep mtime and size. Git calls this "racy clean".
-const racyWindow = 2 * time.Second
+// DefaultMaxBytes bounds the total size of a Source's files when
+// [Source.MaxBytes] is zero. Parsing costs about 40 times the file's size
+// in memory, so a 16 MiB file costs about 700 MB while it is parsed.
+const DefaultMaxBytes = 16 << 20
 
-// Source is a [discovery.Source] that serves a services.yaml file, or
-// static data from [NewStatic].
+// notifyResync is the shortest interval of the safety poll while inotify
+// watches the files: network filesystems deliver no events for writes made
+// on other hosts, and a watch is lost when its directory is replaced.
+const notifyResync = 5 * time.Second
+
+// notifyDelay is how long a Source waits after an event for the burst it
+// belongs to (an editor's write, rename and chmod) to end before it reads.
+const notifyDelay = 20 * time.Millisecond
+
+// Source is a [discovery.Source] that serves services.yaml files, or static
+// data from [NewStatic].
 //
-// A file Source polls the file every Interval, comparing identity, mtime and
-// size, and the content's hash when those leave doubt, so editors that
-// replace the file by renaming are handled. It publishes only when the
-// catalog's version changes. An invalid edit, or a missing file, keeps the
-// last good catalog and is logged once until the content changes again.
+// A services file may be split: each path given is a file or a directory,
+// whose *.yaml and *.yml files (not hidden ones, not in subdirectories) are
+// read in name order. The files are merged into one catalog; a service name
+// or sidecar id declared twice, or an upstream naming an unknown service, is
+// an error naming both files and lines.
 //
-// Interval must not change while Run is running. Run may be called more
-// than once, even concurrently; each call has its own state.
+// On Linux the Source watches the files' directories with inotify and reads
+// a file as soon as it is written, renamed or removed; it also polls every
+// max(Interval, 5s) in case an event is missed. Without inotify (another
+// OS, the watch limit reached, or Poll set) it polls every Interval. A poll
+// compares each file's identity, mtime and size, and its content's hash
+// when those leave doubt, so only changed files are read and parsed again.
+// It publishes only when the catalog's version changes. An invalid edit, a
+// missing file or files over MaxBytes keep the last good catalog and are
+// logged once until the content changes again.
+//
+// Fields must not change while Run is running. Run may be called more than
+// once, even concurrently; each call has its own state.
 type Source struct {
-	// Interval is how often Run polls the file; zero means DefaultInterval.
-	// Static sources ignore it.
+	// Interval is how often Run polls without inotify; zero means
+	// DefaultInterval. Static sources ignore it.
 	Interval time.Duration
+	// Poll disables inotify: Run polls every Interval.
+	Poll bool
+	// MaxBytes bounds the total size of the files; zero means
+	// DefaultMaxBytes. Larger files are not read.
+	MaxBytes int64
 
-	name   string // file path, or the name of static data in errors
-	data   []byte // static data
+	paths  []string // files or directories
+	name   string   // of static data, in errors
+	data   []byte   // static data
 	static bool
 	logger *slog.Logger
 }
 
 var _ discovery.Source = (*Source)(nil)
 
-// New returns a Source that watches the services.yaml file at path. A nil
-// logger means [slog.Default].
-func New(path string, logger *slog.Logger) *Source {
+// New returns a Source that watches path, a services.yaml file or a
+// directory of them. A nil logger means [slog.Default].
+func New(path string, logger *slog.Logger) *Source { return NewPaths([]string{path}, logger) }
+
+// NewPaths returns a Source that watches the services files and
+// directories in paths, merged in that order. paths must not be empty. A
+// nil logger means [slog.Default].
+func NewPaths(paths []string, logger *slog.Logger) *Source {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Source{name: path, logger: logger.With("component", "discovery-file")}
+	return &Source{paths: slices.Clone(paths), logger: logger.With("component", "discovery-file")}
 }
 
 // NewStatic returns a Source that publishes the catalog in data once and
@@ -75,13 +103,26 @@ func (s *Source) Run(ctx context.Context, publish func(*discovery.Catalog)) erro
 		<-ctx.Done()
 		return nil
 	}
-	w := &watch{path: s.name, logger: s.logger}
+	w := newWatch(s.paths, s.maxBytes(), s.logger)
+	var n *notifier
+	if !s.Poll {
+		var err error
+		if n, err = newNotifier(); err != nil {
+			s.logger.Info("watching services files by polling", "interval", s.interval(), "reason", err)
+		} else {
+			defer n.close()
+			n.watch(w.dirs(), s.logger)
+		}
+	}
 	c, err := w.load()
 	if err != nil {
 		return fmt.Errorf("failed to load catalog: %w", err)
 	}
+	if n != nil {
+		n.watch(w.dirs(), s.logger) // with the directories of linked files
+	}
 	publish(c)
-	return w.loop(ctx, s.interval(), publish)
+	return w.loop(ctx, n, s.interval(), publish)
 }
 
 func (s *Source) interval() time.Duration {
@@ -91,112 +132,9 @@ func (s *Source) interval() time.Duration {
 	return DefaultInterval
 }
 
-// watch is the state of one file Source's Run. It is owned by that Run's
-// goroutine.
-type watch struct {
-	path    string
-	logger  *slog.Logger
-	info    os.FileInfo // at the last read
-	readAt  time.Time   // when the last read started
-	sum     [sha256.Size]byte
-	version string // of the last published catalog
-	failing bool   // the file could not be read; already logged
-}
-
-// load reads and parses the file for the initial catalog.
-func (w *watch) load() (*discovery.Catalog, error) {
-	w.readAt = time.Now()
-	info, err := os.Stat(w.path)
-	if err != nil {
-		return nil, err
+func (s *Source) maxBytes() int64 {
+	if s.MaxBytes > 0 {
+		return s.MaxBytes
 	}
-	data, err := os.ReadFile(w.path)
-	if err != nil {
-		return nil, err
-	}
-	w.info, w.sum = info, sha256.Sum256(data)
-	c, err := Parse(w.path, data)
-	if err != nil {
-		return nil, err
-	}
-	w.version = c.Version()
-	return c, nil
-}
-
-// loop polls every interval until ctx is done.
-func (w *watch) loop(ctx context.Context, interval time.Duration, publish func(*discovery.Catalog)) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if c := w.poll(); c != nil {
-				publish(c)
-			}
-		}
-	}
-}
-
-// poll returns the file's catalog if it changed version since the last
-// publish, or nil.
-func (w *watch) poll() *discovery.Catalog {
-	now := time.Now()
-	info, err := os.Stat(w.path)
-	if err != nil {
-		w.unavailable(err)
-		return nil
-	}
-	if w.unchanged(info) {
-		return nil
-	}
-	data, err := os.ReadFile(w.path)
-	if err != nil {
-		w.unavailable(err)
-		return nil
-	}
-	if w.failing {
-		w.failing = false
-		w.logger.Info("services file is readable again")
-	}
-	w.info, w.readAt = info, now
-	return w.parse(data)
-}
-
-// parse returns the catalog in data if its content and version are new.
-func (w *watch) parse(data []byte) *discovery.Catalog {
-	sum := sha256.Sum256(data)
-	if sum == w.sum {
-		return nil
-	}
-	w.sum = sum
-	c, err := Parse(w.path, data)
-	if err != nil {
-		w.logger.Error("invalid services file, keeping the last good catalog", "err", err)
-		return nil
-	}
-	if c.Version() == w.version {
-		return nil
-	}
-	w.version = c.Version()
-	w.logger.Info("catalog changed", "version", c.Version())
-	return c
-}
-
-// unchanged reports whether info proves the file is the one last read. It
-// does not when the last read was within racyWindow of the file's mtime.
-func (w *watch) unchanged(info os.FileInfo) bool {
-	return w.info != nil && os.SameFile(w.info, info) &&
-		info.Size() == w.info.Size() && info.ModTime().Equal(w.info.ModTime()) &&
-		info.ModTime().Before(w.readAt.Add(-racyWindow))
-}
-
-// unavailable logs that the file cannot be read, once until it can be.
-func (w *watch) unavailable(err error) {
-	if w.failing {
-		return
-	}
-	w.failing = true
-	w.logger.Warn("services file unavailable, keeping the last good catalog", "err", err)
+	return DefaultMaxBytes
 }

@@ -114,7 +114,7 @@ func TestSourceWatch(t *testing.T) {
 		write(t, path, serviceFile("9001"))
 		logs := &recorder{}
 		src := New(path, slog.New(logs))
-		src.Interval = testInterval
+		src.Interval, src.Poll = testInterval, true
 		pubs := run(t, src)
 
 		if got := next(t, pubs); got != 9001 {
@@ -151,7 +151,7 @@ func TestSourceRemovedFile(t *testing.T) {
 		write(t, path, serviceFile("9001"))
 		logs := &recorder{}
 		src := New(path, slog.New(logs))
-		src.Interval = testInterval
+		src.Interval, src.Poll = testInterval, true
 		pubs := run(t, src)
 		next(t, pubs)
 		logs.take()

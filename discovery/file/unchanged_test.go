@@ -28,10 +28,10 @@ func TestUnchanged(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "services.yaml")
 			write(t, path, "a")
 			chtime(t, path, old)
-			w := &watch{path: path, readAt: now, info: stat(t, path)}
+			in := &input{path: path, readAt: now, info: stat(t, path)}
 			write(t, path, tt.data)
 			chtime(t, path, tt.mtime)
-			if got := w.unchanged(stat(t, path)); got != tt.want {
+			if got := in.unchanged(stat(t, path)); got != tt.want {
 				t.Errorf("unchanged() = %v, want %v", got, tt.want)
 			}
 		})
