@@ -134,6 +134,10 @@ func (s *Sidecar) httpServer(old *Listener, cfg *l7.Config) *l7.Server {
 
 func (s *Sidecar) httpConfig(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster) (*l7.Config, error) {
 	h := ls.HTTP
+	if len(h.Filters) > 0 {
+		// Until the chain is wired into sidecar/l7 (the next commit).
+		return nil, fmt.Errorf("listener %q: http_filters: only the router is served yet", ls.Name)
+	}
 	rc := h.Routes
 	if rc == nil {
 		rc = set.Routes[h.RDSName]

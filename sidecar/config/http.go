@@ -39,13 +39,15 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 	default:
 		return nil, errorf("codec_type", "%s is not supported", c)
 	}
-	if err := checkHTTPFilters(m.GetHttpFilters()); err != nil {
+	filters, err := decodeHTTPFilters(m.GetHttpFilters())
+	if err != nil {
 		return nil, within("http_filters", err)
 	}
 	out, err := decodeHCMTimeouts(m)
 	if err != nil {
 		return nil, err
 	}
+	out.Filters = filters
 	out.StatPrefix = m.GetStatPrefix()
 	out.UseRemoteAddress = m.GetUseRemoteAddress().GetValue()
 	if err := decodeRouteSpecifier(m, out); err != nil {
@@ -88,18 +90,7 @@ func decodeRouteSpecifier(m *hcmv3.HttpConnectionManager, out *HTTPManager) erro
 	return nil
 }
 
-// checkHTTPFilters requires the filter list to be exactly the router.
-func checkHTTPFilters(fs []*hcmv3.HttpFilter) error {
-	if len(fs) != 1 {
-		return errorf("", "exactly one HTTP filter (the router) is supported, got %d", len(fs))
-	}
-	if err := checkRouter(fs[0]); err != nil {
-		return within(index("", 0), err)
-	}
-	return nil
-}
-
-// checkRouter requires f to be the router filter, with no options that
+// checkRouter requires f, the last HTTP filter, to be the router, with no options that
 // change its behaviour.
 func checkRouter(f *hcmv3.HttpFilter) error {
 	if err := httpFilterFields.check(f); err != nil {
@@ -110,7 +101,7 @@ func checkRouter(f *hcmv3.HttpFilter) error {
 		return errorf("typed_config", "required")
 	}
 	if tc.GetTypeUrl() != routerType {
-		return errorf("typed_config", "unsupported HTTP filter %q: only %q is supported", tc.GetTypeUrl(), routerType)
+		return errorf("typed_config", "unsupported HTTP filter %q: the last filter must be the router %q", tc.GetTypeUrl(), routerType)
 	}
 	r := &routerv3.Router{}
 	if err := unpack(tc, r); err != nil {

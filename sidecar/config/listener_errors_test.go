@@ -99,10 +99,10 @@ func TestDecodeListenerErrors(t *testing.T) {
 		yaml: httpListener + "      rds: {config_source: {ads: {}}}\n",
 		want: `listener "web": ` + hcm + `rds.route_config_name: must not be empty`,
 	}, {
-		name: "two http filters",
+		name: "router not last",
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n",
 		edit: func(l *listenerv3.Listener) { editHCM(t, l, func(m *hcmHTTPFilters) { *m = append(*m, (*m)[0]) }) },
-		want: `listener "web": ` + hcm + `http_filters: exactly one HTTP filter (the router) is supported, got 2`,
+		want: `listener "web": ` + hcm + `http_filters[0]: the router must be the last filter`,
 	}, {
 		name: "non-router http filter",
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n",

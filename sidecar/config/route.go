@@ -10,9 +10,9 @@ var (
 	// validate_clusters only makes Envoy stricter; it is accepted and
 	// has no effect.
 	routeConfigFields = allow(&routev3.RouteConfiguration{}, "name", "virtual_hosts", "validate_clusters")
-	virtualHostFields = allow(&routev3.VirtualHost{}, "name", "domains", "routes", "metadata")
+	virtualHostFields = allow(&routev3.VirtualHost{}, "name", "domains", "routes", "metadata", "typed_per_filter_config")
 	routeFields       = allow(&routev3.Route{},
-		"name", "match", "route", "redirect", "direct_response", "metadata")
+		"name", "match", "route", "redirect", "direct_response", "metadata", "typed_per_filter_config")
 )
 
 // DecodeRouteConfig validates rc and decodes it into a [RouteConfig]. An
@@ -58,6 +58,10 @@ func decodeVirtualHost(vh *routev3.VirtualHost, seen map[string]int, i int) (Vir
 		return VirtualHost{}, err
 	}
 	out := VirtualHost{Name: vh.GetName()}
+	perFilter, err := decodePerFilter(vh.GetTypedPerFilterConfig())
+	if err != nil {
+		return VirtualHost{}, err
+	}
 	for j, d := range vh.GetDomains() {
 		d = strings.ToLower(d)
 		if err := checkDomain(d, seen, i); err != nil {
@@ -70,6 +74,7 @@ func decodeVirtualHost(vh *routev3.VirtualHost, seen map[string]int, i int) (Vir
 		if err != nil {
 			return VirtualHost{}, within(index("routes", j), err)
 		}
+		route.PerFilter = mergePerFilter(route.PerFilter, perFilter)
 		out.Routes = append(out.Routes, route)
 	}
 	return out, nil
@@ -98,6 +103,9 @@ func decodeRoute(r *routev3.Route) (Route, error) {
 		return Route{}, within("match", err)
 	}
 	out := Route{Name: r.GetName(), Match: m}
+	if out.PerFilter, err = decodePerFilter(r.GetTypedPerFilterConfig()); err != nil {
+		return Route{}, err
+	}
 	switch a := r.GetAction().(type) {
 	case *routev3.Route_Route:
 		out.Action, err = decodeAction(a.Route)

@@ -21,7 +21,11 @@ type Target struct {
 
 // Route is a compiled route: its match and what to do on a match.
 type Route struct {
-	Name        string
+	Name string
+	// Index is the route's position in its table, counting the routes of
+	// all virtual hosts in order: per-route data compiled elsewhere (HTTP
+	// filter overrides) is indexed by it.
+	Index       int
 	match       matcher
 	Targets     []Target // empty for direct responses and redirects
 	Timeout     time.Duration
@@ -62,6 +66,7 @@ type Clusters func(name string) *cluster.Cluster
 // Compile builds a table from rc, resolving cluster names with clusters.
 func Compile(rc *spec.RouteConfig, clusters Clusters) (*Table, error) {
 	t := &Table{Name: rc.Name, exact: map[string]*vhost{}}
+	n := 0
 	for i := range rc.VirtualHosts {
 		cvh := &rc.VirtualHosts[i]
 		vh := &vhost{name: cvh.Name}
@@ -70,6 +75,7 @@ func Compile(rc *spec.RouteConfig, clusters Clusters) (*Table, error) {
 			if err != nil {
 				return nil, fmt.Errorf("route config %q: virtual_hosts[%d].routes[%d]: %w", rc.Name, i, j, err)
 			}
+			r.Index, n = n, n+1
 			vh.routes = append(vh.routes, r)
 		}
 		if err := t.addDomains(vh, cvh.Domains); err != nil {

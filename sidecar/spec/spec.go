@@ -44,9 +44,12 @@ type TCPProxy struct {
 	IdleTimeout time.Duration // 0: none (Envoy's default is 1h; decoders fill it)
 }
 
-// HTTPManager is an HTTP connection manager with the router filter.
+// HTTPManager is an HTTP connection manager: its HTTP filters, then the
+// router.
 type HTTPManager struct {
 	StatPrefix string
+	// Filters run in order before the router (which is not listed).
+	Filters []HTTPFilter
 	// Exactly one of RDSName and Routes is set.
 	RDSName string
 	Routes  *RouteConfig
@@ -80,6 +83,10 @@ type Route struct {
 	Action   *RouteAction
 	Direct   *DirectResponse
 	Redirect *Redirect
+	// PerFilter holds typed_per_filter_config by filter name: the route's
+	// own entries and its virtual host's (the route's win). Entries that
+	// came from the virtual host are shared by its routes.
+	PerFilter map[string]*HTTPFilter
 }
 
 // PathMatch says how RouteMatch.Path is compared.

@@ -1,0 +1,95 @@
+package httpfilter
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+// LocalRateLimitType is the type URL of Envoy's HTTP local rate limit.
+const LocalRateLimitType = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit"
+
+func init() { Register(localRateLimitBuilder{}) }
+
+type localRateLimitBuilder struct{}
+
+func (localRateLimitBuilder) TypeURL() string { return LocalRateLimitType }
+
+// Build compiles a *spec.HTTPLocalRateLimit. The bucket is kept in env.State
+// under the scope and the bucket's parameters, so a new snapshot with the
+// same limit keeps counting where the last one was.
+func (localRateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
+	c, ok := cfg.(*spec.HTTPLocalRateLimit)
+	if !ok {
+		return nil, fmt.Errorf("local_ratelimit: config is %T, want *spec.HTTPLocalRateLimit", cfg)
+	}
+	if c.Bucket == nil || c.Enabled.Numerator == 0 {
+		return nil, nil // nothing to check: Envoy lets every request through
+	}
+	key := fmt.Sprintf("local_ratelimit %s %d/%d/%s", env.Scope, c.Bucket.MaxTokens, c.Bucket.TokensPerFill, c.Bucket.FillInterval)
+	f := &localRateLimit{
+		enabled:     c.Enabled,
+		enforced:    c.Enforced,
+		bucket:      env.State.Get(key, func() any { return newTokenBucket(c.Bucket) }).(*tokenBucket),
+		notEnforced: headerValues(c.RequestHeadersWhenNotEnforced),
+		reply: Reply{Status: c.Status, Body: "local_rate_limited", Flag: FlagRateLimited,
+			Headers: headers(c.ResponseHeaders)},
+		Stats: &RateLimitStats{},
+	}
+	if f.reply.Status < 400 {
+		f.reply.Status = 429
+	}
+	if f.reply.Status == 429 {
+		// Envoy's local replies say x-envoy-ratelimited on 429.
+		f.reply.Headers = append(f.reply.Headers, route.Header{Name: []byte("x-envoy-ratelimited"), Value: []byte("true")})
+	}
+	return f, nil
+}
+
+// RateLimitStats are a local rate limit's counters, as Envoy's
+// <stat_prefix>.http_local_rate_limit.*.
+type RateLimitStats struct {
+	Enabled, Enforced, RateLimited, OK atomic.Uint64
+}
+
+// localRateLimit answers requests over its token bucket's rate with a
+// local reply, for the enforced fraction of the enabled fraction of
+// requests.
+type localRateLimit struct {
+	enabled, enforced spec.Fraction
+	bucket            *tokenBucket
+	notEnforced       []headerValue
+	reply             Reply
+	Stats             *RateLimitStats
+}
+
+func (f *localRateLimit) RequestHeaders(s *Stream) Status {
+	if !roll(f.enabled) {
+		return Continue
+	}
+	f.Stats.Enabled.Add(1)
+	if f.bucket.take() {
+		f.Stats.OK.Add(1)
+		return Continue
+	}
+	f.Stats.RateLimited.Add(1)
+	if !roll(f.enforced) {
+		addHeaders(s.Request, f.notEnforced)
+		return Continue
+	}
+	f.Stats.Enforced.Add(1)
+	s.Reply = f.reply
+	s.Flags |= FlagRateLimited
+	return StopReply
+}
+
+// roll reports true for the fraction p of calls.
+func roll(p spec.Fraction) bool {
+	if p.Numerator >= p.Denominator {
+		return true
+	}
+	return p.Numerator > 0 && rand.Uint32N(p.Denominator) < p.Numerator
+}
