@@ -78,8 +78,9 @@ type Options struct {
 	// channel (see DefaultKeepaliveTime); zero means the defaults.
 	KeepaliveTime, KeepaliveTimeout time.Duration
 	// ResponseTimeout bounds the wait for the first response on each
-	// stream; a stream that gets none in time is closed and the client
-	// moves to the next target. Zero means DefaultResponseTimeout.
+	// stream when there are several targets: a stream that gets none in
+	// time is closed and the client moves to the next target. Zero means
+	// DefaultResponseTimeout.
 	ResponseTimeout time.Duration
 }
 
@@ -142,8 +143,8 @@ func (c *Client) Ready() <-chan struct{} { return c.ready }
 // Run applies the persisted state, if any, then keeps an ADS stream to the
 // control servers until ctx is done, reconnecting with exponential backoff
 // and full jitter. Whenever a stream fails (the server closed it, its
-// keepalive pings went unanswered, or it sent no response within
-// ResponseTimeout) the client moves to the next target, as Envoy picks
+// keepalive pings went unanswered, or, with several targets, it sent no
+// response within ResponseTimeout) the client moves to the next target, as Envoy picks
 // another host of a multi-endpoint ADS cluster; the backoff is reset after a
 // stream that delivered a response. Run returns nil once ctx is done and
 // every goroutine it started has exited; it returns an error, before

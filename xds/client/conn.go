@@ -92,16 +92,22 @@ func (e errNoResponse) Error() string {
 	return fmt.Sprintf("no response from the control server within %s", time.Duration(e))
 }
 
-// watch returns a context for one stream and its watchdog: unless the
-// watchdog is stopped (at the first response) within ResponseTimeout, it
-// cancels the context with an [errNoResponse] cause. It covers connecting
-// as well: gRPC waits up to 20 s for a server that accepted the TCP
-// connection but never speaks HTTP/2, as a stopped process does. cancel
-// releases both.
-func (c *Client) watch(ctx context.Context) (context.Context, *time.Timer, func()) {
+// watch returns a context for one stream and, with several targets, its
+// watchdog: unless the watchdog is stopped (at the first response) within
+// ResponseTimeout, it cancels the context with an [errNoResponse] cause. It
+// covers connecting as well: gRPC waits up to 20 s for a server that
+// accepted the TCP connection but never speaks HTTP/2, as a stopped process
+// does. With one target there is nowhere to fail over to, and a server may
+// rightly say nothing until it has a configuration for the node (ours
+// until the node's service is registered), so the stream waits; wd is nil.
+// cancel releases both.
+func (c *Client) watch(ctx context.Context) (_ context.Context, wd *time.Timer, _ func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
+	if len(c.opts.Targets) < 2 {
+		return ctx, nil, func() { cancel(nil) }
+	}
 	d := c.opts.ResponseTimeout
-	wd := time.AfterFunc(d, func() { cancel(errNoResponse(d)) })
+	wd = time.AfterFunc(d, func() { cancel(errNoResponse(d)) })
 	return ctx, wd, func() {
 		wd.Stop()
 		cancel(nil)

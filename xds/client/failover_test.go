@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
@@ -226,4 +227,33 @@ func attrs(r slog.Record) map[string]any {
 		return true
 	})
 	return out
+}
+
+// TestOneTargetWaits checks that with a single control server a stream
+// without a response is kept: the server may publish the node's
+// configuration later, on the same stream.
+func TestOneTargetWaits(t *testing.T) {
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			ctx := timeout(t)
+			srv := newXDSServer(t)
+			a := &fakeApplier{}
+			runClient(t, Options{Targets: []string{srv.addr}, Delta: m.delta, ResponseTimeout: 50 * time.Millisecond}, a)
+			if _, err := srv.reqs.wait(ctx, func(r request) bool { return r.node != nil }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // six response timeouts without a response
+			srv.set(t, "v1", base("10.0.0.1:80"))
+			a.waitFor(ctx, t, baseSummary("10.0.0.1:80"))
+			streams := 0 // each stream's first listener request has no nonce
+			for _, r := range srv.reqs.all() {
+				if r.typeURL == resourcev3.ListenerType && r.nonce == "" {
+					streams++
+				}
+			}
+			if streams != 1 {
+				t.Errorf("the client opened %d streams, want 1", streams)
+			}
+		})
+	}
 }

@@ -167,7 +167,8 @@ type adsStream[Resp any] interface {
 
 // pump sends the first subscriptions, then handles responses, the initial
 // fetch timeout and held-back NACKs until the stream fails or ctx is done.
-// The first response stops the stream's watchdog (see [Client.watch]). It
+// The first response stops the stream's watchdog, if any (see
+// [Client.watch]). It
 // reports whether the server sent a response.
 func pump[Resp any](ctx context.Context, c *Client, target string, wd *time.Timer, pace *pacer, msgs <-chan received[Resp], s adsStream[Resp]) (responded bool, err error) {
 	initC, stopInit := c.initTimer()
@@ -185,7 +186,9 @@ func pump[Resp any](ctx context.Context, c *Client, target string, wd *time.Time
 			}
 			if !responded {
 				responded = true
-				wd.Stop()
+				if wd != nil {
+					wd.Stop()
+				}
 				c.setConn(target, true)
 			}
 			if err := s.handle(ctx, r.msg); err != nil {
