@@ -62,12 +62,18 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 		Name:           cs.Name,
 		ConnectTimeout: cs.ConnectTimeout,
 		Stats:          s.stats.cluster(cs.Name),
-		MaxRequests:    int64(cs.MaxRequests),
+		Limits: cluster.Limits{
+			MaxConnections: int64(cs.MaxConnections), MaxPending: int64(cs.MaxPendingRequests),
+			MaxRequests: int64(cs.MaxRequests), MaxRetries: int64(cs.MaxRetries),
+		},
+		IdleTimeout: cs.IdleTimeout,
 	}
 	if la != nil {
 		for _, e := range la.Endpoints {
+			st := s.registry.Get(e.Address)
+			st.Pool.SetIdleTimeout(cs.IdleTimeout)
 			c.Endpoints = append(c.Endpoints, &cluster.Endpoint{
-				State: s.registry.Get(e.Address), Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority,
+				State: st, Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority,
 			})
 		}
 	}
@@ -153,7 +159,8 @@ func (s *Sidecar) httpConfig(ls *spec.Listener, set *spec.Set, clusters map[stri
 	if idle == 0 {
 		idle = defaultStreamIdle
 	}
-	return &l7.Config{Listener: ls.Name, Routes: table, StreamIdle: idle, Stats: s.stats.http(h.StatPrefix)}, nil
+	return &l7.Config{Listener: ls.Name, Routes: table, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
+		Stats: s.stats.http(h.StatPrefix)}, nil
 }
 
 func (s *Sidecar) tcpConfig(ls *spec.Listener, clusters map[string]*cluster.Cluster) *l4.Config {

@@ -54,6 +54,8 @@ type Sidecar struct {
 	applyMu   sync.Mutex
 	ready     chan struct{}
 	readyOnce sync.Once
+	stopReap  chan struct{}
+	reaped    chan struct{}
 }
 
 // New returns a sidecar with no configuration.
@@ -62,14 +64,21 @@ func New(logger *slog.Logger) *Sidecar {
 	if err != nil {
 		logger.Warn("idle connections will keep their goroutines", "err", err)
 	}
-	return &Sidecar{
+	s := &Sidecar{
 		parker:    parker,
 		logger:    logger,
 		registry:  cluster.NewRegistry(),
 		listeners: listener.NewManager(logger),
 		stats:     newStatsRegistry(),
 		ready:     make(chan struct{}),
+		stopReap:  make(chan struct{}),
+		reaped:    make(chan struct{}),
 	}
+	go func() {
+		defer close(s.reaped)
+		s.registry.Reap(s.stopReap)
+	}()
+	return s
 }
 
 // Snapshot returns the configuration in force, or nil before the first
@@ -121,6 +130,8 @@ func (s *Sidecar) Close(grace time.Duration) {
 	if s.parker != nil {
 		s.parker.Close()
 	}
+	close(s.stopReap)
+	<-s.reaped
 	s.registry.Close()
 }
 

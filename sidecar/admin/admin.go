@@ -82,7 +82,11 @@ func (a *admin) clusters(w http.ResponseWriter, _ *http.Request) {
 	}
 	for _, name := range sortedKeys(snap.Clusters) {
 		c := snap.Clusters[name]
-		fmt.Fprintf(w, "%s::default_priority::max_requests::%d\n", name, c.MaxRequests)
+		l := c.Limits
+		fmt.Fprintf(w, "%s::default_priority::max_connections::%d\n", name, l.MaxConnections)
+		fmt.Fprintf(w, "%s::default_priority::max_pending_requests::%d\n", name, l.MaxPending)
+		fmt.Fprintf(w, "%s::default_priority::max_requests::%d\n", name, l.MaxRequests)
+		fmt.Fprintf(w, "%s::default_priority::max_retries::%d\n", name, l.MaxRetries)
 		for _, e := range c.Endpoints {
 			p := name + "::" + e.Addr + "::"
 			fmt.Fprintf(w, "%scx_connect_fail::%d\n", p, e.ConnectFailures.Load())

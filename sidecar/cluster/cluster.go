@@ -13,8 +13,10 @@ type Picker interface {
 	Pick(hash uint64) *Endpoint
 }
 
-// Stats are a cluster's counters, named after Envoy's cluster statistics.
-// They are shared by every snapshot that has a cluster of this name.
+// Stats are a cluster's counters, named after Envoy's cluster statistics,
+// and the counts its circuit breakers check. They are shared by every
+// snapshot that has a cluster of this name, so a configuration change
+// never resets them.
 type Stats struct {
 	RqTotal       atomic.Uint64 // upstream_rq_total
 	StatusCounts                // upstream_rq_2xx ... upstream_rq_5xx
@@ -22,10 +24,16 @@ type Stats struct {
 	RqRetry       atomic.Uint64 // upstream_rq_retry
 	CxTotal       atomic.Uint64 // upstream_cx_total
 	CxConnectFail atomic.Uint64 // upstream_cx_connect_fail
-	CxActive      atomic.Int64  // upstream_cx_active
+	// Cx counts the upstream connections carrying a request or a TCP
+	// relay (upstream_cx_active), for max_connections.
+	Cx            Slots
 	RqActive      atomic.Int64  // upstream_rq_active
+	RqPending     atomic.Int64  // upstream_rq_pending_active
+	RetryActive   atomic.Int64  // retries in flight, for max_retries
 	NoHealthy     atomic.Uint64 // upstream_cx_none_healthy
-	OverflowRq    atomic.Uint64 // upstream_rq_pending_overflow
+	OverflowRq    atomic.Uint64 // upstream_rq_pending_overflow (max_requests, max_pending_requests)
+	CxOverflow    atomic.Uint64 // upstream_cx_overflow (max_connections)
+	RetryOverflow atomic.Uint64 // upstream_rq_retry_overflow (max_retries)
 }
 
 // StatusCounts counts responses by status class. Safe for concurrent use.
@@ -58,14 +66,20 @@ type Cluster struct {
 	// Picker picks among the usable endpoints of the best priority.
 	Picker Picker
 	Stats  *Stats
-	// MaxRequests bounds requests in flight (circuit breaker); 0 for none.
-	MaxRequests int64
+	// Limits are the circuit-breaker thresholds.
+	Limits Limits
+	// IdleTimeout closes pooled connections idle that long; 0 for never.
+	IdleTimeout time.Duration
 }
 
 // Pick returns an endpoint for a new request, or nil.
 func (c *Cluster) Pick(hash uint64) *Endpoint { return c.Picker.Pick(hash) }
 
-// Overloaded reports whether the cluster's request circuit breaker is open.
-func (c *Cluster) Overloaded() bool {
-	return c.MaxRequests > 0 && c.Stats.RqActive.Load() >= c.MaxRequests
+// Overloaded reports whether the cluster's max_requests circuit breaker is
+// open.
+func (c *Cluster) Overloaded() bool { return over(c.Stats.RqActive.Load(), c.Limits.MaxRequests) }
+
+// RetryOverloaded reports whether the max_retries circuit breaker is open.
+func (c *Cluster) RetryOverloaded() bool {
+	return over(c.Stats.RetryActive.Load(), c.Limits.MaxRetries)
 }

@@ -6,6 +6,7 @@ package cluster
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
@@ -83,3 +84,36 @@ func (r *Registry) Retain(keep map[string]bool) {
 
 // Close closes every idle connection of every address.
 func (r *Registry) Close() { r.Retain(nil) }
+
+// reapEvery is how often [Registry.Reap] looks for connections idle past
+// their pool's idle timeout; a connection may outlive its timeout by that
+// much.
+const reapEvery = 250 * time.Millisecond
+
+// Reap closes pooled connections idle past their idle timeout until stop
+// is closed. It must run on one goroutine, owned by the registry's user.
+func (r *Registry) Reap(stop <-chan struct{}) {
+	t := time.NewTicker(reapEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			for _, s := range r.states() {
+				s.Pool.reap(now)
+			}
+		}
+	}
+}
+
+// states returns every address's state.
+func (r *Registry) states() []*State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*State, 0, len(r.m))
+	for _, s := range r.m {
+		out = append(out, s)
+	}
+	return out
+}

@@ -2,45 +2,69 @@ package cluster
 
 import (
 	"net"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // DefaultMaxIdle bounds the idle connections kept per endpoint.
 const DefaultMaxIdle = 256
 
-// Pool is a LIFO stack of idle upstream connections to one address. The
-// zero value is ready to use. Safe for concurrent use; Get and Put hold its
-// lock for a few instructions and never do I/O under it.
-type Pool struct {
-	mu     sync.Mutex
-	idle   []net.Conn
-	closed bool
+// idleConn is a pooled connection and when it was put back.
+type idleConn struct {
+	c     net.Conn
+	since time.Time
 }
 
-// Get returns the most recently used idle connection, or nil.
+// Pool is a LIFO stack of idle upstream connections to one address, so
+// the oldest are at the bottom. The zero value is ready to use. Safe for
+// concurrent use; Get and Put hold its lock for a few instructions and
+// never do I/O under it.
+type Pool struct {
+	mu     sync.Mutex
+	idle   []idleConn
+	closed bool
+	// timeout closes connections idle that long (nanoseconds); 0 never.
+	timeout atomic.Int64
+}
+
+// SetIdleTimeout sets how long a connection may stay idle in the pool
+// (the cluster's common_http_protocol_options.idle_timeout); 0 for ever.
+func (p *Pool) SetIdleTimeout(d time.Duration) { p.timeout.Store(int64(d)) }
+
+// Get returns the most recently used idle connection, or nil. It closes
+// the connections it finds idle for longer than the idle timeout.
 func (p *Pool) Get() net.Conn {
-	p.mu.Lock()
-	n := len(p.idle)
-	if n == 0 {
+	timeout := time.Duration(p.timeout.Load())
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		ic := p.idle[n-1]
+		p.idle[n-1] = idleConn{}
+		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		return nil
+		if timeout <= 0 || time.Since(ic.since) < timeout {
+			return ic.c
+		}
+		ic.c.Close()
 	}
-	c := p.idle[n-1]
-	p.idle[n-1] = nil
-	p.idle = p.idle[:n-1]
-	p.mu.Unlock()
-	return c
 }
 
 // Put returns c to the pool, or closes it when the pool is full or closed.
 func (p *Pool) Put(c net.Conn) {
+	now := time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= DefaultMaxIdle {
 		p.mu.Unlock()
 		c.Close()
 		return
 	}
-	p.idle = append(p.idle, c)
+	p.idle = append(p.idle, idleConn{c, now})
 	p.mu.Unlock()
 }
 
@@ -51,6 +75,31 @@ func (p *Pool) Idle() int {
 	return len(p.idle)
 }
 
+// reap closes the connections idle for longer than the idle timeout.
+func (p *Pool) reap(now time.Time) {
+	timeout := time.Duration(p.timeout.Load())
+	if timeout <= 0 {
+		return
+	}
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].since) >= timeout {
+		n++
+	}
+	if n == 0 {
+		p.mu.Unlock()
+		return
+	}
+	old := slices.Clone(p.idle[:n])
+	rest := copy(p.idle, p.idle[n:])
+	clear(p.idle[rest:])
+	p.idle = p.idle[:rest]
+	p.mu.Unlock()
+	for _, ic := range old {
+		ic.c.Close()
+	}
+}
+
 // Close closes the idle connections; connections Put later are closed at
 // once.
 func (p *Pool) Close() {
@@ -58,7 +107,7 @@ func (p *Pool) Close() {
 	idle := p.idle
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
-	for _, c := range idle {
-		c.Close()
+	for _, ic := range idle {
+		ic.c.Close()
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
 )
 
 // Envoy's defaults: the route timeout, and the largest direct response
@@ -20,7 +21,10 @@ var (
 		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy")
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
 	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
-	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout")
+	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout",
+		"retry_host_predicate", "host_selection_retry_max_attempts")
+	hostPredicateFields = allow(&routev3.RetryPolicy_RetryHostPredicate{}, "name", "typed_config")
+	previousHostsType   = typeURL(&previoushostsv3.PreviousHostsPredicate{})
 	redirectFields      = allow(&routev3.RedirectAction{},
 		"https_redirect", "scheme_redirect", "host_redirect", "path_redirect", "response_code", "strip_query")
 	directFields     = allow(&routev3.DirectResponseAction{}, "status", "body")
@@ -115,7 +119,38 @@ func decodeRetry(p *routev3.RetryPolicy) (*RetryPolicy, error) {
 	if out.PerTry, err = durationOr(p.GetPerTryTimeout(), 0); err != nil {
 		return nil, within("per_try_timeout", err)
 	}
+	if err := decodeHostPredicates(p, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// decodeHostPredicates accepts Envoy's previous_hosts retry host predicate
+// (by its typed_config type) and host_selection_retry_max_attempts, which
+// Envoy defaults to 1 extra selection.
+func decodeHostPredicates(p *routev3.RetryPolicy, out *RetryPolicy) error {
+	for i, hp := range p.GetRetryHostPredicate() {
+		path := index("retry_host_predicate", i)
+		if err := hostPredicateFields.check(hp); err != nil {
+			return within(path, err)
+		}
+		tc := hp.GetTypedConfig()
+		if tc.GetTypeUrl() != previousHostsType {
+			return errorf(path+".typed_config", "unsupported retry host predicate %q: only %q is supported", tc.GetTypeUrl(), previousHostsType)
+		}
+		if err := unpack(tc, &previoushostsv3.PreviousHostsPredicate{}); err != nil {
+			return within(path+".typed_config", err)
+		}
+		out.PreviousHosts = true
+	}
+	if !out.PreviousHosts {
+		return nil
+	}
+	out.HostSelectionAttempts = 1
+	if n := p.GetHostSelectionRetryMaxAttempts(); n > 0 {
+		out.HostSelectionAttempts = int(min(n, 64))
+	}
+	return nil
 }
 
 // decodeRedirect decodes a redirect; https_redirect sets Scheme "https".

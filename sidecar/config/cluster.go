@@ -20,7 +20,8 @@ const (
 var (
 	clusterFields = allow(&clusterv3.Cluster{},
 		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
-		"lb_policy", "load_assignment", "circuit_breakers", "metadata")
+		"lb_policy", "load_assignment", "circuit_breakers", "metadata",
+		"common_http_protocol_options", "typed_extension_protocol_options")
 	// The eds_config is not checked: the sidecar takes endpoints from
 	// wherever its clusters come from (ADS).
 	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
@@ -71,6 +72,9 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 	}
 	if err := decodeBreakers(c.GetCircuitBreakers(), out); err != nil {
 		return nil, within("circuit_breakers", err)
+	}
+	if err := decodeHTTPOptions(c, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -141,9 +145,14 @@ func decodeBreakers(cb *clusterv3.CircuitBreakers, out *Cluster) error {
 	return nil
 }
 
-// setLimit sets *dst to v when v is set.
+// setLimit sets *dst to v when v is set. An explicit 0, which allows
+// nothing in Envoy, is stored as -1: 0 in a spec means no limit.
 func setLimit(dst *int, v *wrapperspb.UInt32Value) {
-	if v != nil {
+	switch {
+	case v == nil:
+	case v.GetValue() == 0:
+		*dst = -1
+	default:
 		*dst = int(v.GetValue())
 	}
 }

@@ -23,13 +23,13 @@ load_assignment:
 `,
 		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
 			Static:         &LoadAssignment{ClusterName: "be", Endpoints: []Endpoint{{Address: "10.0.0.1:80", Weight: 1}}},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
 	}, {
 		name: "static without endpoints",
 		yaml: "{name: empty, type: STATIC, lb_policy: RANDOM, connect_timeout: 0.25s}",
 		want: &Cluster{Name: "empty", Type: DiscoveryStatic, LBPolicy: "random", ConnectTimeout: 250 * time.Millisecond,
 			Static:         &LoadAssignment{ClusterName: "empty"},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
 	}, {
 		name: "eds with service name and circuit breakers",
 		yaml: `
@@ -45,12 +45,24 @@ circuit_breakers:
 metadata: {filter_metadata: {meshlb: {team: a}}}
 `,
 		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "least_request", ConnectTimeout: 5 * time.Second,
-			EDSName: "api-v2", MaxConnections: 10, MaxPendingRequests: 1024, MaxRequests: 20, MaxRetries: 3},
+			EDSName: "api-v2", MaxConnections: 10, MaxPendingRequests: 1024, MaxRequests: 20, MaxRetries: 3, IdleTimeout: time.Hour},
 	}, {
 		name: "eds named after the cluster",
 		yaml: `{name: api, type: EDS, eds_cluster_config: {eds_config: {ads: {}}}, circuit_breakers: {thresholds: [{max_pending_requests: 0, max_retries: 0}]}}`,
 		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
-			EDSName: "api", MaxConnections: 1024, MaxRequests: 1024},
+			EDSName: "api", MaxConnections: 1024, MaxPendingRequests: -1, MaxRequests: 1024, MaxRetries: -1, IdleTimeout: time.Hour},
+	}, {
+		name: "idle timeout in common_http_protocol_options",
+		yaml: "{name: be, common_http_protocol_options: {idle_timeout: 30s}}",
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: 30 * time.Second},
+	}, {
+		name: "idle timeout in HttpProtocolOptions",
+		yaml: `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http_protocol_options: {}}, common_http_protocol_options: {idle_timeout: 0s}}}}`,
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +91,13 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"outlier detection", "{name: be, outlier_detection: {}}", `cluster "be": outlier_detection: not supported`},
 		{"transport socket", "{name: be, transport_socket: {name: tls}}", `cluster "be": transport_socket: not supported`},
 		{"protocol options", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {}}}}}`,
-			`cluster "be": typed_extension_protocol_options: not supported`},
+			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options: not supported`},
+		{"other protocol options", `{name: be, typed_extension_protocol_options: {x: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions}}}`,
+			`cluster "be": typed_extension_protocol_options["x"]: only envoy.extensions.upstreams.http.v3.HttpProtocolOptions is supported`},
+		{"max connection duration", "{name: be, common_http_protocol_options: {max_connection_duration: 1s}}",
+			`cluster "be": common_http_protocol_options.max_connection_duration: not supported`},
+		{"idle timeout twice", `{name: be, common_http_protocol_options: {idle_timeout: 1s}, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http_protocol_options: {}}, common_http_protocol_options: {idle_timeout: 2s}}}}`,
+			`also set in common_http_protocol_options`},
 		{"max requests per connection", "{name: be, max_requests_per_connection: 1}", `cluster "be": max_requests_per_connection: not supported`},
 		{"eds without config", "{name: be, type: EDS}", `cluster "be": eds_cluster_config: required in EDS clusters`},
 		{"eds with load assignment", "{name: be, type: EDS, eds_cluster_config: {eds_config: {ads: {}}}, load_assignment: {cluster_name: be}}", `cluster "be": load_assignment: not allowed in EDS clusters`},

@@ -22,6 +22,8 @@ func TestDecodeRouteErrors(t *testing.T) {
 		{"total weight mismatch", "match: {prefix: /}\nroute: {weighted_clusters: {clusters: [{name: a, weight: 1}], total_weight: 100}}", r0 + "route.weighted_clusters.total_weight: is 100 but the weights sum to 1"},
 		{"weighted cluster header", "match: {prefix: /}\nroute: {weighted_clusters: {clusters: [{name: a, weight: 1, request_headers_to_add: [{header: {key: a, value: b}}]}]}}", r0 + "route.weighted_clusters.clusters[0].request_headers_to_add: not supported"},
 		{"unknown retry condition", "match: {prefix: /}\nroute: {cluster: be, retry_policy: {retry_on: '5xx,teapot'}}", r0 + `route.retry_policy.retry_on: condition "teapot" is not supported`},
+		{"other retry host predicate", "match: {prefix: /}\nroute: {cluster: be, retry_policy: {retry_on: 5xx, retry_host_predicate: [{name: x, typed_config: {'@type': type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]}}",
+			r0 + `route.retry_policy.retry_host_predicate[0].typed_config: unsupported retry host predicate`},
 		{"retry back off", "match: {prefix: /}\nroute: {cluster: be, retry_policy: {retry_on: 5xx, retry_back_off: {base_interval: 1s}}}", r0 + "route.retry_policy.retry_back_off: not supported"},
 		{"negative timeout", "match: {prefix: /}\nroute: {cluster: be, timeout: -1s}", r0 + "route.timeout: must not be negative"},
 		{"mirror", "match: {prefix: /}\nroute: {cluster: be, request_mirror_policies: [{cluster: m}]}", r0 + "route.request_mirror_policies: not supported"},

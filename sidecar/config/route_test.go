@@ -107,6 +107,19 @@ route:
 			Weighted: []WeightedCluster{{Name: "a", Weight: 90}, {Name: "b", Weight: 10}, {Name: "c", Weight: 0}},
 			Retry:    &RetryPolicy{On: []string{"reset"}}}},
 	}, {
+		name: "previous hosts predicate",
+		route: `match: {prefix: /}
+route:
+  cluster: be
+  retry_policy:
+    retry_on: 5xx
+    retry_host_predicate:
+    - name: envoy.retry_host_predicates.previous_hosts
+      typed_config: {"@type": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate}
+    host_selection_retry_max_attempts: 5`,
+		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
+			Retry: &RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PreviousHosts: true, HostSelectionAttempts: 5}}},
+	}, {
 		name:  "direct response",
 		route: "match: {path: /health}\ndirect_response: {status: 200, body: {inline_string: ok}}",
 		want:  Route{Match: RouteMatch{Kind: PathExact, Path: "/health", CaseSensitive: true}, Direct: &DirectResponse{Status: 200, Body: "ok"}},

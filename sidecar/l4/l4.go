@@ -95,6 +95,13 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		cfg.Stats.NoRoute.Add(1)
 		return
 	}
+	// max_connections: over it the connection is closed, as Envoy's
+	// tcp_proxy does (upstream_cx_overflow).
+	if !cl.Stats.Cx.Acquire(cl.Limits.MaxConnections) {
+		cl.Stats.CxOverflow.Add(1)
+		return
+	}
+	defer cl.Stats.Cx.Release()
 	up, ep := connect(cl)
 	if up == nil {
 		cfg.Stats.ConnectFail.Add(1)
@@ -103,8 +110,6 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	defer up.Close()
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
-	cl.Stats.CxActive.Add(1)
-	defer cl.Stats.CxActive.Add(-1)
 	relay(c, up, cfg.IdleTimeout)
 }
 

@@ -49,18 +49,23 @@ func (u *upstream) done(ep *cluster.Endpoint, keep bool) {
 // client. On failure it says how the attempt failed, so the caller can
 // decide on another one.
 func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep *cluster.Endpoint, o attemptOpts) (result, *attemptError) {
+	if fail := acquireConn(cl, o.deadline); fail != nil {
+		return result{}, fail
+	}
+	defer cl.Stats.Cx.Release()
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
 	ep.Requests.Add(1)
-	u, reused, err := dial(cl, ep)
+	u, reused, err := dial(cl, ep, o.deadline)
 	if err != nil {
+		if !o.deadline.IsZero() && !time.Now().Before(o.deadline) {
+			return result{}, &attemptError{failTimeout, err}
+		}
 		return result{}, &attemptError{failConnect, err}
 	}
-	cl.Stats.CxActive.Add(1)
-	defer cl.Stats.CxActive.Add(-1)
 	u.rd.got = false // per exchange: tells a stale pooled connection from a reset
 	u.out.acquire()
-	if err := s.sendRequest(u, rt); err != nil {
+	if err := s.sendRequest(cfg, u, rt); err != nil {
 		u.done(ep, false)
 		return result{}, s.sendFailure(err, reused)
 	}
@@ -75,6 +80,35 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 	u.done(ep, upKeep)
 	return res, nil
 }
+
+// acquireConn takes one of the cluster's max_connections slots for an
+// attempt. When none is free the attempt waits as a pending request
+// (upstream_cx_overflow), until deadline or, without one, the connect
+// timeout; beyond max_pending_requests it fails at once
+// (upstream_rq_pending_overflow), as in Envoy's HTTP/1.1 pool.
+func acquireConn(cl *cluster.Cluster, deadline time.Time) *attemptError {
+	st := cl.Stats
+	if st.Cx.Acquire(cl.Limits.MaxConnections) {
+		return nil
+	}
+	st.CxOverflow.Add(1)
+	if n := st.RqPending.Add(1); cl.Limits.MaxPending != 0 && n > cl.Limits.MaxPending {
+		st.RqPending.Add(-1)
+		st.OverflowRq.Add(1)
+		return &attemptError{failOverflow, errOverflow}
+	}
+	defer st.RqPending.Add(-1)
+	if deadline.IsZero() {
+		deadline = time.Now().Add(cl.ConnectTimeout)
+	}
+	if st.Cx.Wait(cl.Limits.MaxConnections, deadline) {
+		return nil
+	}
+	st.OverflowRq.Add(1)
+	return &attemptError{failOverflow, errOverflow}
+}
+
+var errOverflow = errors.New("upstream overflow")
 
 // sendFailure classifies an error from sending the request.
 func (s *session) sendFailure(err error, reused bool) *attemptError {
@@ -106,9 +140,9 @@ func (s *session) replayable() bool {
 }
 
 // sendRequest writes the request head and body to the upstream.
-func (s *session) sendRequest(u *upstream, rt *route.Route) error {
+func (s *session) sendRequest(cfg *Config, u *upstream, rt *route.Route) error {
 	h := &s.head
-	s.writeRequestHead(&u.out, rt)
+	s.writeRequestHead(&u.out, rt, cfg.SkipXFF)
 	h.consume(&s.rd)
 	if h.expect && (h.length > 0 || h.chunked) {
 		// Envoy's default: the proxy itself says 100 Continue.

@@ -10,7 +10,9 @@ import (
 // rewritten by the route, hop-by-hop headers removed, X-Forwarded-For
 // appended and X-Forwarded-Proto set (as HAProxy's "option forwardfor" and
 // Envoy do).
-func (s *session) writeRequestHead(w *writer, rt *route.Route) {
+// With skipXFF (Envoy's use_remote_address false) an incoming
+// X-Forwarded-For is passed on unchanged and the peer is not appended.
+func (s *session) writeRequestHead(w *writer, rt *route.Route, skipXFF bool) {
 	h := &s.head
 	w.write(h.Method)
 	w.writeString(" ")
@@ -50,7 +52,7 @@ func (s *session) writeRequestHead(w *writer, rt *route.Route) {
 		w.write(f.Value)
 		w.writeString("\r\n")
 	}
-	s.writeForwarded(w, xff)
+	s.writeForwarded(w, xff, skipXFF)
 	if h.upgrade != nil {
 		w.writeString("Connection: upgrade\r\nUpgrade: ")
 		w.write(h.upgrade)
@@ -59,14 +61,21 @@ func (s *session) writeRequestHead(w *writer, rt *route.Route) {
 	w.writeString("\r\n")
 }
 
-func (s *session) writeForwarded(w *writer, xff []byte) {
-	w.writeString("X-Forwarded-For: ")
-	if len(xff) > 0 {
+func (s *session) writeForwarded(w *writer, xff []byte, skipXFF bool) {
+	switch {
+	case !skipXFF:
+		w.writeString("X-Forwarded-For: ")
+		if len(xff) > 0 {
+			w.write(xff)
+			w.writeString(", ")
+		}
+		w.write(s.peer)
+		w.writeString("\r\n")
+	case len(xff) > 0:
+		w.writeString("X-Forwarded-For: ")
 		w.write(xff)
-		w.writeString(", ")
+		w.writeString("\r\n")
 	}
-	w.write(s.peer)
-	w.writeString("\r\n")
 	if !s.head.hasXFP {
 		w.writeString("X-Forwarded-Proto: http\r\n")
 	}

@@ -33,7 +33,8 @@ func (s *session) serve(cfg *Config) bool {
 		return s.local(cfg, 503, "cluster not found\n")
 	case cl.Overloaded():
 		cl.Stats.OverflowRq.Add(1)
-		return s.local(cfg, 503, "upstream overflow: too many requests in flight\n")
+		cfg.Stats.CountStatus(503)
+		return s.respondOverloaded("too many requests in flight")
 	}
 	cl.Stats.RqTotal.Add(1)
 	cl.Stats.RqActive.Add(1)
@@ -53,24 +54,39 @@ func (s *session) local(cfg *Config, code int, body string) bool {
 // maxAttempts bounds the attempts for one request, whatever the reasons.
 const maxAttempts = 8
 
+// overloaded is the header Envoy adds to the 503 a circuit breaker answers.
+var overloaded = []string{"x-envoy-overloaded: true"}
+
 // forward proxies the request to cl and relays the response, retrying as
-// the route's policy says. It returns the status sent to the client and
-// whether the client connection may be reused.
+// the route's policy says. The route timeout is a deadline over all tries:
+// no try starts after it, and a try in progress ends at it with 504. It
+// returns the status sent to the client and whether the client connection
+// may be reused.
 func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (int, bool) {
-	b := budget{start: time.Now(), retries: retriesOf(rt)}
+	b := newBudget(rt, time.Now())
+	defer b.endRetry(cl)
 	var fail *attemptError
 	for range maxAttempts {
-		ep := cl.Pick(0)
+		if b.expired(time.Now()) {
+			fail = &attemptError{failTimeout, errDeadline}
+			break
+		}
+		ep := b.pick(cl, rt)
 		if ep == nil {
 			cl.Stats.NoHealthy.Add(1)
 			return 503, s.respondError(503, "no healthy upstream")
 		}
 		var res result
-		res, fail = s.exchange(cfg, rt, cl, ep, s.attempt(rt, &b))
+		res, fail = s.exchange(cfg, rt, cl, ep, s.attempt(rt, cl, &b))
+		b.endRetry(cl)
 		if fail == nil {
+			if b.retryRefused && rt.Retry.RetriesStatus(res.status) {
+				cl.Stats.RetryOverflow.Add(1)
+			}
 			return res.status, res.keep
 		}
-		if !s.retry(rt, fail, &b) {
+		b.failed(ep, fail.kind)
+		if !s.retry(rt, cl, fail, &b) {
 			break
 		}
 		cl.Stats.RqRetry.Add(1)
@@ -78,37 +94,28 @@ func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (in
 	return s.failUpstream(cl, fail)
 }
 
-// budget is what a request has left for retries.
-type budget struct {
-	start     time.Time
-	retries   int // left under the route's retry policy
-	dialFails int
-}
-
-func retriesOf(rt *route.Route) int {
-	if rt.Retry == nil {
-		return 0
-	}
-	return rt.Retry.NumRetries
-}
-
 // attemptOpts parameterize one attempt.
 type attemptOpts struct {
-	timeout     time.Duration // for the response head; 0 for none
+	timeout     time.Duration // for the response; 0 for none
+	deadline    time.Time     // the route's deadline over all tries, or zero
 	retryStatus *route.Retry  // when set, a response it retries is not relayed
 }
 
-func (s *session) attempt(rt *route.Route, b *budget) attemptOpts {
-	o := attemptOpts{timeout: rt.Timeout}
-	if o.timeout > 0 {
-		o.timeout -= time.Since(b.start) // the route timeout spans all attempts
-		o.timeout = max(o.timeout, time.Millisecond)
+func (s *session) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) attemptOpts {
+	o := attemptOpts{deadline: b.deadline}
+	if !b.deadline.IsZero() {
+		o.timeout = max(time.Until(b.deadline), time.Millisecond)
 	}
 	if rt.Retry != nil && rt.Retry.PerTry > 0 && (o.timeout <= 0 || rt.Retry.PerTry < o.timeout) {
 		o.timeout = rt.Retry.PerTry
 	}
+	// A response is held back for a retry only if the retry will be
+	// allowed: the max_retries breaker is checked now, not after.
+	b.retryRefused = false
 	if b.retries > 0 && s.bodyless() {
-		o.retryStatus = rt.Retry
+		if b.retryRefused = cl.RetryOverloaded(); !b.retryRefused {
+			o.retryStatus = rt.Retry
+		}
 	}
 	return o
 }
@@ -117,7 +124,7 @@ func (s *session) attempt(rt *route.Route, b *budget) attemptOpts {
 // budget. Failed connects are redispatched to another endpoint up to
 // maxConnectAttempts times whatever the policy (nothing was sent); a
 // pooled connection found closed costs nothing.
-func (s *session) retry(rt *route.Route, f *attemptError, b *budget) bool {
+func (s *session) retry(rt *route.Route, cl *cluster.Cluster, f *attemptError, b *budget) bool {
 	p := rt.Retry
 	switch f.kind {
 	case failStale:
@@ -127,21 +134,13 @@ func (s *session) retry(rt *route.Route, f *attemptError, b *budget) bool {
 		if b.dialFails < maxConnectAttempts {
 			return true
 		}
-		return p != nil && p.RetriesConnect() && b.spend()
+		return p != nil && p.RetriesConnect() && b.spend(cl)
 	case failReset, failTimeout:
-		return p != nil && p.RetriesReset() && s.bodyless() && b.spend()
+		return p != nil && p.RetriesReset() && s.bodyless() && b.spend(cl)
 	case failStatus:
-		return b.spend()
+		return b.spend(cl)
 	}
 	return false
-}
-
-func (b *budget) spend() bool {
-	if b.retries <= 0 {
-		return false
-	}
-	b.retries--
-	return true
 }
 
 // bodyless reports whether the request has no body, so it can be sent
@@ -159,6 +158,7 @@ const (
 	failStatus                      // a response the retry policy retries (not relayed)
 	failBadResponse                 // a response that breaks HTTP/1.1 framing
 	failClient                      // the client's body was malformed or the client went away
+	failOverflow                    // a circuit breaker refused the attempt
 	failRelay                       // the response failed after it started to reach the client
 )
 
@@ -191,20 +191,30 @@ func (s *session) failUpstream(cl *cluster.Cluster, f *attemptError) (int, bool)
 	case failClient:
 		s.head.close = true
 		return 400, s.respondError(400, "malformed request body")
+	case failOverflow:
+		return 503, s.respondOverloaded("too many connections")
 	case failBadResponse:
 		return 502, s.respondError(502, "malformed response from upstream")
 	}
 	return 502, s.respondError(502, "upstream closed the connection before responding")
 }
 
+// respondOverloaded answers 503 for a circuit breaker, as Envoy does.
+func (s *session) respondOverloaded(why string) bool {
+	if s.out.pb == nil {
+		s.out.acquire()
+	}
+	return s.respond(503, "upstream overflow: "+why+"\n", overloaded)
+}
+
 // dial returns a pooled connection to ep or a new one, and whether it was
 // pooled. Only this package puts connections in endpoint pools, and only
 // *upstream ones.
-func dial(cl *cluster.Cluster, ep *cluster.Endpoint) (*upstream, bool, error) {
+func dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (*upstream, bool, error) {
 	if c := ep.Pool.Get(); c != nil {
 		return c.(*upstream), true, nil
 	}
-	d := net.Dialer{Timeout: cl.ConnectTimeout}
+	d := net.Dialer{Timeout: cl.ConnectTimeout, Deadline: deadline}
 	c, err := d.Dial("tcp", ep.Addr)
 	if err != nil {
 		ep.ConnectFailures.Add(1)

@@ -35,7 +35,10 @@ type Config struct {
 	// StreamIdle bounds every wait for bytes from the client or the
 	// upstream, and how long a keep-alive connection may stay idle.
 	StreamIdle time.Duration
-	Stats      *Stats
+	// SkipXFF leaves X-Forwarded-For as the client sent it instead of
+	// appending the peer address (Envoy's use_remote_address false).
+	SkipXFF bool
+	Stats   *Stats
 }
 
 // Server serves HTTP/1.1 on the connections of one listener. Its

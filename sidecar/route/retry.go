@@ -39,13 +39,19 @@ type Retry struct {
 	NumRetries int
 	// PerTry bounds each attempt; 0 means the route timeout alone.
 	PerTry time.Duration
+	// PreviousHosts makes a retry prefer endpoints the request has not
+	// tried, asking the balancer again up to HostAttempts times (Envoy's
+	// previous_hosts predicate and host_selection_retry_max_attempts).
+	PreviousHosts bool
+	HostAttempts  int
 }
 
 func compileRetry(p *spec.RetryPolicy) *Retry {
 	if p == nil {
 		return nil
 	}
-	r := &Retry{NumRetries: p.NumRetries, PerTry: p.PerTry}
+	r := &Retry{NumRetries: p.NumRetries, PerTry: p.PerTry,
+		PreviousHosts: p.PreviousHosts, HostAttempts: p.HostSelectionAttempts}
 	for _, c := range p.On {
 		r.On |= retryNames[c]
 	}

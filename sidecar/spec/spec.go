@@ -168,6 +168,11 @@ type RetryPolicy struct {
 	On         []string // Envoy retry_on conditions, e.g. "5xx", "connect-failure"
 	NumRetries int
 	PerTry     time.Duration
+	// PreviousHosts makes a retry prefer endpoints not yet tried for the
+	// request (Envoy's envoy.retry_host_predicates.previous_hosts),
+	// picking again up to HostSelectionAttempts times.
+	PreviousHosts         bool
+	HostSelectionAttempts int
 }
 
 // DirectResponse answers without an upstream.
@@ -209,11 +214,17 @@ type Cluster struct {
 	EDSName string
 	// Static is the cluster's load assignment for STATIC clusters.
 	Static *LoadAssignment
-	// MaxConnections etc. are circuit-breaker thresholds (default priority).
+	// MaxConnections etc. are circuit-breaker thresholds (default
+	// priority). 0 means no limit; decoders fill Envoy's defaults, and store
+	// an explicit 0 (nothing allowed) as a negative value.
 	MaxConnections     int
 	MaxPendingRequests int
 	MaxRequests        int
 	MaxRetries         int
+	// IdleTimeout closes upstream connections idle that long in the pool
+	// (Envoy's common_http_protocol_options.idle_timeout); 0 for never.
+	// Decoders fill Envoy's default, 1h.
+	IdleTimeout time.Duration
 }
 
 // HealthStatus is an endpoint's health as the control plane reports it.

@@ -1,0 +1,135 @@
+package l7
+
+import (
+	"errors"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/route"
+)
+
+// errDeadline is the failure of a request whose route timeout expired
+// before another try could start.
+var errDeadline = errors.New("route timeout expired")
+
+// maxTried bounds the endpoints a request remembers having tried; it is
+// maxAttempts, so none is forgotten.
+const maxTried = maxAttempts
+
+// redispatchPicks bounds how many times a redispatch asks the balancer
+// again for an endpoint not yet tried, before it looks for one itself.
+const redispatchPicks = 3
+
+// budget is what one request has left for retries, and which endpoints it
+// has tried. It lives on the stack: no allocation per request.
+type budget struct {
+	deadline  time.Time // the route timeout over all tries; zero for none
+	retries   int       // left under the route's retry policy
+	dialFails int
+	retrying  bool // the attempt in progress is a retry (max_retries)
+	// retryRefused: the max_retries breaker was open when the attempt
+	// started, so a response the policy retries is relayed instead.
+	retryRefused bool
+	lastFail     failKind
+	tried        [maxTried]*cluster.State
+	ntried       int
+}
+
+func newBudget(rt *route.Route, now time.Time) budget {
+	b := budget{}
+	if rt.Timeout > 0 {
+		b.deadline = now.Add(rt.Timeout)
+	}
+	if rt.Retry != nil {
+		b.retries = rt.Retry.NumRetries
+	}
+	return b
+}
+
+// expired reports whether the route timeout has passed.
+func (b *budget) expired(now time.Time) bool {
+	return !b.deadline.IsZero() && !now.Before(b.deadline)
+}
+
+// failed records an attempt on ep that failed as kind. A pooled connection
+// found closed says nothing about the endpoint, so it is not remembered.
+func (b *budget) failed(ep *cluster.Endpoint, kind failKind) {
+	b.lastFail = kind
+	if kind == failStale || b.hasTried(ep.State) || b.ntried == len(b.tried) {
+		return
+	}
+	b.tried[b.ntried] = ep.State
+	b.ntried++
+}
+
+func (b *budget) hasTried(st *cluster.State) bool {
+	for _, t := range b.tried[:b.ntried] {
+		if t == st {
+			return true
+		}
+	}
+	return false
+}
+
+// pick chooses the endpoint of the next attempt. After a failed connect it
+// prefers endpoints not yet tried (Envoy's previous_hosts predicate, on by
+// default for redispatch, as HAProxy's option redispatch); after other
+// failures it does so when the route's retry policy names the predicate,
+// asking the balancer again up to host_selection_retry_max_attempts times.
+func (b *budget) pick(cl *cluster.Cluster, rt *route.Route) *cluster.Endpoint {
+	ep := cl.Pick(0)
+	if b.ntried == 0 || ep == nil {
+		return ep
+	}
+	redispatch := b.lastFail == failConnect
+	picks := 0
+	switch {
+	case redispatch:
+		picks = redispatchPicks
+	case rt.Retry != nil && rt.Retry.PreviousHosts:
+		picks = rt.Retry.HostAttempts
+	}
+	for i := 0; i < picks && b.hasTried(ep.State); i++ {
+		ep = cl.Pick(0)
+	}
+	if redispatch && b.hasTried(ep.State) {
+		ep = b.untried(cl, ep)
+	}
+	return ep
+}
+
+// untried returns a usable endpoint of ep's priority that the request has
+// not tried, or ep if there is none.
+func (b *budget) untried(cl *cluster.Cluster, ep *cluster.Endpoint) *cluster.Endpoint {
+	for _, e := range cl.Endpoints {
+		if e.Usable() && e.Priority == ep.Priority && !b.hasTried(e.State) {
+			return e
+		}
+	}
+	return ep
+}
+
+// spend takes one retry from the route's policy, unless none is left, the
+// route timeout has passed, or the cluster's max_retries circuit breaker
+// is open (counted in upstream_rq_retry_overflow).
+func (b *budget) spend(cl *cluster.Cluster) bool {
+	if b.retries <= 0 || b.expired(time.Now()) {
+		return false
+	}
+	if b.lastFail != failStatus && cl.RetryOverloaded() {
+		cl.Stats.RetryOverflow.Add(1)
+		return false
+	}
+	b.retries--
+	b.retrying = true
+	cl.Stats.RetryActive.Add(1)
+	return true
+}
+
+// endRetry ends the retry in flight, if any, for max_retries.
+func (b *budget) endRetry(cl *cluster.Cluster) {
+	if b.retrying {
+		b.retrying = false
+		cl.Stats.RetryActive.Add(-1)
+	}
+}
