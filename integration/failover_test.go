@@ -42,6 +42,12 @@ func TestReplicaFailoverOnHang(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	for _, mode := range []string{"sotw", "delta"} {
+		t.Run(mode, func(t *testing.T) { testReplicaFailoverOnHang(t, mode == "delta") })
+	}
+}
+
+func testReplicaFailoverOnHang(t *testing.T, delta bool) {
 	a, b := startBackend(t, "a"), startBackend(t, "b")
 	m := &mesh{
 		path:    filepath.Join(t.TempDir(), "services.yaml"),
@@ -55,7 +61,7 @@ func TestReplicaFailoverOnHang(t *testing.T) {
 		replicas[addr] = start(t, fmt.Sprintf("control %d", i), "control", "--services", m.path, "--xds-addr", addr)
 	}
 	m.sidecar = start(t, "sidecar", "sidecar", "--xds", strings.Join(addrs, ","), "--node-id", "client",
-		"--admin", fmt.Sprintf("127.0.0.1:%d", m.adminPort))
+		"--admin", fmt.Sprintf("127.0.0.1:%d", m.adminPort), fmt.Sprintf("--delta=%v", delta))
 	waitReady(t, m.adminPort)
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
 	defer client.CloseIdleConnections()

@@ -111,7 +111,7 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd sh
 		c = client.New(client.Options{
 			NodeID: b.NodeID, NodeCluster: b.NodeCluster, Targets: b.ADS.Targets, Delta: b.ADS.Delta,
 			Static: &b.Static, StateDir: o.stateDir, MaxRecvMsgSize: o.maxRecv,
-			Logger: logger.With("component", "xds-client"),
+			Logger: logger, // the client adds component=xds-client
 		}, sc)
 		adminOpts = append(adminOpts, admin.WithControlPlane(c))
 	}
