@@ -13,22 +13,29 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// fakeConsul is a loopback HTTP server answering the three queries the
-// source makes, with blocking-query semantics: a request whose index equals
-// the current one waits for a change or its wait time.
+// fakeConsul is a loopback HTTP server answering the queries the source
+// makes, with blocking-query semantics: a request whose index equals the
+// current one waits for a change or its wait time. Like Consul, it keeps
+// the services table's index apart: a change of checks alone
+// (updateChecks) leaves it.
 type fakeConsul struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
 	index    uint64
+	svcIndex uint64        // of the services table
 	changed  chan struct{} // closed and replaced on every change
-	failing  bool
+	failing  int           // HTTP status to answer with, 0: none
 	services map[string][]*api.ServiceEntry
 	requests int
+	paths    map[string]int // requests by path
+	inFlight int
+	maxConns int // most requests in flight at once
 }
 
 func newFakeConsul(t *testing.T) *fakeConsul {
-	f := &fakeConsul{index: 10, changed: make(chan struct{}), services: map[string][]*api.ServiceEntry{}}
+	f := &fakeConsul{index: 10, svcIndex: 10, changed: make(chan struct{}),
+		services: map[string][]*api.ServiceEntry{}, paths: map[string]int{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.close)
 	return f
@@ -39,8 +46,20 @@ func (f *fakeConsul) close() {
 	f.srv.Close()
 }
 
-// update changes the state under the lock and sets index (default: +1).
+// update changes the state under the lock and moves both indexes
+// (change may set them).
 func (f *fakeConsul) update(change func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.index++
+	f.svcIndex = f.index
+	change()
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// updateChecks changes checks only: the services index stays.
+func (f *fakeConsul) updateChecks(change func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.index++
@@ -49,27 +68,49 @@ func (f *fakeConsul) update(change func()) {
 	f.changed = make(chan struct{})
 }
 
+// count returns how many requests were made for path.
+func (f *fakeConsul) count(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paths[path]
+}
+
 func (f *fakeConsul) serve(w http.ResponseWriter, r *http.Request) {
 	idx, _ := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
 	f.mu.Lock()
 	f.requests++
-	if idx != 0 && idx >= f.index && !f.failing {
+	f.paths[r.URL.Path]++
+	f.inFlight++
+	f.maxConns = max(f.maxConns, f.inFlight)
+	current := f.index
+	if r.URL.Path == "/v1/catalog/services" {
+		current = f.svcIndex
+	}
+	if idx != 0 && idx >= current && f.failing == 0 {
 		ch := f.changed
 		f.mu.Unlock()
 		select {
 		case <-ch:
 		case <-time.After(2 * time.Second):
 		case <-r.Context().Done():
+			f.mu.Lock()
+			f.inFlight--
+			f.mu.Unlock()
 			return
 		}
 		f.mu.Lock()
+		if r.URL.Path == "/v1/catalog/services" {
+			current = f.svcIndex
+		} else {
+			current = f.index
+		}
 	}
-	defer f.mu.Unlock()
-	if f.failing {
-		http.Error(w, "rpc error: no leader", http.StatusInternalServerError)
+	defer func() { f.inFlight--; f.mu.Unlock() }()
+	if f.failing != 0 {
+		http.Error(w, "failing as told", f.failing)
 		return
 	}
-	w.Header().Set("X-Consul-Index", strconv.FormatUint(f.index, 10))
+	w.Header().Set("X-Consul-Index", strconv.FormatUint(current, 10))
 	q := r.URL.Query()
 	json.NewEncoder(w).Encode(f.body(r.URL.Path, q.Get("filter"), q.Get("dc")))
 }
@@ -95,6 +136,23 @@ func (f *fakeConsul) body(path, filter, dc string) any {
 			name += "@" + dc
 		}
 		return f.services[name]
+	case path == "/v1/health/state/any": // the only filter: not passing
+		var out api.HealthChecks
+		for _, entries := range f.services {
+			for _, e := range entries {
+				for _, c := range e.Checks {
+					if c.Status == api.HealthPassing {
+						continue
+					}
+					hc := &api.HealthCheck{Node: e.Node.Node, CheckID: c.CheckID, Status: c.Status}
+					if c.CheckID != "serfHealth" { // else a node check
+						hc.ServiceID, hc.ServiceName = e.Service.ID, e.Service.Service
+					}
+					out = append(out, hc)
+				}
+			}
+		}
+		return out
 	default: // config entries
 		return []any{}
 	}

@@ -10,24 +10,33 @@ import (
 // the agent's own datacenter.
 type key struct{ dc, name string }
 
-// healthResult is one health query result, tagged with the generation of
-// the watcher that produced it so that results of a stopped watcher are
-// recognized and dropped.
-type healthResult struct {
-	gen     uint64
-	entries []*api.ServiceEntry
+// names is one result of /v1/catalog/services: service names and tags, at
+// the index of the services table.
+type names struct {
+	services map[string][]string
+	index    uint64
 }
 
-// inbox is where watchers leave their results for the loop. It keeps only
-// the latest result per query (STYLE 7: latest value wins) and wakes the
-// loop through notify, which holds at most one pending signal. It is safe
-// for concurrent use; deliveries never block.
+// healthResult is one fetch of a service's health. A failed fetch has err
+// set and is retried by the loop.
+type healthResult struct {
+	entries []*api.ServiceEntry
+	index   uint64
+	err     error
+	attempt int // of this fetch: 1 for the first
+}
+
+// inbox is where detectors and workers leave their results for the loop.
+// It keeps only the latest result per query (STYLE 7: latest value wins)
+// and wakes the loop through notify, which holds at most one pending
+// signal. It is safe for concurrent use; deliveries never block.
 type inbox struct {
 	notify chan struct{}
 
 	mu       sync.Mutex
-	services map[string][]string // nil: no new service list
-	proxies  map[string][]string // nil: no new connect-proxy list
+	services map[string]names            // by datacenter
+	proxies  *names                      // connect-proxy services, local
+	checks   map[string]api.HealthChecks // not passing, by datacenter
 	health   map[key]healthResult
 	entries  map[string][]api.ConfigEntry // by kind
 }
@@ -36,39 +45,39 @@ func newInbox() *inbox {
 	return &inbox{notify: make(chan struct{}, 1)}
 }
 
-func (in *inbox) putServices(s map[string][]string) {
-	if s == nil {
-		s = map[string][]string{}
-	}
-	in.put(func() { in.services = s })
+// batch is everything delivered between two takes.
+type batch struct {
+	services map[string]names
+	proxies  *names
+	checks   map[string]api.HealthChecks
+	health   map[key]healthResult
+	entries  map[string][]api.ConfigEntry
 }
 
-func (in *inbox) putProxies(s map[string][]string) {
-	if s == nil {
-		s = map[string][]string{}
+func (in *inbox) putServices(dc string, s map[string][]string, index uint64) {
+	in.put(func() { in.services = putIn(in.services, dc, names{services: orEmpty(s), index: index}) })
+}
+
+func (in *inbox) putProxies(s map[string][]string, index uint64) {
+	in.put(func() { in.proxies = &names{services: orEmpty(s), index: index} })
+}
+
+func (in *inbox) putChecks(dc string, c api.HealthChecks) {
+	if c == nil {
+		c = api.HealthChecks{}
 	}
-	in.put(func() { in.proxies = s })
+	in.put(func() { in.checks = putIn(in.checks, dc, c) })
 }
 
 func (in *inbox) putHealth(k key, r healthResult) {
-	in.put(func() {
-		if in.health == nil {
-			in.health = make(map[key]healthResult)
-		}
-		in.health[k] = r
-	})
+	in.put(func() { in.health = putIn(in.health, k, r) })
 }
 
 func (in *inbox) putEntries(kind string, e []api.ConfigEntry) {
-	in.put(func() {
-		if in.entries == nil {
-			in.entries = make(map[string][]api.ConfigEntry)
-		}
-		if e == nil {
-			e = []api.ConfigEntry{}
-		}
-		in.entries[kind] = e
-	})
+	if e == nil {
+		e = []api.ConfigEntry{}
+	}
+	in.put(func() { in.entries = putIn(in.entries, kind, e) })
 }
 
 func (in *inbox) put(f func()) {
@@ -82,10 +91,26 @@ func (in *inbox) put(f func()) {
 }
 
 // take returns and clears everything delivered since the last take.
-func (in *inbox) take() (services, proxies map[string][]string, health map[key]healthResult, entries map[string][]api.ConfigEntry) {
+func (in *inbox) take() batch {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	services, proxies, health, entries = in.services, in.proxies, in.health, in.entries
-	in.services, in.proxies, in.health, in.entries = nil, nil, nil, nil
-	return services, proxies, health, entries
+	b := batch{services: in.services, proxies: in.proxies, checks: in.checks, health: in.health, entries: in.entries}
+	in.services, in.proxies, in.checks, in.health, in.entries = nil, nil, nil, nil, nil
+	return b
+}
+
+// putIn sets m[k] = v, making m if it is nil.
+func putIn[K comparable, V any](m map[K]V, k K, v V) map[K]V {
+	if m == nil {
+		m = make(map[K]V)
+	}
+	m[k] = v
+	return m
+}
+
+func orEmpty(s map[string][]string) map[string][]string {
+	if s == nil {
+		return map[string][]string{}
+	}
+	return s
 }

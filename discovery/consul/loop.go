@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/consul/api"
 
@@ -14,47 +15,52 @@ import (
 var entryKinds = []string{api.ServiceDefaults, api.ProxyDefaults,
 	api.ServiceRouter, api.ServiceSplitter, api.ServiceResolver}
 
-// loop is the state of one [Source.Run]: the watchers it owns and the last
-// good result of each. Only the loop goroutine touches it, except inbox.
+// loop is the state of one [Source.Run]: its detectors and workers, and
+// the last good result of each query. Only the loop goroutine touches it,
+// except in, queue and failures.
 type loop struct {
-	src     *Source
-	publish func(*discovery.Catalog)
-	in      *inbox
-	wg      sync.WaitGroup // every watcher
+	src      *Source
+	publish  func(*discovery.Catalog)
+	in       *inbox
+	queue    *queue
+	wg       sync.WaitGroup // every detector and worker
+	failures atomic.Int64   // consecutive failed fetches, for logs
 
-	services    map[string][]string // nil until the first service list
-	proxies     map[string][]string // connect-proxy services; nil until the first list
-	health      map[key][]*api.ServiceEntry
-	entries     map[string][]api.ConfigEntry
-	watchers    map[key]*running
-	gen         uint64
-	ready       bool   // a first complete catalog was built
-	warnedConns bool   // the connection-limit warning was logged
-	version     string // of the last published catalog
-}
-
-// running is a started health watcher.
-type running struct {
-	cancel context.CancelFunc
-	gen    uint64
+	services map[string]names    // by datacenter
+	proxies  *names              // nil until the first list
+	checks   map[string]checkSet // not passing, by datacenter
+	swept    map[string]uint64   // by datacenter: the services index last swept
+	dcs      map[string]context.CancelFunc
+	entries  map[string][]api.ConfigEntry
+	health   map[key][]*api.ServiceEntry // of wanted services
+	index    map[key]uint64              // of each health result
+	want     map[key]bool
+	inflight map[key]bool // queued or being fetched
+	dirty    map[key]bool // changed while in flight: fetch again after
+	changed  bool         // since the last build
+	ready    bool         // a first complete catalog was built
+	version  string       // of the last published catalog
 }
 
 func newLoop(s *Source, publish func(*discovery.Catalog)) *loop {
 	return &loop{
-		src: s, publish: publish, in: newInbox(),
-		health:   make(map[key][]*api.ServiceEntry),
-		entries:  make(map[string][]api.ConfigEntry),
-		watchers: make(map[key]*running),
+		src: s, publish: publish, in: newInbox(), queue: newQueue(),
+		services: make(map[string]names), checks: make(map[string]checkSet),
+		swept: make(map[string]uint64), dcs: make(map[string]context.CancelFunc),
+		entries: make(map[string][]api.ConfigEntry),
+		health:  make(map[key][]*api.ServiceEntry), index: make(map[key]uint64),
+		inflight: make(map[key]bool), dirty: make(map[key]bool),
 	}
 }
 
-// run starts the catalog and config entry watchers and applies results
-// until ctx is done, then stops every watcher and waits for them.
+// run starts the detectors and the workers and applies their results
+// until ctx is done, then stops them all and waits for them.
 func (l *loop) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer l.wg.Wait()
 	defer cancel()
-	l.startCatalog(ctx)
+	l.startWorkers(ctx)
+	l.startDatacenter(ctx, "")
 	l.startProxies(ctx)
 	for _, kind := range entryKinds {
 		l.startEntries(ctx, kind)
@@ -69,29 +75,28 @@ func (l *loop) run(ctx context.Context) error {
 	}
 }
 
-// apply merges the inbox into the state, starts and stops health watchers
-// to match, and publishes the catalog if it is complete and changed.
+// apply merges the inbox into the state, fetches what changed, and
+// publishes the catalog if it is complete and changed.
 func (l *loop) apply(ctx context.Context) {
-	services, proxies, health, entries := l.in.take()
-	if services != nil {
-		l.services = services
+	b := l.in.take()
+	for kind, e := range b.entries {
+		l.entries[kind], l.changed = e, true
 	}
-	if proxies != nil {
-		l.proxies = proxies
+	for k, r := range b.health {
+		l.applyHealth(k, r)
 	}
-	for kind, e := range entries {
-		l.entries[kind] = e
-	}
-	for k, r := range health {
-		if w := l.watchers[k]; w != nil && w.gen == r.gen {
-			l.health[k] = r.entries
+	sweep := l.applyNames(b)
+	touched := l.applyChecks(b.checks)
+	for k := range l.want {
+		if _, fetched := l.health[k]; (fetched || l.inflight[k]) && (sweep[k.dc] || touched.has(k, l.health[k])) {
+			l.refresh(k)
 		}
 	}
-	l.reconcile(ctx)
-	if !l.complete() {
+	l.reconcile(ctx) // after the refreshes: what it fetches first is fresh
+	if !l.complete() || !l.changed {
 		return
 	}
-	l.ready = true
+	l.ready, l.changed = true, false
 	cat := l.build(ctx)
 	if cat == nil || cat.Version() == l.version {
 		return
@@ -102,56 +107,55 @@ func (l *loop) apply(ctx context.Context) {
 	l.publish(cat)
 }
 
+// applyHealth takes one fetch result: a failure is queued again (the
+// worker waited out its backoff); a success replaces the service's
+// health if its index moved.
+func (l *loop) applyHealth(k key, r healthResult) {
+	if r.err != nil && l.want[k] {
+		delete(l.dirty, k)
+		l.queue.push(job{k: k, attempt: r.attempt})
+		return
+	}
+	delete(l.inflight, k)
+	if r.err == nil && l.want[k] {
+		if _, ok := l.health[k]; !ok || l.index[k] != r.index {
+			l.health[k], l.index[k], l.changed = r.entries, r.index, true
+		}
+	}
+	if l.dirty[k] {
+		delete(l.dirty, k)
+		l.refresh(k)
+	}
+}
+
+// refresh fetches k's health again: now, or after the fetch in flight.
+func (l *loop) refresh(k key) {
+	if l.inflight[k] {
+		l.dirty[k] = true
+		return
+	}
+	l.inflight[k] = true
+	l.queue.push(job{k: k})
+}
+
 // complete reports whether a catalog may be built: always after the first
-// one; before it, once the service list, every config entry kind and the
-// health of every listed service have arrived, so that the first catalog
-// is not partial.
+// one; before it, once the service lists, the checks, every config entry
+// kind and the health of every wanted service have arrived, so that the
+// first catalog is not partial.
 func (l *loop) complete() bool {
 	if l.ready {
 		return true
 	}
-	if l.services == nil || l.proxies == nil || len(l.entries) < len(entryKinds) {
+	if l.proxies == nil || len(l.entries) < len(entryKinds) || !l.dcReady("") {
 		return false
 	}
-	for k := range l.watchers {
+	for k := range l.want {
 		if _, ok := l.health[k]; !ok {
 			return false
 		}
 	}
 	return true
 }
-
-// reconcile starts a health watcher for every wanted service that has none
-// and stops those no longer wanted, dropping their results.
-func (l *loop) reconcile(ctx context.Context) {
-	if l.services == nil || l.proxies == nil {
-		return
-	}
-	want := l.wanted()
-	for k, w := range l.watchers {
-		if !want[k] {
-			w.cancel()
-			delete(l.watchers, k)
-			delete(l.health, k)
-		}
-	}
-	for k := range want {
-		if l.watchers[k] == nil {
-			l.startHealth(ctx, k)
-		}
-	}
-	if n := len(l.watchers) + 2 + len(entryKinds); n > connWarning && !l.warnedConns {
-		l.warnedConns = true
-		l.src.logger.LogAttrs(ctx, slog.LevelWarn, "many concurrent blocking queries to the consul agent; "+
-			"raise its limits.http_max_conns_per_client (default 200) above this count",
-			slog.Int("queries", n))
-	}
-}
-
-// connWarning is the number of concurrent blocking queries above which the
-// source warns about the agent's per-client connection limit (200 by
-// default), leaving room for other clients on the same address.
-const connWarning = 150
 
 // build assembles the catalog from the last good results; nil if it is
 // invalid, which is logged.

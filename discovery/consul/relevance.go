@@ -9,16 +9,16 @@ import (
 // own proxy configuration does: every connect-proxy service, the services
 // they front, their upstreams, and every service that the discovery chains
 // of those reach (router destinations, splitter legs, resolver redirects and
-// failovers), in the datacenter each names. This keeps one long-poll per
-// service the mesh uses rather than per service in the datacenter.
+// failovers), in the datacenter each names. This fetches the services the
+// mesh uses rather than every service in the datacenter.
 func (l *loop) wanted() map[key]bool {
 	w := wantSet{local: localDatacenter(l.health), want: make(map[key]bool)}
 	if l.src.opts.WatchAll {
-		for name := range l.services {
+		for name := range l.services[""].services {
 			w.add("", name)
 		}
 	}
-	for name := range l.proxies {
+	for name := range l.proxies.services {
 		w.add("", name)
 	}
 	for len(w.queue) > 0 {

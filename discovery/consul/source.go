@@ -3,16 +3,32 @@
 // registered for them (kind connect-proxy) and the config entries that set
 // protocols.
 //
-// The source reads Consul the way Consul's own xDS server does, with
-// blocking queries: one on /v1/catalog/services, one per service on
-// /v1/health/service/:name and one per config entry kind. Every query runs
-// in its own goroutine, owned and joined by [Source.Run]; results meet in a
-// single loop where the latest value wins, so a burst of changes costs one
-// rebuild, and a catalog whose version did not change is not published.
+// The source holds a fixed, small number of connections to the agent
+// whatever the size of the catalog (issue 14): a few blocking queries
+// detect what changed, and a bounded pool of workers fetches only the
+// services concerned with plain (non-blocking) queries on
+// /v1/health/service/:name. The detectors, per datacenter read:
+//   - /v1/catalog/services (and its connect-proxy subset, locally): the
+//     services table's index; when it moves, every watched service of that
+//     datacenter is fetched again (a sweep), since Consul lists no
+//     per-service index;
+//   - /v1/health/state/any filtered to the checks that are not passing:
+//     a check that turns critical or passing again enters or leaves this
+//     set, which names its service (or node), and only that is fetched;
+//   - /v1/config-entry/:kind, one per kind the source reads (local only).
+//
+// That is 8 blocking queries plus 2 per remote datacenter in use, plus
+// [Options.Workers] fetches: 16 connections by default, far below the
+// agent's limits.http_max_conns_per_client (200), where one long-poll per
+// service ran out at about 150 services. Results meet in a single loop
+// where the latest value wins, so a burst of changes costs one rebuild,
+// and a catalog whose version did not change is not published.
 //
 // Errors never reach the catalog: a failing query is retried with backoff
 // and jitter, and the last good result of that query is kept; an index
-// that goes backwards (Consul restarted or restored) resets the query.
+// that goes backwards (Consul restarted or restored) resets the query. An
+// agent that refuses a request for a limit (HTTP 429) is logged as an
+// error naming the limit, and counted in [Source.Stats].
 package consul
 
 import (
@@ -31,6 +47,7 @@ const (
 	DefaultWaitTime   = 5 * time.Minute
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 5 * time.Second
+	DefaultWorkers    = 8
 )
 
 // Options configure a [Source]. The zero value reads the Consul agent named
@@ -47,10 +64,12 @@ type Options struct {
 	WarningAs discovery.Health
 	// WatchAll watches the health of every service in the datacenter, not
 	// only those the mesh uses (connect-proxies, what they front, their
-	// upstreams and what their discovery chains reach). Each watched
-	// service holds one HTTP long-poll to the agent: mind the agent's
-	// limits.http_max_conns_per_client (default 200).
+	// upstreams and what their discovery chains reach). It costs no
+	// connection, but a sweep fetches every service.
 	WatchAll bool
+	// Workers is how many services are fetched at once, each on its own
+	// connection to the agent; zero means DefaultWorkers.
+	Workers int
 	// WaitTime is the longest a blocking query waits; zero means
 	// DefaultWaitTime.
 	WaitTime time.Duration
@@ -64,6 +83,13 @@ type Options struct {
 func (o *Options) waitTime() time.Duration   { return orDefault(o.WaitTime, DefaultWaitTime) }
 func (o *Options) minBackoff() time.Duration { return orDefault(o.MinBackoff, DefaultMinBackoff) }
 func (o *Options) maxBackoff() time.Duration { return orDefault(o.MaxBackoff, DefaultMaxBackoff) }
+
+func (o *Options) workers() int {
+	if o.Workers > 0 {
+		return o.Workers
+	}
+	return DefaultWorkers
+}
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
@@ -79,6 +105,7 @@ type Source struct {
 	client *api.Client
 	opts   Options
 	logger *slog.Logger
+	stats  counters
 }
 
 var _ discovery.Source = (*Source)(nil)
@@ -96,7 +123,7 @@ func New(opts Options) (*Source, error) {
 	if cfg == nil {
 		cfg = api.DefaultConfig()
 	}
-	c, err := api.NewClient(cfg)
+	c, err := api.NewClient(pooled(cfg, maxConns(&opts)))
 	if err != nil {
 		return nil, fmt.Errorf("consul: creating client: %w", err)
 	}
@@ -105,6 +132,24 @@ func New(opts Options) (*Source, error) {
 		logger = slog.Default()
 	}
 	return &Source{client: c, opts: opts, logger: logger.With("component", "discovery-consul")}, nil
+}
+
+// maxConns is how many requests one Run keeps in flight to the local
+// datacenter: the blocking queries and the workers.
+func maxConns(o *Options) int { return 3 + len(entryKinds) + o.workers() }
+
+// pooled makes cfg's transport keep up to conns idle connections, so that
+// the workers reuse their connections instead of opening one per fetch
+// (the default pool keeps GOMAXPROCS+1). It changes cfg in place, as
+// [api.NewClient] does; a config with its own HttpClient is left alone.
+// (A clone of the transport would not do: cloning sets up HTTP/2 on the
+// original, which gives it a TLS config, and the clone would then miss
+// the CA that NewClient loads from CONSUL_CACERT.)
+func pooled(cfg *api.Config, conns int) *api.Config {
+	if cfg.HttpClient == nil && cfg.Transport != nil {
+		cfg.Transport.MaxIdleConnsPerHost = max(cfg.Transport.MaxIdleConnsPerHost, conns)
+	}
+	return cfg
 }
 
 // Client returns the Consul API client the source queries.

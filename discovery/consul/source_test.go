@@ -3,6 +3,7 @@ package consul
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -20,10 +21,20 @@ const testTimeout = 10 * time.Second
 // of published catalogs.
 func runSource(t *testing.T, f *fakeConsul, all bool) <-chan *discovery.Catalog {
 	t.Helper()
+	_, ch := startSource(t, f, func(o *Options) { o.WatchAll = all })
+	return ch
+}
+
+// startSource runs a Source on f, with options edited by edit, until the
+// test ends, and returns it with the channel of published catalogs.
+func startSource(t *testing.T, f *fakeConsul, edit func(*Options)) (*Source, <-chan *discovery.Catalog) {
+	t.Helper()
 	cfg := api.DefaultConfig()
 	cfg.Address = f.srv.Listener.Addr().String()
-	src, err := New(Options{Config: cfg, WatchAll: all, WaitTime: time.Second, MinBackoff: 10 * time.Millisecond,
-		MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	opts := Options{Config: cfg, WaitTime: time.Second, MinBackoff: 10 * time.Millisecond,
+		MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}
+	edit(&opts)
+	src, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +47,7 @@ func runSource(t *testing.T, f *fakeConsul, all bool) <-chan *discovery.Catalog 
 		}
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return out
+	return src, out
 }
 
 // next waits for the next catalog.
@@ -115,7 +126,7 @@ func TestSourceKeepsLastGoodOnErrors(t *testing.T) {
 	})
 	ch := runSource(t, f, true)
 	first := next(t, ch)
-	f.update(func() { f.failing = true; f.requests = 0 })
+	f.update(func() { f.failing = http.StatusInternalServerError; f.requests = 0 })
 	deadline := time.Now().Add(testTimeout)
 	for {
 		f.mu.Lock()
@@ -137,7 +148,7 @@ func TestSourceKeepsLastGoodOnErrors(t *testing.T) {
 	}
 	// Consul comes back restarted: a lower index and new content.
 	f.update(func() {
-		f.failing = false
+		f.failing = 0
 		f.index = 3
 		f.services["web"] = append(f.services["web"], instance("web", "web2", "127.0.0.1", 9002, api.HealthPassing))
 	})

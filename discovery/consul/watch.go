@@ -13,12 +13,13 @@ import (
 // watcher's context already set) and returns its result and metadata.
 type query[T any] func(q *api.QueryOptions) (T, *api.QueryMeta, error)
 
-// watcher runs one blocking query in a loop and hands every new result to
-// deliver. It is owned by the [Source] loop that started it.
+// watcher runs one blocking query in a loop and hands every new result,
+// with its index, to deliver. It is owned by the [Source] loop that started
+// it.
 type watcher[T any] struct {
-	what    string // for logs: "catalog", "health web", ...
+	what    string // for logs: "catalog services", "config entries ...", ...
 	query   query[T]
-	deliver func(T) // must not block
+	deliver func(T, uint64) // must not block
 	opts    *Options
 	logger  *slog.Logger
 }
@@ -37,7 +38,7 @@ func (w *watcher[T]) run(ctx context.Context) {
 				return
 			}
 			failures++
-			w.failed(ctx, failures, err)
+			logFailure(ctx, w.logger, w.what, failures, err)
 			sleep(ctx, backoff(failures, w.opts.minBackoff(), w.opts.maxBackoff()))
 			continue
 		}
@@ -56,7 +57,7 @@ func (w *watcher[T]) run(ctx context.Context) {
 				slog.Uint64("got", meta.LastIndex))
 		}
 		index = next
-		w.deliver(v)
+		w.deliver(v, meta.LastIndex)
 	}
 }
 
@@ -74,15 +75,24 @@ func (w *watcher[T]) once(ctx context.Context, index uint64) (T, *api.QueryMeta,
 // queryGrace is how much longer than its wait a blocking query may take.
 const queryGrace = 10 * time.Second
 
-// failed logs a failed query: the first failure of a run of failures at
-// Warn, later ones at Debug, so an unreachable Consul does not flood logs.
-func (w *watcher[T]) failed(ctx context.Context, failures int, err error) {
+// logFailure logs a failed query: the first failure of a run of failures
+// at Warn, later ones at Debug, so an unreachable Consul does not flood
+// logs. A request the agent refused for a limit (429) is an Error that
+// names the limit: the catalog stops following Consul until it passes.
+func logFailure(ctx context.Context, logger *slog.Logger, what string, failures int, err error) {
 	level := slog.LevelDebug
 	if failures == 1 {
 		level = slog.LevelWarn
 	}
-	w.logger.LogAttrs(ctx, level, "failed to query consul, keeping the last good result",
-		slog.String("query", w.what), slog.Int("failures", failures), slog.Any("err", err))
+	msg := "failed to query consul, keeping the last good result"
+	if rateLimited(err) {
+		if failures == 1 {
+			level = slog.LevelError
+		}
+		msg = "failed to query consul: the agent refused the request for a limit " +
+			"(limits.http_max_conns_per_client?), keeping the last good result"
+	}
+	logger.LogAttrs(ctx, level, msg, slog.String("query", what), slog.Int("failures", failures), slog.Any("err", err))
 }
 
 // nextIndex returns the WaitIndex for the query after one that returned got

@@ -1,0 +1,163 @@
+package consul
+
+import (
+	"context"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// checkSet is one datacenter's checks that are not passing, by node and
+// check id.
+type checkSet map[string]*api.HealthCheck
+
+// touched names what a change of checks concerns: services, by key, and
+// nodes (a node check concerns every instance on its node), by datacenter.
+type touched struct {
+	services map[key]bool
+	nodes    map[string]map[string]bool
+}
+
+func (t *touched) mark(dc string, c *api.HealthCheck) {
+	if c.ServiceID == "" {
+		if t.nodes == nil {
+			t.nodes = make(map[string]map[string]bool)
+		}
+		t.nodes[dc] = putIn(t.nodes[dc], c.Node, true)
+		return
+	}
+	t.services = putIn(t.services, key{dc: dc, name: c.ServiceName}, true)
+}
+
+// has reports whether the change concerns k, whose last health is entries.
+func (t *touched) has(k key, entries []*api.ServiceEntry) bool {
+	if t.services[k] {
+		return true
+	}
+	nodes := t.nodes[k.dc]
+	if len(nodes) == 0 {
+		return false
+	}
+	for _, e := range entries {
+		if e.Node != nil && nodes[e.Node.Node] {
+			return true
+		}
+	}
+	return false
+}
+
+// applyNames takes new service lists and returns the datacenters whose
+// services index moved: every watched service there must be fetched
+// again, since Consul does not say which one changed.
+func (l *loop) applyNames(b batch) map[string]bool {
+	sweep := make(map[string]bool)
+	note := func(dc string, index uint64) {
+		if index != l.swept[dc] {
+			sweep[dc], l.swept[dc] = true, index
+		}
+	}
+	if b.proxies != nil {
+		l.proxies = b.proxies
+		note("", b.proxies.index)
+	}
+	for dc, n := range b.services {
+		if l.dcs[dc] != nil { // else the last word of a stopped detector
+			l.services[dc] = n
+			note(dc, n.index)
+		}
+	}
+	return sweep
+}
+
+// applyChecks takes new sets of checks that are not passing and returns
+// what changed since the last set: a check that entered or left the set,
+// or changed status. The first set of a datacenter is the baseline its
+// services are fetched after, so it changes nothing.
+func (l *loop) applyChecks(checks map[string]api.HealthChecks) *touched {
+	t := &touched{}
+	for dc, list := range checks {
+		if l.dcs[dc] == nil {
+			continue
+		}
+		next := make(checkSet, len(list))
+		for _, c := range list {
+			next[c.Node+"/"+c.CheckID] = c
+		}
+		prev, seen := l.checks[dc]
+		l.checks[dc] = next
+		if !seen {
+			continue
+		}
+		for id, c := range next {
+			if p := prev[id]; p == nil || p.Status != c.Status {
+				t.mark(dc, c)
+			}
+		}
+		for id, p := range prev {
+			if next[id] == nil {
+				t.mark(dc, p)
+			}
+		}
+	}
+	return t
+}
+
+// dcReady reports whether datacenter dc's detectors have answered, so
+// that services fetched from now on are at least as recent as the
+// baselines their changes are detected against.
+func (l *loop) dcReady(dc string) bool {
+	_, names := l.services[dc]
+	_, checks := l.checks[dc]
+	return names && checks
+}
+
+// reconcile updates the wanted services: it drops those no longer wanted,
+// runs the detectors of the datacenters in use, and fetches the services
+// not fetched yet.
+func (l *loop) reconcile(ctx context.Context) {
+	if l.proxies == nil || !l.dcReady("") {
+		return
+	}
+	want := l.wanted()
+	for k := range l.want {
+		if want[k] {
+			continue
+		}
+		if _, ok := l.health[k]; ok {
+			l.changed = true
+		}
+		delete(l.health, k)
+		delete(l.index, k)
+		delete(l.dirty, k)
+	}
+	l.want = want
+	l.syncDatacenters(ctx)
+	for k := range want {
+		if _, ok := l.health[k]; !ok && !l.inflight[k] && l.dcReady(k.dc) {
+			l.inflight[k] = true
+			l.queue.push(job{k: k})
+		}
+	}
+}
+
+// syncDatacenters starts the detectors of every datacenter a wanted
+// service is in, and stops those of the others.
+func (l *loop) syncDatacenters(ctx context.Context) {
+	need := map[string]bool{"": true}
+	for k := range l.want {
+		need[k.dc] = true
+	}
+	for dc := range need {
+		if l.dcs[dc] == nil {
+			l.startDatacenter(ctx, dc)
+		}
+	}
+	for dc, cancel := range l.dcs {
+		if !need[dc] {
+			cancel()
+			delete(l.dcs, dc)
+			delete(l.services, dc)
+			delete(l.checks, dc)
+			delete(l.swept, dc)
+		}
+	}
+}
