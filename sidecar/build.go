@@ -6,6 +6,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/route"
@@ -32,12 +33,14 @@ func (s *Sidecar) build(set *spec.Set) (*Snapshot, error) {
 		snap.Clusters[c.Name] = c
 	}
 	prev := s.current.Load()
+	snap.httpFilters = prev.filterState().Next()
+	defer snap.httpFilters.Seal()
 	for i := range set.Listeners {
 		spec := &set.Listeners[i]
 		if _, dup := snap.Listeners[spec.Name]; dup {
 			return nil, fmt.Errorf("listener %q: duplicate name", spec.Name)
 		}
-		l, err := s.buildListener(spec, set, snap.Clusters, prev)
+		l, err := s.buildListener(spec, set, snap.Clusters, prev, snap.httpFilters)
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +91,7 @@ func edsName(c *spec.Cluster) string {
 	return c.Name
 }
 
-func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster, prev *Snapshot) (*Listener, error) {
+func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster, prev *Snapshot, fs *httpfilter.State) (*Listener, error) {
 	var old *Listener
 	if prev != nil {
 		old = prev.listenerAt(ls.Address)
@@ -96,7 +99,7 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 	l := &Listener{Spec: *ls}
 	switch {
 	case ls.HTTP != nil:
-		cfg, err := s.httpConfig(ls, set, clusters)
+		cfg, err := s.httpConfig(ls, set, clusters, fs)
 		if err != nil {
 			return nil, err
 		}
@@ -108,6 +111,14 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 		return nil, fmt.Errorf("listener %q: no network filter", ls.Name)
 	}
 	return l, nil
+}
+
+// filterState returns the HTTP filter state of p, which may be nil.
+func (p *Snapshot) filterState() *httpfilter.State {
+	if p == nil {
+		return nil
+	}
+	return p.httpFilters
 }
 
 func (p *Snapshot) listenerAt(addr string) *Listener {
@@ -138,12 +149,8 @@ func (s *Sidecar) httpServer(old *Listener, cfg *l7.Config) *l7.Server {
 	return l7.NewServer(cfg, s.logger, s.parker)
 }
 
-func (s *Sidecar) httpConfig(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster) (*l7.Config, error) {
+func (s *Sidecar) httpConfig(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster, fs *httpfilter.State) (*l7.Config, error) {
 	h := ls.HTTP
-	if len(h.Filters) > 0 {
-		// Until the chain is wired into sidecar/l7 (the next commit).
-		return nil, fmt.Errorf("listener %q: http_filters: only the router is served yet", ls.Name)
-	}
 	rc := h.Routes
 	if rc == nil {
 		rc = set.Routes[h.RDSName]
@@ -159,7 +166,11 @@ func (s *Sidecar) httpConfig(ls *spec.Listener, set *spec.Set, clusters map[stri
 	if idle == 0 {
 		idle = defaultStreamIdle
 	}
-	return &l7.Config{Listener: ls.Name, Routes: table, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
+	filters, err := httpfilter.Compile(h.Filters, rc, ls.Name, fs)
+	if err != nil {
+		return nil, fmt.Errorf("listener %q: %w", ls.Name, err)
+	}
+	return &l7.Config{Listener: ls.Name, Routes: table, Filters: filters, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
 		Stats: s.stats.http(h.StatPrefix)}, nil
 }
 

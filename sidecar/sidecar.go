@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/listener"
@@ -29,6 +30,9 @@ type Snapshot struct {
 	// Listeners are the running listeners by name, with their servers.
 	Listeners map[string]*Listener
 	Applied   time.Time
+	// httpFilters carries HTTP filter state (token buckets) to the next
+	// snapshot's build.
+	httpFilters *httpfilter.State
 }
 
 // Listener is a running listener in a snapshot: exactly one of HTTP and

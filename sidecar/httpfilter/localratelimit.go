@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
+	"time"
 
+	"github.com/meshlb/meshlb/internal/tokenbucket"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
@@ -18,8 +20,10 @@ type localRateLimitBuilder struct{}
 
 func (localRateLimitBuilder) TypeURL() string { return LocalRateLimitType }
 
-// Build compiles a *spec.HTTPLocalRateLimit. The bucket is kept in env.State
-// under the scope and the bucket's parameters, so a new snapshot with the
+// Build compiles a *spec.HTTPLocalRateLimit. Its token bucket is lock-free
+// (one atomic word, refilled lazily from the clock: no timer goroutine and
+// no lock on the request path). The bucket is kept in env.State
+// under the scope and the whole configuration, so a new snapshot with the
 // same limit keeps counting where the last one was.
 func (localRateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
 	c, ok := cfg.(*spec.HTTPLocalRateLimit)
@@ -29,11 +33,15 @@ func (localRateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
 	if c.Bucket == nil || c.Enabled.Numerator == 0 {
 		return nil, nil // nothing to check: Envoy lets every request through
 	}
-	key := fmt.Sprintf("local_ratelimit %s %d/%d/%s", env.Scope, c.Bucket.MaxTokens, c.Bucket.TokensPerFill, c.Bucket.FillInterval)
+	// A changed configuration gets a new bucket, as a changed listener
+	// does in Envoy; an unrelated update keeps it.
+	rest := *c
+	rest.Bucket = nil
+	key := fmt.Sprintf("local_ratelimit %s %+v %+v", env.Scope, *c.Bucket, rest)
 	f := &localRateLimit{
 		enabled:     c.Enabled,
 		enforced:    c.Enforced,
-		bucket:      env.State.Get(key, func() any { return newTokenBucket(c.Bucket) }).(*tokenBucket),
+		bucket:      env.State.Get(key, func() any { return tokenbucket.New(*c.Bucket, time.Now()) }).(*tokenbucket.Bucket),
 		notEnforced: headerValues(c.RequestHeadersWhenNotEnforced),
 		reply: Reply{Status: c.Status, Body: "local_rate_limited", Flag: FlagRateLimited,
 			Headers: headers(c.ResponseHeaders)},
@@ -60,7 +68,7 @@ type RateLimitStats struct {
 // requests.
 type localRateLimit struct {
 	enabled, enforced spec.Fraction
-	bucket            *tokenBucket
+	bucket            *tokenbucket.Bucket
 	notEnforced       []headerValue
 	reply             Reply
 	Stats             *RateLimitStats
@@ -71,7 +79,7 @@ func (f *localRateLimit) RequestHeaders(s *Stream) Status {
 		return Continue
 	}
 	f.Stats.Enabled.Add(1)
-	if f.bucket.take() {
+	if f.bucket.Take(time.Now()) {
 		f.Stats.OK.Add(1)
 		return Continue
 	}

@@ -1,7 +1,6 @@
 package httpfilter
 
 import (
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -65,32 +64,6 @@ func TestTokenBucketRefill(t *testing.T) {
 			t.Errorf("many fills: %d allowed, want max_tokens 3", got)
 		}
 	})
-}
-
-// TestTokenBucketConcurrent takes tokens from many goroutines: exactly
-// max_tokens succeed within one interval.
-func TestTokenBucketConcurrent(t *testing.T) {
-	b := newTokenBucket(&spec.TokenBucket{MaxTokens: 1000, TokensPerFill: 1, FillInterval: time.Hour})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	total := 0
-	for range 8 {
-		wg.Go(func() {
-			n := 0
-			for range 500 {
-				if b.take() {
-					n++
-				}
-			}
-			mu.Lock()
-			total += n
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	if total != 1000 {
-		t.Errorf("%d tokens taken, want 1000", total)
-	}
 }
 
 func TestLocalRateLimitReply(t *testing.T) {

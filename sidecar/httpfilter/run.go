@@ -17,7 +17,8 @@ func (c *Chain) Empty() bool {
 }
 
 // RequestHeaders runs the request-headers hooks of the filters of the route
-// with index routeIndex (route.Route.Index) on s, in order, until one
+// with index routeIndex (route.Route.Index; -1 when no route matched, for
+// the listener's filters) on s, in order, until one
 // stops. On [StopReply], s.Reply is the reply to send, with the response
 // hooks of the filters before the one that replied already run on it (as
 // Envoy's local replies pass through the encoder filters). s must have
@@ -27,7 +28,7 @@ func (c *Chain) RequestHeaders(s *Stream, routeIndex int) Status {
 		return Continue
 	}
 	l := c.base
-	if routeIndex < len(c.routes) && c.routes[routeIndex] != nil {
+	if uint(routeIndex) < uint(len(c.routes)) && c.routes[routeIndex] != nil {
 		l = c.routes[routeIndex]
 	}
 	s.filters = l

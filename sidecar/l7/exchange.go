@@ -192,7 +192,13 @@ func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, 
 	bodyless := r.bodyless(head.isHead)
 	delimited := !bodyless && !r.chunked && r.length < 0
 	res.keep = !head.close && !delimited
-	s.writeResponseHead(!res.keep)
+	if s.filters.stream.WantsResponseHeaders() {
+		if replied, keep := s.writeFilteredHead(cfg, !res.keep); replied {
+			return result{status: s.filters.stream.Reply.Status, keep: keep}, false, nil
+		}
+	} else {
+		s.writeResponseHead(!res.keep)
+	}
 	u.rd.discard(r.size)
 	if err := s.copyResponseBody(u, bodyless); err != nil {
 		return res, false, relayFailure(err)

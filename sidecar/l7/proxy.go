@@ -19,6 +19,9 @@ func (s *session) serve(cfg *Config) bool {
 	cfg.Stats.RqTotal.Add(1)
 	h := &s.head
 	rt := cfg.Routes.Match(&h.Request)
+	if done, keep := s.filterRequest(cfg, rt); done {
+		return keep
+	}
 	switch {
 	case rt == nil:
 		return s.local(cfg, 404, "no route matched the request\n")

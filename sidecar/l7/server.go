@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
 )
 
@@ -32,6 +33,8 @@ type Stats struct {
 type Config struct {
 	Listener string
 	Routes   *route.Table
+	// Filters run after the route match, before the router; nil: none.
+	Filters *httpfilter.Chain
 	// StreamIdle bounds every wait for bytes from the client or the
 	// upstream, and how long a keep-alive connection may stay idle.
 	StreamIdle time.Duration

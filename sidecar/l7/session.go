@@ -45,6 +45,8 @@ type session struct {
 	fd    int32           // for the Parker; -1 if unknown
 	// parkedAt is when the connection went quiet, set by the Parker.
 	parkedAt time.Time
+	// filters is the request's HTTP filter state (filters.go).
+	filters requestFilters
 }
 
 func newSession(srv *Server, c net.Conn, ctx context.Context) *session {

@@ -1,0 +1,100 @@
+package sidecar
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/httpfilter"
+	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+// tagType is a test-only HTTP filter: it tags requests (x-seen) and
+// responses (x-order) with its name, and may reply or change the status.
+const tagType = "type.googleapis.com/meshlb.test.Tag"
+
+type tagConfig struct {
+	name       string
+	reply      int // reply from the request hook with this status
+	respStatus int // set the response status from the response hook
+}
+
+type tagBuilder struct{}
+
+func (tagBuilder) TypeURL() string { return tagType }
+
+func (tagBuilder) Build(cfg any, _ httpfilter.Env) (httpfilter.Filter, error) {
+	return &tag{*cfg.(*tagConfig)}, nil
+}
+
+func init() { httpfilter.Register(tagBuilder{}) }
+
+type tag struct{ c tagConfig }
+
+func (f *tag) RequestHeaders(s *httpfilter.Stream) httpfilter.Status {
+	s.Request.Headers = append(s.Request.Headers, route.Header{Name: []byte("x-seen"), Value: []byte(f.c.name)})
+	if f.c.reply != 0 {
+		s.Reply = httpfilter.Reply{Status: f.c.reply, Body: "replied by " + f.c.name}
+		return httpfilter.StopReply
+	}
+	return httpfilter.Continue
+}
+
+func (f *tag) ResponseHeaders(_ *httpfilter.Stream, r *httpfilter.Response) httpfilter.Status {
+	r.Headers = append(r.Headers, route.Header{Name: []byte("x-order"), Value: []byte(f.c.name)})
+	if f.c.respStatus != 0 {
+		r.Status = f.c.respStatus
+	}
+	return httpfilter.Continue
+}
+
+func tagFilter(c tagConfig) spec.HTTPFilter {
+	return spec.HTTPFilter{Name: c.name, TypeURL: tagType, Config: &c}
+}
+
+// TestFilterOrderThroughSockets shows, through a real sidecar and
+// upstream, request hooks running in order and response hooks in reverse,
+// a local reply stopping the chain and passing back through the response
+// hooks of the filters before it, and a response hook changing the status.
+func TestFilterOrderThroughSockets(t *testing.T) {
+	tests := []struct {
+		name       string
+		filters    []spec.HTTPFilter
+		wantStatus int
+		wantBody   string
+		wantOrder  string
+		wantHits   int64
+	}{{
+		name:       "all continue",
+		filters:    []spec.HTTPFilter{tagFilter(tagConfig{name: "a"}), tagFilter(tagConfig{name: "b"}), tagFilter(tagConfig{name: "c"})},
+		wantStatus: 200, wantBody: "/ shadow= seen=a,b,c", wantOrder: "[c b a]", wantHits: 1,
+	}, {
+		name:       "local reply in the middle",
+		filters:    []spec.HTTPFilter{tagFilter(tagConfig{name: "a"}), tagFilter(tagConfig{name: "b", reply: 403}), tagFilter(tagConfig{name: "c"})},
+		wantStatus: 403, wantBody: "replied by b", wantOrder: "[a]",
+	}, {
+		name:       "response status changed",
+		filters:    []spec.HTTPFilter{tagFilter(tagConfig{name: "a"}), tagFilter(tagConfig{name: "b", respStatus: 299})},
+		wantStatus: 299, wantBody: "/ shadow= seen=a,b", wantOrder: "[b a]", wantHits: 1,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSidecar(t)
+			up := newFilterUpstream(t)
+			addr := freeAddr(t)
+			l := httpListener("web", addr, "be")
+			l.HTTP.Filters = tt.filters
+			if err := s.Apply(&config.Set{Listeners: []config.Listener{l}, Clusters: []config.Cluster{staticCluster("be", up.addr)}}); err != nil {
+				t.Fatal(err)
+			}
+			r := send(t, addr, "/")
+			order := fmt.Sprint(r.header[http.CanonicalHeaderKey("x-order")])
+			if r.status != tt.wantStatus || r.body != tt.wantBody || order != tt.wantOrder || up.hits.Load() != tt.wantHits {
+				t.Errorf("got %d %q x-order %s, %d upstream hits; want %d %q x-order %s, %d",
+					r.status, r.body, order, up.hits.Load(), tt.wantStatus, tt.wantBody, tt.wantOrder, tt.wantHits)
+			}
+		})
+	}
+}
