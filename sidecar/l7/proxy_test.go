@@ -54,7 +54,7 @@ type proxy struct {
 
 // startProxy serves the route config rc, whose clusters are named in
 // backends (cluster name -> backend URLs' host:port).
-func startProxy(t *testing.T, rc *spec.RouteConfig, backends map[string][]string) *proxy {
+func startProxy(t testing.TB, rc *spec.RouteConfig, backends map[string][]string) *proxy {
 	t.Helper()
 	reg := cluster.NewRegistry()
 	clusters := map[string]*cluster.Cluster{}

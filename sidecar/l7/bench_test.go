@@ -1,0 +1,93 @@
+package l7
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"testing"
+)
+
+// rawUpstream answers every bodyless request on each connection with resp,
+// reading with a fixed buffer so it allocates nothing per request.
+func rawUpstream(tb testing.TB, resp []byte) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveRaw(c, resp)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func serveRaw(c net.Conn, resp []byte) {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	n := 0
+	for {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			return
+		}
+		n += m
+		for {
+			i := bytes.Index(buf[:n], crlfcrlf)
+			if i < 0 {
+				break
+			}
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+			n = copy(buf, buf[i+4:n])
+		}
+	}
+}
+
+// BenchmarkRequest measures one whole keep-alive request through the
+// proxy over loopback sockets: client, proxy and upstream.
+func BenchmarkRequest(b *testing.B) {
+	up := rawUpstream(b, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"))
+	p := startProxy(b, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {up}})
+	c, err := net.Dial("tcp", p.addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /api/v1/items?id=42 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: wrk/4.2\r\nAccept: */*\r\n\r\n")
+	buf := make([]byte, 4096)
+	n := firstResponse(b, c, req, buf)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// firstResponse sends req and returns the length of the response, whose
+// body is "hello".
+func firstResponse(b *testing.B, c net.Conn, req, buf []byte) int {
+	if _, err := c.Write(req); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for !bytes.HasSuffix(buf[:n], []byte("\r\n\r\nhello")) {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += m
+	}
+	return n
+}
