@@ -9,6 +9,14 @@ import (
 // errBadChunk is a chunked body that breaks RFC 9112 7.1 framing.
 var errBadChunk = errors.New("malformed chunked encoding")
 
+// sourceError is a failure to read a body from the side that sends it, as
+// opposed to a failure to write it on to the other side: the two are
+// blamed on different parties (issue 7, item 6).
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return "reading body: " + e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
 // copyLength copies exactly n body bytes from rd to w. Before it blocks on
 // a read it flushes w, so a body streams instead of waiting in the buffer.
 func copyLength(w *writer, rd *reader, n int64) error {
@@ -18,7 +26,7 @@ func copyLength(w *writer, rd *reader, n int64) error {
 				return err
 			}
 			if err := rd.fill(); err != nil {
-				return unexpectedEOF(err)
+				return &sourceError{unexpectedEOF(err)}
 			}
 		}
 		b := rd.buffered()
@@ -50,7 +58,7 @@ func copyUntilEOF(w *writer, rd *reader) error {
 			if err == io.EOF {
 				return nil
 			}
-			return err
+			return &sourceError{err}
 		}
 	}
 }
@@ -101,7 +109,7 @@ func readLine(w *writer, rd *reader) ([]byte, error) {
 			if err == errHeadTooLarge {
 				return nil, errBadChunk
 			}
-			return nil, unexpectedEOF(err)
+			return nil, &sourceError{unexpectedEOF(err)}
 		}
 	}
 }

@@ -19,11 +19,21 @@ func putBuf(b *[]byte) { bufPool.Put(b) }
 // errHeadTooLarge is returned by fill when the buffer is full.
 var errHeadTooLarge = errors.New("head larger than buffer")
 
-// writer batches writes to a connection in a pooled buffer.
+// writer batches writes to a connection in a pooled buffer. When idle is
+// set, every write to the connection must make progress within idle (the
+// stream idle timeout, which covers writes as Envoy's does).
 type writer struct {
 	conn net.Conn
 	buf  []byte // nil when released; len is the pending bytes
 	pb   *[]byte
+	idle time.Duration
+	dl   deadline
+}
+
+// init binds the writer to c.
+func (w *writer) init(c net.Conn) {
+	w.conn = c
+	w.dl.write = true
 }
 
 func (w *writer) acquire() {
@@ -47,8 +57,7 @@ func (w *writer) write(p []byte) error {
 			return err
 		}
 		if len(p) > cap(w.buf) {
-			_, err := w.conn.Write(p)
-			return err
+			return w.send(p)
 		}
 	}
 	w.buf = append(w.buf, p...)
@@ -60,31 +69,20 @@ func (w *writer) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	_, err := w.conn.Write(w.buf)
+	err := w.send(w.buf)
 	w.buf = w.buf[:0]
 	return err
 }
 
-// deadline sets read deadlines lazily: it moves the deadline only when the
-// one in force would fire more than an eighth of the timeout early, so a
-// busy keep-alive connection does not reset a timer on every request.
-type deadline struct {
-	at time.Time
-}
-
-func (d *deadline) extend(c net.Conn, now time.Time, timeout time.Duration) {
-	if timeout <= 0 {
-		if !d.at.IsZero() {
-			c.SetReadDeadline(time.Time{})
-			d.at = time.Time{}
-		}
-		return
+// send writes p to the connection under the idle write deadline.
+func (w *writer) send(p []byte) error {
+	if w.idle > 0 {
+		w.dl.extend(w.conn, time.Now(), w.idle)
+	} else {
+		w.dl.clear(w.conn)
 	}
-	want := now.Add(timeout)
-	if diff := want.Sub(d.at); d.at.IsZero() || diff > timeout/8 || diff < -timeout/8 || d.at.Before(now) {
-		c.SetReadDeadline(want)
-		d.at = want
-	}
+	_, err := w.conn.Write(p)
+	return err
 }
 
 // writeString queues s; see write.

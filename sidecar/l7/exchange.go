@@ -24,7 +24,7 @@ type upstream struct {
 func newUpstream(c net.Conn) *upstream {
 	u := &upstream{Conn: c}
 	u.rd.init(c)
-	u.out.conn = c
+	u.out.init(c)
 	return u
 }
 
@@ -65,9 +65,14 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 	}
 	u.rd.got = false // per exchange: tells a stale pooled connection from a reset
 	u.out.acquire()
+	u.out.idle = cfg.StreamIdle
 	if err := s.sendRequest(cfg, u, rt); err != nil {
+		fail := s.sendFailure(err, reused)
+		if fail.kind == failUpload {
+			return s.earlyResponse(cfg, u, ep, o, fail)
+		}
 		u.done(ep, false)
-		return result{}, s.sendFailure(err, reused)
+		return result{}, fail
 	}
 	res, upKeep, fail := s.relay(cfg, u, o)
 	if fail != nil {
@@ -112,13 +117,18 @@ var errOverflow = errors.New("upstream overflow")
 
 // sendFailure classifies an error from sending the request.
 func (s *session) sendFailure(err error, reused bool) *attemptError {
+	var src *sourceError
 	switch {
 	case errors.Is(err, errBadChunk):
 		return &attemptError{failClient, err}
-	case !s.bodyless():
-		// The body was read from the client as it was sent: it cannot be
-		// sent again, and the client may be the side that failed.
+	case errors.As(err, &src) && errors.Is(err, os.ErrDeadlineExceeded):
+		return &attemptError{failClientTimeout, err}
+	case src != nil:
 		return &attemptError{failClient, err}
+	case !s.bodyless():
+		// The upstream failed while the body was being sent to it: the
+		// body cannot be sent again.
+		return &attemptError{failUpload, err}
 	case reused && s.replayable():
 		return &attemptError{failStale, err}
 	}
@@ -147,7 +157,7 @@ func (s *session) sendRequest(cfg *Config, u *upstream, rt *route.Route) error {
 	if h.expect && (h.length > 0 || h.chunked) {
 		// Envoy's default: the proxy itself says 100 Continue.
 		if _, err := s.conn.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
-			return err
+			return &sourceError{err} // the client, the body's source
 		}
 	}
 	var err error
@@ -167,13 +177,7 @@ func (s *session) sendRequest(cfg *Config, u *upstream, rt *route.Route) error {
 // reports whether the upstream connection can be reused.
 func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, *attemptError) {
 	var res result
-	timeout := o.timeout
-	if timeout <= 0 {
-		timeout = cfg.StreamIdle
-	}
-	if timeout > 0 {
-		u.SetReadDeadline(time.Now().Add(timeout))
-	}
+	u.rd.tm.set(cfg.StreamIdle, hardDeadline(o.timeout))
 	// The head's slices may point at bytes a body read has since replaced:
 	// only its flags are used from here on.
 	head := &s.head
@@ -202,9 +206,6 @@ func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, 
 	u.rd.discard(r.size)
 	if err := s.copyResponseBody(u, bodyless); err != nil {
 		return res, false, relayFailure(err)
-	}
-	if timeout > 0 {
-		u.SetReadDeadline(time.Time{})
 	}
 	return res, !r.close && !delimited && len(u.rd.buffered()) == 0, nil
 }

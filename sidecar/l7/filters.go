@@ -61,9 +61,11 @@ func (s *session) Wait(d time.Duration) bool {
 		d = min(d, idle)
 	}
 	until := time.Now().Add(d)
-	s.conn.SetReadDeadline(until)
-	s.dl.at = until
-	defer s.dl.extend(s.conn, until, idle) // the body's deadline, from now
+	// The wait sets its own deadline; a timed body read after it gets
+	// fresh bounds from its next fill.
+	defer s.rd.tm.resume(s.rd.tm.timed)
+	s.rd.tm.timed = false
+	s.rd.tm.dl.set(s.conn, until)
 	// A fill never moves buffered bytes while there is room after them,
 	// so the request head's slices stay valid.
 	for s.rd.buf != nil && s.rd.w < len(*s.rd.buf) {

@@ -131,6 +131,8 @@ func (s *session) respond(code int, body string, extra []string) bool {
 	keep := !h.close && h.length <= 0 && !h.chunked
 	if keep {
 		h.consume(&s.rd)
+	} else if h.length > 0 || h.chunked {
+		s.linger = true // the body may be unread
 	}
 	w := &s.out
 	w.writeString("HTTP/1.1 ")

@@ -154,15 +154,17 @@ func (s *session) bodyless() bool { return s.head.length <= 0 && !s.head.chunked
 type failKind int
 
 const (
-	failConnect     failKind = iota // the dial failed: nothing was sent
-	failStale                       // a pooled connection was closed before the request reached the application
-	failReset                       // the upstream closed or reset before a complete response head
-	failTimeout                     // no response head within the timeout
-	failStatus                      // a response the retry policy retries (not relayed)
-	failBadResponse                 // a response that breaks HTTP/1.1 framing
-	failClient                      // the client's body was malformed or the client went away
-	failOverflow                    // a circuit breaker refused the attempt
-	failRelay                       // the response failed after it started to reach the client
+	failConnect       failKind = iota // the dial failed: nothing was sent
+	failStale                         // a pooled connection was closed before the request reached the application
+	failReset                         // the upstream closed or reset before a complete response head
+	failTimeout                       // no response head within the timeout
+	failStatus                        // a response the retry policy retries (not relayed)
+	failBadResponse                   // a response that breaks HTTP/1.1 framing
+	failClient                        // the client's body was malformed or the client went away
+	failClientTimeout                 // the client's body did not arrive in time
+	failUpload                        // the upstream failed while the request body was sent to it
+	failOverflow                      // a circuit breaker refused the attempt
+	failRelay                         // the response failed after it started to reach the client
 )
 
 // attemptError is a failed attempt.
@@ -196,6 +198,11 @@ func (s *session) failUpstream(cl *cluster.Cluster, f *attemptError) (int, bool)
 		return 400, s.respondError(400, "malformed request body")
 	case failOverflow:
 		return 503, s.respondOverloaded("too many connections")
+	case failClientTimeout:
+		s.head.close = true
+		return 408, s.respondError(408, "request body timeout")
+	case failUpload:
+		return s.failUpload(cl, f)
 	case failBadResponse:
 		return 502, s.respondError(502, "malformed response from upstream")
 	}

@@ -50,11 +50,14 @@ type proxy struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	state  *cluster.Registry
+	// clusters are the proxy's clusters by name, for their stats.
+	clusters map[string]*cluster.Cluster
 }
 
 // startProxy serves the route config rc, whose clusters are named in
-// backends (cluster name -> backend URLs' host:port).
-func startProxy(t testing.TB, rc *spec.RouteConfig, backends map[string][]string) *proxy {
+// backends (cluster name -> backend URLs' host:port). Each opt edits the
+// listener's configuration first.
+func startProxy(t testing.TB, rc *spec.RouteConfig, backends map[string][]string, opts ...func(*Config)) *proxy {
 	t.Helper()
 	reg := cluster.NewRegistry()
 	clusters := map[string]*cluster.Cluster{}
@@ -70,13 +73,17 @@ func startProxy(t testing.TB, rc *spec.RouteConfig, backends map[string][]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(&Config{Listener: "test", Routes: table, StreamIdle: 5 * time.Second, Stats: &Stats{}}, slog.New(slog.DiscardHandler), testParker)
+	cfg := &Config{Listener: "test", Routes: table, StreamIdle: 5 * time.Second, Stats: &Stats{}}
+	for _, opt := range opts {
+		opt(cfg)
+	}
+	srv := NewServer(cfg, slog.New(slog.DiscardHandler), testParker)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &proxy{addr: ln.Addr().String(), ln: ln, cancel: cancel, done: make(chan struct{}), state: reg}
+	p := &proxy{addr: ln.Addr().String(), ln: ln, cancel: cancel, done: make(chan struct{}), state: reg, clusters: clusters}
 	go func() {
 		defer close(p.done)
 		var conns []chan struct{}

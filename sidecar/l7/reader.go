@@ -32,6 +32,8 @@ type reader struct {
 	n      int
 	err    error
 	readFn func(fd uintptr) bool
+	// tm bounds each fill while it is timed.
+	tm timeouts
 }
 
 // init binds the reader to c.
@@ -86,6 +88,9 @@ func (rd *reader) fill() error {
 		}
 		rd.w = copy(*rd.buf, (*rd.buf)[rd.r:rd.w])
 		rd.r = 0
+	}
+	if rd.tm.timed {
+		rd.tm.arm(rd.conn)
 	}
 	if rd.rc == nil {
 		return rd.fillConn()

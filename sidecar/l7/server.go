@@ -36,12 +36,20 @@ type Config struct {
 	// Filters run after the route match, before the router; nil: none.
 	Filters *httpfilter.Chain
 	// StreamIdle bounds every wait for bytes from the client or the
-	// upstream, and how long a keep-alive connection may stay idle.
+	// upstream, every wait to write to either, and how long a keep-alive
+	// connection may stay idle.
 	StreamIdle time.Duration
 	// SkipXFF leaves X-Forwarded-For as the client sent it instead of
 	// appending the peer address (Envoy's use_remote_address false).
 	SkipXFF bool
-	Stats   *Stats
+	// RequestHeadersTimeout bounds the time from the first byte of a
+	// request head to its last; 0 for none. On expiry the client gets 408.
+	RequestHeadersTimeout time.Duration
+	// RequestTimeout bounds the time from the first byte of a request to
+	// its last; 0 for none. On expiry the client gets 408 unless the
+	// response has started.
+	RequestTimeout time.Duration
+	Stats          *Stats
 }
 
 // Server serves HTTP/1.1 on the connections of one listener. Its

@@ -31,22 +31,28 @@ const (
 
 // session is one client connection.
 type session struct {
-	srv   *Server
-	conn  net.Conn
-	rd    reader
-	out   writer
-	head  reqHead
-	resp  respHead
-	peer  []byte // client IP, for X-Forwarded-For
-	dl    deadline
-	state atomic.Int32
-	ctx   context.Context // done when the listener drains
-	stop  func() bool     // unregisters the drain callback
-	fd    int32           // for the Parker; -1 if unknown
+	srv  *Server
+	conn net.Conn
+	rd   reader
+	out  writer
+	head reqHead
+	resp respHead
+	peer []byte // client IP, for X-Forwarded-For
+	// headStart is when the head being read started to arrive, when it
+	// took more than one read; else zero.
+	headStart time.Time
+	state     atomic.Int32
+	ctx       context.Context // done when the listener drains
+	stop      func() bool     // unregisters the drain callback
+	fd        int32           // for the Parker; -1 if unknown
 	// parkedAt is when the connection went quiet, set by the Parker.
 	parkedAt time.Time
 	// filters is the request's HTTP filter state (filters.go).
 	filters requestFilters
+	// linger is set once the session answered a request whose input it
+	// did not read whole: it closes gracefully, so the client reads the
+	// answer instead of a reset.
+	linger bool
 }
 
 func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
@@ -57,7 +63,7 @@ func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
 		}
 	}
 	s.rd.init(c)
-	s.out.conn = c
+	s.out.init(c)
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		s.peer = []byte(a.IP.String())
 	}
@@ -65,9 +71,13 @@ func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
 }
 
 func (s *session) close() {
-	s.conn.Close()
 	s.rd.drop()
 	s.out.release()
+	if s.linger {
+		lingerClose(s.conn)
+		return
+	}
+	s.conn.Close()
 }
 
 // interruptIdle closes the connection if it is waiting for a new request,
@@ -107,8 +117,9 @@ func (s *session) run() {
 		cfg := s.srv.cfg.Load()
 		if !s.bodyless() {
 			// The wait for a request may have armed the short ParkAfter
-			// deadline; a body gets the stream idle timeout.
-			s.dl.extend(s.conn, time.Now(), cfg.StreamIdle)
+			// deadline; a body gets the stream idle timeout, and the
+			// request timeout if any.
+			s.rd.tm.set(cfg.StreamIdle, s.requestDeadline(cfg))
 		}
 		if !s.serve(cfg) || s.ctx.Err() != nil {
 			s.finish()
@@ -140,7 +151,9 @@ func (s *session) awaitRequest() awaited {
 	if s.fd >= 0 && (idle <= 0 || s.srv.parker.After < idle) {
 		wait = s.srv.parker.After
 	}
-	s.dl.extend(s.conn, time.Now(), wait)
+	s.out.idle = idle
+	s.rd.tm.timed = false
+	s.rd.tm.dl.extend(s.conn, time.Now(), wait)
 	if !s.state.CompareAndSwap(stateBusy, stateIdle) {
 		return awaitClose
 	}
@@ -167,23 +180,57 @@ func (s *session) finish() {
 }
 
 // readHead reads until a whole request head is buffered and parses it. A
-// head that takes more than one read gets the stream idle timeout.
+// head that takes more than one read gets the stream idle timeout for
+// each read, and must be complete within the request headers timeout and
+// the request timeout (Envoy's request_headers_timeout and
+// request_timeout; issue 7, item 2).
 func (s *session) readHead() error {
+	s.headStart = time.Time{}
 	for {
 		err := parseRequest(&s.head, s.rd.buffered())
 		if err != errIncomplete {
 			return err
 		}
-		s.dl.extend(s.conn, time.Now(), s.srv.cfg.Load().StreamIdle)
+		if s.headStart.IsZero() {
+			cfg := s.srv.cfg.Load()
+			s.headStart = time.Now()
+			s.rd.tm.set(cfg.StreamIdle, earliest(s.headStart, cfg.RequestHeadersTimeout, cfg.RequestTimeout))
+		}
 		if err := s.rd.fill(); err != nil {
 			return err
 		}
 	}
 }
 
+// requestDeadline is when the request must have been received whole
+// under cfg's request timeout, or zero for none.
+func (s *session) requestDeadline(cfg *Config) time.Time {
+	if cfg.RequestTimeout <= 0 {
+		return time.Time{}
+	}
+	start := s.headStart
+	if start.IsZero() {
+		start = time.Now()
+	}
+	return start.Add(cfg.RequestTimeout)
+}
+
+// earliest returns the earlier of start+a and start+b, ignoring timeouts
+// that are not positive; zero if neither is.
+func earliest(start time.Time, a, b time.Duration) time.Time {
+	if a <= 0 || (b > 0 && b < a) {
+		a = b
+	}
+	if a <= 0 {
+		return time.Time{}
+	}
+	return start.Add(a)
+}
+
 // failHead answers a request whose head could not be read, when there is
 // a client left to answer.
 func (s *session) failHead(err error) {
+	s.linger = true
 	var se *statusError
 	switch {
 	case errors.As(err, &se):

@@ -24,9 +24,9 @@ func (s *session) tunnel(u *upstream) error {
 	if err := s.drainTo(&u.out, &s.rd); err != nil {
 		return err
 	}
-	// Tunnels carry long-lived streams: no read timeouts from the request.
-	s.conn.SetReadDeadline(time.Time{})
-	u.SetReadDeadline(time.Time{})
+	// Tunnels carry long-lived streams: no timeouts from the request.
+	s.conn.SetDeadline(time.Time{})
+	u.SetDeadline(time.Time{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
