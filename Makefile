@@ -20,7 +20,7 @@ FUZZTIME  ?= 20s
 BENCH_DIR := $(abspath ../shared/bench)
 BENCHCMP_TOOLS := haproxy nginx caddy wrk taskset python3
 
-.PHONY: all build demo test race bench lint fuzz benchcmp clean consul
+.PHONY: all build demo test race bench lint fuzz benchcmp clean consul scale
 
 all: build
 
@@ -43,6 +43,18 @@ demo: build
 test:
 	$(GO) vet ./...
 	CONSUL_BIN="$${CONSUL_BIN:-$$(tools/consul/install.sh)}" $(GO) test -count=1 ./...
+
+# Push latency at the sizes of issue 14: 1,000 ADS streams (half delta)
+# against a real control server, one endpoint edit of a service they all
+# call; 2,000 then 10,000 services of 10 endpoints. Figures are appended to
+# $(SCALE_REPORT). `make test` runs a small variant of the same test.
+SCALE_REPORT ?= $(BIN)/scale-report.txt
+scale:
+	@mkdir -p $(BIN)
+	MESHLB_SCALE_REPORT=$(SCALE_REPORT) MESHLB_SCALE_SERVICES=2000 MESHLB_SCALE_STREAMS=1000 \
+		$(GO) test -count=1 -v -timeout 20m -run TestPushLatency ./integration/scale/
+	MESHLB_SCALE_REPORT=$(SCALE_REPORT) MESHLB_SCALE_SERVICES=10000 MESHLB_SCALE_STREAMS=1000 \
+		$(GO) test -count=1 -v -timeout 20m -run TestPushLatency ./integration/scale/
 
 race:
 	$(GO) test -race -short ./...

@@ -1,0 +1,169 @@
+package scale
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Bounds of the waits; generous, since the machine is shared.
+const (
+	syncTimeout   = 3 * time.Minute
+	updateTimeout = time.Minute
+	settle        = 300 * time.Millisecond // no response for this long: the push is over
+)
+
+// TestPushLatency opens one ADS stream per sidecar against a real control
+// server, edits the port of one endpoint of the service every sidecar
+// calls, and reports how long the streams took to get it: from the file
+// write, and from the control server's "catalog changed" log line (so file
+// detection and parsing are measured apart from translation and push). It
+// fails if a stream does not get the edit within updateTimeout.
+func TestPushLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control process and many streams")
+	}
+	sz := sizeFromEnv(t)
+	path := filepath.Join(t.TempDir(), "services.yaml")
+	writeFile(t, path, sz.yaml(portBefore))
+	ctl := startControl(t, path)
+	start := time.Now()
+	f := startFleet(ctl.xdsAddr(t), sz.sidecars())
+	t.Cleanup(f.stop)
+	waitAll(t, f, portBefore, syncTimeout)
+	waitSettled(t, f)
+	syncTime := time.Since(start)
+
+	bytes0, types0 := f.totals()
+	cpu0 := ctl.cpu(t)
+	t0 := time.Now()
+	writeFile(t, path, sz.yaml(portAfter))
+	waitAll(t, f, portAfter, updateTimeout)
+	waitSettled(t, f)
+	cpu := ctl.cpu(t) - cpu0
+	bytes1, types1 := f.totals()
+	rss, peak := ctl.memory(t)
+
+	r := report{size: sz, sync: syncTime, cpu: cpu, bytes: bytes1 - bytes0, rss: rss, peak: peak}
+	for i := range types1 {
+		r.responses[i] = types1[i] - types0[i]
+	}
+	r.fromWrite = latencies(f, t0)
+	if at, ok := ctl.logTime("catalog changed", t0); ok {
+		r.detect = at.Sub(t0)
+		r.fromPublish = latencies(f, at)
+	}
+	if at, ok := ctl.logTime("applied catalog", t0); ok {
+		r.applied = at.Sub(t0)
+	}
+	r.goroutines = ctl.goroutines(t)
+	t.Log("\n" + r.String())
+	if out := os.Getenv("MESHLB_SCALE_REPORT"); out != "" {
+		appendFile(t, out, r.String()+"\n")
+	}
+}
+
+// waitAll waits until every sidecar sees popular's first endpoint on port.
+func waitAll(t *testing.T, f *fleet, port int, d time.Duration) {
+	t.Helper()
+	var err error
+	n := 0
+	poll(t, fmt.Sprintf("all %d streams to see port %d", len(f.sidecars), port), d, func() bool {
+		n, err = f.count(port)
+		return err != nil || n == len(f.sidecars)
+	})
+	if err != nil {
+		t.Fatalf("%d of %d streams saw port %d, then: %v", n, len(f.sidecars), port, err)
+	}
+}
+
+// waitSettled waits until no response has arrived for settle.
+func waitSettled(t *testing.T, f *fleet) {
+	t.Helper()
+	last, _ := f.totals()
+	since := time.Now()
+	poll(t, "the streams to settle", updateTimeout, func() bool {
+		b, _ := f.totals()
+		if b != last {
+			last, since = b, time.Now()
+		}
+		return time.Since(since) >= settle
+	})
+}
+
+// latencies returns, sorted, how long after from each sidecar saw the edit.
+func latencies(f *fleet, from time.Time) []time.Duration {
+	out := make([]time.Duration, 0, len(f.sidecars))
+	for _, s := range f.sidecars {
+		out = append(out, time.Unix(0, s.changed.Load()).Sub(from))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// report is the outcome of one run.
+type report struct {
+	size            size
+	sync            time.Duration // all streams opened and synced
+	detect, applied time.Duration // write → "catalog changed", "applied catalog" log lines
+	fromWrite       []time.Duration
+	fromPublish     []time.Duration
+	cpu             time.Duration // control CPU from write to settled
+	bytes           int64         // response bytes received for the edit
+	responses       [4]int64      // responses per type for the edit
+	rss, peak       float64       // MiB
+	goroutines      int
+}
+
+func (r report) String() string {
+	var b strings.Builder
+	s := r.size
+	fmt.Fprintf(&b, "scale: %d services x %d endpoints, %d streams (half delta), %d upstreams each\n",
+		s.Services, s.Endpoints, s.Streams, s.Upstreams)
+	fmt.Fprintf(&b, "  initial sync of all streams: %v\n", r.sync.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  write -> catalog changed: %v, -> applied: %v\n", r.detect.Round(time.Millisecond), r.applied.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  edit seen, from write:   %s\n", pcts(r.fromWrite))
+	fmt.Fprintf(&b, "  edit seen, from publish: %s\n", pcts(r.fromPublish))
+	fmt.Fprintf(&b, "  bytes for the edit: %.2f MB; responses CDS/EDS/LDS/RDS: %d/%d/%d/%d\n",
+		float64(r.bytes)/1e6, r.responses[0], r.responses[1], r.responses[2], r.responses[3])
+	fmt.Fprintf(&b, "  control CPU for the edit: %v; RSS %.0f MiB (peak %.0f)\n", r.cpu, r.rss, r.peak)
+	fmt.Fprintf(&b, "  control goroutines: %d (%.1f per stream)", r.goroutines, float64(r.goroutines)/float64(s.Streams))
+	return b.String()
+}
+
+// pcts formats the p50, p99 and max of sorted durations.
+func pcts(d []time.Duration) string {
+	if len(d) == 0 {
+		return "n/a"
+	}
+	at := func(q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))].Round(time.Millisecond) }
+	return fmt.Sprintf("p50 %v  p99 %v  max %v", at(0.50), at(0.99), d[len(d)-1].Round(time.Millisecond))
+}
+
+// writeFile replaces path's content atomically, as editors do.
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendFile(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
