@@ -17,11 +17,22 @@ func BenchmarkTranslate(b *testing.B) {
 			}
 		}
 	})
+	b.Run("all nodes, shared", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			frags := newFragments()
+			for _, svc := range cat.Sidecars() {
+				if _, err := translateService(cat, svc, frags); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 	b.Run("all nodes", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, svc := range cat.Sidecars() {
-				if _, err := translateService(cat, svc); err != nil {
+				if _, err := translateService(cat, svc, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -12,33 +12,54 @@ import (
 )
 
 // callbacks logs stream lifecycles at Info and NACKs (requests that carry
-// error_detail) at Warn, with the keys node, type, version and err.
-func callbacks(logger *slog.Logger) serverv3.Callbacks {
-	opened := func(ctx context.Context, id int64, typeURL string) error {
-		logger.LogAttrs(ctx, slog.LevelInfo, "xds stream opened",
-			slog.Int64("stream", id), slog.String("type", typeURL))
-		return nil
+// error_detail) at Warn, with the keys node, type, version and err, and
+// keeps m's stream, response, NACK and push latency metrics.
+func callbacks(logger *slog.Logger, m *metrics) serverv3.Callbacks {
+	opened := func(kind string) func(ctx context.Context, id int64, typeURL string) error {
+		return func(ctx context.Context, id int64, typeURL string) error {
+			m.streams.WithLabelValues(kind).Inc()
+			logger.LogAttrs(ctx, slog.LevelInfo, "xds stream opened",
+				slog.Int64("stream", id), slog.String("type", typeURL))
+			return nil
+		}
 	}
-	closed := func(id int64, node *core.Node) {
-		logger.LogAttrs(context.Background(), slog.LevelInfo, "xds stream closed",
-			slog.Int64("stream", id), slog.String("node", node.GetId()))
+	closed := func(kind string) func(id int64, node *core.Node) {
+		return func(id int64, node *core.Node) {
+			m.streams.WithLabelValues(kind).Dec()
+			logger.LogAttrs(context.Background(), slog.LevelInfo, "xds stream closed",
+				slog.Int64("stream", id), slog.String("node", node.GetId()))
+		}
+	}
+	responded := func(node, typeURL string) {
+		m.responses.WithLabelValues(typeURL).Inc()
+		if d, ok := m.pending.sent(node, typeURL); ok {
+			m.pushLatency.Observe(d.Seconds())
+		}
 	}
 	return serverv3.CallbackFuncs{
-		StreamOpenFunc:        opened,
-		DeltaStreamOpenFunc:   opened,
-		StreamClosedFunc:      closed,
-		DeltaStreamClosedFunc: closed,
+		StreamOpenFunc:        opened("sotw"),
+		DeltaStreamOpenFunc:   opened("delta"),
+		StreamClosedFunc:      closed("sotw"),
+		DeltaStreamClosedFunc: closed("delta"),
 		StreamRequestFunc: func(id int64, req *discoverygrpc.DiscoveryRequest) error {
 			if d := req.GetErrorDetail(); d != nil {
+				m.nacks.WithLabelValues(req.GetTypeUrl()).Inc()
 				logNACK(logger, id, req.GetNode(), req.GetTypeUrl(), req.GetVersionInfo(), d.GetMessage())
 			}
 			return nil
 		},
 		StreamDeltaRequestFunc: func(id int64, req *discoverygrpc.DeltaDiscoveryRequest) error {
 			if d := req.GetErrorDetail(); d != nil {
+				m.nacks.WithLabelValues(req.GetTypeUrl()).Inc()
 				logNACK(logger, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), d.GetMessage())
 			}
 			return nil
+		},
+		StreamResponseFunc: func(_ context.Context, _ int64, req *discoverygrpc.DiscoveryRequest, resp *discoverygrpc.DiscoveryResponse) {
+			responded(req.GetNode().GetId(), resp.GetTypeUrl())
+		},
+		StreamDeltaResponseFunc: func(_ int64, req *discoverygrpc.DeltaDiscoveryRequest, resp *discoverygrpc.DeltaDiscoveryResponse) {
+			responded(req.GetNode().GetId(), resp.GetTypeUrl())
 		},
 	}
 }

@@ -22,7 +22,7 @@ func TestADSDelta(t *testing.T) {
 	}
 	node := &core.Node{Id: "web-sidecar"}
 	resp := deltaRequest(t, stream, &discoverygrpc.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.ClusterType})
-	checkDelta(t, resp, wantVersion(t, cat, "web-sidecar"), []string{"api", "db", "local_app"})
+	checkDelta(t, resp, wantVersion(t, cat, "web-sidecar", resource.ClusterType), []string{"api", "db", "local_app"})
 
 	next := testCatalog(t, withCache)
 	if err := env.srv.Update(ctx, next); err != nil {
@@ -30,7 +30,7 @@ func TestADSDelta(t *testing.T) {
 	}
 	// Only the new cluster is sent: the others did not change.
 	ack := &discoverygrpc.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType, ResponseNonce: resp.GetNonce()}
-	checkDelta(t, deltaRequest(t, stream, ack), wantVersion(t, next, "web-sidecar"), []string{"cache"})
+	checkDelta(t, deltaRequest(t, stream, ack), wantVersion(t, next, "web-sidecar", resource.ClusterType), []string{"cache"})
 }
 
 func deltaRequest(t *testing.T, stream discoverygrpc.AggregatedDiscoveryService_DeltaAggregatedResourcesClient, req *discoverygrpc.DeltaDiscoveryRequest) *discoverygrpc.DeltaDiscoveryResponse {

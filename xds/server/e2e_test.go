@@ -84,13 +84,14 @@ func withCache(m map[string]*discovery.Service) {
 	sc.Upstreams = append(sc.Upstreams, discovery.Upstream{Service: "cache", BindPort: 9003})
 }
 
-func wantVersion(t *testing.T, cat *discovery.Catalog, node string) string {
+// wantVersion returns the version of typeURL in node's snapshot of cat.
+func wantVersion(t *testing.T, cat *discovery.Catalog, node, typeURL string) string {
 	t.Helper()
 	snap, err := Translate(cat, node)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snap.GetVersion(resource.ClusterType)
+	return snap.GetVersion(typeURL)
 }
 
 func TestADSStateOfTheWorld(t *testing.T) {
@@ -118,14 +119,14 @@ func TestADSStateOfTheWorld(t *testing.T) {
 			}
 			node := &core.Node{Id: "web-sidecar"}
 			resp := sotwRequest(t, stream, &discoverygrpc.DiscoveryRequest{Node: node, TypeUrl: tt.typeURL})
-			checkSotw(t, resp, wantVersion(t, cat, "web-sidecar"), tt.want)
+			checkSotw(t, resp, wantVersion(t, cat, "web-sidecar", tt.typeURL), tt.want)
 
 			next := testCatalog(t, withCache)
 			if err := env.srv.Update(ctx, next); err != nil {
 				t.Fatalf("Update: %v", err)
 			}
 			ack := &discoverygrpc.DiscoveryRequest{TypeUrl: tt.typeURL, VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}
-			checkSotw(t, sotwRequest(t, stream, ack), wantVersion(t, next, "web-sidecar"), tt.wantAfter)
+			checkSotw(t, sotwRequest(t, stream, ack), wantVersion(t, next, "web-sidecar", tt.typeURL), tt.wantAfter)
 		})
 	}
 }
@@ -191,7 +192,9 @@ func TestADSNodeVanishesWhileConnected(t *testing.T) {
 	if _, err := env.srv.Cache().GetSnapshot("worker"); err != nil {
 		t.Fatalf("snapshot of connected node was cleared: %v", err)
 	}
-	back := testCatalog(t, func(m map[string]*discovery.Service) { m["db"].Endpoints[0].Weight = 7 })
+	// A change to worker's clusters, so that CDS, the type it watches, is
+	// pushed.
+	back := testCatalog(t, func(m map[string]*discovery.Service) { m["worker"].Sidecar.LocalPort = 7001 })
 	if err := env.srv.Update(ctx, back); err != nil {
 		t.Fatalf("Update with worker back: %v", err)
 	}
@@ -199,7 +202,7 @@ func TestADSNodeVanishesWhileConnected(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Recv: %v", err)
 	}
-	checkSotw(t, resp, wantVersion(t, back, "worker"), []string{"db", "local_app"})
+	checkSotw(t, resp, wantVersion(t, back, "worker", resource.ClusterType), []string{"db", "local_app"})
 }
 
 func TestADSNACKLogged(t *testing.T) {
@@ -232,5 +235,59 @@ func TestADSNACKLogged(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no NACK logged")
+	}
+}
+
+// TestADSEndpointChangeSendsOnlyEDS checks that on a state-of-the-world
+// stream subscribed to every type, an endpoint change is pushed as EDS
+// alone: the next change, to a cluster, arrives right after it.
+func TestADSEndpointChangeSendsOnlyEDS(t *testing.T) {
+	cat := testCatalog(t, nil)
+	env := startServer(t, cat)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	stream, err := env.client.StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &core.Node{Id: "web-sidecar"}
+	names := map[string][]string{resource.EndpointType: {"api", "db"}, resource.RouteType: {"upstream:api"}}
+	acks := map[string]*discoverygrpc.DiscoveryRequest{}
+	for _, typ := range allTypes {
+		resp := sotwRequest(t, stream, &discoverygrpc.DiscoveryRequest{Node: node, TypeUrl: typ, ResourceNames: names[typ]})
+		acks[typ] = &discoverygrpc.DiscoveryRequest{TypeUrl: typ, VersionInfo: resp.GetVersionInfo(),
+			ResponseNonce: resp.GetNonce(), ResourceNames: names[typ]}
+	}
+	for _, typ := range allTypes {
+		if err := stream.Send(acks[typ]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		edit     func(map[string]*discovery.Service)
+		wantType string
+	}{
+		{func(m map[string]*discovery.Service) { m["api"].Endpoints[0].Port = 8081 }, resource.EndpointType},
+		{func(m map[string]*discovery.Service) {
+			m["api"].Endpoints[0].Port = 8081
+			m["web"].Sidecar.LocalPort = 8181
+		}, resource.ClusterType},
+	}
+	for i, st := range steps {
+		if err := env.srv.Update(ctx, testCatalog(t, st.edit)); err != nil {
+			t.Fatalf("Update %d: %v", i, err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("Recv %d: %v", i, err)
+		}
+		if resp.GetTypeUrl() != st.wantType {
+			t.Fatalf("push %d: type %s, want %s", i, resp.GetTypeUrl(), st.wantType)
+		}
+		ack := &discoverygrpc.DiscoveryRequest{TypeUrl: resp.GetTypeUrl(), VersionInfo: resp.GetVersionInfo(),
+			ResponseNonce: resp.GetNonce(), ResourceNames: names[resp.GetTypeUrl()]}
+		if err := stream.Send(ack); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

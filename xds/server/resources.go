@@ -3,7 +3,6 @@ package server
 import (
 	"cmp"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -15,89 +14,82 @@ import (
 	"github.com/meshlb/meshlb/discovery"
 )
 
+// The resource types of a node's snapshot, in the order they are listed.
+const (
+	cdsType = iota
+	edsType
+	ldsType
+	rdsType
+	numTypes
+)
+
+// typeURLs maps the types above to their type URLs.
+var typeURLs = [numTypes]string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
+
 // resources is one node's xDS resources by type, and what building them
 // needs.
 type resources struct {
 	cat        *discovery.Catalog
+	frags      *fragments      // shared across nodes; nil builds afresh
 	clusterSet map[string]bool // names of the clusters added
-
-	clusters  []types.Resource
-	endpoints []types.Resource
-	listeners []types.Resource
-	routes    []types.Resource
+	byType     [numTypes][]*fragment
 }
 
-// group is the resources of one type.
-type group struct {
-	typeURL string
-	items   *[]types.Resource
-}
-
-// groups returns the resource types in a fixed order (CDS, EDS, LDS, RDS),
-// the order in which they are hashed.
-func (r *resources) groups() [4]group {
-	return [4]group{
-		{resource.ClusterType, &r.clusters},
-		{resource.EndpointType, &r.endpoints},
-		{resource.ListenerType, &r.listeners},
-		{resource.RouteType, &r.routes},
+// add builds (or takes from r.frags) the resource of type typ under key,
+// built from the catalog services deps, and adds it to the node.
+func (r *resources) add(typ int, key string, deps []serviceVersion, build func() (types.Resource, error)) error {
+	f, err := r.frags.get(key, deps, build)
+	if err != nil {
+		return err
 	}
-}
-
-// sort sorts every type's resources by name, so output and hash are stable.
-func (r *resources) sort() {
-	for _, g := range r.groups() {
-		slices.SortFunc(*g.items, func(a, b types.Resource) int {
-			return cmp.Compare(cache.GetResourceName(a), cache.GetResourceName(b))
-		})
-	}
-}
-
-// validate runs the generated ValidateAll of every resource.
-func (r *resources) validate() error {
-	type validator interface{ ValidateAll() error }
-	for _, g := range r.groups() {
-		for _, res := range *g.items {
-			v, ok := res.(validator)
-			if !ok {
-				return fmt.Errorf("validating %T: no ValidateAll method", res)
-			}
-			if err := v.ValidateAll(); err != nil {
-				return fmt.Errorf("validating %q: %w", cache.GetResourceName(res), err)
-			}
-		}
-	}
+	r.byType[typ] = append(r.byType[typ], f)
 	return nil
 }
 
-// byType returns the resources keyed by type URL for [cache.NewSnapshot].
-// Every type is present, even when empty, so each has a version and a
-// client's first request for it is answered.
-func (r *resources) byType() map[resource.Type][]types.Resource {
-	out := make(map[resource.Type][]types.Resource, 4)
-	for _, g := range r.groups() {
-		out[g.typeURL] = *g.items
+// snapshot returns the node's snapshot, resources sorted by name. Each type
+// has its own version, a hash of its resources' names and hashes, so a
+// state-of-the-world push after a change sends only the types that
+// changed; the per-resource hashes are the delta version map, so
+// go-control-plane does not marshal the snapshot again to build it.
+func (r *resources) snapshot() (*cache.Snapshot, error) {
+	snap := &cache.Snapshot{VersionMap: make(map[string]map[string]string, numTypes)}
+	for typ, frags := range r.byType {
+		slices.SortFunc(frags, func(a, b *fragment) int { return cmp.Compare(a.name, b.name) })
+		url := typeURLs[typ]
+		items := make(map[string]types.ResourceWithTTL, len(frags))
+		versions := make(map[string]string, len(frags))
+		h := sha256.New()
+		h.Write([]byte(url))
+		for _, f := range frags {
+			if _, dup := items[f.name]; dup {
+				return nil, fmt.Errorf("duplicate %s %q", url, f.name)
+			}
+			items[f.name] = types.ResourceWithTTL{Resource: f.res}
+			versions[f.name] = f.hash
+			h.Write([]byte{0})
+			h.Write([]byte(f.name))
+			h.Write([]byte{0})
+			h.Write([]byte(f.hash))
+		}
+		snap.Resources[cache.GetResponseType(url)] = cache.Resources{
+			Version: hex.EncodeToString(h.Sum(nil)[:8]), Items: items}
+		snap.VersionMap[url] = versions
 	}
-	return out
+	if err := snap.Consistent(); err != nil {
+		return nil, fmt.Errorf("checking consistency: %w", err)
+	}
+	return snap, nil
 }
 
-// version returns the first 16 hex digits of a SHA-256 over the type URL
-// and deterministic proto encoding of every resource, in groups order. Equal
-// resources give equal versions on every replica built from the same protos.
-func (r *resources) version() (string, error) {
-	h := sha256.New()
-	var buf []byte
-	for _, g := range r.groups() {
-		for _, res := range *g.items {
-			b, err := cache.MarshalResource(res)
-			if err != nil {
-				return "", fmt.Errorf("hashing %q: %w", cache.GetResourceName(res), err)
-			}
-			buf = append(buf[:0], g.typeURL...)
-			buf = binary.AppendUvarint(buf, uint64(len(b)))
-			h.Write(buf)
-			h.Write(b)
+// snapshotVersion joins the versions of every type of snap; equal
+// snapshots give equal strings.
+func snapshotVersion(snap *cache.Snapshot) string {
+	var b []byte
+	for i, url := range typeURLs {
+		if i > 0 {
+			b = append(b, '/')
 		}
+		b = append(b, snap.GetVersion(url)...)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+	return string(b)
 }

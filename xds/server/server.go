@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -13,9 +16,9 @@ import (
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/meshlb/meshlb/discovery"
@@ -28,12 +31,15 @@ import (
 // A Server is safe for concurrent use and must not be copied; create one
 // with [New].
 type Server struct {
-	logger *slog.Logger
-	cache  cache.SnapshotCache
-	xds    serverv3.Server
+	logger  *slog.Logger
+	cache   cache.SnapshotCache
+	xds     serverv3.Server
+	metrics *metrics
+	ready   atomic.Bool
 
 	mu     sync.Mutex        // serializes Update
-	nodes  map[string]string // node id → version of its snapshot in cache
+	frags  *fragments        // resources shared between nodes
+	nodes  map[string]string // node id → snapshotVersion of its snapshot in cache
 	inputs map[string]string // node id → inputVersion its snapshot was built from
 }
 
@@ -45,16 +51,27 @@ func New(logger *slog.Logger) *Server {
 	logger = logger.With("component", "xds-server")
 	lg := cpLogger{logger}
 	c := cache.NewSnapshotCache(true, cache.IDHash{}, lg)
+	m := newMetrics()
 	// The server's context is never cancelled: streams end with their gRPC
 	// stream context, which [Serve] cancels on shutdown.
-	x := serverv3.NewServer(context.Background(), c, callbacks(logger),
+	x := serverv3.NewServer(context.Background(), c, callbacks(logger, m),
 		sotw.WithOrderedADS(), sotw.WithLogger(lg))
-	return &Server{logger: logger, cache: c, xds: x, nodes: map[string]string{}, inputs: map[string]string{}}
+	return &Server{logger: logger, cache: c, xds: x, metrics: m, frags: newFragments(),
+		nodes: map[string]string{}, inputs: map[string]string{}}
 }
 
 // Cache returns the snapshot cache, for tests and admin endpoints. Callers
 // must not set snapshots on it behind Update's back.
 func (s *Server) Cache() cache.SnapshotCache { return s.cache }
+
+// Collectors returns the server's Prometheus metrics: open streams,
+// responses and NACKs by type, push latency, snapshot build time, and
+// translation counts. Register them once.
+func (s *Server) Collectors() []prometheus.Collector { return s.metrics.collectors() }
+
+// Ready reports whether a catalog has been applied, so its sidecars (all
+// but those whose translation failed) have snapshots to fetch.
+func (s *Server) Ready() bool { return s.ready.Load() }
 
 // Register registers the aggregated discovery service (SotW and delta) and
 // the per-type CDS, EDS, LDS and RDS services on g.
@@ -66,10 +83,12 @@ func (s *Server) Register(g *grpc.Server) {
 	routeservice.RegisterRouteDiscoveryServiceServer(g, s.xds)
 }
 
-// Update translates cat for every sidecar in it and publishes each snapshot
-// whose version changed. Each node is all or nothing: a node whose
-// translation fails keeps its previous snapshot, the other nodes are still
-// updated, and the errors are returned joined.
+// Update translates cat for every sidecar whose catalog inputs changed,
+// spread over GOMAXPROCS goroutines, and publishes each snapshot whose
+// version changed. Resources shared between nodes are built once (see
+// [fragments]). Each node is all or nothing: a node whose translation fails
+// keeps its previous snapshot, the other nodes are still updated, and the
+// errors are returned joined.
 //
 // Nodes no longer in cat are removed from the cache, except while they
 // still have open watches: go-control-plane's ClearSnapshot also forgets a
@@ -80,53 +99,126 @@ func (s *Server) Register(g *grpc.Server) {
 func (s *Server) Update(ctx context.Context, cat *discovery.Catalog) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	start := time.Now()
+	jobs, live := s.staleNodes(cat)
+	results := make([]nodeResult, len(jobs))
+	parallel(len(jobs), func(i int) { results[i] = s.translateNode(ctx, cat, jobs[i], start) })
 	var errs []error
 	published := 0
-	live := make(map[string]bool)
-	for _, svc := range cat.Sidecars() {
-		live[svc.Sidecar.ID] = true
-		changed, err := s.updateNode(ctx, cat, svc)
-		if err != nil {
-			errs = append(errs, err)
+	for i, r := range results {
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
 		}
-		if changed {
+		id := jobs[i].svc.Sidecar.ID
+		s.nodes[id], s.inputs[id] = r.version, jobs[i].inputs
+		if r.published {
 			published++
 		}
 	}
+	size, built := s.frags.sweep(cat)
 	cleared := s.clearVanished(live)
+	s.record(len(jobs), published, len(errs), size, built, time.Since(start))
 	s.logger.LogAttrs(ctx, slog.LevelInfo, "applied catalog", slog.String("version", cat.Version()),
-		slog.Int("published", published), slog.Int("cleared", cleared), slog.Int("failed", len(errs)))
+		slog.Int("translated", len(jobs)), slog.Int("published", published), slog.Int("cleared", cleared),
+		slog.Int("failed", len(errs)), slog.Int("built", built), slog.Duration("took", time.Since(start)))
 	return errors.Join(errs...)
 }
 
-// updateNode translates one node and publishes its snapshot if the version
-// changed, reporting whether it did. A node whose inputs (see
-// [inputVersion]) are those of its published snapshot is not translated
-// again. s.mu must be held.
-func (s *Server) updateNode(ctx context.Context, cat *discovery.Catalog, svc *discovery.Service) (bool, error) {
-	id := svc.Sidecar.ID
-	inputs := inputVersion(cat, svc)
-	if _, ok := s.nodes[id]; ok && s.inputs[id] == inputs {
-		return false, nil
+// nodeJob is a node to translate and the inputVersion it is built from.
+type nodeJob struct {
+	svc    *discovery.Service
+	inputs string
+}
+
+// nodeResult is the outcome of translating one node.
+type nodeResult struct {
+	version   string // snapshotVersion of the node's snapshot in cache
+	published bool   // a new snapshot was set
+	err       error
+}
+
+// staleNodes returns the sidecars of cat whose inputs (see [inputVersion])
+// differ from those of their published snapshot, and the ids of all of
+// cat's sidecars. s.mu must be held.
+func (s *Server) staleNodes(cat *discovery.Catalog) ([]nodeJob, map[string]bool) {
+	live := make(map[string]bool)
+	var jobs []nodeJob
+	for _, svc := range cat.Sidecars() {
+		id := svc.Sidecar.ID
+		live[id] = true
+		inputs := inputVersion(cat, svc)
+		if _, ok := s.nodes[id]; ok && s.inputs[id] == inputs {
+			continue
+		}
+		jobs = append(jobs, nodeJob{svc: svc, inputs: inputs})
 	}
-	snap, err := translateService(cat, svc)
+	return jobs, live
+}
+
+// translateNode translates one node and publishes its snapshot if the
+// version changed. It runs concurrently with other nodes' translateNode;
+// s.mu must be held by the caller, which alone writes s.nodes.
+func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job nodeJob, start time.Time) nodeResult {
+	id := job.svc.Sidecar.ID
+	snap, err := translateService(cat, job.svc, s.frags)
 	if err != nil {
-		return false, err
+		return nodeResult{err: err}
 	}
-	version := snap.GetVersion(resource.ClusterType)
-	if old, ok := s.nodes[id]; ok && old == version {
-		s.inputs[id] = inputs
-		return false, nil
+	version := snapshotVersion(snap)
+	old, had := s.nodes[id]
+	if had && old == version {
+		return nodeResult{version: version}
 	}
+	s.trackChanges(id, snap, start)
 	if err := s.cache.SetSnapshot(ctx, id, snap); err != nil {
-		return false, fmt.Errorf("setting snapshot for node %q: %w", id, err)
+		return nodeResult{err: fmt.Errorf("setting snapshot for node %q: %w", id, err)}
 	}
-	s.nodes[id], s.inputs[id] = version, inputs
 	if s.logger.Enabled(ctx, slog.LevelDebug) {
 		s.logger.LogAttrs(ctx, slog.LevelDebug, "published snapshot",
 			slog.String("node", id), slog.String("version", version))
 	}
-	return true, nil
+	return nodeResult{version: version, published: true}
+}
+
+// trackChanges records, for the push latency histogram, each type of
+// node's snapshot whose version differs from the one in cache.
+func (s *Server) trackChanges(node string, snap *cache.Snapshot, start time.Time) {
+	prev, err := s.cache.GetSnapshot(node)
+	for _, url := range typeURLs {
+		if err != nil || prev.GetVersion(url) != snap.GetVersion(url) {
+			s.metrics.pending.changed(node, url, start)
+		}
+	}
+}
+
+// record updates the metrics of one Update.
+func (s *Server) record(translated, published, failed, fragments, built int, took time.Duration) {
+	m := s.metrics
+	m.updates.Inc()
+	m.translated.Add(float64(translated))
+	m.published.Add(float64(published))
+	m.errors.Add(float64(failed))
+	m.fragments.Set(float64(fragments))
+	m.built.Add(float64(built))
+	m.buildSeconds.Observe(took.Seconds())
+	s.ready.Store(true)
+}
+
+// parallel calls f(0) … f(n-1) on up to GOMAXPROCS goroutines and returns
+// once all calls have returned.
+func parallel(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // clearVanished removes the snapshots of nodes not in live that have no
@@ -144,6 +236,7 @@ func (s *Server) clearVanished(live map[string]bool) int {
 		s.cache.ClearSnapshot(id)
 		delete(s.nodes, id)
 		delete(s.inputs, id)
+		s.metrics.pending.forget(id)
 		n++
 		s.logger.Info("cleared snapshot", "node", id)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 
 	"github.com/meshlb/meshlb/discovery"
 )
@@ -91,7 +91,7 @@ func nodeState(t *testing.T, s *Server, cat *discovery.Catalog, node string, bef
 	if err != nil {
 		return "changed although its translation fails: " + err.Error()
 	}
-	if got, want := snap.GetVersion(resource.ClusterType), want.GetVersion(resource.ClusterType); got != want {
+	if got, want := snapshotVersion(snap.(*cache.Snapshot)), snapshotVersion(want); got != want {
 		return "updated to version " + got + ", not " + want
 	}
 	return updated

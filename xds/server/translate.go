@@ -2,9 +2,12 @@
 // [discovery.Catalog] into Envoy v3 resources for each sidecar and serves
 // them over gRPC ADS (state-of-the-world and delta) with go-control-plane.
 //
-// Every node gets a whole, validated, internally consistent snapshot whose
-// version is a hash of its content, so replicas agree on versions and a node
-// whose resources did not change keeps its version.
+// Every node gets a whole, validated, internally consistent snapshot. Each
+// resource type has its own version, a hash of its content, so replicas
+// agree on versions, a node whose resources did not change keeps its
+// versions, and a state-of-the-world push of an endpoint change sends only
+// EDS. A resource is built once per version of the catalog services it
+// reads and shared by every node that uses it (see [fragments]).
 //
 // Resource naming, for a sidecar whose upstreams include service S:
 //   - cluster S (EDS) and ClusterLoadAssignment S, once per service;
@@ -22,59 +25,43 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 
 	"github.com/meshlb/meshlb/discovery"
 )
 
 // Translate returns the snapshot for the sidecar whose ID is nodeID: its
-// clusters, endpoints, listeners and routes, each validated, and a version
-// that is a content hash of them. The snapshot passes
-// [cache.Snapshot.Consistent]. Translate is safe for concurrent use.
+// clusters, endpoints, listeners and routes, each validated, with a
+// version per type that is a content hash of that type's resources. The
+// snapshot passes [cache.Snapshot.Consistent]. Translate is safe for
+// concurrent use.
 func Translate(cat *discovery.Catalog, nodeID string) (*cache.Snapshot, error) {
 	for _, svc := range cat.Sidecars() {
 		if svc.Sidecar.ID == nodeID {
-			return translateService(cat, svc)
+			return translateService(cat, svc, nil)
 		}
 	}
 	return nil, fmt.Errorf("node %q: no sidecar with this id in the catalog", nodeID)
 }
 
-// translateService translates the sidecar of svc, which must have one.
-func translateService(cat *discovery.Catalog, svc *discovery.Service) (*cache.Snapshot, error) {
-	snap, err := buildSnapshot(cat, svc)
-	if err != nil {
-		return nil, fmt.Errorf("translating node %q: %w", svc.Sidecar.ID, err)
+// translateService translates the sidecar of svc, which must have one,
+// taking shared resources from frags (nil: build them all).
+func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fragments) (*cache.Snapshot, error) {
+	res, err := buildResources(cat, svc, frags)
+	if err == nil {
+		var snap *cache.Snapshot
+		if snap, err = res.snapshot(); err == nil {
+			return snap, nil
+		}
 	}
-	return snap, nil
+	return nil, fmt.Errorf("translating node %q: %w", svc.Sidecar.ID, err)
 }
 
-func buildSnapshot(cat *discovery.Catalog, svc *discovery.Service) (*cache.Snapshot, error) {
-	res, err := buildResources(cat, svc)
-	if err != nil {
-		return nil, err
-	}
-	if err := res.validate(); err != nil {
-		return nil, err
-	}
-	version, err := res.version()
-	if err != nil {
-		return nil, err
-	}
-	snap, err := cache.NewSnapshot(version, res.byType())
-	if err != nil {
-		return nil, err
-	}
-	if err := snap.Consistent(); err != nil {
-		return nil, fmt.Errorf("checking consistency: %w", err)
-	}
-	return snap, nil
-}
-
-// buildResources returns the resources of svc's sidecar, sorted by name.
-func buildResources(cat *discovery.Catalog, svc *discovery.Service) (*resources, error) {
+// buildResources returns the resources of svc's sidecar.
+func buildResources(cat *discovery.Catalog, svc *discovery.Service, frags *fragments) (*resources, error) {
 	sc := svc.Sidecar
-	res := &resources{cat: cat, clusterSet: make(map[string]bool)}
+	res := &resources{cat: cat, frags: frags, clusterSet: make(map[string]bool)}
 	names := listenerNames(sc.Upstreams)
 	seen := make(map[string]bool, len(sc.Upstreams))
 	for i, u := range sc.Upstreams {
@@ -91,11 +78,10 @@ func buildResources(cat *discovery.Catalog, svc *discovery.Service) (*resources,
 		if res.clusterSet[LocalAppCluster] {
 			return nil, fmt.Errorf("translating upstream %q: the name is taken by the inbound cluster", LocalAppCluster)
 		}
-		if err := res.addInbound(sc, svc.Protocol); err != nil {
+		if err := res.addInbound(svc); err != nil {
 			return nil, err
 		}
 	}
-	res.sort()
 	return res, nil
 }
 
@@ -103,50 +89,75 @@ func buildResources(cat *discovery.Catalog, svc *discovery.Service) (*resources,
 // and endpoints of svc and of its routes' destinations, and (for HTTP) its
 // route table.
 func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discovery.Service, first bool) error {
-	l, err := upstreamListener(name, u, svc)
-	if err != nil {
+	deps, _ := depsKey(r.cat, svc.Name)
+	routes := r.frags.routesKey(r.cat, svc)
+	key := fragmentKey("listener", name, u.BindAddress, strconv.Itoa(u.BindPort), svc.Name, string(svc.Protocol), routes)
+	if err := r.add(ldsType, key, deps, func() (types.Resource, error) {
+		return upstreamListener(name, u, svc)
+	}); err != nil {
 		return err
 	}
-	r.listeners = append(r.listeners, l)
 	if !first {
 		return nil
 	}
-	r.addCluster(svc, u.Limits)
+	if err := r.addCluster(svc, u.Limits); err != nil {
+		return err
+	}
 	for _, rt := range svc.Routes {
 		for _, d := range rt.Destinations {
 			dst, ok := r.cat.Service(d.Service)
 			if !ok {
 				return fmt.Errorf("translating upstream %q: route to unknown service %q", svc.Name, d.Service)
 			}
-			r.addCluster(dst, u.Limits)
+			if err := r.addCluster(dst, u.Limits); err != nil {
+				return err
+			}
 		}
 	}
-	if svc.Protocol == discovery.ProtocolHTTP {
-		r.routes = append(r.routes, upstreamRoutes(svc))
+	if svc.Protocol != discovery.ProtocolHTTP {
+		return nil
 	}
-	return nil
+	return r.add(rdsType, fragmentKey("routes", svc.Name, routes), deps, func() (types.Resource, error) {
+		return upstreamRoutes(svc), nil
+	})
 }
 
 // addCluster adds the EDS cluster and endpoints of svc once per node, with
 // the limits of the first upstream that reaches it.
-func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits) {
+func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits) error {
 	if r.clusterSet[svc.Name] {
-		return
+		return nil
 	}
 	r.clusterSet[svc.Name] = true
-	r.clusters = append(r.clusters, edsCluster(svc, limits))
-	r.endpoints = append(r.endpoints, loadAssignment(r.cat, svc))
-}
-
-// addInbound adds the inbound listener and the local application cluster.
-func (r *resources) addInbound(sc *discovery.Sidecar, p discovery.Protocol) error {
-	l, err := inboundListener(sc, p)
-	if err != nil {
+	deps, _ := depsKey(r.cat, svc.Name)
+	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits))
+	if err := r.add(cdsType, key, deps, func() (types.Resource, error) {
+		return edsCluster(svc, limits), nil
+	}); err != nil {
 		return err
 	}
-	r.listeners = append(r.listeners, l)
-	r.clusters = append(r.clusters, localAppCluster(sc))
-	return nil
+	deps, ver := depsKey(r.cat, append([]string{svc.Name}, svc.Failover...)...)
+	return r.add(edsType, fragmentKey("endpoints", ver), deps, func() (types.Resource, error) {
+		return loadAssignment(r.cat, svc), nil
+	})
+}
+
+// addInbound adds the inbound listener and the local application cluster
+// of svc's sidecar.
+func (r *resources) addInbound(svc *discovery.Service) error {
+	sc := svc.Sidecar
+	deps, _ := depsKey(r.cat, svc.Name)
+	key := fragmentKey("inbound", svc.Name, string(svc.Protocol), sc.InboundAddr, strconv.Itoa(sc.InboundPort),
+		sc.LocalRequestTimeout.String())
+	if err := r.add(ldsType, key, deps, func() (types.Resource, error) {
+		return inboundListener(sc, svc.Protocol)
+	}); err != nil {
+		return err
+	}
+	key = fragmentKey("local_app", svc.Name, sc.LocalAddress, strconv.Itoa(sc.LocalPort), sc.LocalConnectTimeout.String())
+	return r.add(cdsType, key, deps, func() (types.Resource, error) {
+		return localAppCluster(sc), nil
+	})
 }
 
 // listenerNames names the listener of each upstream: [UpstreamName] of its

@@ -63,11 +63,12 @@ func TestTranslateGolden(t *testing.T) {
 func snapshotJSON(t *testing.T, snap *cache.Snapshot) []byte {
 	t.Helper()
 	doc := struct {
-		Version   string           `json:"version"`
-		Resources map[string][]any `json:"resources"`
-	}{Version: snap.GetVersion(resource.ClusterType), Resources: map[string][]any{}}
+		Versions  map[string]string `json:"versions"`
+		Resources map[string][]any  `json:"resources"`
+	}{Versions: map[string]string{}, Resources: map[string][]any{}}
 	for _, typ := range allTypes {
 		short := typ[strings.LastIndex(typ, ".")+1:]
+		doc.Versions[short] = snap.GetVersion(typ)
 		doc.Resources[short] = []any{}
 		res := snap.GetResources(typ)
 		for _, name := range slices.Sorted(maps.Keys(res)) {
@@ -151,14 +152,23 @@ func TestTranslateConsistentAndValid(t *testing.T) {
 	}
 }
 
-// checkResources checks that every type has the snapshot's version and that
-// every resource passes ValidateAll.
+// checkResources checks that every type has a version of 16 hex digits,
+// that the delta version map holds go-control-plane's hash of every
+// resource, and that every resource passes ValidateAll.
 func checkResources(t *testing.T, snap *cache.Snapshot) {
 	t.Helper()
-	version := snap.GetVersion(resource.ClusterType)
 	for _, typ := range allTypes {
-		if got := snap.GetVersion(typ); got != version || len(got) != 16 {
-			t.Errorf("version of %s = %q, want %q (16 hex digits)", typ, got, version)
+		if got := snap.GetVersion(typ); len(got) != 16 {
+			t.Errorf("version of %s = %q, want 16 hex digits", typ, got)
+		}
+		for name, r := range snap.GetResources(typ) {
+			b, err := cache.MarshalResource(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := snap.GetVersionMap(typ)[name], cache.HashResource(b); got != want {
+				t.Errorf("%s %q: version map has %q, want %q", typ, name, got, want)
+			}
 		}
 		for name, r := range snap.GetResources(typ) {
 			if err := r.(interface{ ValidateAll() error }).ValidateAll(); err != nil {

@@ -3,7 +3,6 @@ package server
 import (
 	"testing"
 
-	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -19,7 +18,7 @@ func nodeVersions(t *testing.T, cat *discovery.Catalog) map[string]string {
 		if err != nil {
 			t.Fatalf("Translate(%q): %v", svc.Sidecar.ID, err)
 		}
-		out[svc.Sidecar.ID] = snap.GetVersion(resource.ClusterType)
+		out[svc.Sidecar.ID] = snapshotVersion(snap)
 	}
 	return out
 }
