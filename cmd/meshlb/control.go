@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 
 	"github.com/meshlb/meshlb/discovery"
 	"github.com/meshlb/meshlb/discovery/file"
@@ -19,6 +20,7 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 	services := fs.String("services", "", "services.yaml, or a directory of *.yaml files, to serve (default: the embedded demo mesh)")
 	maxBytes := fs.Int64("services-max-bytes", file.DefaultMaxBytes, "largest total size of the services files, in bytes")
 	addr := fs.String("xds-addr", "127.0.0.1:18000", "address for the xDS gRPC server")
+	admin := fs.String("admin", "", "address for the admin HTTP server (/ready, /stats, /stats/prometheus, /debug/pprof); empty: none")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	var cf consulFlags
 	cf.register(fs)
@@ -38,7 +40,21 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 			return err
 		}
 	}
-	return serveControl(ctx, *addr, src, logger)
+	if *admin == "" {
+		return serveControl(ctx, *addr, src, logger)
+	}
+	adminLis, err := net.Listen("tcp", *admin)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	logger.Info("admin server listening", "address", adminLis.Addr().String())
+	lis, err := net.Listen("tcp", *addr)
+	if err != nil {
+		adminLis.Close()
+		return fmt.Errorf("xds listener: %w", err)
+	}
+	logger.Info("xDS server listening", "address", lis.Addr().String())
+	return runControlOn(ctx, lis, adminLis, src, logger)
 }
 
 // servicesSource watches path, a file or a directory whose files total at
@@ -60,15 +76,29 @@ func serveControl(ctx context.Context, addr string, src discovery.Source, logger
 		return fmt.Errorf("xds listener: %w", err)
 	}
 	logger.Info("xDS server listening", "address", lis.Addr().String())
-	return runControlOn(ctx, lis, src, logger)
+	return runControlOn(ctx, lis, nil, src, logger)
 }
 
-// runControlOn serves xDS on lis from src until ctx is done or either side
-// fails; it returns the first error.
-func runControlOn(ctx context.Context, lis net.Listener, src discovery.Source, logger *slog.Logger) error {
+// runControlOn serves xDS on lis, and the admin endpoints on admin unless
+// it is nil, from src until ctx is done or any of them fails; it returns
+// the first error.
+func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.Source, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := server.New(logger)
+	var adminErr error
+	var wg sync.WaitGroup
+	if admin != nil {
+		h, err := controlAdmin(srv, src)
+		if err != nil {
+			admin.Close()
+			return err
+		}
+		wg.Go(func() {
+			adminErr = serveControlAdmin(ctx, admin, h)
+			cancel()
+		})
+	}
 	runErr := make(chan error, 1)
 	go func() {
 		err := srv.Run(ctx, src)
@@ -77,8 +107,6 @@ func runControlOn(ctx context.Context, lis net.Listener, src discovery.Source, l
 	}()
 	serveErr := server.Serve(ctx, lis, srv)
 	cancel()
-	if err := <-runErr; err != nil {
-		return err
-	}
-	return serveErr
+	wg.Wait()
+	return errors.Join(<-runErr, serveErr, adminErr)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -45,7 +47,7 @@ func (s *syncBuffer) String() string {
 // when the test ends, and its log printed if the test failed.
 func startControl(t *testing.T, services string, args ...string) *control {
 	t.Helper()
-	args = append([]string{"control", "--services", services, "--xds-addr", "127.0.0.1:0"}, args...)
+	args = append([]string{"control", "--services", services, "--xds-addr", "127.0.0.1:0", "--admin", "127.0.0.1:0"}, args...)
 	c := &control{cmd: exec.Command(meshlbBin, args...), log: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	c.cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
@@ -67,20 +69,59 @@ func startControl(t *testing.T, services string, args ...string) *control {
 	return c
 }
 
-var listeningRE = regexp.MustCompile(`msg="xDS server listening" address=(\S+)`)
-
-// xdsAddr waits for the control server to log its xDS address.
-func (c *control) xdsAddr(t *testing.T) string {
+// addr waits for the control server to log the address of its server
+// (xDS or admin).
+func (c *control) addr(t *testing.T, server string) string {
 	t.Helper()
+	re := regexp.MustCompile(`msg="` + server + ` server listening" address=(\S+)`)
 	var addr string
-	poll(t, "the xDS address in the control log", 30*time.Second, func() bool {
-		m := listeningRE.FindStringSubmatch(c.log.String())
+	poll(t, "the "+server+" address in the control log", 30*time.Second, func() bool {
+		m := re.FindStringSubmatch(c.log.String())
 		if m != nil {
 			addr = m[1]
 		}
 		return m != nil
 	})
 	return addr
+}
+
+// stat returns the value of the line "name: value" of the admin /stats.
+func (c *control) stat(t *testing.T, admin, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+": "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("stat %s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no stat %s in /stats", name)
+	return 0
+}
+
+// profile fetches a CPU profile of d from the admin server into path.
+func profile(admin string, d time.Duration, path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", admin, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // logTime returns the time of the last log line with message msg that

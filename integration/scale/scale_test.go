@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -31,8 +32,9 @@ func TestPushLatency(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "services.yaml")
 	writeFile(t, path, sz.yaml(portBefore))
 	ctl := startControl(t, path)
+	admin := ctl.addr(t, "admin")
 	start := time.Now()
-	f := startFleet(ctl.xdsAddr(t), sz.sidecars())
+	f := startFleet(ctl.addr(t, "xDS"), sz.sidecars())
 	t.Cleanup(f.stop)
 	waitAll(t, f, portBefore, syncTimeout)
 	waitSettled(t, f)
@@ -40,15 +42,27 @@ func TestPushLatency(t *testing.T) {
 
 	bytes0, types0 := f.totals()
 	cpu0 := ctl.cpu(t)
+	build0 := ctl.stat(t, admin, "meshlb_control_snapshot_build_seconds_sum")
+	var profiled sync.WaitGroup
+	if out := os.Getenv("MESHLB_SCALE_PROFILE"); out != "" {
+		profiled.Go(func() {
+			if err := profile(admin, 3*time.Second, out); err != nil {
+				t.Errorf("profiling: %v", err)
+			}
+		})
+	}
 	t0 := time.Now()
 	writeFile(t, path, sz.yaml(portAfter))
 	waitAll(t, f, portAfter, updateTimeout)
 	waitSettled(t, f)
 	cpu := ctl.cpu(t) - cpu0
+	build := ctl.stat(t, admin, "meshlb_control_snapshot_build_seconds_sum") - build0
+	profiled.Wait()
 	bytes1, types1 := f.totals()
 	rss, peak := ctl.memory(t)
 
-	r := report{size: sz, sync: syncTime, cpu: cpu, bytes: bytes1 - bytes0, rss: rss, peak: peak}
+	r := report{size: sz, sync: syncTime, cpu: cpu, bytes: bytes1 - bytes0, rss: rss, peak: peak,
+		build: time.Duration(build * float64(time.Second))}
 	for i := range types1 {
 		r.responses[i] = types1[i] - types0[i]
 	}
@@ -112,6 +126,7 @@ type report struct {
 	detect, applied time.Duration // write → "catalog changed", "applied catalog" log lines
 	fromWrite       []time.Duration
 	fromPublish     []time.Duration
+	build           time.Duration // control: translate and publish snapshots (its stats)
 	cpu             time.Duration // control CPU from write to settled
 	bytes           int64         // response bytes received for the edit
 	responses       [4]int64      // responses per type for the edit
@@ -126,6 +141,7 @@ func (r report) String() string {
 		s.Services, s.Endpoints, s.Streams, s.Upstreams)
 	fmt.Fprintf(&b, "  initial sync of all streams: %v\n", r.sync.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  write -> catalog changed: %v, -> applied: %v\n", r.detect.Round(time.Millisecond), r.applied.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  snapshot build (translate + publish): %v\n", r.build.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  edit seen, from write:   %s\n", pcts(r.fromWrite))
 	fmt.Fprintf(&b, "  edit seen, from publish: %s\n", pcts(r.fromPublish))
 	fmt.Fprintf(&b, "  bytes for the edit: %.2f MB; responses CDS/EDS/LDS/RDS: %d/%d/%d/%d\n",
