@@ -60,17 +60,20 @@ func (n *notifier) events() <-chan struct{} { return n.c }
 // re-adds watches a replaced directory lost. A directory that cannot be
 // watched is logged once and left to the safety poll.
 func (n *notifier) watch(dirs []string, logger *slog.Logger) {
+	failed := map[string]bool{}
 	for _, d := range dirs {
-		_, err := unix.InotifyAddWatch(n.fd, d, notifyMask)
-		switch {
-		case err != nil && !n.failed[d]:
-			n.failed[d] = true
-			logger.Warn("cannot watch services directory, polling it", "dir", d, "err", err)
-		case err == nil:
-			delete(n.failed, d)
+		if _, err := unix.InotifyAddWatch(n.fd, d, notifyMask); err != nil {
+			failed[d] = true
+			if !n.failed[d] {
+				logger.Warn("cannot watch services directory, polling it", "dir", d, "err", err)
+			}
 		}
 	}
+	n.failed = failed
 }
+
+// complete reports whether every directory last given to watch is watched.
+func (n *notifier) complete() bool { return len(n.failed) == 0 }
 
 // close stops the notifier and waits for its goroutine.
 func (n *notifier) close() {

@@ -14,4 +14,5 @@ func newNotifier() (*notifier, error) { return nil, errors.New("inotify is only 
 
 func (*notifier) events() <-chan struct{}      { return nil }
 func (*notifier) watch([]string, *slog.Logger) {}
+func (*notifier) complete() bool               { return false }
 func (*notifier) close()                       {}

@@ -234,13 +234,21 @@ func (w *watch) dirs() []string {
 }
 
 // loop polls until ctx is done: after inotify events (n not nil) and every
-// max(interval, notifyResync), or every interval without n.
+// max(interval, notifyResync) while n watches every directory, or every
+// interval without n or while a directory cannot be watched.
 func (w *watch) loop(ctx context.Context, n *notifier, interval time.Duration, publish func(*discovery.Catalog)) error {
 	var events <-chan struct{}
 	if n != nil {
-		events, interval = n.events(), max(interval, notifyResync)
+		events = n.events()
 	}
-	t := time.NewTicker(interval)
+	period := func() time.Duration {
+		if n != nil && n.complete() {
+			return max(interval, notifyResync)
+		}
+		return interval
+	}
+	every := period()
+	t := time.NewTicker(every)
 	defer t.Stop()
 	settle := time.NewTimer(notifyDelay)
 	settle.Stop()
@@ -251,6 +259,10 @@ func (w *watch) loop(ctx context.Context, n *notifier, interval time.Duration, p
 		}
 		if n != nil {
 			n.watch(w.dirs(), w.logger)
+		}
+		if p := period(); p != every {
+			every = p
+			t.Reset(every)
 		}
 	}
 	for {
