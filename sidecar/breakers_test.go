@@ -176,7 +176,7 @@ func TestUseRemoteAddress(t *testing.T) {
 			}))
 			defer be.Close()
 			url := serveHTTP(t, s, staticCluster("be", strings.TrimPrefix(be.URL, "http://")), func(l *config.Listener) {
-				l.HTTP.UseRemoteAddress = tc.remote
+				l.FilterChains[0].HTTP.UseRemoteAddress = tc.remote
 			})
 			c := newClient()
 			defer c.CloseIdleConnections()

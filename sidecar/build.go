@@ -2,10 +2,12 @@ package sidecar
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/filterchain"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
@@ -97,20 +99,36 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 		old = prev.listenerAt(ls.Address)
 	}
 	l := &Listener{Spec: *ls}
-	switch {
-	case ls.HTTP != nil:
-		cfg, err := s.httpConfig(ls, set, clusters, fs)
+	var (
+		matches []spec.FilterChainMatch
+		chains  []*filterchain.Chain
+		def     *filterchain.Chain
+	)
+	for fc := range l.Spec.Chains {
+		isDefault := fc == l.Spec.Default
+		ch, err := s.buildChain(ls.Name, fc, chainKey(fc, isDefault), set, clusters, old, fs)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("listener %q: %s%w", ls.Name, chainPath(&l.Spec, fc), err)
 		}
-		l.httpCfg, l.HTTP = cfg, s.httpServer(old, cfg)
-	case ls.TCP != nil:
-		cfg := s.tcpConfig(ls, clusters)
-		l.tcpCfg, l.TCP = cfg, s.tcpServer(old, cfg)
-	default:
-		return nil, fmt.Errorf("listener %q: no network filter", ls.Name)
+		l.Chains = append(l.Chains, ch)
+		if isDefault {
+			def = ch.runtime()
+			continue
+		}
+		matches = append(matches, fc.Match)
+		chains = append(chains, ch.runtime())
 	}
+	h, err := filterchain.NewHandler(matches, chains, def, s.stats.counter(noChainMatchStat(ls.Address)))
+	if err != nil {
+		return nil, fmt.Errorf("listener %q: %w", ls.Name, err)
+	}
+	l.handler = h
 	return l, nil
+}
+
+// noChainMatchStat is Envoy's listener.<address>.no_filter_chain_match.
+func noChainMatchStat(addr string) string {
+	return "listener." + strings.ReplaceAll(addr, ":", "_") + ".no_filter_chain_match"
 }
 
 // filterState returns the HTTP filter state of p, which may be nil.
@@ -130,52 +148,56 @@ func (p *Snapshot) listenerAt(addr string) *Listener {
 	return nil
 }
 
-// publish puts the listener's configuration in force on its server, which
-// may be shared with the previous snapshot.
+// publish puts the listener's configuration in force on its servers,
+// which may be shared with the previous snapshot.
 func (l *Listener) publish() {
-	if l.HTTP != nil {
-		l.HTTP.Update(l.httpCfg)
-	} else {
-		l.TCP.Update(l.tcpCfg)
+	for _, ch := range l.Chains {
+		if ch.HTTP != nil {
+			ch.HTTP.Update(ch.httpCfg)
+		} else {
+			ch.TCP.Update(ch.tcpCfg)
+		}
 	}
 }
 
-// httpServer keeps the server of a listener that stays HTTP on the same
-// address, so its connections see the new routes on their next request.
-func (s *Sidecar) httpServer(old *Listener, cfg *l7.Config) *l7.Server {
+// httpServer keeps the server of a chain that stays HTTP under the same
+// key on the same address, so its connections see the new routes on their
+// next request.
+func (s *Sidecar) httpServer(old *Chain, cfg *l7.Config) *l7.Server {
 	if old != nil && old.HTTP != nil {
 		return old.HTTP
 	}
 	return l7.NewServer(cfg, s.logger, s.parker)
 }
 
-func (s *Sidecar) httpConfig(ls *spec.Listener, set *spec.Set, clusters map[string]*cluster.Cluster, fs *httpfilter.State) (*l7.Config, error) {
-	h := ls.HTTP
+// httpConfig compiles an HTTP connection manager of listener. scope
+// names its chain for HTTP filter state (token buckets), which carries
+// over to the next snapshot under the same scope.
+func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *spec.Set, clusters map[string]*cluster.Cluster, fs *httpfilter.State) (*l7.Config, error) {
 	rc := h.Routes
 	if rc == nil {
 		rc = set.Routes[h.RDSName]
 		if rc == nil {
-			return nil, fmt.Errorf("listener %q: rds.route_config_name: route configuration %q has not been received", ls.Name, h.RDSName)
+			return nil, fmt.Errorf("rds.route_config_name: route configuration %q has not been received", h.RDSName)
 		}
 	}
 	table, err := route.Compile(rc, func(name string) *cluster.Cluster { return clusters[name] })
 	if err != nil {
-		return nil, fmt.Errorf("listener %q: %w", ls.Name, err)
+		return nil, err
 	}
 	idle := h.StreamIdleTimeout
 	if idle == 0 {
 		idle = defaultStreamIdle
 	}
-	filters, err := httpfilter.Compile(h.Filters, rc, ls.Name, fs)
+	filters, err := httpfilter.Compile(h.Filters, rc, scope, fs)
 	if err != nil {
-		return nil, fmt.Errorf("listener %q: %w", ls.Name, err)
+		return nil, err
 	}
-	return &l7.Config{Listener: ls.Name, Routes: table, Filters: filters, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
+	return &l7.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
 		Stats: s.stats.http(h.StatPrefix)}, nil
 }
 
-func (s *Sidecar) tcpConfig(ls *spec.Listener, clusters map[string]*cluster.Cluster) *l4.Config {
-	t := ls.TCP
+func (s *Sidecar) tcpConfig(listener string, t *spec.TCPProxy, clusters map[string]*cluster.Cluster) *l4.Config {
 	var targets []l4.Target
 	var weights []uint32
 	if len(t.Weighted) == 0 {
@@ -185,12 +207,13 @@ func (s *Sidecar) tcpConfig(ls *spec.Listener, clusters map[string]*cluster.Clus
 		targets = append(targets, l4.Target{Name: w.Name, Cluster: clusters[w.Name]})
 		weights = append(weights, w.Weight)
 	}
-	return l4.NewConfig(ls.Name, targets, weights, t.IdleTimeout, s.stats.tcp(t.StatPrefix))
+	return l4.NewConfig(listener, targets, weights, t.IdleTimeout, s.stats.tcp(t.StatPrefix))
 }
 
-// tcpServer keeps the server of a listener that stays TCP on the same
-// address; its connections keep the configuration they were accepted with.
-func (s *Sidecar) tcpServer(old *Listener, cfg *l4.Config) *l4.Server {
+// tcpServer keeps the server of a chain that stays TCP under the same key
+// on the same address; its connections keep the configuration they were
+// accepted with.
+func (s *Sidecar) tcpServer(old *Chain, cfg *l4.Config) *l4.Server {
 	if old != nil && old.TCP != nil {
 		return old.TCP
 	}

@@ -85,7 +85,7 @@ func TestFilterOrderThroughSockets(t *testing.T) {
 			up := newFilterUpstream(t)
 			addr := freeAddr(t)
 			l := httpListener("web", addr, "be")
-			l.HTTP.Filters = tt.filters
+			l.FilterChains[0].HTTP.Filters = tt.filters
 			if err := s.Apply(&config.Set{Listeners: []config.Listener{l}, Clusters: []config.Cluster{staticCluster("be", up.addr)}}); err != nil {
 				t.Fatal(err)
 			}

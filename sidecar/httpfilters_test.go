@@ -138,7 +138,9 @@ func statuses(t *testing.T, addr, path string, n int) []int {
 	return out
 }
 
-func httpStats(s *Sidecar) *l7.Stats { return s.current.Load().Listeners["web"].HTTP.Config().Stats }
+func httpStats(s *Sidecar) *l7.Stats {
+	return s.current.Load().Listeners["web"].Chains[0].HTTP.Config().Stats
+}
 
 func TestLocalRateLimitThroughSockets(t *testing.T) {
 	bucket := func(max int) string {

@@ -74,7 +74,7 @@ func serveHTTP(t *testing.T, s *Sidecar, cl config.Cluster, edit func(*config.Li
 }
 
 func action(l *config.Listener) *config.RouteAction {
-	return l.HTTP.Routes.VirtualHosts[0].Routes[0].Action
+	return l.FilterChains[0].HTTP.Routes.VirtualHosts[0].Routes[0].Action
 }
 
 // do sends one request and returns the status, the body and the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/filterchain"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
@@ -35,12 +36,25 @@ type Snapshot struct {
 	httpFilters *httpfilter.State
 }
 
-// Listener is a running listener in a snapshot: exactly one of HTTP and
-// TCP is set.
+// Listener is a running listener in a snapshot: its filter chains and
+// the handler that selects one for each connection.
 type Listener struct {
-	Spec    spec.Listener
+	Spec spec.Listener
+	// Chains are the running filter chains in configuration order, the
+	// default chain last.
+	Chains  []*Chain
+	handler *filterchain.Handler
+}
+
+// Chain is a running filter chain: its network filters and exactly one of
+// an HTTP and a TCP server, which it may share with the chain of the same
+// key in the previous snapshot.
+type Chain struct {
+	Spec    *spec.FilterChain
 	HTTP    *l7.Server
 	TCP     *l4.Server
+	key     string
+	filters []filterchain.Filter
 	httpCfg *l7.Config
 	tcpCfg  *l4.Config
 }
@@ -106,7 +120,7 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	var specs []listener.Spec
 	for _, spec := range set.Listeners {
 		l := snap.Listeners[spec.Name]
-		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: l.handler()})
+		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: l.handler})
 	}
 	if err := s.listeners.Reconcile(specs); err != nil {
 		return err
@@ -148,6 +162,11 @@ func (s *Sidecar) Addresses() map[string]string {
 	return out
 }
 
+// Counters returns the values of the counters the sidecar keeps by Envoy's
+// full stat name, such as listener.<address>.no_filter_chain_match and
+// local_ratelimit.<stat_prefix>.rate_limited.
+func (s *Sidecar) Counters() map[string]uint64 { return s.stats.counterValues() }
+
 func addresses(clusters map[string]*cluster.Cluster) map[string]bool {
 	keep := map[string]bool{}
 	for _, c := range clusters {
@@ -158,15 +177,8 @@ func addresses(clusters map[string]*cluster.Cluster) map[string]bool {
 	return keep
 }
 
-// handler returns the connection handler of l.
-func (l *Listener) handler() listener.Handler {
-	if l.HTTP != nil {
-		return l.HTTP
-	}
-	return l.TCP
-}
-
 var (
-	_ listener.Handler = (*l7.Server)(nil)
-	_ listener.Handler = (*l4.Server)(nil)
+	_ listener.Handler     = (*filterchain.Handler)(nil)
+	_ filterchain.Terminal = (*l7.Server)(nil)
+	_ filterchain.Terminal = (*l4.Server)(nil)
 )

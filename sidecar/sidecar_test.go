@@ -78,14 +78,14 @@ func staticCluster(name string, addrs ...string) config.Cluster {
 }
 
 func httpListener(name, addr, cluster string) config.Listener {
-	return config.Listener{Name: name, Address: addr, HTTP: &config.HTTPManager{StatPrefix: name, Routes: &config.RouteConfig{
+	return config.Listener{Name: name, Address: addr, FilterChains: []config.FilterChain{{HTTP: &config.HTTPManager{StatPrefix: name, Routes: &config.RouteConfig{
 		Name: name, VirtualHosts: []config.VirtualHost{{Name: "all", Domains: []string{"*"}, Routes: []config.Route{{
 			Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/", CaseSensitive: true}, Action: &config.RouteAction{Cluster: cluster}}}}},
-	}}}
+	}}}}}
 }
 
 func tcpListener(name, addr, cluster string) config.Listener {
-	return config.Listener{Name: name, Address: addr, TCP: &config.TCPProxy{StatPrefix: name, Cluster: cluster, IdleTimeout: time.Hour}}
+	return config.Listener{Name: name, Address: addr, FilterChains: []config.FilterChain{{TCP: &config.TCPProxy{StatPrefix: name, Cluster: cluster, IdleTimeout: time.Hour}}}}
 }
 
 func body(t *testing.T, c *http.Client, url string) string {
@@ -172,7 +172,7 @@ func TestApplyErrorKeepsRunningConfig(t *testing.T) {
 			Clusters:  []config.Cluster{staticCluster("web", a)},
 		}, `listener "other": binding ` + busy.Addr().String()},
 		{"missing rds", &config.Set{
-			Listeners: []config.Listener{{Name: "rds", Address: addr, HTTP: &config.HTTPManager{RDSName: "nope"}}},
+			Listeners: []config.Listener{{Name: "rds", Address: addr, FilterChains: []config.FilterChain{{HTTP: &config.HTTPManager{RDSName: "nope"}}}}},
 		}, `listener "rds": rds.route_config_name: route configuration "nope" has not been received`},
 		{"duplicate address", &config.Set{
 			Listeners: []config.Listener{tcpListener("x", "127.0.0.1:1", "web"), tcpListener("y", "127.0.0.1:1", "web")},

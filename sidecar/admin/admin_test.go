@@ -33,7 +33,7 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("/ready before config = %d, want 503", code)
 	}
 	set := &config.Set{
-		Listeners: []config.Listener{{Name: "tcp", Address: "127.0.0.1:0", TCP: &config.TCPProxy{StatPrefix: "tcp_in", Cluster: "be"}}},
+		Listeners: []config.Listener{{Name: "tcp", Address: "127.0.0.1:0", FilterChains: []config.FilterChain{{TCP: &config.TCPProxy{StatPrefix: "tcp_in", Cluster: "be"}}}}},
 		Clusters: []config.Cluster{{Name: "be", LBPolicy: "round_robin", Static: &config.LoadAssignment{ClusterName: "be", Endpoints: []config.Endpoint{
 			{Address: "127.0.0.1:9", Weight: 2}, {Address: "127.0.0.1:10", Weight: 1, Health: config.Unhealthy},
 		}}}},
@@ -49,8 +49,10 @@ func TestEndpoints(t *testing.T) {
 		{"/ready", []string{"LIVE"}},
 		{"/config_dump", []string{`{"configs":["x"]}`}},
 		{"/clusters", []string{"be::127.0.0.1:9::weight::2", "be::127.0.0.1:9::health_flags::healthy", "be::127.0.0.1:10::health_flags::/failed_eds_health"}},
-		{"/stats", []string{"cluster.be.upstream_rq_total: 0", "tcp.tcp_in.downstream_cx_total: 0"}},
-		{"/stats/prometheus", []string{"# TYPE envoy_cluster_upstream_rq_total counter", `envoy_cluster_upstream_rq_total{envoy_cluster_name="be"} 0`}},
+		{"/stats", []string{"cluster.be.upstream_rq_total: 0", "tcp.tcp_in.downstream_cx_total: 0",
+			"listener.127.0.0.1_0.no_filter_chain_match: 0"}},
+		{"/stats/prometheus", []string{"# TYPE envoy_cluster_upstream_rq_total counter", `envoy_cluster_upstream_rq_total{envoy_cluster_name="be"} 0`,
+			`envoy_listener_no_filter_chain_match{envoy_listener_address="127.0.0.1_0"} 0`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/meshlb/meshlb/sidecar"
 )
@@ -57,6 +58,7 @@ func collect(sc *sidecar.Sidecar) []stat {
 	for _, l := range snap.Listeners {
 		out = listenerStats(out, l)
 	}
+	out = namedCounters(out, sc)
 	slices.SortFunc(out, func(a, b stat) int {
 		if a.name < b.name {
 			return -1
@@ -70,9 +72,16 @@ func collect(sc *sidecar.Sidecar) []stat {
 }
 
 func listenerStats(out []stat, l *sidecar.Listener) []stat {
-	if l.HTTP != nil {
-		cfg := l.HTTP.Config()
-		s, p := cfg.Stats, l.Spec.HTTP.StatPrefix
+	for _, ch := range l.Chains {
+		out = chainStats(out, ch)
+	}
+	return out
+}
+
+func chainStats(out []stat, ch *sidecar.Chain) []stat {
+	if ch.HTTP != nil {
+		cfg := ch.HTTP.Config()
+		s, p := cfg.Stats, ch.Spec.HTTP.StatPrefix
 		c := func(stat string, v uint64) {
 			out = add(out, "http", "envoy_http_conn_manager_prefix", p, stat, "counter", int64(v))
 		}
@@ -85,9 +94,31 @@ func listenerStats(out []stat, l *sidecar.Listener) []stat {
 		out = add(out, "http", "envoy_http_conn_manager_prefix", p, "downstream_cx_active", "gauge", s.CxActive.Load())
 		return out
 	}
-	s, p := l.TCP.Config().Stats, l.Spec.TCP.StatPrefix
+	s, p := ch.TCP.Config().Stats, ch.Spec.TCP.StatPrefix
 	out = add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_total", "counter", int64(s.CxTotal.Load()))
 	out = add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_no_route", "counter", int64(s.NoRoute.Load()))
 	out = add(out, "tcp", "envoy_tcp_prefix", p, "upstream_connect_fail", "counter", int64(s.ConnectFail.Load()))
 	return add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_active", "gauge", s.CxActive.Load())
+}
+
+// counterLabels are the Prometheus labels of the sidecar's named counters
+// by scope (their name's first part).
+var counterLabels = map[string]string{
+	"listener":        "envoy_listener_address",
+	"local_ratelimit": "envoy_local_ratelimit_prefix",
+}
+
+// namedCounters adds the sidecar's counters kept by full name
+// ("scope.subject.stat"), such as local_ratelimit.<prefix>.rate_limited.
+func namedCounters(out []stat, sc *sidecar.Sidecar) []stat {
+	for name, v := range sc.Counters() {
+		scope, rest, _ := strings.Cut(name, ".")
+		i := strings.LastIndexByte(rest, '.')
+		if i < 0 {
+			continue
+		}
+		out = append(out, stat{name: name, scope: scope, label: counterLabels[scope],
+			subject: rest[:i], stat: rest[i+1:], kind: "counter", value: int64(v)})
+	}
+	return out
 }

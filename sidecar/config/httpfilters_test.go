@@ -123,7 +123,7 @@ func TestDecodeHTTPFilters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := l.HTTP.Filters
+			got := l.FilterChains[0].HTTP.Filters
 			if len(tt.want) == 2 && tt.want[1].Config == nil && len(got) == 2 {
 				tt.want[1].Config = got[1].Config // checked in its own case
 			}

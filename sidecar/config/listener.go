@@ -12,12 +12,7 @@ const defaultTCPIdleTimeout = time.Hour
 
 var (
 	listenerFields = allow(&listenerv3.Listener{},
-		"name", "address", "stat_prefix", "filter_chains", "metadata", "traffic_direction")
-	filterChainFields = allow(&listenerv3.FilterChain{}, "filters", "metadata", "name", "filter_chain_match")
-	// An empty filter_chain_match matches every connection; any criterion
-	// in it is rejected.
-	chainMatchFields = allow(&listenerv3.FilterChainMatch{})
-	filterFields     = allow(&listenerv3.Filter{}, "name", "typed_config")
+		"name", "address", "stat_prefix", "filter_chains", "default_filter_chain", "metadata", "traffic_direction")
 
 	tcpProxyFields = allow(&tcpproxyv3.TcpProxy{},
 		"stat_prefix", "cluster", "weighted_clusters", "idle_timeout")
@@ -28,11 +23,12 @@ var (
 )
 
 // DecodeListener validates l and decodes it into a [Listener]. l must have
-// a TCP socket address and exactly one filter chain holding exactly one
-// network filter: tcp_proxy or http_connection_manager (with the router
-// as its only HTTP filter). Filters are recognised by the type URL of
-// their typed_config, not by name. An error names the listener and the
-// field, as in
+// a TCP socket address and at least one filter chain (in filter_chains or
+// default_filter_chain); each chain holds network filters in order, the
+// last of them terminal: tcp_proxy or http_connection_manager. Filters
+// are recognised by the type URL of their typed_config, not by name. The
+// chains' filter_chain_match criteria must not overlap (see
+// [filterchain.Compile]). An error names the listener and the field, as in
 //
 //	listener "web": filter_chains[0].filters[0].typed_config: unsupported filter "type.googleapis.com/..."
 //
@@ -59,59 +55,11 @@ func decodeListener(l *listenerv3.Listener) (*Listener, error) {
 	if err != nil {
 		return nil, within("address", err)
 	}
-	chains := l.GetFilterChains()
-	if len(chains) != 1 {
-		return nil, errorf("filter_chains", "exactly one filter chain is supported, got %d", len(chains))
-	}
 	out := &Listener{Name: l.GetName(), Address: addr}
-	if err := decodeFilterChain(chains[0], out); err != nil {
-		return nil, within(index("filter_chains", 0), err)
+	if err := decodeFilterChains(l, out); err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-// decodeFilterChain decodes fc's one network filter into out.
-func decodeFilterChain(fc *listenerv3.FilterChain, out *Listener) error {
-	if err := filterChainFields.check(fc); err != nil {
-		return err
-	}
-	if err := chainMatchFields.check(fc.GetFilterChainMatch()); err != nil {
-		return within("filter_chain_match", err)
-	}
-	filters := fc.GetFilters()
-	if len(filters) != 1 {
-		return errorf("filters", "exactly one network filter is supported, got %d", len(filters))
-	}
-	if err := decodeNetworkFilter(filters[0], out); err != nil {
-		return within(index("filters", 0), err)
-	}
-	return nil
-}
-
-// decodeNetworkFilter sets out.TCP or out.HTTP from f's typed_config.
-func decodeNetworkFilter(f *listenerv3.Filter, out *Listener) error {
-	if err := filterFields.check(f); err != nil {
-		return err
-	}
-	tc := f.GetTypedConfig()
-	var err error
-	switch tc.GetTypeUrl() {
-	case "":
-		return errorf("typed_config", "required")
-	case tcpProxyType:
-		p := &tcpproxyv3.TcpProxy{}
-		if err = unpack(tc, p); err == nil {
-			out.TCP, err = decodeTCPProxy(p)
-		}
-	case hcmType:
-		out.HTTP, err = decodeHCM(tc)
-	default:
-		return errorf("typed_config", "unsupported filter %q", tc.GetTypeUrl())
-	}
-	if err != nil {
-		return within("typed_config", err)
-	}
-	return nil
 }
 
 // decodeTCPProxy decodes a validated TcpProxy.

@@ -29,21 +29,21 @@ func TestDecodeListenerErrors(t *testing.T) {
 		edit: func(l *listenerv3.Listener) { l.FilterChains[0].Filters[0].ConfigType = nil },
 		want: `listener "web": filter_chains[0].filters[0].typed_config: required`,
 	}, {
-		name: "two filter chains",
+		name: "two filter chains with the same match",
 		yaml: tcpListener + "      cluster: be\n",
 		edit: func(l *listenerv3.Listener) { l.FilterChains = append(l.FilterChains, l.FilterChains[0]) },
-		want: `listener "web": filter_chains: exactly one filter chain is supported, got 2`,
+		want: `listener "web": filter_chains[1].filter_chain_match: overlaps filter_chains[0] (""): a connection would match both by the same rules`,
 	}, {
-		name: "two network filters",
+		name: "terminal filter before another",
 		yaml: tcpListener + "      cluster: be\n",
 		edit: func(l *listenerv3.Listener) {
 			l.FilterChains[0].Filters = append(l.FilterChains[0].Filters, l.FilterChains[0].Filters[0])
 		},
-		want: `listener "web": filter_chains[0].filters: exactly one network filter is supported, got 2`,
+		want: `listener "web": filter_chains[0].filters[0].typed_config: terminal filter "` + tcpProxyType + `" must be the last filter of its chain`,
 	}, {
-		name: "filter_chain_match criterion",
-		yaml: tcpListener + "      cluster: be\n  filter_chain_match: {destination_port: 80}\n",
-		want: `listener "web": filter_chains[0].filter_chain_match.destination_port: not supported`,
+		name: "filter_chain_match server_names",
+		yaml: tcpListener + "      cluster: be\n  filter_chain_match: {server_names: [example.com]}\n",
+		want: `listener "web": filter_chains[0].filter_chain_match.server_names: not supported: needs the TLS inspector, which the sidecar does not have yet`,
 	}, {
 		name: "transport socket",
 		yaml: tcpListener + "      cluster: be\n  transport_socket: {name: tls}\n",

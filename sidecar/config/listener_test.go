@@ -45,7 +45,7 @@ func TestDecodeListener(t *testing.T) {
 		name: "tcp proxy with default idle timeout",
 		yaml: tcpListener + "      cluster: be\n",
 		want: &Listener{Name: "web", Address: "0.0.0.0:8080",
-			TCP: &TCPProxy{StatPrefix: "web", Cluster: "be", IdleTimeout: time.Hour}},
+			FilterChains: []FilterChain{{TCP: &TCPProxy{StatPrefix: "web", Cluster: "be", IdleTimeout: time.Hour}}}},
 	}, {
 		name: "tcp proxy weighted without idle timeout",
 		yaml: tcpListener + `      idle_timeout: 0s
@@ -53,7 +53,7 @@ func TestDecodeListener(t *testing.T) {
         clusters: [{name: a, weight: 3}, {name: b, weight: 1}]
 `,
 		want: &Listener{Name: "web", Address: "0.0.0.0:8080",
-			TCP: &TCPProxy{StatPrefix: "web", Weighted: []WeightedCluster{{Name: "a", Weight: 3}, {Name: "b", Weight: 1}}}},
+			FilterChains: []FilterChain{{TCP: &TCPProxy{StatPrefix: "web", Weighted: []WeightedCluster{{Name: "a", Weight: 3}, {Name: "b", Weight: 1}}}}}},
 	}, {
 		name: "ipv6 address and empty filter_chain_match",
 		yaml: `
@@ -69,7 +69,7 @@ filter_chains:
       cluster: be
 `,
 		want: &Listener{Name: "v6", Address: "[::1]:443",
-			TCP: &TCPProxy{StatPrefix: "v6", Cluster: "be", IdleTimeout: time.Hour}},
+			FilterChains: []FilterChain{{TCP: &TCPProxy{StatPrefix: "v6", Cluster: "be", IdleTimeout: time.Hour}}}},
 	}, {
 		name: "http with rds and options",
 		yaml: httpListener + `      codec_type: HTTP1
@@ -78,9 +78,9 @@ filter_chains:
       request_timeout: 10s
       use_remote_address: true
 `,
-		want: &Listener{Name: "web", Address: "127.0.0.1:80", HTTP: &HTTPManager{
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
 			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 30 * time.Second,
-			RequestTimeout: 10 * time.Second, UseRemoteAddress: true}},
+			RequestTimeout: 10 * time.Second, UseRemoteAddress: true}}}},
 	}, {
 		name: "http with inline routes and defaults",
 		yaml: httpListener + `      route_config:
@@ -90,7 +90,7 @@ filter_chains:
           domains: ["*"]
           routes: [{match: {prefix: /}, route: {cluster: be}}]
 `,
-		want: &Listener{Name: "web", Address: "127.0.0.1:80", HTTP: &HTTPManager{
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
 			StatPrefix: "ingress", StreamIdleTimeout: 5 * time.Minute,
 			Routes: &RouteConfig{Name: "local", VirtualHosts: []VirtualHost{{
 				Name: "all", Domains: []string{"*"},
@@ -99,7 +99,7 @@ filter_chains:
 					Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second},
 				}},
 			}}},
-		}},
+		}}}},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

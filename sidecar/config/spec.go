@@ -54,3 +54,12 @@ const (
 	Draining            = spec.Draining
 	Degraded            = spec.Degraded
 )
+
+// Filter chain spec types, decoded by this package (see [spec]).
+type (
+	FilterChain      = spec.FilterChain
+	FilterChainMatch = spec.FilterChainMatch
+	NetworkFilter    = spec.NetworkFilter
+	LocalRateLimit   = spec.LocalRateLimit
+	TokenBucket      = spec.TokenBucket
+)

@@ -63,7 +63,14 @@ func serveOn(t *testing.T, ln net.Listener, h Terminal) string {
 // (bounded by a deadline).
 func exchange(t *testing.T, addr, msg string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	return exchangeFrom(t, 0, addr, msg)
+}
+
+// exchangeFrom is exchange from local port from (0: any).
+func exchangeFrom(t *testing.T, from int, addr, msg string) string {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: from}}
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,18 +199,25 @@ func TestChainTransport(t *testing.T) {
 }
 
 // TestHandlerSelectsBySocket matches on the real addresses of loopback
-// connections: source IP, source type and destination port.
+// connections.
 func TestHandlerSelectsBySocket(t *testing.T) {
+	probe := listen(t)
+	freePort := uint16(probe.Addr().(*net.TCPAddr).Port)
+	probe.Close()
 	tests := []struct {
 		name   string
 		chains []spec.FilterChainMatch
 		def    bool
+		from   int // local port to dial from
 		want   string
 		noMtch uint64
 	}{
 		{name: "source prefix", chains: []spec.FilterChainMatch{{SourcePrefixRanges: prefixes("10.0.0.0/8")}, {SourcePrefixRanges: prefixes("127.0.0.1/32")}}, want: "c1:x"},
 		{name: "source type local", chains: []spec.FilterChainMatch{{SourceType: spec.SourceExternal}, {SourceType: spec.SourceLocal}}, want: "c1:x"},
 		{name: "destination prefix", chains: []spec.FilterChainMatch{{PrefixRanges: prefixes("127.0.0.0/8")}, {PrefixRanges: prefixes("10.0.0.0/8")}}, want: "c0:x"},
+		{name: "direct source prefix", chains: []spec.FilterChainMatch{{DirectSourcePrefixes: prefixes("10.0.0.0/8")}, {DirectSourcePrefixes: prefixes("127.0.0.1/32")}}, want: "c1:x"},
+		{name: "transport protocol raw_buffer", chains: []spec.FilterChainMatch{{}, {TransportProtocol: RawBuffer}}, want: "c1:x"},
+		{name: "source port", chains: []spec.FilterChainMatch{{}, {SourcePorts: []uint16{1, freePort}}}, from: int(freePort), want: "c1:x"},
 		{name: "no match is closed and counted", chains: []spec.FilterChainMatch{{SourcePorts: []uint16{1}}, {DestinationPort: 1}}, want: "", noMtch: 1},
 		{name: "no match takes the default chain", chains: []spec.FilterChainMatch{{SourcePorts: []uint16{1}}}, def: true, want: "default:x"},
 	}
@@ -222,7 +236,7 @@ func TestHandlerSelectsBySocket(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := exchange(t, serve(t, h), "x"); got != tt.want {
+			if got := exchangeFrom(t, tt.from, serve(t, h), "x"); got != tt.want {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 			if got := noMatch.Load(); got != tt.noMtch {

@@ -5,6 +5,55 @@ import (
 	"time"
 )
 
+// Listener accepts connections on one address and hands each to the filter
+// chain its [FilterChainMatch] selects, or to Default when none does.
+type Listener struct {
+	Name    string
+	Address string // host:port
+	// FilterChains are in configuration order; their matches are distinct.
+	FilterChains []FilterChain
+	// Default serves connections no chain matches (Envoy's
+	// default_filter_chain); nil closes them.
+	Default *FilterChain
+}
+
+// Chains calls yield with each filter chain of l, the default one last.
+func (l *Listener) Chains(yield func(*FilterChain) bool) {
+	for i := range l.FilterChains {
+		if !yield(&l.FilterChains[i]) {
+			return
+		}
+	}
+	if l.Default != nil {
+		yield(l.Default)
+	}
+}
+
+// RDSNames returns the route configuration names the listener's HTTP
+// connection managers fetch over RDS, in chain order, without repeats.
+func (l *Listener) RDSNames() []string {
+	var out []string
+	for fc := range l.Chains {
+		if fc.HTTP == nil || fc.HTTP.RDSName == "" {
+			continue
+		}
+		name := fc.HTTP.RDSName
+		if !contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
 // FilterChain is one chain of network filters: Filters run in order on
 // each new connection, then the terminal filter, exactly one of TCP and
 // HTTP, serves it.

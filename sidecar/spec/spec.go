@@ -26,15 +26,6 @@ type Set struct {
 	Dump []byte
 }
 
-// Listener accepts connections on one address and hands them to exactly one
-// network filter: a TCP proxy or an HTTP connection manager.
-type Listener struct {
-	Name    string
-	Address string // host:port
-	TCP     *TCPProxy
-	HTTP    *HTTPManager
-}
-
 // TCPProxy relays bytes to one cluster, or to one of several by weight.
 type TCPProxy struct {
 	StatPrefix string

@@ -43,9 +43,10 @@ func (s *state) build(static *config.Set) (*config.Set, []any, error) {
 	}
 	var rs, es []*resource
 	for i := range set.Listeners {
-		name := rdsName(&set.Listeners[i])
-		if rc := resolve(name, s.res[kindRoute], set.Routes, &rs, emptyRoutes); rc != nil {
-			set.Routes[name] = rc
+		for _, name := range set.Listeners[i].RDSNames() {
+			if rc := resolve(name, s.res[kindRoute], set.Routes, &rs, emptyRoutes); rc != nil {
+				set.Routes[name] = rc
+			}
 		}
 	}
 	for i := range set.Clusters {

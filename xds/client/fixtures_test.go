@@ -84,10 +84,10 @@ func summarize(s *config.Set) summary {
 	out := summary{Endpoints: map[string][]string{}}
 	for _, l := range s.Listeners {
 		target := ""
-		if l.TCP != nil {
-			target = l.TCP.Cluster
-		} else if l.HTTP != nil {
-			target = "rds:" + l.HTTP.RDSName
+		if fc := l.FilterChains[0]; fc.TCP != nil {
+			target = fc.TCP.Cluster
+		} else if fc.HTTP != nil {
+			target = "rds:" + fc.HTTP.RDSName
 		}
 		out.Listeners = append(out.Listeners, l.Name+">"+target)
 	}

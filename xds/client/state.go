@@ -54,8 +54,12 @@ func (s *state) settle(static *config.Set) {
 		return name == "" || s.res[kindEndpoint][name] != nil || static.Endpoints[name] != nil
 	})
 	s.active[kindListener] = promote(s.res[kindListener], s.active[kindListener], func(r *resource) bool {
-		name := rdsName(r.spec.(*config.Listener))
-		return name == "" || s.res[kindRoute][name] != nil || static.Routes[name] != nil
+		for _, name := range r.spec.(*config.Listener).RDSNames() {
+			if s.res[kindRoute][name] == nil && static.Routes[name] == nil {
+				return false
+			}
+		}
+		return true
 	})
 	for _, k := range []kind{kindRoute, kindEndpoint} {
 		want := s.wanted(k, static)
@@ -101,11 +105,15 @@ func (s *state) wanted(k kind, static *config.Set) []string {
 	switch k {
 	case kindRoute:
 		for i := range static.Listeners {
-			set[rdsName(&static.Listeners[i])] = true
+			for _, name := range static.Listeners[i].RDSNames() {
+				set[name] = true
+			}
 		}
 		for _, m := range []map[string]*resource{s.res[kindListener], s.active[kindListener]} {
 			for _, r := range m {
-				set[rdsName(r.spec.(*config.Listener))] = true
+				for _, name := range r.spec.(*config.Listener).RDSNames() {
+					set[name] = true
+				}
 			}
 		}
 	case kindEndpoint:
@@ -138,14 +146,6 @@ func (s *state) merge(k kind, fresh map[string]*resource, replace bool, static *
 			s.res[k][name] = r
 		}
 	}
-}
-
-// rdsName is the route configuration l fetches over RDS, or "".
-func rdsName(l *config.Listener) string {
-	if l.HTTP == nil {
-		return ""
-	}
-	return l.HTTP.RDSName
 }
 
 // edsName is the load assignment c fetches over EDS, or "".

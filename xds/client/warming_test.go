@@ -86,11 +86,10 @@ func complete(s *config.Set) error {
 		}
 	}
 	for _, l := range s.Listeners {
-		if l.HTTP == nil {
-			continue
-		}
-		if rc := s.Routes[l.HTTP.RDSName]; rc == nil || len(rc.VirtualHosts) == 0 {
-			return fmt.Errorf("listener %q has no routes", l.Name)
+		for _, name := range l.RDSNames() {
+			if rc := s.Routes[name]; rc == nil || len(rc.VirtualHosts) == 0 {
+				return fmt.Errorf("listener %q has no routes", l.Name)
+			}
 		}
 	}
 	return nil

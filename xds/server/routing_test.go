@@ -115,7 +115,7 @@ func TestTranslateRouting(t *testing.T) {
 				name, c.MaxConnections, c.MaxRequests, err)
 		}
 	}
-	if c := lis[UpstreamName("db")].TCP.Cluster; c != "db-primary" {
+	if c := lis[UpstreamName("db")].FilterChains[0].TCP.Cluster; c != "db-primary" {
 		t.Errorf("db listener cluster = %q, want db-primary", c)
 	}
 }
@@ -149,7 +149,7 @@ func TestInboundRequestTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, lis := decodeAll(t, snap)
-	if got := lis[InboundListener].HTTP.Routes.VirtualHosts[0].Routes[0].Action.Timeout; got != 3*time.Second {
+	if got := lis[InboundListener].FilterChains[0].HTTP.Routes.VirtualHosts[0].Routes[0].Action.Timeout; got != 3*time.Second {
 		t.Errorf("inbound route timeout = %v, want 3s", got)
 	}
 }

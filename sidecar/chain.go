@@ -1,0 +1,118 @@
+package sidecar
+
+import (
+	"fmt"
+
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/filterchain"
+	"github.com/meshlb/meshlb/sidecar/httpfilter"
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+// buildChain builds the filter chain fc of listener name: its network
+// filters from the filterchain registry and its terminal server. A chain
+// with the same key in old, the listener's previous version, lends its
+// server (and its filters' state) to the new one.
+func (s *Sidecar) buildChain(name string, fc *spec.FilterChain, key string, set *spec.Set,
+	clusters map[string]*cluster.Cluster, old *Listener, fs *httpfilter.State) (*Chain, error) {
+	prev := old.chain(key)
+	ch := &Chain{Spec: fc, key: key}
+	for i := range fc.Filters {
+		f, err := s.buildFilter(name, &fc.Filters[i], prev.filter(i, fc.Filters[i].TypeURL))
+		if err != nil {
+			return nil, fmt.Errorf("filters[%d]: %w", i, err)
+		}
+		ch.filters = append(ch.filters, f)
+	}
+	switch {
+	case fc.HTTP != nil:
+		cfg, err := s.httpConfig(name, httpScope(name, key), fc.HTTP, set, clusters, fs)
+		if err != nil {
+			return nil, err
+		}
+		ch.httpCfg, ch.HTTP = cfg, s.httpServer(prev, cfg)
+	case fc.TCP != nil:
+		cfg := s.tcpConfig(name, fc.TCP, clusters)
+		ch.tcpCfg, ch.TCP = cfg, s.tcpServer(prev, cfg)
+	default:
+		return nil, fmt.Errorf("no terminal network filter")
+	}
+	return ch, nil
+}
+
+func (s *Sidecar) buildFilter(listener string, nf *spec.NetworkFilter, prev filterchain.Filter) (filterchain.Filter, error) {
+	b := filterchain.Get(nf.TypeURL)
+	if b == nil {
+		return nil, fmt.Errorf("network filter %q is not supported", nf.TypeURL)
+	}
+	return b.Build(nf.Config, filterchain.Env{Listener: listener, Counter: s.stats.counter, Prev: prev})
+}
+
+// runtime returns the chain as the connection handler runs it.
+func (ch *Chain) runtime() *filterchain.Chain {
+	out := &filterchain.Chain{Name: ch.Spec.Name, Filters: ch.filters}
+	if ch.HTTP != nil {
+		out.Terminal = ch.HTTP
+	} else {
+		out.Terminal = ch.TCP
+	}
+	return out
+}
+
+// chainKey identifies a filter chain across configurations of its
+// listener: the default chain, else by name, else by its match (which is
+// unique among the listener's chains).
+func chainKey(fc *spec.FilterChain, isDefault bool) string {
+	switch {
+	case isDefault:
+		return "default"
+	case fc.Name != "":
+		return "name:" + fc.Name
+	}
+	return fmt.Sprintf("match:%v", fc.Match)
+}
+
+// httpScope is the HTTP filter state scope of the chain with key in
+// listener name, so that each HTTP chain has buckets of its own.
+func httpScope(name, key string) string {
+	return name + " " + key
+}
+
+// chainPath is the field path of fc in l for error messages, with a
+// trailing ": ", or "" when l has only this one chain.
+func chainPath(l *spec.Listener, fc *spec.FilterChain) string {
+	switch {
+	case fc == l.Default:
+		return "default_filter_chain: "
+	case len(l.FilterChains) == 1 && l.Default == nil:
+		return ""
+	}
+	for i := range l.FilterChains {
+		if &l.FilterChains[i] == fc {
+			return fmt.Sprintf("filter_chains[%d]: ", i)
+		}
+	}
+	return ""
+}
+
+// chain returns l's chain with key, or nil; l may be nil.
+func (l *Listener) chain(key string) *Chain {
+	if l == nil {
+		return nil
+	}
+	for _, ch := range l.Chains {
+		if ch.key == key {
+			return ch
+		}
+	}
+	return nil
+}
+
+// filter returns the filter at position i of ch if it has type typeURL,
+// or nil; ch may be nil.
+func (ch *Chain) filter(i int, typeURL string) filterchain.Filter {
+	if ch == nil || i >= len(ch.filters) || ch.Spec.Filters[i].TypeURL != typeURL {
+		return nil
+	}
+	return ch.filters[i]
+}

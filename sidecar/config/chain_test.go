@@ -1,0 +1,149 @@
+package config
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	lratev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/local_ratelimit/v3"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+const (
+	tcpProxyYAML = `
+  - name: tcp
+    typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: t, cluster: be}
+`
+	rateLimitYAML = `
+  - name: rl
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit
+      stat_prefix: rl
+      token_bucket: {max_tokens: 5, fill_interval: 1s}
+`
+)
+
+func TestLocalRateLimitType(t *testing.T) {
+	if got := typeURL(&lratev3.LocalRateLimit{}); got != spec.LocalRateLimitType {
+		t.Errorf("spec.LocalRateLimitType = %q, want %q", spec.LocalRateLimitType, got)
+	}
+}
+
+func TestDecodeFilterChains(t *testing.T) {
+	yaml := `
+name: multi
+address: {socket_address: {address: 0.0.0.0, port_value: 8080}}
+filter_chains:
+- name: internal
+  filter_chain_match:
+    destination_port: 8080
+    prefix_ranges: [{address_prefix: 10.1.2.3, prefix_len: 8}, {address_prefix: "::1", prefix_len: 128}]
+    direct_source_prefix_ranges: [{address_prefix: 192.168.0.0, prefix_len: 16}]
+    source_type: SAME_IP_OR_LOOPBACK
+    source_prefix_ranges: [{address_prefix: 127.0.0.1, prefix_len: 32}]
+    source_ports: [5000, 5001]
+    transport_protocol: raw_buffer
+  filters:` + rateLimitYAML + `
+  - name: rl2
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit
+      stat_prefix: rl2
+      token_bucket: {max_tokens: 1, tokens_per_fill: 3, fill_interval: 0.05s}
+      runtime_enabled: {default_value: false, runtime_key: rl2.enabled}
+` + tcpProxyYAML + `
+- filter_chain_match: {source_type: EXTERNAL, source_prefix_ranges: [{address_prefix: 10.0.0.0}]}
+  filters:` + tcpProxyYAML + `
+default_filter_chain:
+  filters:` + tcpProxyYAML
+	got, err := DecodeListener(fromYAML(t, yaml, &listenerv3.Listener{}))
+	if err != nil {
+		t.Fatalf("DecodeListener: %v", err)
+	}
+	tcp := &TCPProxy{StatPrefix: "t", Cluster: "be", IdleTimeout: time.Hour}
+	want := &Listener{Name: "multi", Address: "0.0.0.0:8080", FilterChains: []FilterChain{{
+		Name: "internal",
+		Match: FilterChainMatch{
+			DestinationPort:      8080,
+			PrefixRanges:         []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+			DirectSourcePrefixes: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")},
+			SourceType:           spec.SourceLocal,
+			SourcePrefixRanges:   []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+			SourcePorts:          []uint16{5000, 5001},
+			TransportProtocol:    "raw_buffer",
+		},
+		Filters: []NetworkFilter{
+			{Name: "rl", TypeURL: spec.LocalRateLimitType, Config: &LocalRateLimit{StatPrefix: "rl",
+				Bucket: TokenBucket{MaxTokens: 5, TokensPerFill: 1, FillInterval: time.Second}}},
+			{Name: "rl2", TypeURL: spec.LocalRateLimitType, Config: &LocalRateLimit{StatPrefix: "rl2", Disabled: true,
+				Bucket: TokenBucket{MaxTokens: 1, TokensPerFill: 3, FillInterval: 50 * time.Millisecond}}},
+		},
+		TCP: tcp,
+	}, {
+		Match: FilterChainMatch{SourceType: spec.SourceExternal, SourcePrefixRanges: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}},
+		TCP:   tcp,
+	}}, Default: &FilterChain{TCP: tcp}}
+	if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
+		t.Errorf("DecodeListener mismatch (-want +got):\n%s", diff)
+	}
+	if names := got.RDSNames(); len(names) != 0 {
+		t.Errorf("RDSNames = %q, want none", names)
+	}
+}
+
+func TestDecodeFilterChainErrors(t *testing.T) {
+	head := "name: l\naddress: {socket_address: {address: 127.0.0.1, port_value: 80}}\n"
+	chain := func(match string) string {
+		return head + "filter_chains:\n- filter_chain_match: " + match + "\n  filters:" + tcpProxyYAML
+	}
+	rl := func(fields string) string {
+		return head + `filter_chains:
+- filters:
+  - name: rl
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit
+      stat_prefix: rl
+` + fields + tcpProxyYAML
+	}
+	const rlPath = `listener "l": filter_chains[0].filters[0].typed_config.`
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"no chains", head, `listener "l": filter_chains: at least one filter chain or a default_filter_chain is required`},
+		{"no filters", head + "filter_chains: [{name: x}]\n", `listener "l": filter_chains[0].filters: a terminal filter (tcp_proxy or http_connection_manager) is required`},
+		{"non-terminal last", head + "filter_chains:\n- filters:" + rateLimitYAML,
+			`listener "l": filter_chains[0].filters[0].typed_config: "` + spec.LocalRateLimitType + `" is not a terminal filter: the last filter must be tcp_proxy or http_connection_manager`},
+		{"default chain error", head + "default_filter_chain: {filters: []}\n", `listener "l": default_filter_chain.filters: a terminal filter (tcp_proxy or http_connection_manager) is required`},
+		{"overlapping ports", head + "filter_chains:\n- name: a\n  filter_chain_match: {source_ports: [1, 2]}\n  filters:" + tcpProxyYAML +
+			"- name: b\n  filter_chain_match: {source_ports: [2]}\n  filters:" + tcpProxyYAML,
+			`listener "l": filter_chains[1].filter_chain_match: overlaps filter_chains[0] ("a"): a connection would match both by the same rules`},
+		{"application_protocols", chain("{application_protocols: [h2]}"),
+			`listener "l": filter_chains[0].filter_chain_match.application_protocols: not supported: needs the TLS inspector, which the sidecar does not have yet`},
+		{"tls transport", chain("{transport_protocol: tls}"),
+			`listener "l": filter_chains[0].filter_chain_match.transport_protocol: "tls" is not supported: needs the TLS inspector, which the sidecar does not have yet; only "raw_buffer" is accepted`},
+		{"address_suffix", chain("{address_suffix: x}"), `listener "l": filter_chains[0].filter_chain_match.address_suffix: not supported`},
+		{"prefix too long", chain("{prefix_ranges: [{address_prefix: 10.0.0.0, prefix_len: 33}]}"),
+			`listener "l": filter_chains[0].filter_chain_match.prefix_ranges[0].prefix_len: 33 is longer than the 32 bits of 10.0.0.0`},
+		{"prefix not an IP", chain("{source_prefix_ranges: [{address_prefix: example.com}]}"),
+			`listener "l": filter_chains[0].filter_chain_match.source_prefix_ranges[0].address_prefix: "example.com" is not an IP address`},
+		{"destination port 0", chain("{destination_port: 0}"),
+			`listener "l": filter_chains[0].filter_chain_match.destination_port: value must be inside range [1, 65535]`},
+		{"source port too big", chain("{source_ports: [70000]}"),
+			`listener "l": filter_chains[0].filter_chain_match.source_ports[0]: value must be inside range [1, 65535]`},
+		{"fill interval too short", rl("      token_bucket: {max_tokens: 1, fill_interval: 0.04s}\n"), rlPath + `token_bucket.fill_interval: must be at least 50ms`},
+		{"share_key", rl("      token_bucket: {max_tokens: 1, fill_interval: 1s}\n      share_key: k\n"), rlPath + `share_key: not supported`},
+		{"no token bucket", rl(""), rlPath + `token_bucket: value is required`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeListener(fromYAML(t, tt.yaml, &listenerv3.Listener{}))
+			if got != nil {
+				t.Errorf("DecodeListener returned %+v with the error", got)
+			}
+			wantError(t, err, tt.want)
+		})
+	}
+}

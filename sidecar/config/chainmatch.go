@@ -1,0 +1,103 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+
+	"github.com/meshlb/meshlb/sidecar/filterchain"
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+var (
+	// server_names, application_protocols and a transport_protocol other
+	// than raw_buffer need the TLS inspector; they are rejected by
+	// decodeChainMatch with that reason before this check.
+	chainMatchFields = allow(&listenerv3.FilterChainMatch{},
+		"destination_port", "prefix_ranges", "direct_source_prefix_ranges", "source_type",
+		"source_prefix_ranges", "source_ports", "transport_protocol")
+	cidrFields = allow(&corev3.CidrRange{}, "address_prefix", "prefix_len")
+)
+
+// sourceTypes maps Envoy's ConnectionSourceType to the spec's.
+var sourceTypes = map[listenerv3.FilterChainMatch_ConnectionSourceType]spec.SourceType{
+	listenerv3.FilterChainMatch_ANY:                 spec.SourceAny,
+	listenerv3.FilterChainMatch_SAME_IP_OR_LOOPBACK: spec.SourceLocal,
+	listenerv3.FilterChainMatch_EXTERNAL:            spec.SourceExternal,
+}
+
+// decodeChainMatch decodes a validated FilterChainMatch; nil matches every
+// connection.
+func decodeChainMatch(m *listenerv3.FilterChainMatch) (FilterChainMatch, error) {
+	var out FilterChainMatch
+	if m == nil {
+		return out, nil
+	}
+	if err := checkNeedsTLSInspector(m); err != nil {
+		return out, err
+	}
+	if err := chainMatchFields.check(m); err != nil {
+		return out, err
+	}
+	var err error
+	out.DestinationPort = uint16(m.GetDestinationPort().GetValue())
+	if out.PrefixRanges, err = decodeCIDRs(m.GetPrefixRanges()); err != nil {
+		return out, within("prefix_ranges", err)
+	}
+	if out.DirectSourcePrefixes, err = decodeCIDRs(m.GetDirectSourcePrefixRanges()); err != nil {
+		return out, within("direct_source_prefix_ranges", err)
+	}
+	if out.SourcePrefixRanges, err = decodeCIDRs(m.GetSourcePrefixRanges()); err != nil {
+		return out, within("source_prefix_ranges", err)
+	}
+	st, ok := sourceTypes[m.GetSourceType()]
+	if !ok {
+		return out, errorf("source_type", "%s is not supported", m.GetSourceType())
+	}
+	out.SourceType = st
+	for _, p := range m.GetSourcePorts() {
+		out.SourcePorts = append(out.SourcePorts, uint16(p)) // PGV bounds them to 65535
+	}
+	out.TransportProtocol = m.GetTransportProtocol()
+	return out, nil
+}
+
+// checkNeedsTLSInspector rejects the criteria only a TLS ClientHello
+// can satisfy: the sidecar does not inspect it yet, so every connection's
+// transport protocol is raw_buffer and it has no SNI or ALPN.
+func checkNeedsTLSInspector(m *listenerv3.FilterChainMatch) error {
+	const why = "not supported: needs the TLS inspector, which the sidecar does not have yet"
+	switch {
+	case len(m.GetServerNames()) > 0:
+		return errorf("server_names", why)
+	case len(m.GetApplicationProtocols()) > 0:
+		return errorf("application_protocols", why)
+	case m.GetTransportProtocol() != "" && m.GetTransportProtocol() != filterchain.RawBuffer:
+		return errorf("transport_protocol", "%q is %s; only %q is accepted", m.GetTransportProtocol(), why, filterchain.RawBuffer)
+	}
+	return nil
+}
+
+// decodeCIDRs decodes CidrRanges into masked prefixes. A missing
+// prefix_len is 0, as in Envoy.
+func decodeCIDRs(rs []*corev3.CidrRange) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, r := range rs {
+		if err := cidrFields.check(r); err != nil {
+			return nil, within(index("", i), err)
+		}
+		ip, err := netip.ParseAddr(r.GetAddressPrefix())
+		if err != nil || ip.Zone() != "" || strings.Contains(r.GetAddressPrefix(), "/") {
+			return nil, errorf(index("", i)+".address_prefix", "%q is not an IP address", r.GetAddressPrefix())
+		}
+		bits := int(r.GetPrefixLen().GetValue())
+		if bits > ip.BitLen() {
+			return nil, errorf(index("", i)+".prefix_len", "%d is longer than the %d bits of %s", bits, ip.BitLen(), ip)
+		}
+		p, _ := ip.Prefix(bits)
+		out = append(out, p)
+	}
+	return out, nil
+}
