@@ -68,6 +68,39 @@ func TestFaultThroughSockets(t *testing.T) {
 	}
 }
 
+// TestFaultDelayBoundedByStreamIdle shows a delay longer than the
+// listener's stream_idle_timeout answered 408 at that timeout, as Envoy's
+// stream idle timer does.
+func TestFaultDelayBoundedByStreamIdle(t *testing.T) {
+	s := newSidecar(t)
+	up := newFilterUpstream(t)
+	addr := freeAddr(t)
+	y := filterBootstrap(addr, up.addr, faultFilter+"              delay: {fixed_delay: 60s, percentage: {numerator: 100}}\n", "", allRoute)
+	y = strings.Replace(y, "          stat_prefix: web\n", "          stat_prefix: web\n          stream_idle_timeout: 0.3s\n", 1)
+	applyBootstrap(t, s, y)
+	r := send(t, addr, "/")
+	if r.status != 408 || r.body != "stream timeout" || r.took < 300*time.Millisecond || r.took > 3*time.Second {
+		t.Errorf("got %d %q after %v, want 408 \"stream timeout\" after 0.3s", r.status, r.body, r.took)
+	}
+	if n := up.hits.Load(); n != 0 {
+		t.Errorf("the upstream saw %d requests, want 0", n)
+	}
+}
+
+// TestFaultBeforeDirectResponse shows filters running for routes the
+// router answers itself, as in Envoy.
+func TestFaultBeforeDirectResponse(t *testing.T) {
+	s := newSidecar(t)
+	addr := filterSidecar(t, s, newFilterUpstream(t), faultFilter+"              abort: {header_abort: {}, percentage: {numerator: 100}}\n", "",
+		"              - {match: {prefix: /}, direct_response: {status: 200, body: {inline_string: direct}}}")
+	if r := send(t, addr, "/"); r.status != 200 || r.body != "direct" {
+		t.Errorf("without the header: %d %q", r.status, r.body)
+	}
+	if r := send(t, addr, "/", "x-envoy-fault-abort-request", "503"); r.status != 503 {
+		t.Errorf("with x-envoy-fault-abort-request: %d %q, want 503", r.status, r.body)
+	}
+}
+
 // TestFaultMaxActiveThroughSockets shows max_active_faults: while one
 // request is delayed, another gets no fault.
 func TestFaultMaxActiveThroughSockets(t *testing.T) {

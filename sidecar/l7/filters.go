@@ -16,6 +16,8 @@ import (
 type requestFilters struct {
 	stream httpfilter.Stream
 	resp   httpfilter.Response // the upstream response head as filters see it
+	// idleOut is set when a wait ran into the stream idle timeout.
+	idleOut bool
 }
 
 // filterRequest runs the request-headers hooks of cfg's HTTP filters on
@@ -24,6 +26,7 @@ type requestFilters struct {
 // keep is then whether the connection may carry another.
 func (s *session) filterRequest(cfg *Config, rt *route.Route) (done, keep bool) {
 	s.filters.stream.Reset(&s.head.Request, s)
+	s.filters.idleOut = false
 	index := -1
 	if rt != nil {
 		index = rt.Index
@@ -35,6 +38,11 @@ func (s *session) filterRequest(cfg *Config, rt *route.Route) (done, keep bool) 
 		r := &s.filters.stream.Reply
 		cfg.Stats.CountStatus(r.Status)
 		return true, s.respond(r.Status, r.Body, headerLines(r.Headers))
+	}
+	if s.filters.idleOut {
+		// Envoy's answer when stream_idle_timeout fires before a response.
+		cfg.Stats.CountStatus(408)
+		return true, s.respond(408, "stream timeout", nil)
 	}
 	return true, false // the client went away
 }
@@ -51,14 +59,16 @@ func headerLines(hs []route.Header) []string {
 	return out
 }
 
-// Wait implements [httpfilter.Waiter]: it waits d, at most the stream
-// idle timeout, and returns false early when the client closes or resets
-// the connection. Bytes the client sends meanwhile (a body, a pipelined
+// Wait implements [httpfilter.Waiter]: it waits d and returns false early
+// when the client closes or resets the connection, or once the stream idle
+// timeout has passed (the request is then answered 408, as Envoy's stream
+// idle timer does). Bytes the client sends meanwhile (a body, a pipelined
 // request) stay buffered; once the buffer is full it waits on a timer.
 func (s *session) Wait(d time.Duration) bool {
 	idle := s.srv.cfg.Load().StreamIdle
-	if idle > 0 {
-		d = min(d, idle)
+	if idle > 0 && d > idle {
+		s.filters.idleOut = s.Wait(idle)
+		return false
 	}
 	until := time.Now().Add(d)
 	// The wait sets its own deadline; a timed body read after it gets
