@@ -147,3 +147,35 @@ func TestDecodeFilterChainErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBootstrapFilterChains reads a bootstrap whose listener has two
+// filter chains and the network local_ratelimit filter: the filter's type
+// is registered for protojson.
+func TestBootstrapFilterChains(t *testing.T) {
+	b, err := ParseBootstrap("envoy.yaml", []byte(`
+static_resources:
+  listeners:
+  - name: multi
+    address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+    filter_chains:
+    - filter_chain_match: {source_prefix_ranges: [{address_prefix: 10.0.0.0, prefix_len: 8}]}
+      filters:
+      - name: rl
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.local_ratelimit.v3.LocalRateLimit
+          stat_prefix: rl
+          token_bucket: {max_tokens: 5, fill_interval: 1s}
+      - name: tcp
+        typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: t, cluster: be}
+    - filters:
+      - name: tcp
+        typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: t, cluster: be}
+`))
+	if err != nil {
+		t.Fatalf("ParseBootstrap: %v", err)
+	}
+	l := b.Static.Listeners[0]
+	if len(l.FilterChains) != 2 || len(l.FilterChains[0].Filters) != 1 || l.FilterChains[0].Filters[0].TypeURL != spec.LocalRateLimitType {
+		t.Errorf("listener = %+v, want two chains, the first with a local rate limit", l)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/tokenbucket"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
@@ -35,10 +36,10 @@ func (rateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
 		return nil, fmt.Errorf("local rate limit: fill_interval must be at least %v, got %v", minFillInterval, b.FillInterval)
 	}
 	f := &rateLimit{disabled: c.Disabled, limited: env.Counter("local_ratelimit." + c.StatPrefix + ".rate_limited")}
-	if prev, ok := env.Prev.(*rateLimit); ok && prev.bucket.cfg == b {
+	if prev, ok := env.Prev.(*rateLimit); ok && prev.bucket.Config() == b {
 		f.bucket = prev.bucket
 	} else {
-		f.bucket = newBucket(b, time.Now())
+		f.bucket = tokenbucket.New(b, time.Now())
 	}
 	return f, nil
 }
@@ -47,7 +48,7 @@ func (rateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
 // connection takes a token, and a connection that finds none is closed at
 // once and counted in local_ratelimit.<stat_prefix>.rate_limited.
 type rateLimit struct {
-	bucket   *bucket
+	bucket   *tokenbucket.Bucket
 	disabled bool
 	limited  *atomic.Uint64
 }
@@ -55,44 +56,9 @@ type rateLimit struct {
 var _ Filter = (*rateLimit)(nil)
 
 func (r *rateLimit) OnNewConnection(net.Conn) Status {
-	if r.disabled || r.bucket.take(time.Now()) {
+	if r.disabled || r.bucket.Take(time.Now()) {
 		return Continue
 	}
 	r.limited.Add(1)
 	return Close
-}
-
-// bucket is a token bucket refilled in whole fill intervals counted from
-// its creation, as Envoy's timer-driven one. Its state, the tokens left and
-// the number of the last interval accounted for, is one atomic word.
-// Safe for concurrent use; take does not block or allocate.
-type bucket struct {
-	cfg   spec.TokenBucket
-	start time.Time
-	state atomic.Uint64 // tokens<<32 | interval
-}
-
-func newBucket(cfg spec.TokenBucket, now time.Time) *bucket {
-	b := &bucket{cfg: cfg, start: now}
-	b.state.Store(uint64(cfg.MaxTokens) << 32)
-	return b
-}
-
-// take takes one token at time now and reports whether there was one.
-func (b *bucket) take(now time.Time) bool {
-	interval := uint64(now.Sub(b.start) / b.cfg.FillInterval)
-	for {
-		old := b.state.Load()
-		tokens, last := old>>32, old&(1<<32-1)
-		if cur := interval & (1<<32 - 1); cur > last {
-			tokens = min(uint64(b.cfg.MaxTokens), tokens+(cur-last)*uint64(b.cfg.TokensPerFill))
-			last = cur
-		}
-		if tokens == 0 {
-			return false
-		}
-		if b.state.CompareAndSwap(old, (tokens-1)<<32|last) {
-			return true
-		}
-	}
 }

@@ -9,27 +9,6 @@ import (
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
-func TestBucket(t *testing.T) {
-	start := time.Now()
-	b := newBucket(spec.TokenBucket{MaxTokens: 3, TokensPerFill: 2, FillInterval: time.Second}, start)
-	steps := []struct {
-		at   time.Duration
-		want bool
-	}{
-		{0, true}, {0, true}, {0, true}, {999 * time.Millisecond, false}, // starts full, no refill before an interval
-		{time.Second, true}, {time.Second, true}, {time.Second, false}, // one fill: 2 tokens
-		{10 * time.Second, true}, {10 * time.Second, true}, {10 * time.Second, true}, {10 * time.Second, false}, // capped at max
-	}
-	var got, want []bool
-	for _, s := range steps {
-		got = append(got, b.take(start.Add(s.at)))
-		want = append(want, s.want)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("takes (-want +got):\n%s", diff)
-	}
-}
-
 func counters() (func(string) *atomic.Uint64, map[string]*atomic.Uint64) {
 	m := map[string]*atomic.Uint64{}
 	return func(name string) *atomic.Uint64 {
@@ -116,13 +95,5 @@ func TestRateLimitClosesConnections(t *testing.T) {
 	}
 	if n := stats["local_ratelimit.rl.rate_limited"].Load(); n != 2 {
 		t.Errorf("rate_limited = %d, want 2", n)
-	}
-}
-
-func BenchmarkBucketTake(b *testing.B) {
-	bk := newBucket(spec.TokenBucket{MaxTokens: 1 << 30, TokensPerFill: 1 << 30, FillInterval: time.Second}, time.Now())
-	b.ReportAllocs()
-	for b.Loop() {
-		bk.take(time.Now())
 	}
 }
