@@ -194,6 +194,8 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 		return nil, err
 	}
 	return &l7.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
+		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
+		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10),
 		Stats: s.stats.http(h.StatPrefix)}, nil
 }
 

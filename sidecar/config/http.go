@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -11,10 +12,18 @@ import (
 // Envoy's default for http_connection_manager stream_idle_timeout.
 const defaultStreamIdleTimeout = 5 * time.Minute
 
+// defaultRequestHeadersTimeout bounds the reading of a request head when
+// request_headers_timeout is not set. Envoy has no bound by default; a
+// client sending one byte a second would hold a connection for minutes, so
+// the sidecar uses HAProxy's usual "timeout http-request" (issue 7, item 2).
+const defaultRequestHeadersTimeout = 10 * time.Second
+
 var (
 	hcmFields = allow(&hcmv3.HttpConnectionManager{},
 		"stat_prefix", "codec_type", "rds", "route_config", "http_filters",
-		"stream_idle_timeout", "request_timeout", "use_remote_address")
+		"stream_idle_timeout", "request_timeout", "request_headers_timeout",
+		"use_remote_address", "http_protocol_options")
+	hcmHTTP1Fields = allow(&corev3.Http1ProtocolOptions{}, "accept_http_10", "default_host_for_http_10")
 	// The config_source is not checked: the sidecar takes routes from
 	// wherever its listeners come from (ADS).
 	rdsFields        = allow(&hcmv3.Rds{}, "config_source", "route_config_name")
@@ -48,6 +57,9 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 		return nil, err
 	}
 	out.Filters = filters
+	if err := decodeHTTP1Options(m.GetHttpProtocolOptions(), out); err != nil {
+		return nil, within("http_protocol_options", err)
+	}
 	out.StatPrefix = m.GetStatPrefix()
 	out.UseRemoteAddress = m.GetUseRemoteAddress().GetValue()
 	if err := decodeRouteSpecifier(m, out); err != nil {
@@ -65,7 +77,21 @@ func decodeHCMTimeouts(m *hcmv3.HttpConnectionManager) (*HTTPManager, error) {
 	if err != nil {
 		return nil, within("request_timeout", err)
 	}
-	return &HTTPManager{StreamIdleTimeout: idle, RequestTimeout: req}, nil
+	head, err := durationOr(m.GetRequestHeadersTimeout(), defaultRequestHeadersTimeout)
+	if err != nil {
+		return nil, within("request_headers_timeout", err)
+	}
+	return &HTTPManager{StreamIdleTimeout: idle, RequestTimeout: req, RequestHeadersTimeout: head}, nil
+}
+
+// decodeHTTP1Options decodes the HTTP/1.0 options of http_protocol_options.
+func decodeHTTP1Options(o *corev3.Http1ProtocolOptions, out *HTTPManager) error {
+	if err := hcmHTTP1Fields.check(o); err != nil {
+		return err
+	}
+	out.AcceptHTTP10 = o.GetAcceptHttp_10()
+	out.DefaultHostHTTP10 = o.GetDefaultHostForHttp_10()
+	return nil
 }
 
 // decodeRouteSpecifier sets out.RDSName or out.Routes.

@@ -95,6 +95,14 @@ func TestDecodeListenerErrors(t *testing.T) {
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      server_name: x\n",
 		want: `listener "web": ` + hcm + `server_name: not supported`,
 	}, {
+		name: "http_protocol_options field",
+		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      http_protocol_options: {allow_chunked_length: true}\n",
+		want: `listener "web": ` + hcm + `http_protocol_options.allow_chunked_length: not supported`,
+	}, {
+		name: "negative request_headers_timeout",
+		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      request_headers_timeout: -1s\n",
+		want: `listener "web": ` + hcm + `request_headers_timeout: value must be greater than or equal to 0s`,
+	}, {
 		name: "rds without name",
 		yaml: httpListener + "      rds: {config_source: {ads: {}}}\n",
 		want: `listener "web": ` + hcm + `rds.route_config_name: must not be empty`,

@@ -76,11 +76,21 @@ filter_chains:
       rds: {route_config_name: main, config_source: {ads: {}}}
       stream_idle_timeout: 30s
       request_timeout: 10s
+      request_headers_timeout: 3s
       use_remote_address: true
+      http_protocol_options: {accept_http_10: true, default_host_for_http_10: legacy.local}
 `,
 		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
 			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 30 * time.Second,
-			RequestTimeout: 10 * time.Second, UseRemoteAddress: true}}}},
+			RequestTimeout: 10 * time.Second, RequestHeadersTimeout: 3 * time.Second, UseRemoteAddress: true,
+			AcceptHTTP10: true, DefaultHostHTTP10: "legacy.local"}}}},
+	}, {
+		name: "request_headers_timeout 0s disables it",
+		yaml: httpListener + `      rds: {route_config_name: main, config_source: {ads: {}}}
+      request_headers_timeout: 0s
+`,
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
+			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 5 * time.Minute}}}},
 	}, {
 		name: "http with inline routes and defaults",
 		yaml: httpListener + `      route_config:
@@ -91,7 +101,7 @@ filter_chains:
           routes: [{match: {prefix: /}, route: {cluster: be}}]
 `,
 		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
-			StatPrefix: "ingress", StreamIdleTimeout: 5 * time.Minute,
+			StatPrefix: "ingress", StreamIdleTimeout: 5 * time.Minute, RequestHeadersTimeout: 10 * time.Second,
 			Routes: &RouteConfig{Name: "local", VirtualHosts: []VirtualHost{{
 				Name: "all", Domains: []string{"*"},
 				Routes: []Route{{

@@ -211,6 +211,8 @@ func statusText(code int) string {
 		return "Content Too Large"
 	case 429:
 		return "Too Many Requests"
+	case 426:
+		return "Upgrade Required"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 501:

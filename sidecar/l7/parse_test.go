@@ -23,6 +23,8 @@ func TestParseRequest(t *testing.T) {
 			method: "GET", host: "x", path: "/a", query: "b=c", length: -1, headerCnt: 2},
 		{name: "absolute form wins over Host", in: "GET http://origin:8080/p HTTP/1.1\r\nHost: other\r\n\r\n",
 			method: "GET", host: "origin:8080", path: "/p", length: -1, headerCnt: 1},
+		{name: "absolute form with query and no path", in: "GET http://origin?a=b HTTP/1.1\r\nHost: other\r\n\r\n",
+			method: "GET", host: "origin", path: "/", query: "a=b", length: -1, headerCnt: 1},
 		{name: "http/1.0 closes", in: "GET / HTTP/1.0\r\n\r\n", method: "GET", host: "", path: "/", length: -1, close: true},
 		{name: "http/1.0 keep-alive", in: "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", method: "GET", host: "", path: "/", length: -1, headerCnt: 1},
 		{name: "connection close", in: "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
@@ -73,6 +75,9 @@ func TestParseRequestRejects(t *testing.T) {
 		{"http/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},
 		{"connection names content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: Content-Length\r\n\r\n", 400},
 		{"connection names transfer-encoding", "POST / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+		{"empty authority", "GET http:///x HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"empty authority, no path", "GET http:// HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"userinfo", "GET http://evil@good/ HTTP/1.1\r\nHost: good\r\n\r\n", 400},
 		{"connection names content-length, no body", "GET / HTTP/1.1\r\nHost: x\r\nConnection: content-length\r\n\r\n", 400},
 	}
 	for _, tc := range tests {
@@ -107,7 +112,7 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if h.size > len(b) || h.chunked && h.length >= 0 || h.Host == nil {
+		if h.size > len(b) || h.chunked && h.length >= 0 || h.Host == nil && h.http11 {
 			t.Fatalf("inconsistent head from %q: size %d chunked %v length %d", b, h.size, h.chunked, h.length)
 		}
 		if strings.ContainsAny(string(h.Path), " \r\n") {

@@ -49,7 +49,12 @@ type Config struct {
 	// its last; 0 for none. On expiry the client gets 408 unless the
 	// response has started.
 	RequestTimeout time.Duration
-	Stats          *Stats
+	// AcceptHTTP10 admits HTTP/1.0 requests; without it they get 426, as
+	// in Envoy. DefaultHostHTTP10 is the Host of an HTTP/1.0 request that
+	// has none; without one such a request gets 400.
+	AcceptHTTP10      bool
+	DefaultHostHTTP10 []byte
+	Stats             *Stats
 }
 
 // Server serves HTTP/1.1 on the connections of one listener. Its

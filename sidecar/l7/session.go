@@ -188,6 +188,10 @@ func (s *session) readHead() error {
 	s.headStart = time.Time{}
 	for {
 		err := parseRequest(&s.head, s.rd.buffered())
+		if err == nil && !s.head.http11 {
+			cfg := s.srv.cfg.Load()
+			return s.head.admitHTTP10(cfg.AcceptHTTP10, cfg.DefaultHostHTTP10)
+		}
 		if err != errIncomplete {
 			return err
 		}

@@ -15,8 +15,8 @@ import (
 
 // seenRequest is a request as the upstream parsed it.
 type seenRequest struct {
-	method, path, body string
-	header             http.Header
+	method, path, body, host string
+	header                   http.Header
 }
 
 // recorder is a real upstream that records every request it parses.
@@ -32,7 +32,7 @@ func newRecorder(t *testing.T) *recorder {
 	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		rec.mu.Lock()
-		rec.seen = append(rec.seen, seenRequest{r.Method, r.URL.Path, string(b), r.Header.Clone()})
+		rec.seen = append(rec.seen, seenRequest{r.Method, r.URL.Path, string(b), r.Host, r.Header.Clone()})
 		rec.mu.Unlock()
 		io.WriteString(w, "seen "+r.URL.Path)
 	}))

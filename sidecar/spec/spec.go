@@ -48,6 +48,13 @@ type HTTPManager struct {
 	StreamIdleTimeout time.Duration
 	// RequestTimeout bounds the whole request, 0 for none.
 	RequestTimeout time.Duration
+	// RequestHeadersTimeout bounds the reading of a request head, from its
+	// first byte, 0 for none.
+	RequestHeadersTimeout time.Duration
+	// AcceptHTTP10 admits HTTP/1.0 requests, answered 426 otherwise;
+	// DefaultHostHTTP10 is the Host of those without one.
+	AcceptHTTP10      bool
+	DefaultHostHTTP10 string
 	// UseRemoteAddress/XFF: append the peer address to X-Forwarded-For.
 	UseRemoteAddress bool
 }
