@@ -28,6 +28,8 @@ func (t *touched) mark(dc string, c *api.HealthCheck) {
 	t.services = putIn(t.services, key{dc: dc, name: c.ServiceName}, true)
 }
 
+func (t *touched) empty() bool { return len(t.services) == 0 && len(t.nodes) == 0 }
+
 // has reports whether the change concerns k, whose last health is entries.
 func (t *touched) has(k key, entries []*api.ServiceEntry) bool {
 	if t.services[k] {
@@ -56,14 +58,17 @@ func (l *loop) applyNames(b batch) map[string]bool {
 		}
 	}
 	if b.proxies != nil {
-		l.proxies = b.proxies
+		l.proxies, l.stale = b.proxies, true
 		note("", b.proxies.index)
 	}
 	for dc, n := range b.services {
-		if l.dcs[dc] != nil { // else the last word of a stopped detector
-			l.services[dc] = n
-			note(dc, n.index)
+		if l.dcs[dc] == nil {
+			continue // the last word of a stopped detector
 		}
+		_, seen := l.services[dc]
+		l.services[dc] = n
+		l.stale = l.stale || !seen || dc == "" && l.src.opts.WatchAll
+		note(dc, n.index)
 	}
 	return sweep
 }
@@ -85,6 +90,7 @@ func (l *loop) applyChecks(checks map[string]api.HealthChecks) *touched {
 		prev, seen := l.checks[dc]
 		l.checks[dc] = next
 		if !seen {
+			l.stale = true // dc may be ready: its services can be fetched
 			continue
 		}
 		for id, c := range next {
@@ -112,11 +118,14 @@ func (l *loop) dcReady(dc string) bool {
 
 // reconcile updates the wanted services: it drops those no longer wanted,
 // runs the detectors of the datacenters in use, and fetches the services
-// not fetched yet.
+// not fetched yet. It costs a walk of every wanted service, so apply calls
+// it only when an input of [loop.wanted] changed (stale), not for every
+// fetched service.
 func (l *loop) reconcile(ctx context.Context) {
 	if l.proxies == nil || !l.dcReady("") {
 		return
 	}
+	l.stale = false
 	want := l.wanted()
 	for k := range l.want {
 		if want[k] {
@@ -129,13 +138,63 @@ func (l *loop) reconcile(ctx context.Context) {
 		delete(l.index, k)
 		delete(l.dirty, k)
 	}
-	l.want = want
+	l.want, l.missing = want, 0
 	l.syncDatacenters(ctx)
 	for k := range want {
-		if _, ok := l.health[k]; !ok && !l.inflight[k] && l.dcReady(k.dc) {
-			l.inflight[k] = true
-			l.queue.push(job{k: k})
+		l.fetchNew(k)
+	}
+}
+
+// noteShape notes how a new health result of k bears on the wanted
+// services: a result that held a connect-proxy before, or the first to
+// tell the local datacenter, calls for computing them again (stale); one
+// that holds a connect-proxy only now adds what it leads to (grown).
+func (l *loop) noteShape(k key, old, entries []*api.ServiceEntry) {
+	if k.dc != "" {
+		return
+	}
+	if l.local == "" {
+		l.local = localDatacenter(map[key][]*api.ServiceEntry{k: entries})
+		l.stale = l.stale || l.local != ""
+	}
+	switch {
+	case hasProxy(old):
+		l.stale = true
+	case hasProxy(entries):
+		l.grown = append(l.grown, k)
+	}
+}
+
+func hasProxy(entries []*api.ServiceEntry) bool {
+	for _, e := range entries {
+		if isProxy(e.Service) {
+			return true
 		}
+	}
+	return false
+}
+
+// extend adds to the wanted services what the grown results lead to, and
+// fetches them.
+func (l *loop) extend(ctx context.Context) {
+	for _, k := range l.grow(l.grown) {
+		if l.dcs[k.dc] == nil {
+			l.startDatacenter(ctx, k.dc)
+		}
+		l.fetchNew(k)
+	}
+}
+
+// fetchNew counts k, a wanted service, as missing if it has no health yet,
+// and fetches it once its datacenter is ready.
+func (l *loop) fetchNew(k key) {
+	if _, ok := l.health[k]; ok {
+		return
+	}
+	l.missing++
+	if !l.inflight[k] && l.dcReady(k.dc) {
+		l.inflight[k] = true
+		l.queue.push(job{k: k})
 	}
 }
 

@@ -35,6 +35,10 @@ type loop struct {
 	health   map[key][]*api.ServiceEntry // of wanted services
 	index    map[key]uint64              // of each health result
 	want     map[key]bool
+	local    string       // the agent's datacenter, once a result told it
+	missing  int          // wanted services not fetched yet
+	stale    bool         // want must be computed again (see reconcile)
+	grown    []key        // fetched proxies whose references join want (see extend)
 	inflight map[key]bool // queued or being fetched
 	dirty    map[key]bool // changed while in flight: fetch again after
 	changed  bool         // since the last build
@@ -80,19 +84,27 @@ func (l *loop) run(ctx context.Context) error {
 func (l *loop) apply(ctx context.Context) {
 	b := l.in.take()
 	for kind, e := range b.entries {
-		l.entries[kind], l.changed = e, true
+		l.entries[kind], l.changed, l.stale = e, true, true
 	}
 	for k, r := range b.health {
 		l.applyHealth(k, r)
 	}
 	sweep := l.applyNames(b)
 	touched := l.applyChecks(b.checks)
-	for k := range l.want {
-		if _, fetched := l.health[k]; (fetched || l.inflight[k]) && (sweep[k.dc] || touched.has(k, l.health[k])) {
-			l.refresh(k)
+	if len(sweep) > 0 || !touched.empty() {
+		for k := range l.want {
+			if _, fetched := l.health[k]; (fetched || l.inflight[k]) && (sweep[k.dc] || touched.has(k, l.health[k])) {
+				l.refresh(k)
+			}
 		}
 	}
-	l.reconcile(ctx) // after the refreshes: what it fetches first is fresh
+	// After the refreshes, so that what these fetch first is fresh.
+	if l.stale {
+		l.reconcile(ctx)
+	} else if len(l.grown) > 0 {
+		l.extend(ctx)
+	}
+	l.grown = l.grown[:0]
 	if !l.complete() || !l.changed {
 		return
 	}
@@ -118,8 +130,13 @@ func (l *loop) applyHealth(k key, r healthResult) {
 	}
 	delete(l.inflight, k)
 	if r.err == nil && l.want[k] {
-		if _, ok := l.health[k]; !ok || l.index[k] != r.index {
+		old, ok := l.health[k]
+		if !ok {
+			l.missing--
+		}
+		if !ok || l.index[k] != r.index {
 			l.health[k], l.index[k], l.changed = r.entries, r.index, true
+			l.noteShape(k, old, r.entries)
 		}
 	}
 	if l.dirty[k] {
@@ -146,15 +163,7 @@ func (l *loop) complete() bool {
 	if l.ready {
 		return true
 	}
-	if l.proxies == nil || len(l.entries) < len(entryKinds) || !l.dcReady("") {
-		return false
-	}
-	for k := range l.want {
-		if _, ok := l.health[k]; !ok {
-			return false
-		}
-	}
-	return true
+	return l.proxies != nil && len(l.entries) == len(entryKinds) && l.dcReady("") && l.want != nil && l.missing == 0
 }
 
 // build assembles the catalog from the last good results; nil if it is

@@ -21,6 +21,23 @@ func (l *loop) wanted() map[key]bool {
 	for name := range l.proxies.services {
 		w.add("", name)
 	}
+	l.walk(&w)
+	return w.want
+}
+
+// grow adds to l.want what keys, already wanted, lead to (see wanted), and
+// returns the keys it added. It costs what it adds, where wanted costs
+// every wanted service: it is how the health of a connect-proxy fetched
+// for the first time extends the set.
+func (l *loop) grow(keys []key) []key {
+	w := wantSet{local: localDatacenter(l.health), want: l.want, queue: keys}
+	l.walk(&w)
+	return w.added
+}
+
+// walk adds to w what the services in its queue lead to, until none is
+// left: a proxy's destination and upstreams, a discovery chain's targets.
+func (l *loop) walk(w *wantSet) {
 	for len(w.queue) > 0 {
 		k := w.queue[0]
 		w.queue = w.queue[1:]
@@ -35,7 +52,6 @@ func (l *loop) wanted() map[key]bool {
 		}
 		chainRefs(l.entries, k, w.add)
 	}
-	return w.want
 }
 
 // wantSet collects the services to watch, breadth first.
@@ -43,6 +59,7 @@ type wantSet struct {
 	local string // the agent's datacenter, "" if not known yet
 	want  map[key]bool
 	queue []key
+	added []key
 }
 
 // add wants service name in datacenter dc ("" or the local one: local).
@@ -56,6 +73,7 @@ func (w *wantSet) add(dc, name string) {
 	}
 	w.want[k] = true
 	w.queue = append(w.queue, k)
+	w.added = append(w.added, k)
 }
 
 // chainRefs calls add for every service the discovery chain entries of
