@@ -114,40 +114,116 @@ func readLine(w *writer, rd *reader) ([]byte, error) {
 	}
 }
 
-// chunkSize parses "1*HEXDIG [ chunk-ext ]".
+// chunkSize parses a chunk-size line, CRLF excluded: "1*HEXDIG
+// [ chunk-ext ]" (RFC 9112 7.1). Anything else is errBadChunk (issue 7,
+// item 5): a line an upstream might read differently must not be relayed.
 func chunkSize(line []byte) (int64, error) {
 	var n int64
 	i := 0
 	for ; i < len(line); i++ {
-		c := line[i]
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			goto ext
+		d := unhex(line[i])
+		if d < 0 {
+			break
 		}
 		if i == 15 {
 			return 0, errBadChunk
 		}
 		n = n<<4 | int64(d)
 	}
-ext:
-	if i == 0 {
-		return 0, errBadChunk
-	}
-	rest := line[i:]
-	if len(rest) > 0 && rest[0] != ';' && rest[0] != ' ' && rest[0] != '\t' {
-		return 0, errBadChunk
-	}
-	if !validValue(rest) {
+	if i == 0 || !validChunkExt(line[i:]) {
 		return 0, errBadChunk
 	}
 	return n, nil
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
+
+// validChunkExt reports whether b is a chunk-ext:
+//
+//	*( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )
+//
+// Trailing BWS is accepted too, as HAProxy and nginx do: it cannot be read
+// two ways.
+func validChunkExt(b []byte) bool {
+	for {
+		b = skipBWS(b)
+		if len(b) == 0 {
+			return true
+		}
+		if b[0] != ';' {
+			return false
+		}
+		b = skipBWS(b[1:])
+		k := tokenLen(b)
+		if k == 0 {
+			return false
+		}
+		b = skipBWS(b[k:])
+		if len(b) == 0 || b[0] != '=' {
+			continue
+		}
+		b = skipBWS(b[1:])
+		if len(b) > 0 && b[0] == '"' {
+			k = quotedLen(b)
+		} else {
+			k = tokenLen(b)
+		}
+		if k <= 0 {
+			return false
+		}
+		b = b[k:]
+	}
+}
+
+func skipBWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// tokenLen is the length of the token at the start of b.
+func tokenLen(b []byte) int {
+	for i, c := range b {
+		if !tokenChars[c] {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// quotedLen is the length of the quoted-string at the start of b, which
+// starts with a quote, or -1 if it is not one (RFC 9110 5.6.4).
+func quotedLen(b []byte) int {
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			if i++; i == len(b) || !qdChar(b[i]) && b[i] != '"' && b[i] != '\\' {
+				return -1
+			}
+		case !qdChar(c):
+			return -1
+		}
+	}
+	return -1
+}
+
+// qdChar reports whether c is qdtext: HTAB, SP, VCHAR but the quote and
+// the backslash, or obs-text.
+func qdChar(c byte) bool {
+	return c == '\t' || c == ' ' || c == 0x21 || (0x23 <= c && c <= 0x7e && c != '\\') || c >= 0x80
 }
 
 func expectCRLF(w *writer, rd *reader) error {
@@ -173,7 +249,7 @@ func copyTrailers(w *writer, rd *reader) error {
 		if err != nil {
 			return err
 		}
-		if len(line) > 0 && bytes.IndexByte(line, ':') <= 0 {
+		if len(line) > 0 && !validTrailer(line) {
 			return errBadChunk
 		}
 		if err := w.write(rd.buffered()[:len(line)+2]); err != nil {
@@ -191,4 +267,10 @@ func unexpectedEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// validTrailer reports whether line is a well-formed field line.
+func validTrailer(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	return colon > 0 && isToken(line[:colon]) && validValue(line[colon+1:])
 }

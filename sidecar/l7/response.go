@@ -46,10 +46,26 @@ func parseResponse(r *respHead, b []byte) error {
 			return err
 		}
 	}
-	if r.chunked {
-		r.length = -1 // RFC 9112 6.3: Transfer-Encoding overrides Content-Length
+	if r.chunked && r.length >= 0 {
+		r.dropLength()
 	}
 	return nil
+}
+
+// dropLength handles a response with both Transfer-Encoding and
+// Content-Length: Transfer-Encoding overrides it, and it is removed before
+// forwarding (RFC 9112 6.3; issue 7, item 4). Such a response may be a
+// smuggling attempt, so its connection is not reused.
+func (r *respHead) dropLength() {
+	r.length = -1
+	r.close = true
+	kept := r.fields[:0]
+	for _, f := range r.fields {
+		if len(f) < 15 || f[14] != ':' || !equalFold(f[:14], "content-length") {
+			kept = append(kept, f)
+		}
+	}
+	r.fields = kept
 }
 
 func (r *respHead) parseStatusLine(line []byte) error {
