@@ -189,7 +189,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	if idle == 0 {
 		idle = defaultStreamIdle
 	}
-	filters, err := httpfilter.Compile(h.Filters, rc, scope, fs)
+	filters, err := httpfilter.Compile(h.Filters, rc, httpfilter.Env{Scope: scope, State: fs, StatPrefix: h.StatPrefix, Counter: s.stats.counter})
 	if err != nil {
 		return nil, err
 	}

@@ -112,6 +112,11 @@ var counterLabels = map[string]string{
 // ("scope.subject.stat"), such as local_ratelimit.<prefix>.rate_limited.
 func namedCounters(out []stat, sc *sidecar.Sidecar) []stat {
 	for name, v := range sc.Counters() {
+		if st, ok := filterCounter(name); ok {
+			st.value = int64(v)
+			out = append(out, st)
+			continue
+		}
 		scope, rest, _ := strings.Cut(name, ".")
 		i := strings.LastIndexByte(rest, '.')
 		if i < 0 {
@@ -121,4 +126,26 @@ func namedCounters(out []stat, sc *sidecar.Sidecar) []stat {
 			subject: rest[:i], stat: rest[i+1:], kind: "counter", value: int64(v)})
 	}
 	return out
+}
+
+// filterCounter parses the counters of the HTTP filters, whose subject is
+// not their name's second part: Envoy's
+// "<stat_prefix>.http_local_rate_limit.<stat>" and
+// "http.<stat_prefix>.fault.<stat>".
+func filterCounter(name string) (stat, bool) {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return stat{}, false
+	}
+	head, tail := name[:i], name[i+1:]
+	st := stat{name: name, stat: tail, kind: "counter"}
+	if p, ok := strings.CutSuffix(head, ".http_local_rate_limit"); ok {
+		st.scope, st.label, st.subject = "http_local_rate_limit", "envoy_local_http_ratelimit_prefix", p
+		return st, true
+	}
+	if p, ok := strings.CutSuffix(head, ".fault"); ok && strings.HasPrefix(p, "http.") {
+		st.scope, st.label, st.subject = "http_fault", "envoy_http_conn_manager_prefix", p[len("http."):]
+		return st, true
+	}
+	return stat{}, false
 }

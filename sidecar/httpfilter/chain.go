@@ -41,17 +41,17 @@ func (l *list) add(f Filter) {
 }
 
 // Compile builds the chain of filters (the router excluded) for the routes
-// of rc, whose route indexes follow route.Compile's. scope names the
-// listener, for state keys; state carries token buckets over from the
-// previous snapshot. A typed_per_filter_config entry naming no filter of
+// of rc, whose route indexes follow route.Compile's. env.Scope names the
+// listener (or its filter chain), for state keys; env.State carries token
+// buckets over from the previous snapshot. A typed_per_filter_config entry naming no filter of
 // the chain is ignored, as in Envoy; one whose type differs from its
 // filter's is an error.
-func Compile(filters []spec.HTTPFilter, rc *spec.RouteConfig, scope string, state *State) (*Chain, error) {
+func Compile(filters []spec.HTTPFilter, rc *spec.RouteConfig, env Env) (*Chain, error) {
 	c := &Chain{base: &list{}}
 	base := make([]Filter, len(filters))
 	for i := range filters {
 		f := &filters[i]
-		built, err := build(f, Env{Scope: scope + "/" + f.Name, State: state})
+		built, err := build(f, env.within(f.Name))
 		if err != nil {
 			return nil, fmt.Errorf("http_filters[%d] %q: %w", i, f.Name, err)
 		}
@@ -62,7 +62,7 @@ func Compile(filters []spec.HTTPFilter, rc *spec.RouteConfig, scope string, stat
 	if rc == nil {
 		return c, nil
 	}
-	if err := c.compileRoutes(filters, base, rc, scope, state); err != nil {
+	if err := c.compileRoutes(filters, base, rc, env); err != nil {
 		return nil, fmt.Errorf("route config %q: %w", rc.Name, err)
 	}
 	return c, nil
@@ -70,16 +70,15 @@ func Compile(filters []spec.HTTPFilter, rc *spec.RouteConfig, scope string, stat
 
 // compileRoutes builds a list for each route with overrides. Overrides
 // shared by routes (a virtual host's) are built once, so they share state.
-func (c *Chain) compileRoutes(filters []spec.HTTPFilter, base []Filter, rc *spec.RouteConfig, scope string, state *State) error {
-	rb := routeBuilder{filters: filters, base: base, state: state, shared: map[*spec.HTTPFilter]Filter{}}
+func (c *Chain) compileRoutes(filters []spec.HTTPFilter, base []Filter, rc *spec.RouteConfig, env Env) error {
+	rb := routeBuilder{filters: filters, base: base, shared: map[*spec.HTTPFilter]Filter{}}
 	n := 0
 	for i := range rc.VirtualHosts {
 		vh := &rc.VirtualHosts[i]
 		for j := range vh.Routes {
 			r := &vh.Routes[j]
 			if len(r.PerFilter) > 0 {
-				where := fmt.Sprintf("%s/route/%s/%d", scope, vh.Name, j)
-				l, err := rb.list(r, where)
+				l, err := rb.list(r, env.within(fmt.Sprintf("route/%s/%d", vh.Name, j)))
 				if err != nil {
 					return fmt.Errorf("virtual_hosts[%d].routes[%d].typed_per_filter_config: %w", i, j, err)
 				}
@@ -101,14 +100,13 @@ func (c *Chain) setRoute(index int, l *list) {
 // routeBuilder builds the filter lists of routes with overrides.
 type routeBuilder struct {
 	filters []spec.HTTPFilter
-	base    []Filter // built from filters; nil where disabled
-	state   *State
+	base    []Filter                    // built from filters; nil where disabled
 	shared  map[*spec.HTTPFilter]Filter // overrides built so far
 }
 
 // list returns the filters of route r: the chain's, each replaced by its
-// override when r has one. where names the route, for state keys.
-func (b *routeBuilder) list(r *spec.Route, where string) (*list, error) {
+// override when r has one. env names the route, for state keys.
+func (b *routeBuilder) list(r *spec.Route, env Env) (*list, error) {
 	l := &list{}
 	for i := range b.filters {
 		f := &b.filters[i]
@@ -118,7 +116,7 @@ func (b *routeBuilder) list(r *spec.Route, where string) (*list, error) {
 				return nil, fmt.Errorf("%q: type %q does not match the filter's %q", f.Name, o.TypeURL, f.TypeURL)
 			}
 			var err error
-			if built, err = b.override(o, where+"/"+f.Name); err != nil {
+			if built, err = b.override(o, env.within(f.Name)); err != nil {
 				return nil, fmt.Errorf("%q: %w", f.Name, err)
 			}
 		}
@@ -129,11 +127,11 @@ func (b *routeBuilder) list(r *spec.Route, where string) (*list, error) {
 	return l, nil
 }
 
-func (b *routeBuilder) override(o *spec.HTTPFilter, scope string) (Filter, error) {
+func (b *routeBuilder) override(o *spec.HTTPFilter, env Env) (Filter, error) {
 	if f, ok := b.shared[o]; ok {
 		return f, nil
 	}
-	f, err := build(o, Env{Scope: scope, State: b.state})
+	f, err := build(o, env)
 	if err != nil {
 		return nil, err
 	}

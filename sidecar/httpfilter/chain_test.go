@@ -137,7 +137,7 @@ func TestChainOrderAndLocalReply(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Compile(tt.filters, nil, "l", nil)
+			c, err := Compile(tt.filters, nil, Env{Scope: "l"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +173,7 @@ func TestChainOrderAndLocalReply(t *testing.T) {
 // response, with the earlier filters' hooks run on the replacement.
 func TestResponseHookReplies(t *testing.T) {
 	b := spec.HTTPFilter{Name: "b", TypeURL: traceType, Config: &traceConfig{name: "b", respReply: 502}}
-	c, err := Compile([]spec.HTTPFilter{traceFilter("a", 0), b, traceFilter("c", 0)}, nil, "l", nil)
+	c, err := Compile([]spec.HTTPFilter{traceFilter("a", 0), b, traceFilter("c", 0)}, nil, Env{Scope: "l"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestPerRouteOverride(t *testing.T) {
 			{Name: "off", PerFilter: map[string]*spec.HTTPFilter{"a": {Name: "a", TypeURL: traceType, Config: &traceConfig{name: "off"}}}},
 		},
 	}}}
-	c, err := Compile([]spec.HTTPFilter{traceFilter("a", 0), traceFilter("b", 0)}, rc, "l", nil)
+	c, err := Compile([]spec.HTTPFilter{traceFilter("a", 0), traceFilter("b", 0)}, rc, Env{Scope: "l"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestPerRouteOverride(t *testing.T) {
 	}
 
 	rc.VirtualHosts[0].Routes[1].PerFilter["a"].TypeURL = FaultType
-	_, err = Compile([]spec.HTTPFilter{traceFilter("a", 0)}, rc, "l", nil)
+	_, err = Compile([]spec.HTTPFilter{traceFilter("a", 0)}, rc, Env{Scope: "l"})
 	want := `route config "rc": virtual_hosts[0].routes[1].typed_per_filter_config: "a": type "` + FaultType + `" does not match the filter's "` + traceType + `"`
 	if err == nil || err.Error() != want {
 		t.Errorf("Compile error = %v, want %s", err, want)
@@ -233,7 +233,7 @@ func TestPerRouteOverride(t *testing.T) {
 }
 
 func TestCompileUnknownType(t *testing.T) {
-	_, err := Compile([]spec.HTTPFilter{{Name: "x", TypeURL: "type.googleapis.com/nope"}}, nil, "l", nil)
+	_, err := Compile([]spec.HTTPFilter{{Name: "x", TypeURL: "type.googleapis.com/nope"}}, nil, Env{Scope: "l"})
 	want := `http_filters[0] "x": unsupported HTTP filter "type.googleapis.com/nope"`
 	if err == nil || err.Error() != want {
 		t.Errorf("Compile error = %v, want %s", err, want)
@@ -295,7 +295,7 @@ func BenchmarkChain(b *testing.B) {
 				Bucket: &spec.TokenBucket{MaxTokens: 1 << 30, TokensPerFill: 1 << 30, FillInterval: 1e9}, Status: 429,
 				Enabled: spec.Fraction{Numerator: 100, Denominator: 100}, Enforced: spec.Fraction{Numerator: 100, Denominator: 100},
 			}},
-		}, nil, "l", nil)
+		}, nil, Env{Scope: "l"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -31,7 +31,7 @@ type faultBuilder struct{}
 func (faultBuilder) TypeURL() string { return FaultType }
 
 // Build compiles a *spec.Fault.
-func (faultBuilder) Build(cfg any, _ Env) (Filter, error) {
+func (faultBuilder) Build(cfg any, env Env) (Filter, error) {
 	c, ok := cfg.(*spec.Fault)
 	if !ok {
 		return nil, fmt.Errorf("fault: config is %T, want *spec.Fault", cfg)
@@ -40,7 +40,10 @@ func (faultBuilder) Build(cfg any, _ Env) (Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("headers: %w", err)
 	}
-	f := &fault{delay: c.Delay, abort: c.Abort, headers: hm, maxActive: -1, Stats: &FaultStats{}}
+	if c.Delay == nil && c.Abort == nil {
+		return nil, nil // an empty HTTPFault, for routes to override
+	}
+	f := &fault{delay: c.Delay, abort: c.Abort, headers: hm, maxActive: -1, Stats: newFaultStats(env)}
 	if c.MaxActiveFaults != nil {
 		f.maxActive = int64(*c.MaxActiveFaults)
 	}
@@ -54,10 +57,23 @@ func (faultBuilder) Build(cfg any, _ Env) (Filter, error) {
 	return f, nil
 }
 
-// FaultStats are a fault filter's counters, as Envoy's fault.* stats.
+// FaultStats are a fault filter's counters, Envoy's
+// http.<stat_prefix>.fault.{delays_injected,aborts_injected,faults_overflow},
+// and its active faults (shared by the connection manager's fault filters,
+// across snapshots, as Envoy's active_faults gauge).
 type FaultStats struct {
-	DelaysInjected, AbortsInjected, FaultsOverflow atomic.Uint64
-	ActiveFaults                                   atomic.Int64
+	DelaysInjected, AbortsInjected, FaultsOverflow *atomic.Uint64
+	ActiveFaults                                   *atomic.Int64
+}
+
+func newFaultStats(env Env) *FaultStats {
+	p := "http." + env.StatPrefix + ".fault."
+	return &FaultStats{
+		DelaysInjected: env.counter(p + "delays_injected"),
+		AbortsInjected: env.counter(p + "aborts_injected"),
+		FaultsOverflow: env.counter(p + "faults_overflow"),
+		ActiveFaults:   env.State.Get(p+"active_faults", func() any { return new(atomic.Int64) }).(*atomic.Int64),
+	}
 }
 
 // fault injects delays, then aborts, into matching requests (Envoy's

@@ -45,7 +45,7 @@ func (localRateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
 		notEnforced: headerValues(c.RequestHeadersWhenNotEnforced),
 		reply: Reply{Status: c.Status, Body: "local_rate_limited", Flag: FlagRateLimited,
 			Headers: headers(c.ResponseHeaders)},
-		Stats: &RateLimitStats{},
+		Stats: newRateLimitStats(c.StatPrefix, env),
 	}
 	if f.reply.Status < 400 {
 		f.reply.Status = 429
@@ -57,10 +57,20 @@ func (localRateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
 	return f, nil
 }
 
-// RateLimitStats are a local rate limit's counters, as Envoy's
-// <stat_prefix>.http_local_rate_limit.*.
+// RateLimitStats are a local rate limit's counters, Envoy's
+// <stat_prefix>.http_local_rate_limit.{enabled,enforced,rate_limited,ok}.
 type RateLimitStats struct {
-	Enabled, Enforced, RateLimited, OK atomic.Uint64
+	Enabled, Enforced, RateLimited, OK *atomic.Uint64
+}
+
+func newRateLimitStats(prefix string, env Env) *RateLimitStats {
+	p := prefix + ".http_local_rate_limit."
+	return &RateLimitStats{
+		Enabled:     env.counter(p + "enabled"),
+		Enforced:    env.counter(p + "enforced"),
+		RateLimited: env.counter(p + "rate_limited"),
+		OK:          env.counter(p + "ok"),
+	}
 }
 
 // localRateLimit answers requests over its token bucket's rate with a

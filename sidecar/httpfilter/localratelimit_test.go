@@ -36,7 +36,7 @@ var routeRequest = route.Request{Method: []byte("GET"), Path: []byte("/")}
 
 func compileOne(t *testing.T, typ string, cfg any, state *State) *Chain {
 	t.Helper()
-	c, err := Compile([]spec.HTTPFilter{{Name: "f", TypeURL: typ, Config: cfg}}, nil, "l", state)
+	c, err := Compile([]spec.HTTPFilter{{Name: "f", TypeURL: typ, Config: cfg}}, nil, Env{Scope: "l", State: state})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestLocalRateLimitPerRoute(t *testing.T) {
 		{PerFilter: map[string]*spec.HTTPFilter{"rl": {Name: "rl", TypeURL: LocalRateLimitType, Config: rateLimit(2, 1, time.Hour)}}},
 		{},
 	}}}}
-	c, err := Compile([]spec.HTTPFilter{lst}, rc, "l", nil)
+	c, err := Compile([]spec.HTTPFilter{lst}, rc, Env{Scope: "l"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package httpfilter
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
@@ -28,6 +29,26 @@ type Env struct {
 	// State carries filter state (token buckets) from the previous
 	// snapshot's build to this one.
 	State *State
+	// StatPrefix is the HTTP connection manager's stat_prefix.
+	StatPrefix string
+	// Counter returns the counter with an Envoy stat name, such as
+	// "rl.http_local_rate_limit.ok"; counters outlive snapshots. nil: each
+	// filter counts on its own.
+	Counter func(name string) *atomic.Uint64
+}
+
+// counter returns the counter named name, from e.Counter if set.
+func (e Env) counter(name string) *atomic.Uint64 {
+	if e.Counter == nil {
+		return new(atomic.Uint64)
+	}
+	return e.Counter(name)
+}
+
+// within returns e for the scope under e's named sub.
+func (e Env) within(sub string) Env {
+	e.Scope += "/" + sub
+	return e
 }
 
 var registry = map[string]Builder{}

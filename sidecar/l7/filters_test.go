@@ -45,7 +45,7 @@ func BenchmarkRequestFilters(b *testing.B) {
 		{Name: "rl", TypeURL: httpfilter.LocalRateLimitType, Config: &spec.HTTPLocalRateLimit{Status: 429, Enabled: all, Enforced: all,
 			Bucket: &spec.TokenBucket{MaxTokens: 1 << 31, TokensPerFill: 1 << 31, FillInterval: time.Second}}},
 		{Name: "stamp", TypeURL: stampType},
-	}, rc, "test", nil)
+	}, rc, httpfilter.Env{Scope: "test"})
 	if err != nil {
 		b.Fatal(err)
 	}
