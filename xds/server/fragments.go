@@ -24,6 +24,8 @@ type fragment struct {
 	// deterministic encoding: the per-resource version delta xDS sends,
 	// and what type versions are computed from.
 	hash string
+	// prefix is the first 64 bits of hash, for [typeVersion].
+	prefix uint64
 }
 
 // newFragment validates res and hashes its deterministic encoding.
@@ -41,7 +43,12 @@ func newFragment(res types.Resource) (*fragment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hashing %q: %w", name, err)
 	}
-	return &fragment{name: name, res: res, hash: cache.HashResource(b)}, nil
+	hash := cache.HashResource(b)
+	prefix, err := strconv.ParseUint(hash[:16], 16, 64)
+	if err != nil {
+		return nil, fmt.Errorf("hashing %q: %w", name, err)
+	}
+	return &fragment{name: name, res: res, hash: hash, prefix: prefix}, nil
 }
 
 // fragments caches the fragments built from one set of catalog inputs, so

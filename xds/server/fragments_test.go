@@ -1,9 +1,11 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -47,6 +49,10 @@ func TestSharedResources(t *testing.T) {
 		before[r.typ+r.name] = a
 	}
 	built := metricValue(t, s.metrics.built)
+	old, err := s.Cache().GetSnapshot("web-sidecar")
+	if err != nil {
+		t.Fatal(err)
+	}
 	next := testCatalog(t, func(m map[string]*discovery.Service) { m["api"].Endpoints[0].Port = 8081 })
 	if err := s.Update(t.Context(), next); err != nil {
 		t.Fatal(err)
@@ -62,6 +68,17 @@ func TestSharedResources(t *testing.T) {
 		rebuilt := a != before[r.typ+r.name]
 		if want := r.typ == resource.EndpointType && r.name == "api"; rebuilt != want {
 			t.Errorf("after the change, %s %q rebuilt = %v, want %v", r.typ, r.name, rebuilt, want)
+		}
+	}
+	// The node's snapshot swapped its endpoints and kept the other types.
+	snap, err := s.Cache().GetSnapshot("web-sidecar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range allTypes {
+		kept := fmt.Sprintf("%p", old.(*cache.Snapshot).GetResourcesAndTTL(typ)) == fmt.Sprintf("%p", snap.(*cache.Snapshot).GetResourcesAndTTL(typ))
+		if want := typ != resource.EndpointType; kept != want {
+			t.Errorf("%s of web-sidecar kept = %v, want %v", typ, kept, want)
 		}
 	}
 	if n, want := len(s.frags.entries), int(metricValue(t, s.metrics.fragments)); n != want {

@@ -108,3 +108,56 @@ func reportLive(b *testing.B, keep ...any) {
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "live-MB")
 	runtime.KeepAlive(keep)
 }
+
+// popularCatalog returns the mesh of the push-latency harness
+// (integration/scale): services of 10 endpoints, sidecars on services
+// 1…sidecars that each call service 0 and 3 others; service 0's first
+// endpoint has port port.
+func popularCatalog(b *testing.B, services, sidecars, port int) *discovery.Catalog {
+	svcs := make([]discovery.Service, services)
+	for i := range svcs {
+		s := discovery.Service{Name: fmt.Sprintf("svc-%05d", i), Protocol: discovery.ProtocolTCP}
+		if i%2 == 0 {
+			s.Protocol = discovery.ProtocolHTTP
+		}
+		for j := range 10 {
+			s.Endpoints = append(s.Endpoints, discovery.Endpoint{Address: fmt.Sprintf("10.%d.%d.%d", i/256, i%256, j+1), Port: 8080})
+		}
+		if i >= 1 && i <= sidecars {
+			sc := &discovery.Sidecar{ID: fmt.Sprintf("node-%05d", i-1), InboundPort: 15000, LocalPort: 8080,
+				Upstreams: []discovery.Upstream{{Service: "svc-00000", BindPort: 9000}}}
+			for k := 1; k < 4; k++ {
+				sc.Upstreams = append(sc.Upstreams, discovery.Upstream{
+					Service: fmt.Sprintf("svc-%05d", 1+((i-1)*3+k*(services/4))%(services-1)), BindPort: 9000 + k})
+			}
+			s.Sidecar = sc
+		}
+		svcs[i] = s
+	}
+	svcs[0].Endpoints[0].Port = port
+	c, err := discovery.New(svcs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkPopularEndpoint measures Update when one endpoint of a service
+// all 1,000 sidecars call changes (2,000 services of 10 endpoints): every
+// node is translated and published, with no stream attached.
+func BenchmarkPopularEndpoint(b *testing.B) {
+	cats := [2]*discovery.Catalog{popularCatalog(b, 2000, 1000, 8080), popularCatalog(b, 2000, 1000, 8081)}
+	s := New(nil)
+	ctx := context.Background()
+	if err := s.Update(ctx, cats[0]); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := s.Update(ctx, cats[i%2]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -161,16 +161,20 @@ func (s *Server) staleNodes(cat *discovery.Catalog) ([]nodeJob, map[string]bool)
 // s.mu must be held by the caller, which alone writes s.nodes.
 func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job nodeJob, start time.Time) nodeResult {
 	id := job.svc.Sidecar.ID
-	snap, err := translateService(cat, job.svc, s.frags)
+	prev := s.published(id)
+	snap, err := translateService(cat, job.svc, s.frags, prev)
 	if err != nil {
 		return nodeResult{err: err}
 	}
 	version := snapshotVersion(snap)
-	old, had := s.nodes[id]
-	if had && old == version {
+	if prev != nil && s.nodes[id] == version {
 		return nodeResult{version: version}
 	}
-	s.trackChanges(id, snap, start)
+	for _, url := range typeURLs {
+		if prev.GetVersion(url) != snap.GetVersion(url) {
+			s.metrics.pending.changed(id, url, start)
+		}
+	}
 	if err := s.cache.SetSnapshot(ctx, id, snap); err != nil {
 		return nodeResult{err: fmt.Errorf("setting snapshot for node %q: %w", id, err)}
 	}
@@ -181,15 +185,18 @@ func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job 
 	return nodeResult{version: version, published: true}
 }
 
-// trackChanges records, for the push latency histogram, each type of
-// node's snapshot whose version differs from the one in cache.
-func (s *Server) trackChanges(node string, snap *cache.Snapshot, start time.Time) {
-	prev, err := s.cache.GetSnapshot(node)
-	for _, url := range typeURLs {
-		if err != nil || prev.GetVersion(url) != snap.GetVersion(url) {
-			s.metrics.pending.changed(node, url, start)
-		}
+// published returns the snapshot of node in cache, or nil if it has none
+// that Update set.
+func (s *Server) published(node string) *cache.Snapshot {
+	if _, ok := s.nodes[node]; !ok {
+		return nil
 	}
+	snap, err := s.cache.GetSnapshot(node)
+	if err != nil {
+		return nil
+	}
+	prev, _ := snap.(*cache.Snapshot)
+	return prev
 }
 
 // record updates the metrics of one Update.

@@ -39,19 +39,20 @@ import (
 func Translate(cat *discovery.Catalog, nodeID string) (*cache.Snapshot, error) {
 	for _, svc := range cat.Sidecars() {
 		if svc.Sidecar.ID == nodeID {
-			return translateService(cat, svc, nil)
+			return translateService(cat, svc, nil, nil)
 		}
 	}
 	return nil, fmt.Errorf("node %q: no sidecar with this id in the catalog", nodeID)
 }
 
 // translateService translates the sidecar of svc, which must have one,
-// taking shared resources from frags (nil: build them all).
-func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fragments) (*cache.Snapshot, error) {
+// taking shared resources from frags (nil: build them all) and unchanged
+// types from prev, the node's previous snapshot (nil: none).
+func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fragments, prev *cache.Snapshot) (*cache.Snapshot, error) {
 	res, err := buildResources(cat, svc, frags)
 	if err == nil {
 		var snap *cache.Snapshot
-		if snap, err = res.snapshot(); err == nil {
+		if snap, err = res.snapshot(prev); err == nil {
 			return snap, nil
 		}
 	}
