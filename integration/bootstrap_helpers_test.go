@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -108,4 +109,22 @@ func (p *process) exited() <-chan error {
 	ch := make(chan error, 1)
 	go func() { ch <- p.cmd.Wait() }()
 	return ch
+}
+
+// startCmd runs cmd (a meshlb process, possibly under a wrapper that execs
+// it) as start does.
+func startCmd(t *testing.T, name string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{cmd: cmd, log: &syncBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("--- %s log ---\n%s", name, p.log.String())
+		}
+	})
+	return p
 }

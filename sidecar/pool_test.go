@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -41,8 +42,9 @@ func TestUpstreamIdleTimeout(t *testing.T) {
 				t.Fatalf("status %d", code)
 			}
 			pool := &s.Snapshot().Clusters["be"].Endpoints[0].Pool
-			if n := pool.Idle(); n != 1 {
-				t.Fatalf("%d idle connections after a request, want 1", n)
+			if !tc.wantClosed {
+				// The connection is pooled just after the response is relayed.
+				waitFor(t, func() bool { return pool.Idle() == 1 })
 			}
 			if tc.wantClosed {
 				waitFor(t, func() bool { return pool.Idle() == 0 && closed.Load() == 1 })
@@ -53,5 +55,40 @@ func TestUpstreamIdleTimeout(t *testing.T) {
 				t.Errorf("without idle_timeout: %d idle, %d closed; want the connection kept", pool.Idle(), closed.Load())
 			}
 		})
+	}
+}
+
+// LimitConnections (overload_manager's global_downstream_max_connections)
+// bounds the connections of all listeners: an idle keep-alive connection
+// holds its place, and the next connection is served once it closes.
+func TestLimitConnections(t *testing.T) {
+	s := New(slog.New(slog.DiscardHandler))
+	defer s.Close(time.Second)
+	s.LimitConnections(1)
+	url := serveHTTP(t, s, staticCluster("be", named(t, "be")), nil)
+	first := newClient()
+	if code, _, _ := do(t, first, url); code != 200 {
+		t.Fatalf("first connection: %d", code)
+	}
+	got := make(chan string, 1)
+	go func() {
+		second := newClient()
+		defer second.CloseIdleConnections()
+		_, body, _ := doAsync(second, url)
+		got <- body
+	}()
+	select {
+	case b := <-got:
+		t.Fatalf("second connection served (%q) while the first is open", b)
+	case <-time.After(300 * time.Millisecond): // proving a negative
+	}
+	first.CloseIdleConnections()
+	select {
+	case b := <-got:
+		if b != "be" {
+			t.Errorf("second connection: %q, want be", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("second connection not served after the first closed")
 	}
 }

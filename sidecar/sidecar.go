@@ -92,11 +92,30 @@ func New(logger *slog.Logger) *Sidecar {
 		stopReap:  make(chan struct{}),
 		reaped:    make(chan struct{}),
 	}
+	s.LimitConnections(0)
 	go func() {
 		defer close(s.reaped)
 		s.registry.Reap(s.stopReap)
 	}()
 	return s
+}
+
+// LimitConnections bounds the downstream connections open on all listeners
+// together to n (Envoy's overload_manager global_downstream_max_connections)
+// and never above the bound derived from RLIMIT_NOFILE; n <= 0 leaves only
+// the latter. Idle pooled upstream connections get an equal bound, so that
+// sockets for new upstream dials remain. It must be called before the first
+// Apply.
+func (s *Sidecar) LimitConnections(n int64) {
+	limit := listener.FDConnLimit()
+	if n > 0 && (limit == 0 || n < int64(limit)) {
+		limit = int(n)
+	}
+	s.listeners.SetConnLimit(limit)
+	s.registry.Idle.SetMax(limit)
+	if limit > 0 {
+		s.logger.Debug("downstream connections bounded", "limit", limit)
+	}
 }
 
 // Snapshot returns the configuration in force, or nil before the first

@@ -105,6 +105,7 @@ func loadBootstrap(path string, xds []string, nodeID string, delta bool) (*confi
 
 func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd shutdownTimes, logger *slog.Logger) error {
 	sc := sidecar.New(logger.With("component", "sidecar"))
+	sc.LimitConnections(b.MaxDownstreamConnections)
 	var c *client.Client
 	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster)}
 	if b.ADS != nil {

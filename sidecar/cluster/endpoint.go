@@ -47,6 +47,8 @@ func (e *Endpoint) Usable() bool {
 type Registry struct {
 	mu sync.Mutex
 	m  map[string]*State
+	// Idle bounds the idle pooled connections of all addresses together.
+	Idle IdleBudget
 }
 
 // NewRegistry returns an empty registry.
@@ -59,6 +61,7 @@ func (r *Registry) Get(addr string) *State {
 	s, ok := r.m[addr]
 	if !ok {
 		s = &State{Addr: addr}
+		s.Pool.shared = &r.Idle
 		r.m[addr] = s
 	}
 	return s

@@ -27,6 +27,38 @@ type Pool struct {
 	closed bool
 	// timeout closes connections idle that long (nanoseconds); 0 never.
 	timeout atomic.Int64
+	// shared, when set, bounds the idle connections of all pools of a
+	// registry together.
+	shared *IdleBudget
+}
+
+// IdleBudget bounds the idle connections of many pools together, so idle
+// upstream connections cannot use up the file descriptors that new
+// requests need. The zero value has no bound.
+type IdleBudget struct {
+	n   atomic.Int64
+	max atomic.Int64
+}
+
+// SetMax sets the bound; 0 for none.
+func (b *IdleBudget) SetMax(n int) { b.max.Store(int64(n)) }
+
+// take reserves one idle connection, reporting false at the bound.
+func (b *IdleBudget) take() bool {
+	if b == nil {
+		return true
+	}
+	if m := b.max.Load(); m > 0 && b.n.Load() >= m {
+		return false
+	}
+	b.n.Add(1)
+	return true
+}
+
+func (b *IdleBudget) give(k int) {
+	if b != nil {
+		b.n.Add(-int64(k))
+	}
 }
 
 // SetIdleTimeout sets how long a connection may stay idle in the pool
@@ -48,6 +80,7 @@ func (p *Pool) Get() net.Conn {
 		p.idle[n-1] = idleConn{}
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
+		p.shared.give(1)
 		if timeout <= 0 || time.Since(ic.since) < timeout {
 			return ic.c
 		}
@@ -55,12 +88,18 @@ func (p *Pool) Get() net.Conn {
 	}
 }
 
-// Put returns c to the pool, or closes it when the pool is full or closed.
+// Put returns c to the pool, or closes it when the pool is full or closed,
+// or the registry's idle budget is spent.
 func (p *Pool) Put(c net.Conn) {
+	if !p.shared.take() {
+		c.Close()
+		return
+	}
 	now := time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= DefaultMaxIdle {
 		p.mu.Unlock()
+		p.shared.give(1)
 		c.Close()
 		return
 	}
@@ -95,6 +134,7 @@ func (p *Pool) reap(now time.Time) {
 	clear(p.idle[rest:])
 	p.idle = p.idle[:rest]
 	p.mu.Unlock()
+	p.shared.give(n)
 	for _, ic := range old {
 		ic.c.Close()
 	}
@@ -107,6 +147,7 @@ func (p *Pool) Close() {
 	idle := p.idle
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
+	p.shared.give(len(idle))
 	for _, ic := range idle {
 		ic.c.Close()
 	}

@@ -20,8 +20,9 @@ import (
 // router (http.go), and upstreams.http HttpProtocolOptions (ads.go).
 
 var (
-	bootstrapFields = allow(&bootstrapv3.Bootstrap{}, "node", "admin", "static_resources", "dynamic_resources")
-	nodeFields      = allow(&corev3.Node{},
+	bootstrapFields = allow(&bootstrapv3.Bootstrap{}, "node", "admin", "static_resources", "dynamic_resources",
+		"overload_manager")
+	nodeFields = allow(&corev3.Node{},
 		"id", "cluster", "metadata", "locality", "user_agent_name", "user_agent_version", "user_agent_build_version")
 	adminFields  = allow(&bootstrapv3.Admin{}, "address")
 	staticFields = allow(&bootstrapv3.Bootstrap_StaticResources{}, "listeners", "clusters")
@@ -107,6 +108,9 @@ func decodeBootstrap(b *bootstrapv3.Bootstrap) (*Bootstrap, error) {
 	}
 	if out.ADS, err = decodeDynamic(b.GetDynamicResources(), &out.Static); err != nil {
 		return nil, within("dynamic_resources", err)
+	}
+	if out.MaxDownstreamConnections, err = decodeOverload(b.GetOverloadManager()); err != nil {
+		return nil, within("overload_manager", err)
 	}
 	return out, nil
 }

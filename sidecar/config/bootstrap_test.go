@@ -104,6 +104,18 @@ func TestParseBootstrap(t *testing.T) {
 		name: "node only",
 		data: "node: {id: node-1}\n",
 		want: &Bootstrap{NodeID: "node-1"},
+	}, {
+		name: "global downstream connection limit",
+		data: `node: {id: "n"}
+overload_manager:
+  refresh_interval: 0.25s
+  resource_monitors:
+  - name: envoy.resource_monitors.global_downstream_max_connections
+    typed_config:
+      "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig
+      max_active_downstream_connections: 5000
+`,
+		want: &Bootstrap{NodeID: "n", MaxDownstreamConnections: 5000},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -110,7 +110,18 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	defer up.Close()
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
-	relay(c, up, cfg.IdleTimeout)
+	relay(unwrap(c), up, cfg.IdleTimeout)
+}
+
+// unwrap returns the connection under a wrapper that exposes it (the
+// listener's connection-limit wrapper does), so that both sides of a relay
+// are *net.TCPConn and the kernel splices between them. The wrapper stays
+// the one that is closed.
+func unwrap(c net.Conn) net.Conn {
+	if u, ok := c.(interface{ NetConn() net.Conn }); ok {
+		return u.NetConn()
+	}
+	return c
 }
 
 // connect dials an endpoint of cl, trying another one when a dial fails.

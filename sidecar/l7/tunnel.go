@@ -52,9 +52,11 @@ func (s *session) drainTo(w *writer, rd *reader) error {
 	return w.flush()
 }
 
+// closeWrite half-closes c where it can (TCP, also under a wrapper that
+// keeps the method), else closes it.
 func closeWrite(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.CloseWrite()
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
 	} else {
 		c.Close()
 	}

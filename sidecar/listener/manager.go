@@ -77,6 +77,7 @@ type Manager struct {
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
+	slots   chan struct{} // one per open connection; nil: no bound
 }
 
 // NewManager returns a manager with no listeners.
@@ -168,8 +169,12 @@ func (m *Manager) start(e *entry) {
 func (m *Manager) accept(e *entry) {
 	var delay time.Duration
 	for {
+		if !m.acquire(e) {
+			return
+		}
 		c, err := e.ln.Accept()
 		if err != nil {
+			m.release()
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -180,6 +185,7 @@ func (m *Manager) accept(e *entry) {
 			continue
 		}
 		delay = 0
+		c = m.limit(c)
 		h := e.handler.Load().h
 		e.conns.Add(1)
 		e.track(c)

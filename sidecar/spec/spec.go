@@ -273,4 +273,8 @@ type Bootstrap struct {
 	Static Set
 	// ADS is nil when the bootstrap has no dynamic_resources.ads_config.
 	ADS *ADS
+	// MaxDownstreamConnections bounds the connections open on all
+	// listeners together (overload_manager's
+	// global_downstream_max_connections); 0 for the sidecar's own bound.
+	MaxDownstreamConnections int64
 }
