@@ -18,6 +18,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/meshlb/meshlb/discovery"
+	"github.com/meshlb/meshlb/discovery/consul"
 	"github.com/meshlb/meshlb/xds/server"
 )
 
@@ -26,6 +27,35 @@ import (
 // the xDS server's.
 type collectorSource interface {
 	Collectors() []prometheus.Collector
+}
+
+// consulStatser is a Consul discovery source's counters.
+type consulStatser interface {
+	Stats() consul.Stats
+}
+
+// consulCollectors exposes the counters of a Consul source: queries sent to
+// the agent, failed, refused for a limit (429), connections in flight (its
+// connections to the agent) and service fetches after a change.
+func consulCollectors(s consulStatser) []prometheus.Collector {
+	const ns = "meshlb_control_consul"
+	counter := func(name, help string, v func(consul.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help},
+			func() float64 { return float64(v(s.Stats())) })
+	}
+	return []prometheus.Collector{
+		counter("queries_total", "Requests sent to the Consul agent, blocking or not.",
+			func(st consul.Stats) uint64 { return st.Queries }),
+		counter("errors_total", "Requests to the Consul agent that failed.",
+			func(st consul.Stats) uint64 { return st.Errors }),
+		counter("rate_limited_total", "Requests the Consul agent refused for a limit (HTTP 429).",
+			func(st consul.Stats) uint64 { return st.RateLimited }),
+		counter("fetches_total", "Service health fetches made after a change.",
+			func(st consul.Stats) uint64 { return st.Fetches }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "in_flight",
+			Help: "Requests in flight to the Consul agent: about the connections held to it."},
+			func() float64 { return float64(s.Stats().InFlight) }),
+	}
 }
 
 // controlAdmin returns the control server's admin handler:
@@ -40,6 +70,9 @@ func controlAdmin(srv *server.Server, src discovery.Source) (http.Handler, error
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s, ok := src.(collectorSource); ok {
 		cs = append(cs, s.Collectors()...)
+	}
+	if s, ok := src.(consulStatser); ok {
+		cs = append(cs, consulCollectors(s)...)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/meshlb/meshlb/discovery/consul"
 	"github.com/meshlb/meshlb/discovery/file"
 	"github.com/meshlb/meshlb/xds/server"
 )
@@ -104,5 +105,24 @@ func waitFor(t *testing.T, url string, ok func(code int, body string) bool) {
 			t.Fatalf("timed out waiting for %s", url)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestControlAdminConsulStats(t *testing.T) {
+	src, err := consul.New(consul.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := controlAdmin(server.New(nil), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/stats", nil))
+	for _, want := range []string{"meshlb_control_consul_queries_total: 0", "meshlb_control_consul_in_flight: 0",
+		"meshlb_control_consul_rate_limited_total: 0"} {
+		if !strings.Contains(rec.Body.String(), want+"\n") {
+			t.Errorf("/stats lacks %q:\n%s", want, rec.Body.String())
+		}
 	}
 }

@@ -67,3 +67,40 @@ var cmpSorted = cmp.Options{
 	cmpopts.SortSlices(func(a, b string) bool { return a < b }),
 	cmpopts.EquateEmpty(),
 }
+
+// TestReplicasAgree checks that a replica that applied a history of
+// catalogs (its shared resources and previous snapshots warm) serves the
+// same versions, type by type, as one that applied only the last catalog.
+func TestReplicasAgree(t *testing.T) {
+	history := []*discovery.Catalog{
+		testCatalog(t, nil),
+		testCatalog(t, func(m map[string]*discovery.Service) { m["api"].Endpoints[0].Port = 8081 }),
+		testCatalog(t, func(m map[string]*discovery.Service) {
+			m["api"].Endpoints[0].Port = 8081
+			m["db"].Endpoints[0].Weight = 4
+			withCache(m)
+		}),
+	}
+	warm, cold := New(nil), New(nil)
+	for _, c := range history {
+		if err := warm.Update(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cold.Update(t.Context(), history[len(history)-1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range history[len(history)-1].Sidecars() {
+		id := svc.Sidecar.ID
+		a, errA := warm.Cache().GetSnapshot(id)
+		b, errB := cold.Cache().GetSnapshot(id)
+		if errA != nil || errB != nil {
+			t.Fatalf("node %q: %v, %v", id, errA, errB)
+		}
+		for _, typ := range allTypes {
+			if va, vb := a.GetVersion(typ), b.GetVersion(typ); va != vb {
+				t.Errorf("node %q %s: warm replica %q, cold replica %q", id, typ, va, vb)
+			}
+		}
+	}
+}
