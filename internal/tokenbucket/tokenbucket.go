@@ -35,8 +35,16 @@ func New(cfg spec.TokenBucket, now time.Time) *Bucket {
 func (b *Bucket) Config() spec.TokenBucket { return b.cfg }
 
 // Take takes one token at time now and reports whether there was one.
-func (b *Bucket) Take(now time.Time) bool {
-	interval := uint64(now.Sub(b.start)/b.cfg.FillInterval) & (1<<32 - 1)
+func (b *Bucket) Take(now time.Time) bool { return b.take(now.Sub(b.start)) }
+
+// TakeNow is Take at the current time. It reads only the monotonic clock,
+// once: on a VM's kvm-clock, time.Now (wall and monotonic) costs about
+// 330ns against 90ns for time.Since.
+func (b *Bucket) TakeNow() bool { return b.take(time.Since(b.start)) }
+
+// take takes one token elapsed after the bucket's start.
+func (b *Bucket) take(elapsed time.Duration) bool {
+	interval := uint64(elapsed/b.cfg.FillInterval) & (1<<32 - 1)
 	for {
 		old := b.state.Load()
 		tokens, last := old>>32, old&(1<<32-1)

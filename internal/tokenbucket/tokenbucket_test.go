@@ -3,6 +3,7 @@ package tokenbucket
 import (
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -39,6 +40,20 @@ func TestRefill(t *testing.T) {
 			t.Errorf("at %v: %d of %d taken, want %d", step.at, got, step.n, step.want)
 		}
 	}
+}
+
+// TestTakeNow shows TakeNow following the monotonic clock.
+func TestTakeNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := New(spec.TokenBucket{MaxTokens: 1, FillInterval: time.Second}, time.Now())
+		if !b.TakeNow() || b.TakeNow() {
+			t.Fatal("a full bucket of 1 did not give exactly one token")
+		}
+		time.Sleep(time.Second)
+		if !b.TakeNow() {
+			t.Error("no token after fill_interval")
+		}
+	})
 }
 
 func TestConcurrent(t *testing.T) {

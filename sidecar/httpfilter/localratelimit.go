@@ -89,7 +89,7 @@ func (f *localRateLimit) RequestHeaders(s *Stream) Status {
 		return Continue
 	}
 	f.Stats.Enabled.Add(1)
-	if f.bucket.Take(time.Now()) {
+	if f.bucket.TakeNow() {
 		f.Stats.OK.Add(1)
 		return Continue
 	}
