@@ -94,9 +94,16 @@ func TestConsulScale(t *testing.T) {
 		}
 		flips[i] = flip(t, a, clusters, endpoint, status, flag, i >= 2)
 	}
+	// A new instance changes the services table: found by a sweep.
+	txn(t, a, api.TxnOps{{Service: &api.ServiceTxnOp{Verb: api.ServiceSet, Node: scaleNode(0), Service: api.AgentService{
+		ID: scaleName(0) + "-2", Service: scaleName(0), Address: "10.250.0.1", Port: 8080}}}})
+	added := within(t, "the sidecar to see a new instance", limit, func() bool {
+		return clustersHave(clusters, "10.250.0.1:8080::health_flags::healthy")
+	})
 	t.Logf("services=%d proxies=%d: first catalog %v, sidecar with its upstream %v, "+
-		"connections to consul max %d (now %d), health flip to the sidecar: first %v/%v, then critical %v, passing %v",
-		nsvc, min(nproxy, nsvc), first, ready, conns.max.Load(), conns.now.Load(), flips[0], flips[1], flips[2], flips[3])
+		"connections to consul max %d (now %d), health flip to the sidecar: first %v/%v, then critical %v, passing %v; "+
+		"new instance to the sidecar %v",
+		nsvc, min(nproxy, nsvc), first, ready, conns.max.Load(), conns.now.Load(), flips[0], flips[1], flips[2], flips[3], added)
 	if n := conns.max.Load(); n >= maxConsulConns {
 		t.Errorf("the control server held %d connections to consul, want under %d", n, maxConsulConns)
 	}

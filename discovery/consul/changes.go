@@ -47,19 +47,27 @@ func (t *touched) has(k key, entries []*api.ServiceEntry) bool {
 	return false
 }
 
-// applyNames takes new service lists and returns the datacenters whose
-// services index moved: every watched service there must be fetched
-// again, since Consul does not say which one changed.
+// applyNames takes new service lists and node indexes and returns the
+// datacenters whose services or nodes index moved after the first: they
+// must be swept, since Consul does not say which service changed.
 func (l *loop) applyNames(b batch) map[string]bool {
 	sweep := make(map[string]bool)
-	note := func(dc string, index uint64) {
-		if index != l.swept[dc] {
-			sweep[dc], l.swept[dc] = true, index
+	note := func(m map[string]uint64, dc string, index uint64) {
+		if prev, ok := m[dc]; ok && prev != index {
+			sweep[dc] = true
 		}
+		m[dc] = index
 	}
 	if b.proxies != nil {
 		l.proxies, l.stale = b.proxies, true
-		note("", b.proxies.index)
+		note(l.swept, "", b.proxies.index)
+	}
+	for dc, index := range b.nodes {
+		if l.dcs[dc] != nil {
+			_, seen := l.nodeIdx[dc]
+			l.stale = l.stale || !seen
+			note(l.nodeIdx, dc, index)
+		}
 	}
 	for dc, n := range b.services {
 		if l.dcs[dc] == nil {
@@ -68,7 +76,7 @@ func (l *loop) applyNames(b batch) map[string]bool {
 		_, seen := l.services[dc]
 		l.services[dc] = n
 		l.stale = l.stale || !seen || dc == "" && l.src.opts.WatchAll
-		note(dc, n.index)
+		note(l.swept, dc, n.index)
 	}
 	return sweep
 }
@@ -113,7 +121,8 @@ func (l *loop) applyChecks(checks map[string]api.HealthChecks) *touched {
 func (l *loop) dcReady(dc string) bool {
 	_, names := l.services[dc]
 	_, checks := l.checks[dc]
-	return names && checks
+	_, nodes := l.nodeIdx[dc]
+	return names && checks && nodes
 }
 
 // reconcile updates the wanted services: it drops those no longer wanted,
@@ -217,6 +226,8 @@ func (l *loop) syncDatacenters(ctx context.Context) {
 			delete(l.services, dc)
 			delete(l.checks, dc)
 			delete(l.swept, dc)
+			delete(l.nodeIdx, dc)
+			delete(l.sweeps, dc)
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 // makes, with blocking-query semantics: a request whose index equals the
 // current one waits for a change or its wait time. Like Consul, it keeps
 // the services table's index apart: a change of checks alone
-// (updateChecks) leaves it.
+// (updateChecks) leaves it; its nodes never change.
 type fakeConsul struct {
 	srv *httptest.Server
 
@@ -47,15 +47,37 @@ func (f *fakeConsul) close() {
 }
 
 // update changes the state under the lock and moves both indexes
-// (change may set them).
+// (change may set them). Instances that change get the new index as their
+// ModifyIndex, as in Consul.
 func (f *fakeConsul) update(change func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.index++
 	f.svcIndex = f.index
+	before := f.instances()
 	change()
+	for e, was := range f.instances() {
+		if b, ok := before[e]; !ok || b != was {
+			e.ModifyIndex = f.index
+		}
+	}
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// instances returns every instance with its content (without its
+// ModifyIndex) in JSON.
+func (f *fakeConsul) instances() map[*api.AgentService]string {
+	out := make(map[*api.AgentService]string)
+	for _, entries := range f.services {
+		for _, e := range entries {
+			c := *e.Service
+			c.ModifyIndex = 0
+			b, _ := json.Marshal(c)
+			out[e.Service] = string(b)
+		}
+	}
+	return out
 }
 
 // updateChecks changes checks only: the services index stays.
@@ -66,6 +88,20 @@ func (f *fakeConsul) updateChecks(change func()) {
 	change()
 	close(f.changed)
 	f.changed = make(chan struct{})
+}
+
+// indexOf returns the index of the table path reads: the services table
+// for the service list, a nodes table that never changes for the node
+// list, the whole state otherwise.
+func (f *fakeConsul) indexOf(path string) uint64 {
+	switch path {
+	case "/v1/catalog/services":
+		return f.svcIndex
+	case "/v1/catalog/nodes":
+		return 10
+	default:
+		return f.index
+	}
 }
 
 // count returns how many requests were made for path.
@@ -82,10 +118,7 @@ func (f *fakeConsul) serve(w http.ResponseWriter, r *http.Request) {
 	f.paths[r.URL.Path]++
 	f.inFlight++
 	f.maxConns = max(f.maxConns, f.inFlight)
-	current := f.index
-	if r.URL.Path == "/v1/catalog/services" {
-		current = f.svcIndex
-	}
+	current := f.indexOf(r.URL.Path)
 	if idx != 0 && idx >= current && f.failing == 0 {
 		ch := f.changed
 		f.mu.Unlock()
@@ -99,11 +132,7 @@ func (f *fakeConsul) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.mu.Lock()
-		if r.URL.Path == "/v1/catalog/services" {
-			current = f.svcIndex
-		} else {
-			current = f.index
-		}
+		current = f.indexOf(r.URL.Path)
 	}
 	defer func() { f.inFlight--; f.mu.Unlock() }()
 	if f.failing != 0 {
@@ -136,6 +165,10 @@ func (f *fakeConsul) body(path, filter, dc string) any {
 			name += "@" + dc
 		}
 		return f.services[name]
+	case path == "/v1/catalog/nodes":
+		return f.nodes(dc)
+	case strings.HasPrefix(path, "/v1/catalog/node-services/"):
+		return f.nodeServices(strings.TrimPrefix(path, "/v1/catalog/node-services/"), dc)
 	case path == "/v1/health/state/any": // the only filter: not passing
 		var out api.HealthChecks
 		for _, entries := range f.services {
@@ -156,6 +189,40 @@ func (f *fakeConsul) body(path, filter, dc string) any {
 	default: // config entries
 		return []any{}
 	}
+}
+
+// inDC calls fn for every instance in datacenter dc ("": local).
+func (f *fakeConsul) inDC(dc string, fn func(e *api.ServiceEntry)) {
+	for name, entries := range f.services {
+		_, in, remote := strings.Cut(name, "@")
+		if remote && in == dc || !remote && dc == "" {
+			for _, e := range entries {
+				fn(e)
+			}
+		}
+	}
+}
+
+func (f *fakeConsul) nodes(dc string) []*api.Node {
+	seen := map[string]bool{}
+	var out []*api.Node
+	f.inDC(dc, func(e *api.ServiceEntry) {
+		if !seen[e.Node.Node] {
+			seen[e.Node.Node] = true
+			out = append(out, e.Node)
+		}
+	})
+	return out
+}
+
+func (f *fakeConsul) nodeServices(node, dc string) *api.CatalogNodeServiceList {
+	out := &api.CatalogNodeServiceList{Node: &api.Node{Node: node}}
+	f.inDC(dc, func(e *api.ServiceEntry) {
+		if e.Node.Node == node {
+			out.Services = append(out.Services, e.Service)
+		}
+	})
+	return out
 }
 
 // instance returns a passing instance of service on node n1.

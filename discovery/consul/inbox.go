@@ -37,8 +37,10 @@ type inbox struct {
 	services map[string]names            // by datacenter
 	proxies  *names                      // connect-proxy services, local
 	checks   map[string]api.HealthChecks // not passing, by datacenter
+	nodes    map[string]uint64           // nodes index, by datacenter
 	health   map[key]healthResult
 	entries  map[string][]api.ConfigEntry // by kind
+	sweeps   []sweepResult                // every one, in order
 }
 
 func newInbox() *inbox {
@@ -50,8 +52,10 @@ type batch struct {
 	services map[string]names
 	proxies  *names
 	checks   map[string]api.HealthChecks
+	nodes    map[string]uint64
 	health   map[key]healthResult
 	entries  map[string][]api.ConfigEntry
+	sweeps   []sweepResult
 }
 
 func (in *inbox) putServices(dc string, s map[string][]string, index uint64) {
@@ -69,6 +73,10 @@ func (in *inbox) putChecks(dc string, c api.HealthChecks) {
 	in.put(func() { in.checks = putIn(in.checks, dc, c) })
 }
 
+func (in *inbox) putNodes(dc string, index uint64) {
+	in.put(func() { in.nodes = putIn(in.nodes, dc, index) })
+}
+
 func (in *inbox) putHealth(k key, r healthResult) {
 	in.put(func() { in.health = putIn(in.health, k, r) })
 }
@@ -78,6 +86,10 @@ func (in *inbox) putEntries(kind string, e []api.ConfigEntry) {
 		e = []api.ConfigEntry{}
 	}
 	in.put(func() { in.entries = putIn(in.entries, kind, e) })
+}
+
+func (in *inbox) putSweep(r sweepResult) {
+	in.put(func() { in.sweeps = append(in.sweeps, r) })
 }
 
 func (in *inbox) put(f func()) {
@@ -94,8 +106,10 @@ func (in *inbox) put(f func()) {
 func (in *inbox) take() batch {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	b := batch{services: in.services, proxies: in.proxies, checks: in.checks, health: in.health, entries: in.entries}
-	in.services, in.proxies, in.checks, in.health, in.entries = nil, nil, nil, nil, nil
+	b := batch{services: in.services, proxies: in.proxies, checks: in.checks, nodes: in.nodes,
+		health: in.health, entries: in.entries, sweeps: in.sweeps}
+	in.services, in.proxies, in.checks, in.nodes = nil, nil, nil, nil
+	in.health, in.entries, in.sweeps = nil, nil, nil
 	return b
 }
 

@@ -29,7 +29,9 @@ type loop struct {
 	services map[string]names    // by datacenter
 	proxies  *names              // nil until the first list
 	checks   map[string]checkSet // not passing, by datacenter
-	swept    map[string]uint64   // by datacenter: the services index last swept
+	swept    map[string]uint64   // by datacenter: the last services index
+	nodeIdx  map[string]uint64   // by datacenter: the last nodes index
+	sweeps   map[string]*sweep   // running, by datacenter
 	dcs      map[string]context.CancelFunc
 	entries  map[string][]api.ConfigEntry
 	health   map[key][]*api.ServiceEntry // of wanted services
@@ -50,7 +52,8 @@ func newLoop(s *Source, publish func(*discovery.Catalog)) *loop {
 	return &loop{
 		src: s, publish: publish, in: newInbox(), queue: newQueue(),
 		services: make(map[string]names), checks: make(map[string]checkSet),
-		swept: make(map[string]uint64), dcs: make(map[string]context.CancelFunc),
+		swept: make(map[string]uint64), nodeIdx: make(map[string]uint64),
+		sweeps: make(map[string]*sweep), dcs: make(map[string]context.CancelFunc),
 		entries: make(map[string][]api.ConfigEntry),
 		health:  make(map[key][]*api.ServiceEntry), index: make(map[key]uint64),
 		inflight: make(map[key]bool), dirty: make(map[key]bool),
@@ -89,11 +92,15 @@ func (l *loop) apply(ctx context.Context) {
 	for k, r := range b.health {
 		l.applyHealth(k, r)
 	}
-	sweep := l.applyNames(b)
-	touched := l.applyChecks(b.checks)
-	if len(sweep) > 0 || !touched.empty() {
+	for _, r := range b.sweeps {
+		l.applySweep(r)
+	}
+	for dc := range l.applyNames(b) {
+		l.startSweep(dc)
+	}
+	if touched := l.applyChecks(b.checks); !touched.empty() {
 		for k := range l.want {
-			if _, fetched := l.health[k]; (fetched || l.inflight[k]) && (sweep[k.dc] || touched.has(k, l.health[k])) {
+			if _, fetched := l.health[k]; (fetched || l.inflight[k]) && touched.has(k, l.health[k]) {
 				l.refresh(k)
 			}
 		}

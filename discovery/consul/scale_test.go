@@ -91,7 +91,7 @@ func TestSourceConnectionsStayBounded(t *testing.T) {
 	f.mu.Lock()
 	got := f.maxConns
 	f.mu.Unlock()
-	if want := 3 + len(entryKinds) + 4; got > want {
+	if want := 4 + len(entryKinds) + 4; got > want {
 		t.Errorf("%d requests in flight at most, want at most %d", got, want)
 	}
 }
@@ -140,5 +140,47 @@ func TestSourceRateLimitedIsAnError(t *testing.T) {
 	case c := <-ch:
 		t.Errorf("published %s (%d services) while rate limited; want the last good kept", c.Version(), len(c.Services()))
 	default:
+	}
+}
+
+// A change of the services table is found by a sweep over the nodes: only
+// the service that changed is fetched again, or every one where there are
+// as many nodes as services.
+func TestSourceSweep(t *testing.T) {
+	tests := []struct {
+		name      string
+		nodes     int // services are spread over them
+		refetched int // fetches of an unchanged service
+	}{
+		{"one node", 1, 0},
+		{"a node per service", 20, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeConsul(t)
+			withServices(f, 20)
+			f.update(func() {
+				for i := range 20 {
+					f.services[fmt.Sprintf("svc-%d", i)][0].Node = &api.Node{Node: fmt.Sprintf("n%d", i%tt.nodes),
+						Address: "127.0.0.1", Datacenter: "dc1"}
+				}
+			})
+			ch := runSource(t, f, true)
+			next(t, ch)
+			before := f.count("/v1/health/service/svc-4")
+			f.update(func() { f.services["svc-7"][0].Service.Port = 7 })
+			nextWhere(t, ch, "svc-7 on its new port", func(c *discovery.Catalog) bool {
+				s, _ := c.Service("svc-7")
+				return s.Endpoints[0].Port == 7
+			})
+			// A refetch of svc-4 may land after the catalog with svc-7.
+			deadline := time.Now().Add(testTimeout)
+			for f.count("/v1/health/service/svc-4")-before < tt.refetched && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if got := f.count("/v1/health/service/svc-4") - before; got != tt.refetched {
+				t.Errorf("svc-4 fetched %d times after svc-7 changed, want %d", got, tt.refetched)
+			}
+		})
 	}
 }

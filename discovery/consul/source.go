@@ -7,18 +7,19 @@
 // whatever the size of the catalog (issue 14): a few blocking queries
 // detect what changed, and a bounded pool of workers fetches only the
 // services concerned with plain (non-blocking) queries on
-// /v1/health/service/:name. The detectors, per datacenter read:
-//   - /v1/catalog/services (and its connect-proxy subset, locally): the
-//     services table's index; when it moves, every watched service of that
-//     datacenter is fetched again (a sweep), since Consul lists no
-//     per-service index;
+// /v1/health/service/:name. The detectors, per datacenter, read:
 //   - /v1/health/state/any filtered to the checks that are not passing:
 //     a check that turns critical or passing again enters or leaves this
 //     set, which names its service (or node), and only that is fetched;
+//   - /v1/catalog/services (and its connect-proxy subset, locally) and
+//     /v1/catalog/nodes: when the services or nodes index moves, a sweep
+//     reads the services of every node with their ModifyIndex (one query
+//     per node) and fetches the services whose instances changed, since
+//     Consul lists no per-service index;
 //   - /v1/config-entry/:kind, one per kind the source reads (local only).
 //
-// That is 8 blocking queries plus 2 per remote datacenter in use, plus
-// [Options.Workers] fetches: 16 connections by default, far below the
+// That is 9 blocking queries plus 3 per remote datacenter in use, plus
+// [Options.Workers] fetches: 17 connections by default, far below the
 // agent's limits.http_max_conns_per_client (200), where one long-poll per
 // service ran out at about 150 services. Results meet in a single loop
 // where the latest value wins, so a burst of changes costs one rebuild,
@@ -65,7 +66,7 @@ type Options struct {
 	// WatchAll watches the health of every service in the datacenter, not
 	// only those the mesh uses (connect-proxies, what they front, their
 	// upstreams and what their discovery chains reach). It costs no
-	// connection, but a sweep fetches every service.
+	// connection, but more fetches.
 	WatchAll bool
 	// Workers is how many services are fetched at once, each on its own
 	// connection to the agent; zero means DefaultWorkers.
@@ -136,7 +137,7 @@ func New(opts Options) (*Source, error) {
 
 // maxConns is how many requests one Run keeps in flight to the local
 // datacenter: the blocking queries and the workers.
-func maxConns(o *Options) int { return 3 + len(entryKinds) + o.workers() }
+func maxConns(o *Options) int { return 4 + len(entryKinds) + o.workers() }
 
 // pooled makes cfg's transport keep up to conns idle connections, so that
 // the workers reuse their connections instead of opening one per fetch

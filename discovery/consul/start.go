@@ -15,7 +15,8 @@ func startWatcher[T any](ctx context.Context, l *loop, what string, q query[T], 
 }
 
 // startDatacenter starts the change detectors of datacenter dc ("" is the
-// local one): its service list and its checks that are not passing, under
+// local one): its service list, its checks that are not passing and its
+// node list (a node's address is its instances' default), under
 // their own context so that reconcile can stop them when no watched
 // service is in dc any more.
 func (l *loop) startDatacenter(ctx context.Context, dc string) {
@@ -34,6 +35,12 @@ func (l *loop) startDatacenter(ctx context.Context, dc string) {
 			return h.State(api.HealthAny, q)
 		},
 		func(c api.HealthChecks, _ uint64) { l.in.putChecks(dc, c) })
+	startWatcher(ctx, l, inDC("catalog nodes", dc),
+		func(q *api.QueryOptions) ([]*api.Node, *api.QueryMeta, error) {
+			q.Datacenter = dc
+			return cat.Nodes(q)
+		},
+		func(_ []*api.Node, index uint64) { l.in.putNodes(dc, index) })
 }
 
 // notPassingFilter selects the checks that are not passing in
