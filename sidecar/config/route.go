@@ -7,8 +7,8 @@ import (
 )
 
 var (
-	// validate_clusters only makes Envoy stricter; it is accepted and
-	// has no effect.
+	// validate_clusters is checked by whoever knows the clusters (the xDS
+	// client, see [ValidateListenerClusters]).
 	routeConfigFields = allow(&routev3.RouteConfiguration{}, "name", "virtual_hosts", "validate_clusters")
 	virtualHostFields = allow(&routev3.VirtualHost{}, "name", "domains", "routes", "metadata", "typed_per_filter_config")
 	routeFields       = allow(&routev3.Route{},
@@ -40,6 +40,10 @@ func decodeRouteConfig(rc *routev3.RouteConfiguration) (*RouteConfig, error) {
 		return nil, err
 	}
 	out := &RouteConfig{Name: rc.GetName()}
+	if v := rc.GetValidateClusters(); v != nil {
+		b := v.GetValue()
+		out.ValidateClusters = &b
+	}
 	seen := make(map[string]int)
 	for i, vh := range rc.GetVirtualHosts() {
 		v, err := decodeVirtualHost(vh, seen, i)

@@ -179,7 +179,7 @@ virtual_hosts:
 	want := &RouteConfig{Name: "rc", VirtualHosts: []VirtualHost{
 		{Name: "a", Domains: []string{"api.example.com", "*.api.example.com"}},
 		{Name: "b", Domains: []string{"api.*", "*"}},
-	}}
+	}, ValidateClusters: new(true)}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("DecodeRouteConfig mismatch (-want +got):\n%s", diff)
 	}

@@ -63,6 +63,10 @@ type HTTPManager struct {
 type RouteConfig struct {
 	Name         string
 	VirtualHosts []VirtualHost
+	// ValidateClusters is the route configuration's validate_clusters
+	// when it is set; nil means Envoy's default (true for a route
+	// configuration inline in a listener, false for one fetched over RDS).
+	ValidateClusters *bool
 }
 
 // VirtualHost holds the routes for a set of domains. Domains follow

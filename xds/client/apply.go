@@ -1,34 +1,50 @@
 package client
 
 import (
+	"errors"
 	"slices"
 	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/meshlb/meshlb/sidecar/config"
 )
 
 // acceptSotW merges a state-of-the-world response of kind k into a copy of
-// the current state and commits it. On error nothing changed.
+// the current state and commits it. Resources are accepted or rejected one
+// by one, as in Envoy: the good ones are committed, a rejected one keeps
+// its previous version if it had one, and the returned error (the NACK)
+// names every rejected resource. If the commit itself fails, nothing
+// changed.
 func (c *Client) acceptSotW(k kind, version string, anys []*anypb.Any) error {
-	fresh, err := decodeAll(k, sotwItems(anys, version), c.cur.res[k])
-	if err != nil {
-		return err
+	fresh, bad := decodeAll(k, sotwItems(anys, version), c.cur.res[k])
+	bad = append(bad, c.validate(k, fresh)...)
+	if kinds[k].full {
+		for _, b := range bad {
+			if p := c.cur.res[k][b.name]; p != nil {
+				fresh[b.name] = p
+			}
+		}
 	}
 	next := c.cur.clone()
 	next.merge(k, fresh, kinds[k].full, c.static)
-	next.version[k] = version
+	if len(bad) == 0 {
+		// A NACK carries the last version accepted whole, as Envoy's.
+		next.version[k] = version
+	}
 	next.seen[k] = true
-	return c.commit(next)
+	return c.commitPartial(next, bad)
 }
 
 // acceptDelta merges an incremental response of kind k into a copy of the
-// current state and commits it. On error nothing changed.
+// current state and commits it, accepting and rejecting resources one by
+// one as acceptSotW does. A rejected resource keeps the version the client
+// had, which is also what it reports in initial_resource_versions on the
+// next stream, so the server sends the resource again then.
 func (c *Client) acceptDelta(k kind, resp *discoveryv3.DeltaDiscoveryResponse) error {
-	fresh, err := decodeAll(k, deltaItems(resp.GetResources()), c.cur.res[k])
-	if err != nil {
-		return err
-	}
+	fresh, bad := decodeAll(k, deltaItems(resp.GetResources()), c.cur.res[k])
+	bad = append(bad, c.validate(k, fresh)...)
 	next := c.cur.clone()
 	next.merge(k, fresh, false, c.static)
 	for _, name := range resp.GetRemovedResources() {
@@ -36,7 +52,54 @@ func (c *Client) acceptDelta(k kind, resp *discoveryv3.DeltaDiscoveryResponse) e
 	}
 	next.version[k] = resp.GetSystemVersionInfo()
 	next.seen[k] = true
-	return c.commit(next)
+	return c.commitPartial(next, bad)
+}
+
+// validate applies Envoy's validate_clusters to fresh listeners (inline
+// route configurations) and route configurations (when they ask for it)
+// against the clusters the client has received; it removes the ones that
+// fail from fresh and returns them.
+func (c *Client) validate(k kind, fresh map[string]*resource) []badResource {
+	var check func(*resource) error
+	switch k {
+	case kindListener:
+		check = func(r *resource) error {
+			return config.ValidateListenerClusters(r.spec.(*config.Listener), c.hasCluster)
+		}
+	case kindRoute:
+		check = func(r *resource) error {
+			return config.ValidateRouteClusters(r.spec.(*config.RouteConfig), c.hasCluster)
+		}
+	default:
+		return nil
+	}
+	var bad []badResource
+	for name, r := range fresh {
+		if err := check(r); err != nil {
+			bad = append(bad, badResource{name, err})
+			delete(fresh, name)
+		}
+	}
+	return bad
+}
+
+// hasCluster reports whether a cluster of that name is static or was
+// received (active or warming), as Envoy's validate_clusters checks it.
+func (c *Client) hasCluster(name string) bool {
+	if c.cur.res[kindCluster][name] != nil {
+		return true
+	}
+	return slices.ContainsFunc(c.static.Clusters, func(s config.Cluster) bool { return s.Name == name })
+}
+
+// commitPartial commits next, which leaves out the bad resources of the
+// response, and returns the NACK error naming them, or nil. If the commit
+// fails, nothing changed and the error says why as well.
+func (c *Client) commitPartial(next *state, bad []badResource) error {
+	if err := c.commit(next); err != nil {
+		return errors.Join(nackError(bad), err)
+	}
+	return nackError(bad)
 }
 
 // commit makes next the current state. It settles warming, builds the Set

@@ -2,11 +2,13 @@
 // Discovery Service stream to a control server, turns the Envoy v3
 // resources it receives into a [config.Set] and hands that to an [Applier].
 //
-// It follows Envoy's and grpc-go's xDS clients: every response is decoded and
-// validated as a whole, a response with a bad resource is NACKed with an
-// error naming the resource and field and changes nothing, and the data plane
-// only sees a cluster once its endpoints have arrived and a listener once its
-// route configuration has (warming). See
+// It follows Envoy's and grpc-go's xDS clients: each resource of a response
+// is decoded and validated on its own; the good ones are applied and the bad
+// ones are NACKed with an error naming each of them and its field, sorted,
+// while a bad resource's previous version, if any, stays in force. A
+// response the data plane cannot serve as a whole (Apply fails) changes
+// nothing. The data plane only sees a cluster once its endpoints have
+// arrived and a listener once its route configuration has (warming). See
 // https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol.
 package client
 
@@ -165,7 +167,7 @@ func (c *Client) Run(ctx context.Context) error {
 	for i := 0; ; i++ {
 		target := c.opts.Targets[i%len(c.opts.Targets)]
 		c.setConn(target, false)
-		responded, err := c.runStream(ctx, target)
+		responded, err := c.runTarget(ctx, target)
 		c.setConn(target, false)
 		if ctx.Err() != nil {
 			return nil
@@ -180,18 +182,15 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
-// runStream runs one ADS stream to target until it fails or ctx is done. It
+// runTarget runs one ADS stream to target until it fails or ctx is done. It
 // reports whether the server sent at least one response.
-func (c *Client) runStream(ctx context.Context, target string) (bool, error) {
+func (c *Client) runTarget(ctx context.Context, target string) (bool, error) {
 	conn, err := c.dial(target)
 	if err != nil {
 		return false, fmt.Errorf("creating channel: %w", err)
 	}
 	defer conn.Close()
-	if c.opts.Delta {
-		return c.runDelta(ctx, conn, target)
-	}
-	return c.runSotW(ctx, conn, target)
+	return c.runStream(ctx, conn, target)
 }
 
 // orDefault returns v, or def if v is not positive.

@@ -2,9 +2,7 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
@@ -18,11 +16,10 @@ type deltaStream struct {
 	names  [numKinds][]string // RDS, EDS: the names subscribed on this stream, sorted
 	sent   [numKinds]bool     // a request of this kind went out
 	node   bool               // the node went out
-	pace   pacer
+	pace   *pacer
 }
 
-// runDelta runs one incremental stream on conn until it fails or ctx is
-// done, and reports whether the server sent a response.
+// newDeltaStream returns the state of an incremental stream.
 //
 // The first request of each type on a stream carries the versions of the
 // resources the client has (initial_resource_versions), so the server sends
@@ -30,56 +27,28 @@ type deltaStream struct {
 // clusters are a wildcard subscription; route configurations and load
 // assignments are subscribed and unsubscribed by name as the listeners and
 // clusters that refer to them come and go.
-func (c *Client) runDelta(ctx context.Context, conn *grpc.ClientConn, target string) (responded bool, err error) {
-	ctx, wd, cancel := c.watch(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
-	if err != nil {
-		return false, streamErr(ctx, fmt.Errorf("opening stream: %w", err))
-	}
-	c.log.Info("ADS stream up", "target", target)
-	s := &deltaStream{c: c, stream: stream, pace: pacer{base: c.opts.BackoffBase, max: c.opts.BackoffMax}}
-	defer s.pace.stop()
-	responded, err = pump(ctx, c, target, wd, &s.pace, receive(ctx, &wg, stream.Recv), s)
-	return responded, streamErr(ctx, err)
+func newDeltaStream(c *Client, stream grpc.BidiStreamingClient[discoveryv3.DeltaDiscoveryRequest, discoveryv3.DeltaDiscoveryResponse], pace *pacer) adsStream[*discoveryv3.DeltaDiscoveryResponse] {
+	return &deltaStream{c: c, stream: stream, pace: pace}
 }
 
-// resend sends a NACK the pacer held back.
-func (s *deltaStream) resend(k kind, h heldNACK) error {
+// reply sends the ACK or NACK of the response of kind k with nonce.
+func (s *deltaStream) reply(k kind, nonce string, nack error) error {
 	return s.send(&discoveryv3.DeltaDiscoveryRequest{
-		TypeUrl: kinds[k].url, ResponseNonce: h.nonce, ErrorDetail: errorDetail(h.err),
+		TypeUrl: kinds[k].url, ResponseNonce: nonce, ErrorDetail: errorDetail(nack),
 	})
 }
 
-// handle processes one response: ACK and update the subscriptions, or NACK
-// and change nothing.
+// handle processes one response: ACK it, or NACK the resources it rejects
+// (see [Client.acceptDelta]), then update the subscriptions.
 func (s *deltaStream) handle(ctx context.Context, resp *discoveryv3.DeltaDiscoveryResponse) error {
 	k, ok := kindOf(resp.GetTypeUrl())
 	if !ok {
 		s.c.log.Warn("ignoring a response of a type not subscribed to", "type", resp.GetTypeUrl())
 		return nil
 	}
-	version := resp.GetSystemVersionInfo()
-	if err := s.c.acceptDelta(k, resp); err != nil {
-		d := s.pace.nack(k, version, err)
-		s.c.log.Log(ctx, nackLevel(d), "NACK", "type", resp.GetTypeUrl(), "version", version, "err", err)
-		if d > 0 {
-			s.pace.hold(k, resp.GetNonce(), err, d)
-			return nil
-		}
-		return s.send(&discoveryv3.DeltaDiscoveryRequest{
-			TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce(), ErrorDetail: errorDetail(err),
-		})
-	}
-	s.pace.ack(k)
-	s.pace.take(k)
-	s.c.log.Debug("ACK", "type", resp.GetTypeUrl(), "version", version)
-	if err := s.send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce()}); err != nil {
-		return err
-	}
-	return s.syncAll()
+	return s.c.respond(ctx, s, s.pace, k, resp.GetSystemVersionInfo(), resp.GetNonce(), func() error {
+		return s.c.acceptDelta(k, resp)
+	})
 }
 
 // syncAll sends the subscription changes of every type, in [subscribeOrder].

@@ -2,8 +2,10 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -99,42 +101,68 @@ type resource struct {
 }
 
 // decode unmarshals and decodes one resource of kind k. want, if not empty,
-// is the name the resource must have (Delta's Resource.name). If prev holds a
-// resource of that name with the same bytes, its decoded form is reused, so
-// an unchanged resource keeps its identity (see [state.build]).
-func decode(k kind, a *anypb.Any, want, version string, prev map[string]*resource) (*resource, error) {
+// is the name the resource must have (Delta's Resource.name). If prev holds
+// the resource with the same bytes, its decoded form is reused without
+// unmarshalling, so an unchanged resource keeps its identity (see
+// [state.build]) and costs no decoding. On error it returns the resource's
+// name when it is known, so that the resource can be rejected alone.
+func decode(k kind, a *anypb.Any, want, version string, prev *index) (*resource, string, error) {
 	info := &kinds[k]
 	if a.GetTypeUrl() == wrapperURL {
 		w := new(discoveryv3.Resource)
 		if err := a.UnmarshalTo(w); err != nil {
-			return nil, fmt.Errorf("unwrapping %s: %w", info.label, err)
+			return nil, want, fmt.Errorf("unwrapping %s %q: %w", info.label, want, err)
 		}
 		a, want = w.GetResource(), w.GetName()
 	}
 	if a.GetTypeUrl() != info.url {
-		return nil, fmt.Errorf("%s: resource of type %q in a %s response", info.label, a.GetTypeUrl(), info.url)
+		return nil, want, fmt.Errorf("%s %q: resource of type %q in a %s response", info.label, want, a.GetTypeUrl(), info.url)
+	}
+	if p := prev.same(want, a.GetValue()); p != nil {
+		return &resource{name: p.name, version: version, raw: a, msg: p.msg, spec: p.spec}, p.name, nil
 	}
 	msg := info.newMsg()
 	if err := a.UnmarshalTo(msg); err != nil {
-		return nil, fmt.Errorf("%s %q: %w", info.label, want, err)
+		return nil, want, fmt.Errorf("%s %q: %w", info.label, want, err)
 	}
 	r := &resource{name: info.name(msg), version: version, raw: a, msg: msg}
 	switch {
 	case r.name == "":
-		return nil, fmt.Errorf("%s without a name", info.label)
+		return nil, want, fmt.Errorf("%s without a name", info.label)
 	case want != "" && want != r.name:
-		return nil, fmt.Errorf("%s %q: sent under the name %q", info.label, r.name, want)
-	}
-	if p := prev[r.name]; p != nil && bytes.Equal(p.raw.GetValue(), a.GetValue()) {
-		r.msg, r.spec = p.msg, p.spec
-		return r, nil
+		return nil, want, fmt.Errorf("%s %q: sent under the name %q", info.label, r.name, want)
 	}
 	spec, err := info.decode(msg)
 	if err != nil {
-		return nil, err
+		return nil, r.name, err
 	}
 	r.spec = spec
-	return r, nil
+	return r, r.name, nil
+}
+
+// index finds the resources a response resends unchanged: by name when the
+// response names them (Delta, wrapped resources), else by their bytes.
+type index struct {
+	byName  map[string]*resource
+	byBytes map[string]*resource // built on first use
+}
+
+// same returns the resource with the wire bytes value and, if name is not
+// empty, that name, or nil.
+func (x *index) same(name string, value []byte) *resource {
+	if name != "" {
+		if p := x.byName[name]; p != nil && bytes.Equal(p.raw.GetValue(), value) {
+			return p
+		}
+		return nil
+	}
+	if x.byBytes == nil {
+		x.byBytes = make(map[string]*resource, len(x.byName))
+		for _, p := range x.byName {
+			x.byBytes[string(p.raw.GetValue())] = p
+		}
+	}
+	return x.byBytes[string(value)]
 }
 
 // item is one resource as received, before decoding.
@@ -165,21 +193,47 @@ func deltaItems(rs []*discoveryv3.Resource) []item {
 	return out
 }
 
-// decodeAll decodes the resources of one response. It returns the errors of
-// all bad resources joined, so that one NACK names them all.
-func decodeAll(k kind, items []item, prev map[string]*resource) (map[string]*resource, error) {
+// badResource is a resource of a response that was not accepted: its name,
+// or "" if it could not be read, and why.
+type badResource struct {
+	name string
+	err  error
+}
+
+// decodeAll decodes the resources of one response, each on its own: it
+// returns the good ones by name and the bad ones, so that a bad resource
+// does not keep the good ones out (Envoy's per-resource accept and reject).
+func decodeAll(k kind, items []item, prev map[string]*resource) (map[string]*resource, []badResource) {
 	out := make(map[string]*resource, len(items))
-	var errs []error
+	var rej []badResource
+	seen := make(map[string]bool, len(items))
+	x := &index{byName: prev}
 	for _, it := range items {
-		r, err := decode(k, it.a, it.name, it.version, prev)
+		r, name, err := decode(k, it.a, it.name, it.version, x)
 		switch {
+		case name != "" && seen[name]:
+			delete(out, name)
+			rej = append(rej, badResource{name, fmt.Errorf("%s %q: sent twice", kinds[k].label, name)})
 		case err != nil:
-			errs = append(errs, err)
-		case out[r.name] != nil:
-			errs = append(errs, fmt.Errorf("%s %q: sent twice", kinds[k].label, r.name))
+			rej = append(rej, badResource{name, err})
 		default:
 			out[r.name] = r
 		}
+		seen[name] = true
 	}
-	return out, errors.Join(errs...)
+	return out, rej
+}
+
+// nackError returns the error a NACK of rejected carries: one line per
+// rejected resource, sorted by name and message, so that the same
+// rejections always read the same and the pacer recognises a repeat.
+func nackError(rejected []badResource) error {
+	slices.SortFunc(rejected, func(a, b badResource) int {
+		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.err.Error(), b.err.Error()))
+	})
+	errs := make([]error, len(rejected))
+	for i, r := range rejected {
+		errs[i] = r.err
+	}
+	return errors.Join(errs...)
 }

@@ -188,5 +188,9 @@ func decodeResources(k kind, raw [][]byte, prev map[string]*resource) (map[strin
 		}
 		items[i] = item{a: r.GetResource(), name: r.GetName(), version: r.GetVersion()}
 	}
-	return decodeAll(k, items, prev)
+	out, bad := decodeAll(k, items, prev)
+	if len(bad) > 0 {
+		return nil, nackError(bad)
+	}
+	return out, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -23,38 +22,26 @@ type sotwStream struct {
 	names  [numKinds][]string // RDS, EDS: the names last requested
 	sent   [numKinds]bool     // a request of this kind went out
 	node   bool               // the node went out
-	pace   pacer
+	pace   *pacer
 }
 
-// runSotW runs one state-of-the-world stream on conn until it fails or ctx
-// is done, and reports whether the server sent a response.
+// newSotWStream returns the state of a state-of-the-world stream.
 //
 // Each request carries the last ACKed version of its type, the nonce of the
 // last response of that type and the full list of names subscribed: none
 // (wildcard) for listeners and clusters, the names the listeners and
 // clusters refer to for route configurations and load assignments. A type
 // whose list is empty is not requested until it is not.
-func (c *Client) runSotW(ctx context.Context, conn *grpc.ClientConn, target string) (responded bool, err error) {
-	ctx, wd, cancel := c.watch(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		return false, streamErr(ctx, fmt.Errorf("opening stream: %w", err))
-	}
-	c.log.Info("ADS stream up", "target", target)
-	s := &sotwStream{c: c, stream: stream, pace: pacer{base: c.opts.BackoffBase, max: c.opts.BackoffMax}}
-	defer s.pace.stop()
-	responded, err = pump(ctx, c, target, wd, &s.pace, receive(ctx, &wg, stream.Recv), s)
-	return responded, streamErr(ctx, err)
+func newSotWStream(c *Client, stream grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse], pace *pacer) adsStream[*discoveryv3.DiscoveryResponse] {
+	return &sotwStream{c: c, stream: stream, pace: pace}
 }
 
-// resend sends a NACK the pacer held back.
-func (s *sotwStream) resend(k kind, h heldNACK) error { return s.send(k, h.err) }
+// reply sends the ACK or NACK of the last response of kind k (a
+// state-of-the-world request names the latest nonce of its type).
+func (s *sotwStream) reply(k kind, _ string, nack error) error { return s.send(k, nack) }
 
-// handle processes one response: ACK and update the other subscriptions, or
-// NACK and change nothing.
+// handle processes one response: ACK it, or NACK the resources it rejects
+// (see [Client.acceptSotW]), then update the other subscriptions.
 func (s *sotwStream) handle(ctx context.Context, resp *discoveryv3.DiscoveryResponse) error {
 	k, ok := kindOf(resp.GetTypeUrl())
 	if !ok {
@@ -62,22 +49,9 @@ func (s *sotwStream) handle(ctx context.Context, resp *discoveryv3.DiscoveryResp
 		return nil
 	}
 	s.nonce[k] = resp.GetNonce()
-	if err := s.c.acceptSotW(k, resp.GetVersionInfo(), resp.GetResources()); err != nil {
-		d := s.pace.nack(k, resp.GetVersionInfo(), err)
-		s.c.log.Log(ctx, nackLevel(d), "NACK", "type", resp.GetTypeUrl(), "version", resp.GetVersionInfo(), "err", err)
-		if d > 0 {
-			s.pace.hold(k, resp.GetNonce(), err, d)
-			return nil
-		}
-		return s.send(k, err)
-	}
-	s.pace.ack(k)
-	s.pace.take(k)
-	s.c.log.Debug("ACK", "type", resp.GetTypeUrl(), "version", resp.GetVersionInfo())
-	if err := s.send(k, nil); err != nil {
-		return err
-	}
-	return s.syncAll()
+	return s.c.respond(ctx, s, s.pace, k, resp.GetVersionInfo(), resp.GetNonce(), func() error {
+		return s.c.acceptSotW(k, resp.GetVersionInfo(), resp.GetResources())
+	})
 }
 
 // syncAll requests every type whose subscription differs from the last

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 )
 
@@ -158,18 +160,85 @@ func (p *pacer) stop() {
 	}
 }
 
-// adsStream is what pump needs of a state-of-the-world or delta stream.
+// adsStream is one state-of-the-world or delta stream, as pump and
+// respond drive it.
 type adsStream[Resp any] interface {
+	// syncAll sends the subscriptions that changed since the last request.
 	syncAll() error
+	// handle processes one response, calling [Client.respond].
 	handle(ctx context.Context, resp Resp) error
-	resend(k kind, h heldNACK) error
+	// reply sends the ACK (nack nil) or NACK of the response of kind k
+	// with nonce.
+	reply(k kind, nonce string, nack error) error
+}
+
+// runStream runs one ADS stream to target on conn, state-of-the-world or
+// delta as the options say, until it fails or ctx is done. It reports
+// whether the server sent at least one response.
+func (c *Client) runStream(ctx context.Context, conn *grpc.ClientConn, target string) (bool, error) {
+	ads := discoveryv3.NewAggregatedDiscoveryServiceClient(conn)
+	if c.opts.Delta {
+		return runADS(ctx, c, target, ads.DeltaAggregatedResources, newDeltaStream)
+	}
+	return runADS(ctx, c, target, ads.StreamAggregatedResources, newSotWStream)
+}
+
+// runADS is the one setup path of both kinds of stream: it opens the stream
+// under the response watchdog (see [Client.watch]), pumps it and joins the
+// receiving goroutine before it returns.
+func runADS[Req, Resp any](ctx context.Context, c *Client, target string,
+	open func(context.Context, ...grpc.CallOption) (grpc.BidiStreamingClient[Req, Resp], error),
+	newStream func(*Client, grpc.BidiStreamingClient[Req, Resp], *pacer) adsStream[*Resp],
+) (responded bool, err error) {
+	ctx, wd, cancel := c.watch(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	stream, err := open(ctx)
+	if err != nil {
+		return false, streamErr(ctx, fmt.Errorf("opening stream: %w", err))
+	}
+	c.log.Info("ADS stream up", "target", target, "delta", c.opts.Delta)
+	pace := &pacer{base: c.opts.BackoffBase, max: c.opts.BackoffMax}
+	defer pace.stop()
+	responded, err = pump(ctx, c, target, wd, pace, receive(ctx, &wg, stream.Recv), newStream(c, stream, pace))
+	return responded, streamErr(ctx, err)
+}
+
+// respond ACKs or NACKs a response of kind k after accept has merged it
+// (see [Client.acceptSotW]), then sends the subscription changes: a NACK
+// may still have accepted some resources. A repeated NACK is held back by
+// the pacer.
+func (c *Client) respond(ctx context.Context, s interface {
+	syncAll() error
+	reply(kind, string, error) error
+}, pace *pacer, k kind, version, nonce string, accept func() error) error {
+	if err := accept(); err != nil {
+		d := pace.nack(k, version, err)
+		c.log.Log(ctx, nackLevel(d), "NACK", "type", kinds[k].url, "version", version, "err", err)
+		if d > 0 {
+			pace.hold(k, nonce, err, d)
+		} else {
+			pace.take(k)
+			if err := s.reply(k, nonce, err); err != nil {
+				return err
+			}
+		}
+		return s.syncAll()
+	}
+	pace.ack(k)
+	pace.take(k)
+	c.log.Debug("ACK", "type", kinds[k].url, "version", version)
+	if err := s.reply(k, nonce, nil); err != nil {
+		return err
+	}
+	return s.syncAll()
 }
 
 // pump sends the first subscriptions, then handles responses, the initial
 // fetch timeout and held-back NACKs until the stream fails or ctx is done.
 // The first response stops the stream's watchdog, if any (see
-// [Client.watch]). It
-// reports whether the server sent a response.
+// [Client.watch]). It reports whether the server sent a response.
 func pump[Resp any](ctx context.Context, c *Client, target string, wd *time.Timer, pace *pacer, msgs <-chan received[Resp], s adsStream[Resp]) (responded bool, err error) {
 	initC, stopInit := c.initTimer()
 	defer stopInit()
@@ -200,7 +269,7 @@ func pump[Resp any](ctx context.Context, c *Client, target string, wd *time.Time
 		case <-pace.C():
 			for _, k := range pace.due() {
 				h, _ := pace.take(k)
-				if err := s.resend(k, h); err != nil {
+				if err := s.reply(k, h.nonce, h.err); err != nil {
 					return responded, err
 				}
 			}

@@ -148,8 +148,8 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := decodeAll(kindCluster, tc.items, nil)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			_, bad := decodeAll(kindCluster, tc.items, nil)
+			if err := nackError(bad); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("decodeAll error = %v, want it to contain %q", err, tc.want)
 			}
 		})
@@ -158,16 +158,16 @@ func TestDecodeErrors(t *testing.T) {
 
 func TestStateFileRoundTrip(t *testing.T) {
 	s := newState()
-	fresh, err := decodeAll(kindCluster, []item{
+	fresh, bad := decodeAll(kindCluster, []item{
 		{a: mustAny(edsCluster("a", "a2", clusterv3.Cluster_ROUND_ROBIN)), version: "h2"},
 	}, nil)
-	if err != nil {
+	if err := nackError(bad); err != nil {
 		t.Fatal(err)
 	}
-	old, err := decodeAll(kindCluster, []item{
+	old, bad := decodeAll(kindCluster, []item{
 		{a: mustAny(edsCluster("a", "a1", clusterv3.Cluster_ROUND_ROBIN)), version: "h1"},
 	}, nil)
-	if err != nil {
+	if err := nackError(bad); err != nil {
 		t.Fatal(err)
 	}
 	s.res[kindCluster], s.active[kindCluster] = fresh, old
