@@ -193,6 +193,9 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	if err != nil {
 		return nil, err
 	}
+	if filters.HasBodyHooks() { // sidecar/l7 streams bodies without hooks
+		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
+	}
 	return &l7.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
 		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10),

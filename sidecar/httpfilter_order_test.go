@@ -3,6 +3,7 @@ package sidecar
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/meshlb/meshlb/sidecar/config"
@@ -96,5 +97,37 @@ func TestFilterOrderThroughSockets(t *testing.T) {
 					r.status, r.body, order, up.hits.Load(), tt.wantStatus, tt.wantBody, tt.wantOrder, tt.wantHits)
 			}
 		})
+	}
+}
+
+// bodyType is a test-only filter with a request-body hook, which the
+// sidecar does not run yet.
+const bodyType = "type.googleapis.com/meshlb.test.Body"
+
+type bodyBuilder struct{}
+
+func (bodyBuilder) TypeURL() string { return bodyType }
+
+func (bodyBuilder) Build(any, httpfilter.Env) (httpfilter.Filter, error) { return bodyFilter{}, nil }
+
+func init() { httpfilter.Register(bodyBuilder{}) }
+
+type bodyFilter struct{}
+
+func (bodyFilter) RequestHeaders(*httpfilter.Stream) httpfilter.Status { return httpfilter.Continue }
+
+func (bodyFilter) RequestBody(*httpfilter.Stream, []byte, bool) httpfilter.Status {
+	return httpfilter.Continue
+}
+
+// TestBodyHooksRefused shows a chain with a body hook refused rather than
+// served without it.
+func TestBodyHooksRefused(t *testing.T) {
+	s := newSidecar(t)
+	l := httpListener("web", freeAddr(t), "be")
+	l.FilterChains[0].HTTP.Filters = []spec.HTTPFilter{{Name: "body", TypeURL: bodyType}}
+	err := s.Apply(&config.Set{Listeners: []config.Listener{l}, Clusters: []config.Cluster{staticCluster("be", "127.0.0.1:1")}})
+	if err == nil || !strings.Contains(err.Error(), "http_filters: body hooks are not supported yet") {
+		t.Errorf("Apply error = %v, want body hooks refused", err)
 	}
 }

@@ -110,7 +110,6 @@ func (f *fault) RequestHeaders(s *Stream) Status {
 		f.Stats.AbortsInjected.Add(1)
 		s.Reply = f.reply
 		s.Reply.Status = code
-		s.Flags |= FlagFaultInjected
 		st = StopReply
 	}
 	if active {

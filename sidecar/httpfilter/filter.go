@@ -58,7 +58,10 @@ type ResponseHeadersFilter interface {
 }
 
 // RequestBodyFilter is a Filter that sees the request body in chunks, the
-// last with end set. It may stop with a local reply.
+// last with end set. It may stop with a local reply. Body hooks run only
+// where a codec streams bodies through [Chain.RequestBody] and
+// [Chain.ResponseBody]; sidecar/l7 does not yet, and the sidecar refuses a
+// chain with body hooks rather than skip them.
 type RequestBodyFilter interface {
 	RequestBody(s *Stream, chunk []byte, end bool) Status
 }
@@ -82,7 +85,7 @@ type Reply struct {
 	// Headers are added to the reply's head (beside content-type and
 	// content-length). They are the filter's and must not be modified.
 	Headers []route.Header
-	// Flag says why, for the stream's response flags.
+	// Flag says why; the chain adds it to the stream's Flags.
 	Flag Flag
 }
 

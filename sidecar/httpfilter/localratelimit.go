@@ -100,7 +100,6 @@ func (f *localRateLimit) RequestHeaders(s *Stream) Status {
 	}
 	f.Stats.Enforced.Add(1)
 	s.Reply = f.reply
-	s.Flags |= FlagRateLimited
 	return StopReply
 }
 

@@ -1,5 +1,19 @@
 package httpfilter
 
+// HasBodyHooks reports whether a filter of the chain has a request- or
+// response-body hook.
+func (c *Chain) HasBodyHooks() bool {
+	if c == nil {
+		return false
+	}
+	for _, l := range append([]*list{c.base}, c.routes...) {
+		if l != nil && (len(l.reqBody) > 0 || len(l.respBody) > 0) {
+			return true
+		}
+	}
+	return false
+}
+
 // Empty reports whether no request of the chain runs a filter.
 func (c *Chain) Empty() bool {
 	if c == nil {
@@ -37,6 +51,7 @@ func (c *Chain) RequestHeaders(s *Stream, routeIndex int) Status {
 		case Continue:
 		case StopReply:
 			s.stopped = i
+			s.Flags |= s.Reply.Flag
 			s.replyThrough(i)
 			return st
 		default:
@@ -70,6 +85,7 @@ func (c *Chain) ResponseHeaders(s *Stream, r *Response) Status {
 		}
 		if st := f.ResponseHeaders(s, r); st != Continue {
 			if st == StopReply {
+				s.Flags |= s.Reply.Flag
 				s.replyThrough(i)
 			}
 			return st
