@@ -122,6 +122,11 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 	if err != nil {
 		return nil, fmt.Errorf("listener %q: %w", ls.Name, err)
 	}
+	if ti := ls.TLSInspector; ti != nil {
+		h = h.WithTLSInspector(&filterchain.TLSInspector{
+			Timeout: ti.Timeout, ContinueOnTimeout: ti.ContinueOnTimeout, CloseOnParseError: ti.CloseOnParseError,
+		})
+	}
 	l.handler = h
 	return l, nil
 }

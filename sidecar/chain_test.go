@@ -2,10 +2,12 @@ package sidecar
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -240,5 +242,53 @@ func TestFilterChainErrors(t *testing.T) {
 				t.Errorf("Apply() = %v, want %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTLSInspectorRoutesBySNI passes TLS through by server name: the TLS
+// inspector peeks at the ClientHello, the chain for the name relays the
+// untouched handshake to its cluster, and the client completes TLS with
+// that backend.
+func TestTLSInspectorRoutesBySNI(t *testing.T) {
+	s := newSidecar(t)
+	addr := freeAddr(t)
+	a := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "a") }))
+	defer a.Close()
+	b := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "b") }))
+	defer b.Close()
+	set := &config.Set{
+		Clusters: []config.Cluster{
+			staticCluster("a", a.Listener.Addr().String()), staticCluster("b", b.Listener.Addr().String()),
+			staticCluster("plain", echoServer(t, "plain")),
+		},
+		Listeners: []config.Listener{{Name: "sni", Address: addr, TLSInspector: &spec.TLSInspector{Timeout: 5 * time.Second},
+			FilterChains: []config.FilterChain{
+				tcpChain(spec.FilterChainMatch{ServerNames: []string{"a.example.com"}}, "a"),
+				tcpChain(spec.FilterChainMatch{ServerNames: []string{"*.example.com"}}, "b"),
+				tcpChain(spec.FilterChainMatch{TransportProtocol: "raw_buffer"}, "plain"),
+			}}},
+	}
+	if err := s.Apply(set); err != nil {
+		t.Fatal(err)
+	}
+	get := func(sni string) string {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: sni, InsecureSkipVerify: true}}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+		return body(t, c, "https://"+addr+"/")
+	}
+	got := []string{get("a.example.com"), get("x.example.com")}
+	// A client that speaks first in plain text goes to the raw_buffer chain.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "hi\n")
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	got = append(got, line)
+	if diff := cmp.Diff([]string{"a", "b", "plain\n"}, got); diff != "" {
+		t.Errorf("replies (-want +got):\n%s", diff)
 	}
 }

@@ -26,13 +26,13 @@ func decodeFilterChains(l *listenerv3.Listener, out *Listener) error {
 	}
 	out.FilterChains = make([]FilterChain, len(chains))
 	for i, fc := range chains {
-		if err := decodeFilterChain(fc, &out.FilterChains[i]); err != nil {
+		if err := decodeFilterChain(fc, &out.FilterChains[i], out.TLSInspector != nil); err != nil {
 			return within(index("filter_chains", i), err)
 		}
 	}
 	if dfc := l.GetDefaultFilterChain(); dfc != nil {
 		out.Default = &FilterChain{}
-		if err := decodeFilterChain(dfc, out.Default); err != nil {
+		if err := decodeFilterChain(dfc, out.Default, out.TLSInspector != nil); err != nil {
 			return within("default_filter_chain", err)
 		}
 	}
@@ -56,13 +56,14 @@ func checkOverlap(chains []FilterChain) error {
 }
 
 // decodeFilterChain decodes fc into out: its match and its network
-// filters, the last of which must be terminal.
-func decodeFilterChain(fc *listenerv3.FilterChain, out *FilterChain) error {
+// filters, the last of which must be terminal. inspected says whether the
+// listener has the TLS inspector, which TLS criteria need.
+func decodeFilterChain(fc *listenerv3.FilterChain, out *FilterChain, inspected bool) error {
 	if err := filterChainFields.check(fc); err != nil {
 		return err
 	}
 	out.Name = fc.GetName()
-	m, err := decodeChainMatch(fc.GetFilterChainMatch())
+	m, err := decodeChainMatch(fc.GetFilterChainMatch(), inspected)
 	if err != nil {
 		return within("filter_chain_match", err)
 	}

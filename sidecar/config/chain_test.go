@@ -121,9 +121,11 @@ func TestDecodeFilterChainErrors(t *testing.T) {
 			"- name: b\n  filter_chain_match: {source_ports: [2]}\n  filters:" + tcpProxyYAML,
 			`listener "l": filter_chains[1].filter_chain_match: overlaps filter_chains[0] ("a"): a connection would match both by the same rules`},
 		{"application_protocols", chain("{application_protocols: [h2]}"),
-			`listener "l": filter_chains[0].filter_chain_match.application_protocols: not supported: needs the TLS inspector, which the sidecar does not have yet`},
+			`listener "l": filter_chains[0].filter_chain_match.application_protocols: needs the TLS inspector: add envoy.filters.listener.tls_inspector to the listener's listener_filters`},
 		{"tls transport", chain("{transport_protocol: tls}"),
-			`listener "l": filter_chains[0].filter_chain_match.transport_protocol: "tls" is not supported: needs the TLS inspector, which the sidecar does not have yet; only "raw_buffer" is accepted`},
+			`listener "l": filter_chains[0].filter_chain_match.transport_protocol: "tls" needs the TLS inspector: add envoy.filters.listener.tls_inspector to the listener's listener_filters`},
+		{"other transport", chain("{transport_protocol: quic}"),
+			`listener "l": filter_chains[0].filter_chain_match.transport_protocol: "quic" is not supported: only "raw_buffer" and "tls"`},
 		{"address_suffix", chain("{address_suffix: x}"), `listener "l": filter_chains[0].filter_chain_match.address_suffix: not supported`},
 		{"prefix too long", chain("{prefix_ranges: [{address_prefix: 10.0.0.0, prefix_len: 33}]}"),
 			`listener "l": filter_chains[0].filter_chain_match.prefix_ranges[0].prefix_len: 33 is longer than the 32 bits of 10.0.0.0`},
@@ -177,5 +179,70 @@ static_resources:
 	l := b.Static.Listeners[0]
 	if len(l.FilterChains) != 2 || len(l.FilterChains[0].Filters) != 1 || l.FilterChains[0].Filters[0].TypeURL != spec.LocalRateLimitType {
 		t.Errorf("listener = %+v, want two chains, the first with a local rate limit", l)
+	}
+}
+
+const tlsInspectorYAML = `listener_filters:
+- name: tls
+  typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`
+
+func TestDecodeTLSInspector(t *testing.T) {
+	head := "name: l\naddress: {socket_address: {address: 127.0.0.1, port_value: 80}}\n"
+	chains := `filter_chains:
+- filter_chain_match: {server_names: ["*.Example.com", api.example.org], application_protocols: [h2], transport_protocol: tls}
+  filters:` + tcpProxyYAML
+	tcp := &TCPProxy{StatPrefix: "t", Cluster: "be", IdleTimeout: time.Hour}
+	match := FilterChainMatch{ServerNames: []string{"*.example.com", "api.example.org"}, ApplicationProtocols: []string{"h2"}, TransportProtocol: "tls"}
+	tests := []struct {
+		name, yaml string
+		want       *TLSInspector
+	}{
+		{"defaults", head + tlsInspectorYAML + "}\n" + chains, &TLSInspector{Timeout: 15 * time.Second}},
+		{"options", head + tlsInspectorYAML + ", close_connection_on_client_hello_parsing_errors: true, initial_read_buffer_size: 1024}\n" +
+			"listener_filters_timeout: 0s\ncontinue_on_listener_filters_timeout: true\n" + chains,
+			&TLSInspector{ContinueOnTimeout: true, CloseOnParseError: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeListener(fromYAML(t, tt.yaml, &listenerv3.Listener{}))
+			if err != nil {
+				t.Fatalf("DecodeListener: %v", err)
+			}
+			want := &Listener{Name: "l", Address: "127.0.0.1:80", TLSInspector: tt.want,
+				FilterChains: []FilterChain{{Match: match, TCP: tcp}}}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("DecodeListener mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeTLSInspectorErrors(t *testing.T) {
+	head := "name: l\naddress: {socket_address: {address: 127.0.0.1, port_value: 80}}\n"
+	chain := func(match string) string {
+		return head + tlsInspectorYAML + "}\nfilter_chains:\n- filter_chain_match: " + match + "\n  filters:" + tcpProxyYAML
+	}
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"partial wildcard", chain(`{server_names: ["www.*.com"]}`),
+			`listener "l": filter_chains[0].filter_chain_match.server_names[0]: "www.*.com": only exact names and "*.suffix" wildcards are supported`},
+		{"bare wildcard", chain(`{server_names: ["*"]}`),
+			`listener "l": filter_chains[0].filter_chain_match.server_names[0]: "*": only exact names and "*.suffix" wildcards are supported`},
+		{"empty alpn", chain(`{application_protocols: [""]}`),
+			`listener "l": filter_chains[0].filter_chain_match.application_protocols[0]: must not be empty`},
+		{"ja3 fingerprinting", head + tlsInspectorYAML + ", enable_ja3_fingerprinting: true}\nfilter_chains:\n- filters:" + tcpProxyYAML,
+			`listener "l": listener_filters[0].typed_config.enable_ja3_fingerprinting: not supported`},
+		{"negative timeout", head + tlsInspectorYAML + "}\nlistener_filters_timeout: -1s\nfilter_chains:\n- filters:" + tcpProxyYAML,
+			`listener "l": listener_filters_timeout: must not be negative`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DecodeListener(fromYAML(t, tt.yaml, &listenerv3.Listener{}))
+			if got != nil {
+				t.Errorf("DecodeListener returned %+v with the error", got)
+			}
+			wantError(t, err, tt.want)
+		})
 	}
 }

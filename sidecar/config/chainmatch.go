@@ -12,12 +12,12 @@ import (
 )
 
 var (
-	// server_names, application_protocols and a transport_protocol other
-	// than raw_buffer need the TLS inspector; they are rejected by
-	// decodeChainMatch with that reason before this check.
+	// server_names, application_protocols and transport_protocol "tls"
+	// need the TLS inspector; without it decodeChainMatch rejects them
+	// with that reason before this check.
 	chainMatchFields = allow(&listenerv3.FilterChainMatch{},
 		"destination_port", "prefix_ranges", "direct_source_prefix_ranges", "source_type",
-		"source_prefix_ranges", "source_ports", "transport_protocol")
+		"source_prefix_ranges", "source_ports", "transport_protocol", "server_names", "application_protocols")
 	cidrFields = allow(&corev3.CidrRange{}, "address_prefix", "prefix_len")
 )
 
@@ -29,13 +29,13 @@ var sourceTypes = map[listenerv3.FilterChainMatch_ConnectionSourceType]spec.Sour
 }
 
 // decodeChainMatch decodes a validated FilterChainMatch; nil matches every
-// connection.
-func decodeChainMatch(m *listenerv3.FilterChainMatch) (FilterChainMatch, error) {
+// connection. inspected says whether the listener has the TLS inspector.
+func decodeChainMatch(m *listenerv3.FilterChainMatch, inspected bool) (FilterChainMatch, error) {
 	var out FilterChainMatch
 	if m == nil {
 		return out, nil
 	}
-	if err := checkNeedsTLSInspector(m); err != nil {
+	if err := checkTLSCriteria(m, inspected); err != nil {
 		return out, err
 	}
 	if err := chainMatchFields.check(m); err != nil {
@@ -61,21 +61,38 @@ func decodeChainMatch(m *listenerv3.FilterChainMatch) (FilterChainMatch, error) 
 		out.SourcePorts = append(out.SourcePorts, uint16(p)) // PGV bounds them to 65535
 	}
 	out.TransportProtocol = m.GetTransportProtocol()
+	for _, n := range m.GetServerNames() {
+		out.ServerNames = append(out.ServerNames, strings.ToLower(n))
+	}
+	out.ApplicationProtocols = m.GetApplicationProtocols()
 	return out, nil
 }
 
-// checkNeedsTLSInspector rejects the criteria only a TLS ClientHello
-// can satisfy: the sidecar does not inspect it yet, so every connection's
-// transport protocol is raw_buffer and it has no SNI or ALPN.
-func checkNeedsTLSInspector(m *listenerv3.FilterChainMatch) error {
-	const why = "not supported: needs the TLS inspector, which the sidecar does not have yet"
-	switch {
-	case len(m.GetServerNames()) > 0:
+// checkTLSCriteria checks the criteria only a TLS ClientHello can
+// satisfy: they need the listener's TLS inspector (without it every
+// connection is raw_buffer, with no SNI or ALPN, and they would never
+// match). Server names may be exact or "*.suffix", as in Envoy.
+func checkTLSCriteria(m *listenerv3.FilterChainMatch, inspected bool) error {
+	const why = "needs the TLS inspector: add envoy.filters.listener.tls_inspector to the listener's listener_filters"
+	switch tp := m.GetTransportProtocol(); {
+	case tp != "" && tp != filterchain.RawBuffer && tp != "tls":
+		return errorf("transport_protocol", "%q is not supported: only %q and \"tls\"", tp, filterchain.RawBuffer)
+	case tp == "tls" && !inspected:
+		return errorf("transport_protocol", "\"tls\" %s", why)
+	case len(m.GetServerNames()) > 0 && !inspected:
 		return errorf("server_names", why)
-	case len(m.GetApplicationProtocols()) > 0:
+	case len(m.GetApplicationProtocols()) > 0 && !inspected:
 		return errorf("application_protocols", why)
-	case m.GetTransportProtocol() != "" && m.GetTransportProtocol() != filterchain.RawBuffer:
-		return errorf("transport_protocol", "%q is %s; only %q is accepted", m.GetTransportProtocol(), why, filterchain.RawBuffer)
+	}
+	for i, n := range m.GetServerNames() {
+		if n == "" || n == "*." || strings.Contains(n, "*") && (!strings.HasPrefix(n, "*.") || strings.Count(n, "*") > 1) {
+			return errorf(index("server_names", i), "%q: only exact names and \"*.suffix\" wildcards are supported", n)
+		}
+	}
+	for i, p := range m.GetApplicationProtocols() {
+		if p == "" {
+			return errorf(index("application_protocols", i), "must not be empty")
+		}
 	}
 	return nil
 }

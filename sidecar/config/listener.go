@@ -12,7 +12,8 @@ const defaultTCPIdleTimeout = time.Hour
 
 var (
 	listenerFields = allow(&listenerv3.Listener{},
-		"name", "address", "stat_prefix", "filter_chains", "default_filter_chain", "metadata", "traffic_direction")
+		"name", "address", "stat_prefix", "filter_chains", "default_filter_chain", "metadata", "traffic_direction",
+		"listener_filters", "listener_filters_timeout", "continue_on_listener_filters_timeout")
 
 	tcpProxyFields = allow(&tcpproxyv3.TcpProxy{},
 		"stat_prefix", "cluster", "weighted_clusters", "idle_timeout")
@@ -56,6 +57,9 @@ func decodeListener(l *listenerv3.Listener) (*Listener, error) {
 		return nil, within("address", err)
 	}
 	out := &Listener{Name: l.GetName(), Address: addr}
+	if err := decodeListenerFilters(l, out); err != nil {
+		return nil, err
+	}
 	if err := decodeFilterChains(l, out); err != nil {
 		return nil, err
 	}

@@ -43,15 +43,19 @@ func TestDecodeListenerErrors(t *testing.T) {
 	}, {
 		name: "filter_chain_match server_names",
 		yaml: tcpListener + "      cluster: be\n  filter_chain_match: {server_names: [example.com]}\n",
-		want: `listener "web": filter_chains[0].filter_chain_match.server_names: not supported: needs the TLS inspector, which the sidecar does not have yet`,
+		want: `listener "web": filter_chains[0].filter_chain_match.server_names: needs the TLS inspector: add envoy.filters.listener.tls_inspector to the listener's listener_filters`,
 	}, {
 		name: "transport socket",
 		yaml: tcpListener + "      cluster: be\n  transport_socket: {name: tls}\n",
 		want: `listener "web": filter_chains[0].transport_socket: not supported`,
 	}, {
-		name: "listener filters",
-		yaml: tcpListener + "      cluster: be\nlistener_filters: [{name: tls_inspector}]\n",
-		want: `listener "web": listener_filters: not supported`,
+		name: "unsupported listener filter",
+		yaml: tcpListener + "      cluster: be\n",
+		edit: func(l *listenerv3.Listener) {
+			l.ListenerFilters = []*listenerv3.ListenerFilter{{Name: "http", ConfigType: &listenerv3.ListenerFilter_TypedConfig{
+				TypedConfig: &anypb.Any{TypeUrl: httpInspectorType}}}}
+		},
+		want: `listener "web": listener_filters[0].typed_config: unsupported listener filter "` + httpInspectorType + `"`,
 	}, {
 		name: "udp",
 		yaml: tcpListener + "      cluster: be\n",
@@ -170,6 +174,8 @@ filter_chains:
 		})
 	}
 }
+
+const httpInspectorType = "type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector"
 
 const corsType = "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors"
 

@@ -62,4 +62,5 @@ type (
 	NetworkFilter    = spec.NetworkFilter
 	LocalRateLimit   = spec.LocalRateLimit
 	TokenBucket      = spec.TokenBucket
+	TLSInspector     = spec.TLSInspector
 )

@@ -35,10 +35,11 @@ type Chain struct {
 // each, runs the chain's filters and hands the connection to its terminal
 // filter. Immutable and safe for concurrent use.
 type Handler struct {
-	matcher *Matcher
-	chains  []*Chain
-	def     *Chain
-	noMatch *atomic.Uint64
+	matcher   *Matcher
+	chains    []*Chain
+	def       *Chain
+	noMatch   *atomic.Uint64
+	inspector *TLSInspector // nil: no ClientHello inspection
 }
 
 // NewHandler returns the handler for chains, matched by ms (ms[i] selects
@@ -56,6 +57,14 @@ func NewHandler(ms []spec.FilterChainMatch, chains []*Chain, def *Chain, noMatch
 	return &Handler{matcher: m, chains: chains, def: def, noMatch: noMatch}, nil
 }
 
+// WithTLSInspector returns a copy of h that inspects each connection's
+// TLS ClientHello with t before selecting its chain.
+func (h *Handler) WithTLSInspector(t *TLSInspector) *Handler {
+	out := *h
+	out.inspector = t
+	return &out
+}
+
 // Select returns the chain for a connection described by ci, or nil.
 func (h *Handler) Select(ci *ConnInfo) *Chain {
 	if i := h.matcher.Match(ci); i >= 0 {
@@ -65,12 +74,17 @@ func (h *Handler) Select(ci *ConnInfo) *Chain {
 }
 
 // ServeConn selects c's chain and serves c with it; c is closed at once
-// when no chain matches or a filter closes it.
+// when no chain matches, a filter closes it, or the TLS inspector gives up
+// on it.
 func (h *Handler) ServeConn(ctx context.Context, c net.Conn) {
 	ci := ConnInfo{TransportProtocol: RawBuffer}
 	ci.Local = addrPort(c.LocalAddr())
 	ci.Remote = addrPort(c.RemoteAddr())
 	ci.DirectRemote = ci.Remote
+	if h.inspector != nil && h.inspector.inspect(c, &ci) != nil {
+		c.Close()
+		return
+	}
 	ch := h.Select(&ci)
 	if ch == nil {
 		h.noMatch.Add(1)

@@ -15,6 +15,24 @@ type Listener struct {
 	// Default serves connections no chain matches (Envoy's
 	// default_filter_chain); nil closes them.
 	Default *FilterChain
+	// TLSInspector, when set, reads each connection's TLS ClientHello
+	// (without consuming it) before its chain is chosen, so chains can
+	// match server names, application protocols and transport protocol
+	// "tls".
+	TLSInspector *TLSInspector
+}
+
+// TLSInspector configures Envoy's tls_inspector listener filter.
+type TLSInspector struct {
+	// Timeout bounds the wait for the ClientHello (listener_filters_timeout,
+	// default 15s); 0 means no bound.
+	Timeout time.Duration
+	// ContinueOnTimeout serves a connection whose ClientHello is late as
+	// raw_buffer instead of closing it.
+	ContinueOnTimeout bool
+	// CloseOnParseError closes connections whose first record is a
+	// malformed ClientHello instead of serving them as raw_buffer.
+	CloseOnParseError bool
 }
 
 // Chains calls yield with each filter chain of l, the default one last.

@@ -1,0 +1,90 @@
+package filterchain
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TLSInspector reads the TLS ClientHello a client sends first, without
+// consuming it, so that chains can match on server_names,
+// application_protocols and transport_protocol "tls", as Envoy's
+// envoy.filters.listener.tls_inspector. The bytes stay in the socket's
+// receive queue (MSG_PEEK), so the terminal filter reads them as if
+// nothing had looked, and its connection is still the *net.TCPConn (the
+// TCP proxy keeps its splice, the HTTP server its parking).
+type TLSInspector struct {
+	// Timeout bounds the wait for the ClientHello (Envoy's
+	// listener_filters_timeout); 0 waits as long as the client takes.
+	Timeout time.Duration
+	// ContinueOnTimeout serves a connection whose ClientHello has not
+	// arrived in time as raw_buffer instead of closing it.
+	ContinueOnTimeout bool
+	// CloseOnParseError closes a connection whose first record is a
+	// handshake but not a well-formed ClientHello, instead of serving it
+	// as raw_buffer (close_connection_on_client_hello_parsing_errors).
+	CloseOnParseError bool
+}
+
+// errInspect means the connection must be closed.
+var errInspect = errors.New("tls inspector: closing connection")
+
+var helloBufs = sync.Pool{New: func() any { b := make([]byte, maxHelloRecordLen); return &b }}
+
+// inspect fills ci's transport protocol, server name and application
+// protocols from c's ClientHello, if c starts with one. It returns
+// errInspect when c must be closed: the client left, the wait timed out
+// (unless ContinueOnTimeout), or the hello is malformed and
+// CloseOnParseError is set.
+func (t *TLSInspector) inspect(c net.Conn, ci *ConnInfo) error {
+	bp := helloBufs.Get().(*[]byte)
+	defer helloBufs.Put(bp)
+	var h clientHello
+	st, err := t.peekHello(c, *bp, &h)
+	switch {
+	case err != nil && isTimeout(err) && t.ContinueOnTimeout:
+		return nil
+	case err != nil:
+		return errInspect
+	case st == helloBad && t.CloseOnParseError:
+		return errInspect
+	case st != helloOK:
+		return nil
+	}
+	ci.TransportProtocol = "tls"
+	ci.ServerName = strings.ToLower(string(h.serverName))
+	for _, p := range h.alpn {
+		ci.ApplicationProtocols = append(ci.ApplicationProtocols, string(p))
+	}
+	return nil
+}
+
+// peekHello peeks at c until its first bytes parse as a ClientHello, show
+// they are not one, or fill buf.
+func (t *TLSInspector) peekHello(c net.Conn, buf []byte, h *clientHello) (helloStatus, error) {
+	if t.Timeout > 0 {
+		c.SetReadDeadline(time.Now().Add(t.Timeout))
+		defer c.SetReadDeadline(time.Time{})
+	}
+	have := 0
+	for {
+		n, err := peek(c, buf, have)
+		if err != nil {
+			return helloNeedMore, err
+		}
+		have = n
+		if st := parseClientHello(buf[:n], h); st != helloNeedMore {
+			return st, nil
+		}
+		if n == len(buf) {
+			return helloBad, nil
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
