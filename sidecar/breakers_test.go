@@ -190,3 +190,30 @@ func TestUseRemoteAddress(t *testing.T) {
 		})
 	}
 }
+
+// A request waiting for a connection (max_connections reached) waits no
+// longer than the route timeout, and gets 504 then, as in Envoy.
+func TestPendingRequestRouteTimeout(t *testing.T) {
+	s := newSidecar(t)
+	g := gatedBackend(t, "be")
+	cl := staticCluster("be", g.addr)
+	cl.MaxConnections, cl.MaxPendingRequests = 1, 1
+	url := serveHTTP(t, s, cl, func(l *config.Listener) {
+		vh := &l.FilterChains[0].HTTP.Routes.VirtualHosts[0]
+		vh.Routes[0].Action.Timeout = 200 * time.Millisecond
+		slow := vh.Routes[0] // without a timeout, it holds the connection
+		a := *slow.Action
+		slow.Action, a.Timeout, slow.Match.Path = &a, 0, "/slow"
+		vh.Routes = append([]config.Route{slow}, vh.Routes...)
+	})
+	held := inFlight(t, url, g, 0)
+	c := newClient()
+	defer c.CloseIdleConnections()
+	start := time.Now()
+	code, _, _ := do(t, c, url)
+	if took := time.Since(start); code != 504 || took < 150*time.Millisecond || took > 2*time.Second {
+		t.Errorf("pending request: %d after %v, want 504 at the 200ms route timeout", code, took)
+	}
+	g.open()
+	<-held
+}

@@ -88,9 +88,10 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 
 // acquireConn takes one of the cluster's max_connections slots for an
 // attempt. When none is free the attempt waits as a pending request
-// (upstream_cx_overflow), until deadline or, without one, the connect
-// timeout; beyond max_pending_requests it fails at once
-// (upstream_rq_pending_overflow), as in Envoy's HTTP/1.1 pool.
+// (upstream_cx_overflow) until the route's deadline (then 504) or, without
+// one, the connect timeout (then 503 overflow); beyond
+// max_pending_requests it fails at once (upstream_rq_pending_overflow), as
+// in Envoy's HTTP/1.1 pool.
 func acquireConn(cl *cluster.Cluster, deadline time.Time) *attemptError {
 	st := cl.Stats
 	if st.Cx.Acquire(cl.Limits.MaxConnections) {
@@ -103,11 +104,15 @@ func acquireConn(cl *cluster.Cluster, deadline time.Time) *attemptError {
 		return &attemptError{failOverflow, errOverflow}
 	}
 	defer st.RqPending.Add(-1)
-	if deadline.IsZero() {
-		deadline = time.Now().Add(cl.ConnectTimeout)
+	wait := deadline
+	if wait.IsZero() {
+		wait = time.Now().Add(cl.ConnectTimeout)
 	}
-	if st.Cx.Wait(cl.Limits.MaxConnections, deadline) {
+	if st.Cx.Wait(cl.Limits.MaxConnections, wait) {
 		return nil
+	}
+	if !deadline.IsZero() {
+		return &attemptError{failTimeout, errDeadline} // the route timeout: 504
 	}
 	st.OverflowRq.Add(1)
 	return &attemptError{failOverflow, errOverflow}
