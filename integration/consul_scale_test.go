@@ -104,6 +104,9 @@ func TestConsulScale(t *testing.T) {
 		"connections to consul max %d (now %d), health flip to the sidecar: first %v/%v, then critical %v, passing %v; "+
 		"new instance to the sidecar %v",
 		nsvc, min(nproxy, nsvc), first, ready, conns.max.Load(), conns.now.Load(), flips[0], flips[1], flips[2], flips[3], added)
+	if os.Getenv("MESHLB_CONSUL_SCALE_LOG") != "" {
+		t.Logf("--- control log ---\n%s", control.log.String())
+	}
 	if n := conns.max.Load(); n >= maxConsulConns {
 		t.Errorf("the control server held %d connections to consul, want under %d", n, maxConsulConns)
 	}

@@ -1,6 +1,10 @@
 package consul
 
 import (
+	"context"
+	"log/slog"
+	"time"
+
 	"github.com/hashicorp/consul/api"
 )
 
@@ -28,6 +32,8 @@ type sweep struct {
 	pending   map[string]bool              // nodes whose services have not arrived
 	instances map[string]map[string]uint64 // service → node/ID → ModifyIndex
 	again     bool                         // asked for again while running
+	started   time.Time
+	refreshed int // services fetched again
 }
 
 // startSweep sweeps datacenter dc, or again after the running sweep.
@@ -36,7 +42,7 @@ func (l *loop) startSweep(dc string) {
 		s.again = true
 		return
 	}
-	l.sweeps[dc] = &sweep{}
+	l.sweeps[dc] = &sweep{started: time.Now()}
 	l.queue.push(job{k: key{dc: dc}, list: true})
 }
 
@@ -74,6 +80,7 @@ func (l *loop) sweepNodes(dc string, s *sweep, nodes []*api.Node) {
 		for k := range l.want {
 			if _, fetched := l.health[k]; k.dc == dc && (fetched || l.inflight[k]) {
 				l.refresh(k)
+				s.refreshed++
 			}
 		}
 		l.endSweep(dc, s)
@@ -109,6 +116,7 @@ func (l *loop) finishSweep(dc string, s *sweep) {
 		}
 		if entries, fetched := l.health[k]; l.inflight[k] || fetched && s.differs(k.name, entries) {
 			l.refresh(k)
+			s.refreshed++
 		}
 	}
 	l.endSweep(dc, s)
@@ -135,6 +143,9 @@ func (s *sweep) differs(name string, entries []*api.ServiceEntry) bool {
 }
 
 func (l *loop) endSweep(dc string, s *sweep) {
+	l.src.logger.LogAttrs(context.Background(), slog.LevelDebug, "swept consul for changed services",
+		slog.String("datacenter", dc), slog.Int("nodes", len(s.nodes)), slog.Int("refreshed", s.refreshed),
+		slog.Duration("took", time.Since(s.started)))
 	delete(l.sweeps, dc)
 	if s.again {
 		l.startSweep(dc)
