@@ -104,9 +104,10 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 		chains  []*filterchain.Chain
 		def     *filterchain.Chain
 	)
+	dupNames := duplicateNames(l.Spec.FilterChains)
 	for fc := range l.Spec.Chains {
 		isDefault := fc == l.Spec.Default
-		ch, err := s.buildChain(ls.Name, fc, chainKey(fc, isDefault), set, clusters, old, fs)
+		ch, err := s.buildChain(ls.Name, fc, chainKey(fc, isDefault, dupNames), set, clusters, old, fs)
 		if err != nil {
 			return nil, fmt.Errorf("listener %q: %s%w", ls.Name, chainPath(&l.Spec, fc), err)
 		}

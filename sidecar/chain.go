@@ -60,16 +60,28 @@ func (ch *Chain) runtime() *filterchain.Chain {
 }
 
 // chainKey identifies a filter chain across configurations of its
-// listener: the default chain, else by name, else by its match (which is
-// unique among the listener's chains).
-func chainKey(fc *spec.FilterChain, isDefault bool) string {
+// listener: the default chain, else by name, else by its match (unique
+// among the listener's chains). A name that several chains share (Envoy
+// allows it) is qualified by the match.
+func chainKey(fc *spec.FilterChain, isDefault bool, dupNames map[string]bool) string {
 	switch {
 	case isDefault:
 		return "default"
-	case fc.Name != "":
+	case fc.Name != "" && !dupNames[fc.Name]:
 		return "name:" + fc.Name
 	}
-	return fmt.Sprintf("match:%v", fc.Match)
+	return fmt.Sprintf("name:%s match:%v", fc.Name, fc.Match)
+}
+
+// duplicateNames returns the names more than one of chains has.
+func duplicateNames(chains []spec.FilterChain) map[string]bool {
+	seen, dup := map[string]bool{}, map[string]bool{}
+	for i := range chains {
+		n := chains[i].Name
+		dup[n] = seen[n]
+		seen[n] = true
+	}
+	return dup
 }
 
 // httpScope is the HTTP filter state scope of the chain with key in

@@ -292,3 +292,26 @@ func TestTLSInspectorRoutesBySNI(t *testing.T) {
 		t.Errorf("replies (-want +got):\n%s", diff)
 	}
 }
+
+// TestChainsSharingAName: two chains with the same name are still two
+// chains, each with its own server and configuration.
+func TestChainsSharingAName(t *testing.T) {
+	s := newSidecar(t)
+	addr := freeAddr(t)
+	one, two := tcpChain(spec.FilterChainMatch{SourcePrefixRanges: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, "one"),
+		tcpChain(spec.FilterChainMatch{SourcePrefixRanges: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}, "two")
+	one.Name, two.Name = "same", "same"
+	set := &config.Set{
+		Clusters:  []config.Cluster{staticCluster("one", echoServer(t, "one")), staticCluster("two", echoServer(t, "two"))},
+		Listeners: []config.Listener{{Name: "l", Address: addr, FilterChains: []config.FilterChain{one, two}}},
+	}
+	for range 2 { // the second Apply reuses the servers of the first
+		if err := s.Apply(set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := []string{greeting(t, "127.0.0.1", addr), greeting(t, "127.0.0.2", addr)}
+	if diff := cmp.Diff([]string{"one", "two"}, got); diff != "" {
+		t.Errorf("greetings (-want +got):\n%s", diff)
+	}
+}
