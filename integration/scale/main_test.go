@@ -6,7 +6,9 @@
 // By default it runs a small mesh that `make test` can afford and asserts
 // that every stream gets the edit; `make scale` sets the sizes of the
 // issue through the environment (see [sizeFromEnv]) and reports figures.
-// Tests skip under -short.
+// MESHLB_SCALE_BIN runs a prebuilt binary instead of building this tree,
+// for before/after comparisons; one without `control --admin` is measured
+// without the figures that need it. Tests skip under -short.
 package scale
 
 import (
@@ -33,6 +35,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	if bin := os.Getenv("MESHLB_SCALE_BIN"); bin != "" {
+		meshlbBin = bin
+		return m.Run()
+	}
 	meshlbBin = filepath.Join(dir, "meshlb")
 	build := exec.Command("go", "build", "-o", meshlbBin, "../../cmd/meshlb")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
