@@ -138,10 +138,10 @@ func profile(admin string, d time.Duration, path string) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// logTime returns the time of the last log line with message msg that
-// was logged at or after since; ok is false if there is none.
-func (c *control) logTime(msg string, since time.Time) (time.Time, bool) {
-	var last time.Time
+// logTimes returns the times of the log lines with message msg that were
+// logged at or after since, in order.
+func (c *control) logTimes(msg string, since time.Time) []time.Time {
+	var out []time.Time
 	for _, line := range strings.Split(c.log.String(), "\n") {
 		if !strings.Contains(line, `msg="`+msg+`"`) && !strings.Contains(line, "msg="+msg+" ") {
 			continue
@@ -152,10 +152,10 @@ func (c *control) logTime(msg string, since time.Time) (time.Time, bool) {
 		}
 		at, err := time.Parse(time.RFC3339Nano, ts)
 		if err == nil && !at.Before(since.Truncate(time.Millisecond)) {
-			last = at
+			out = append(out, at)
 		}
 	}
-	return last, !last.IsZero()
+	return out
 }
 
 // cpu returns the user+system CPU time the process has used.
