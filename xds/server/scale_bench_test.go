@@ -143,21 +143,26 @@ func popularCatalog(b *testing.B, services, sidecars, port int) *discovery.Catal
 }
 
 // BenchmarkPopularEndpoint measures Update when one endpoint of a service
-// all 1,000 sidecars call changes (2,000 services of 10 endpoints): every
-// node is translated and published, with no stream attached.
+// all 1,000 sidecars call changes, with 2,000 and 10,000 services of 10
+// endpoints (the meshes of integration/scale): every node is translated
+// and published, with no stream attached.
 func BenchmarkPopularEndpoint(b *testing.B) {
-	cats := [2]*discovery.Catalog{popularCatalog(b, 2000, 1000, 8080), popularCatalog(b, 2000, 1000, 8081)}
-	s := New(nil)
-	ctx := context.Background()
-	if err := s.Update(ctx, cats[0]); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		if err := s.Update(ctx, cats[i%2]); err != nil {
-			b.Fatal(err)
-		}
+	for _, n := range []int{2000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			cats := [2]*discovery.Catalog{popularCatalog(b, n, 1000, 8080), popularCatalog(b, n, 1000, 8081)}
+			s := New(nil)
+			ctx := context.Background()
+			if err := s.Update(ctx, cats[0]); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := s.Update(ctx, cats[i%2]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
