@@ -335,3 +335,25 @@ func procAddr(addr string) string {
 	p, _ := strconv.Atoi(port)
 	return fmt.Sprintf("%02X%02X%02X%02X:%04X", b[3], b[2], b[1], b[0], p)
 }
+
+// An agent whose limits.http_max_conns_per_client is below what the
+// control server needs answers 429: the control server logs it as an
+// error that names the limit, rather than warnings or nothing.
+func TestConsulConnectionLimitIsAnError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	a := startConsul(t, func(cfg map[string]any) {
+		cfg["limits"] = map[string]any{"http_max_conns_per_client": 6}
+	})
+	xds := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	control := start(t, "control", append([]string{"control", "--consul", "--xds-addr", xds}, a.meshFlags()...)...)
+	eventually(t, "an error naming the connection limit", func() bool {
+		for _, line := range strings.Split(control.log.String(), "\n") {
+			if strings.Contains(line, "level=ERROR") && strings.Contains(line, "limits.http_max_conns_per_client") {
+				return true
+			}
+		}
+		return false
+	})
+}
