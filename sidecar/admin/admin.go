@@ -63,14 +63,24 @@ func (a *admin) ready(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "LIVE")
 }
 
+// configDump renders the configuration in force as Envoy's /config_dump.
+// A configuration from xDS is rendered here, on demand, not when applied.
 func (a *admin) configDump(w http.ResponseWriter, _ *http.Request) {
 	snap := a.sc.Snapshot()
+	var dump []byte
+	if snap != nil {
+		var err error
+		if dump, err = snap.Set.ConfigDump(); err != nil {
+			http.Error(w, "rendering the config dump: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
-	if snap == nil || snap.Set.Dump == nil {
+	if dump == nil {
 		fmt.Fprintln(w, `{"configs":[]}`)
 		return
 	}
-	w.Write(snap.Set.Dump)
+	w.Write(dump)
 }
 
 // clusters prints Envoy's /clusters text format:

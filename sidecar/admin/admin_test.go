@@ -68,3 +68,33 @@ func TestEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigDumpOnDemand checks that a Set's Dumper runs only when
+// /config_dump is asked, and that an endpoint-less cluster is listed in
+// /clusters.
+func TestConfigDumpOnDemand(t *testing.T) {
+	sc := sidecar.New(slog.New(slog.DiscardHandler))
+	defer sc.Close(time.Second)
+	h := Handler(sc)
+	rendered := 0
+	set := &config.Set{
+		Clusters:  []config.Cluster{{Name: "empty", Type: config.DiscoveryEDS}},
+		Endpoints: map[string]*config.LoadAssignment{"empty": {ClusterName: "empty"}},
+		Dumper: func() ([]byte, error) {
+			rendered++
+			return []byte(`{"configs":["lazy"]}`), nil
+		},
+	}
+	if err := sc.Apply(set); err != nil {
+		t.Fatal(err)
+	}
+	if rendered != 0 {
+		t.Errorf("dump rendered %d times by Apply, want 0", rendered)
+	}
+	if _, body := get(t, h, "/config_dump"); body != `{"configs":["lazy"]}` || rendered != 1 {
+		t.Errorf("/config_dump = %q after %d renders, want the Dumper's output after 1", body, rendered)
+	}
+	if _, body := get(t, h, "/clusters"); !strings.Contains(body, "empty::default_priority::max_connections::") {
+		t.Errorf("/clusters lacks the endpoint-less cluster:\n%s", body)
+	}
+}

@@ -24,6 +24,19 @@ type Set struct {
 	// Dump is the active configuration as JSON in the shape of Envoy's
 	// /config_dump, built by whoever decoded the resources. May be nil.
 	Dump []byte
+	// Dumper, when not nil, renders that JSON on demand instead: a large
+	// configuration is rendered only when /config_dump is asked, not on
+	// every update. It is safe for concurrent use and may cache its result.
+	Dumper func() ([]byte, error)
+}
+
+// ConfigDump returns the /config_dump JSON of s (see Set.Dumper), or nil
+// if s has none.
+func (s *Set) ConfigDump() ([]byte, error) {
+	if s.Dumper != nil {
+		return s.Dumper()
+	}
+	return s.Dump, nil
 }
 
 // TCPProxy relays bytes to one cluster, or to one of several by weight.

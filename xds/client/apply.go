@@ -113,10 +113,7 @@ func (c *Client) commit(next *state) error {
 		c.cur = next
 		return nil
 	}
-	set, fp, err := next.build(c.static)
-	if err != nil {
-		return err
-	}
+	set, fp := next.build(c.static)
 	if c.applied && slices.Equal(fp, c.fp) {
 		c.cur = next
 		return nil

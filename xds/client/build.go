@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"slices"
+	"sync"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -16,7 +17,9 @@ import (
 // build returns the Set the data plane serves for s: the static resources
 // merged with the active dynamic ones (a dynamic listener or cluster replaces
 // a static one of the same name), the route configurations and load
-// assignments they refer to, and a config dump of the dynamic resources.
+// assignments they refer to, and a renderer of the config dump of the
+// dynamic resources, which runs only when the dump is asked for (rendering
+// 10,000 resources takes seconds) and keeps its result.
 //
 // A reference to a route configuration or load assignment the client does
 // not have (possible only for a static resource, or an active one whose
@@ -26,7 +29,7 @@ import (
 // It also returns a fingerprint of the Set: the decoded specs it is made of,
 // in a fixed order. Unchanged resources keep their spec (see [decode]), so
 // equal fingerprints mean equal Sets.
-func (s *state) build(static *config.Set) (*config.Set, []any, error) {
+func (s *state) build(static *config.Set) (*config.Set, []any) {
 	ls := sortedValues(s.active[kindListener])
 	cs := sortedValues(s.active[kindCluster])
 	set := &config.Set{
@@ -61,13 +64,11 @@ func (s *state) build(static *config.Set) (*config.Set, []any, error) {
 			fp = append(fp, r.spec)
 		}
 	}
-	dump, err := config.Dump(protos[*listenerv3.Listener](ls), protos[*routev3.RouteConfiguration](rs),
-		protos[*clusterv3.Cluster](cs), protos[*endpointv3.ClusterLoadAssignment](es))
-	if err != nil {
-		return nil, nil, err
-	}
-	set.Dump = dump
-	return set, fp, nil
+	set.Dumper = sync.OnceValues(func() ([]byte, error) {
+		return config.Dump(protos[*listenerv3.Listener](ls), protos[*routev3.RouteConfiguration](rs),
+			protos[*clusterv3.Cluster](cs), protos[*endpointv3.ClusterLoadAssignment](es))
+	})
+	return set, fp
 }
 
 // resolve returns the spec to store under name in have, or nil for none:

@@ -55,8 +55,8 @@ func TestUpdates(t *testing.T) {
 			}
 			srv.set(t, "v2", base("10.0.0.1:80", "10.0.0.2:80"))
 			set := a.waitFor(ctx, t, baseSummary("10.0.0.1:80", "10.0.0.2:80"))
-			if len(set.Dump) == 0 {
-				t.Error("applied Set has no Dump")
+			if dump, err := set.ConfigDump(); err != nil || len(dump) == 0 {
+				t.Errorf("applied Set has no config dump: %q, %v", dump, err)
 			}
 			if m.delta {
 				// Only the changed load assignment is sent.
