@@ -119,22 +119,24 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 		matches = append(matches, fc.Match)
 		chains = append(chains, ch.runtime())
 	}
-	h, err := filterchain.NewHandler(matches, chains, def, s.stats.counter(noChainMatchStat(ls.Address)))
+	h, err := filterchain.NewHandler(matches, chains, def, s.stats.counter(listenerStat(ls.Address, "no_filter_chain_match")))
 	if err != nil {
 		return nil, fmt.Errorf("listener %q: %w", ls.Name, err)
 	}
 	if ti := ls.TLSInspector; ti != nil {
 		h = h.WithTLSInspector(&filterchain.TLSInspector{
 			Timeout: ti.Timeout, ContinueOnTimeout: ti.ContinueOnTimeout, CloseOnParseError: ti.CloseOnParseError,
+			Timeouts: s.stats.counter(listenerStat(ls.Address, "downstream_pre_cx_timeout")),
 		})
 	}
 	l.handler = h
 	return l, nil
 }
 
-// noChainMatchStat is Envoy's listener.<address>.no_filter_chain_match.
-func noChainMatchStat(addr string) string {
-	return "listener." + strings.ReplaceAll(addr, ":", "_") + ".no_filter_chain_match"
+// listenerStat is Envoy's name of a listener's statistic,
+// listener.<address>.<name>, with ':' in the address written as '_'.
+func listenerStat(addr, name string) string {
+	return "listener." + strings.ReplaceAll(addr, ":", "_") + "." + name
 }
 
 // filterState returns the HTTP filter state of p, which may be nil.

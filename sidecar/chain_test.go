@@ -112,7 +112,7 @@ func TestFilterChainMatch(t *testing.T) {
 		t.Errorf("greetings after update (-want +got):\n%s", diff)
 	}
 	counters := s.Counters()
-	nm := func(a string) uint64 { return counters[noChainMatchStat(a)] }
+	nm := func(a string) uint64 { return counters[listenerStat(a, "no_filter_chain_match")] }
 	if nm(addr) != 1 || nm(closedAddr) != 1 {
 		t.Errorf("no_filter_chain_match = %d and %d, want 1 and 1", nm(addr), nm(closedAddr))
 	}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,9 @@ type TLSInspector struct {
 	// handshake but not a well-formed ClientHello, instead of serving it
 	// as raw_buffer (close_connection_on_client_hello_parsing_errors).
 	CloseOnParseError bool
+	// Timeouts, when not nil, counts the connections whose ClientHello was
+	// late (Envoy's listener.<address>.downstream_pre_cx_timeout).
+	Timeouts *atomic.Uint64
 }
 
 // errInspect means the connection must be closed.
@@ -43,6 +47,9 @@ func (t *TLSInspector) inspect(c net.Conn, ci *ConnInfo) error {
 	defer helloBufs.Put(bp)
 	var h clientHello
 	st, err := t.peekHello(c, *bp, &h)
+	if err != nil && isTimeout(err) && t.Timeouts != nil {
+		t.Timeouts.Add(1)
+	}
 	switch {
 	case err != nil && isTimeout(err) && t.ContinueOnTimeout:
 		return nil

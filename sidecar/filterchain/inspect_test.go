@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,7 +141,14 @@ func TestTLSInspectorTimeout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var timeouts atomic.Uint64
+			tt.insp.Timeouts = &timeouts
 			addr := serve(t, h.WithTLSInspector(&tt.insp))
+			defer func() {
+				if n := timeouts.Load(); n != 1 {
+					t.Errorf("downstream_pre_cx_timeout = %d, want 1", n)
+				}
+			}()
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
