@@ -78,3 +78,46 @@ func cutComma(b []byte) (tok, rest []byte) {
 	}
 	return trimOWS(b), nil
 }
+
+// skipBWS drops the "bad" whitespace RFC 9110 5.6.3 allows around
+// separators from the start of b.
+func skipBWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// tokenLen is the length of the token at the start of b.
+func tokenLen(b []byte) int {
+	for i, c := range b {
+		if !tokenChars[c] {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// quotedLen is the length of the quoted-string at the start of b, which
+// starts with a quote, or -1 if it is not one (RFC 9110 5.6.4).
+func quotedLen(b []byte) int {
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\':
+			if i++; i == len(b) || !qdChar(b[i]) && b[i] != '"' && b[i] != '\\' {
+				return -1
+			}
+		case !qdChar(c):
+			return -1
+		}
+	}
+	return -1
+}
+
+// qdChar reports whether c is qdtext: HTAB, SP, VCHAR but the quote and
+// the backslash, or obs-text.
+func qdChar(c byte) bool {
+	return c == '\t' || c == ' ' || c == 0x21 || (0x23 <= c && c <= 0x7e && c != '\\') || c >= 0x80
+}

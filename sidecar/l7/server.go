@@ -5,7 +5,10 @@
 // The HTTP/1 codec here is written for the proxy's hot path: no
 // http.Request, no header map, no goroutine hand-off per request, and
 // buffers taken from a pool only while a connection has bytes in flight.
-// Framing rules against request smuggling (RFC 9112 6.3) live in parse.go.
+// The codec's rules against request smuggling live in parse.go (framing
+// headers, RFC 9112 6.3), target.go (request target and Host) and chunk.go
+// (chunked framing, RFC 9112 7.1); the bounds on reading a head are in
+// session.go (readHead).
 package l7
 
 import (
