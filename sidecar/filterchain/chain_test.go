@@ -292,3 +292,42 @@ func BenchmarkSelect(b *testing.B) {
 		}
 	}
 }
+
+// nop is a terminal that leaves the connection open, so a benchmark can
+// serve one connection many times.
+type nop struct{}
+
+func (nop) ServeConn(context.Context, net.Conn) {}
+
+// BenchmarkServeConn measures what a listener adds to each accepted
+// connection before its terminal filter: reading the addresses, matching
+// a chain and running a local rate limit filter.
+func BenchmarkServeConn(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	counter, _ := counters()
+	rl, err := Get(spec.LocalRateLimitType).Build(&spec.LocalRateLimit{StatPrefix: "rl",
+		Bucket: spec.TokenBucket{MaxTokens: 1 << 31, TokensPerFill: 1 << 31, FillInterval: time.Second}}, Env{Counter: counter})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := NewHandler([]spec.FilterChainMatch{
+		{SourcePrefixRanges: prefixes("10.0.0.0/8")}, {SourceType: spec.SourceLocal},
+	}, []*Chain{{Terminal: nop{}}, {Filters: []Filter{rl}, Terminal: nop{}}}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeConn(ctx, c)
+	}
+}
