@@ -40,7 +40,8 @@ func TestPushLatency(t *testing.T) {
 		admin = ctl.addr(t, "admin")
 	}
 	start := time.Now()
-	f := startFleet(ctl.addr(t, "xDS"), sz.sidecars())
+	xds := ctl.addr(t, "xDS")
+	f := startFleet(xds, sz.sidecars())
 	t.Cleanup(f.stop)
 	waitAll(t, f, portBefore, syncTimeout)
 	waitSettled(t, f)
@@ -99,6 +100,13 @@ func TestPushLatency(t *testing.T) {
 	if os.Getenv("MESHLB_SCALE_BIN") == "" && r.responses != [4]int64{0, int64(sz.Streams), 0, 0} {
 		t.Errorf("responses CDS/EDS/LDS/RDS for one endpoint edit = %v, want EDS only, one per stream", r.responses)
 	}
+	// Every sidecar reconnects at once, as after a replica failover.
+	f.stop()
+	start = time.Now()
+	again := startFleet(xds, sz.sidecars())
+	t.Cleanup(again.stop)
+	waitAll(t, again, portAfter, syncTimeout)
+	r.resync = time.Since(start)
 	r.goroutines = ctl.goroutines(t)
 	t.Log("\n" + r.String())
 	if out := os.Getenv("MESHLB_SCALE_REPORT"); out != "" {
@@ -148,6 +156,7 @@ func latencies(f *fleet, from time.Time) []time.Duration {
 type report struct {
 	size            size
 	sync            time.Duration // all streams opened and synced
+	resync          time.Duration // all streams reopened and synced
 	detect, applied time.Duration // write → "catalog changed", "applied catalog" log lines
 	fromWrite       []time.Duration
 	fromPublish     []time.Duration
@@ -174,6 +183,7 @@ func (r report) String() string {
 	fmt.Fprintf(&b, "  bytes for the edit: %.2f MB; responses CDS/EDS/LDS/RDS: %d/%d/%d/%d\n",
 		float64(r.bytes)/1e6, r.responses[0], r.responses[1], r.responses[2], r.responses[3])
 	fmt.Fprintf(&b, "  control CPU for the edit: %v; RSS %.0f MiB (peak %.0f)\n", r.cpu, r.rss, r.peak)
+	fmt.Fprintf(&b, "  all streams reconnected and synced in %v\n", r.resync.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  control goroutines: %d (%.1f per stream)", r.goroutines, float64(r.goroutines)/float64(s.Streams))
 	return b.String()
 }
