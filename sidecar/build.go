@@ -52,12 +52,12 @@ func (s *Sidecar) build(set *spec.Set) (*Snapshot, error) {
 }
 
 func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluster, error) {
-	policy := string(cs.LBPolicy)
-	if policy == "" {
-		policy = balancer.RoundRobin
-	}
-	if balancer.Get(policy) == nil {
+	if policy := balancer.Policy(cs); balancer.Get(policy) == nil {
 		return nil, fmt.Errorf("cluster %q: lb_policy: %q is not supported", cs.Name, policy)
+	}
+	t, err := transport(cs)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", cs.Name, err)
 	}
 	la := cs.Static
 	if cs.Type == spec.DiscoveryEDS {
@@ -67,6 +67,8 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 		Name:           cs.Name,
 		ConnectTimeout: cs.ConnectTimeout,
 		Stats:          s.stats.cluster(cs.Name),
+		Runtime:        s.registry.Runtime(cs.Name),
+		Transport:      t,
 		Limits: cluster.Limits{
 			MaxConnections: int64(cs.MaxConnections), MaxPending: int64(cs.MaxPendingRequests),
 			MaxRequests: int64(cs.MaxRequests), MaxRetries: int64(cs.MaxRetries),
@@ -75,15 +77,23 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 	}
 	if la != nil {
 		for _, e := range la.Endpoints {
-			st := s.registry.Get(e.Address)
+			st := s.registry.Get(e.Address, t)
 			st.Pool.SetIdleTimeout(cs.IdleTimeout)
 			c.Endpoints = append(c.Endpoints, &cluster.Endpoint{
 				State: st, Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority,
 			})
 		}
 	}
-	c.Picker = balancer.Build(policy, c.Endpoints)
+	c.Picker = balancer.Build(cs, c.Endpoints)
 	return c, nil
+}
+
+// transport returns the transport of cs's upstream connections: plaintext
+// today. The TLS issue adds the UpstreamTlsContext transport here (its key
+// naming SNI, ALPN and the certificates' hash), so that its connections
+// and pools never mix with plaintext ones to the same address.
+func transport(cs *spec.Cluster) (cluster.Transport, error) {
+	return cluster.Plain, nil
 }
 
 func edsName(c *spec.Cluster) string {

@@ -144,11 +144,14 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	if err := s.listeners.Reconcile(specs); err != nil {
 		return err
 	}
+	for _, c := range snap.Clusters {
+		c.Runtime.Install(c.Picker)
+	}
 	for _, l := range snap.Listeners {
 		l.publish()
 	}
 	s.current.Store(snap)
-	s.registry.Retain(addresses(snap.Clusters))
+	s.registry.Retain(snap.Clusters)
 	s.readyOnce.Do(func() { close(s.ready) })
 	s.logger.Info("configuration applied", "listeners", len(snap.Listeners), "clusters", len(snap.Clusters))
 	return nil
@@ -185,16 +188,6 @@ func (s *Sidecar) Addresses() map[string]string {
 // full stat name, such as listener.<address>.no_filter_chain_match and
 // local_ratelimit.<stat_prefix>.rate_limited.
 func (s *Sidecar) Counters() map[string]uint64 { return s.stats.counterValues() }
-
-func addresses(clusters map[string]*cluster.Cluster) map[string]bool {
-	keep := map[string]bool{}
-	for _, c := range clusters {
-		for _, e := range c.Endpoints {
-			keep[e.Addr] = true
-		}
-	}
-	return keep
-}
 
 var (
 	_ listener.Handler     = (*filterchain.Handler)(nil)

@@ -51,7 +51,7 @@ func collect(sc *sidecar.Sidecar) []stat {
 		c("upstream_cx_none_healthy", s.NoHealthy.Load())
 		c("upstream_cx_overflow", s.CxOverflow.Load())
 		c("upstream_rq_retry_overflow", s.RetryOverflow.Load())
-		g("upstream_cx_active", s.Cx.Active())
+		g("upstream_cx_active", s.CxActive.Load())
 		g("upstream_rq_active", s.RqActive.Load())
 		g("upstream_rq_pending_active", s.RqPending.Load())
 	}

@@ -1,12 +1,16 @@
 // Package balancer holds the load-balancing policies. Each policy is a
 // [Builder] registered by name in init; the data plane builds one
-// [cluster.Picker] per cluster per snapshot, off the request path.
+// [cluster.Picker] per cluster per snapshot, off the request path, and
+// installs it in the cluster's [cluster.Runtime] when the snapshot is
+// published. A picker that also implements [cluster.Observer] receives the
+// outcome of every attempt on the endpoints it picked.
 package balancer
 
 import (
 	"slices"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Builder builds pickers for one policy.
@@ -14,8 +18,10 @@ type Builder interface {
 	// Name is the policy's name as it appears in config.LBPolicy.
 	Name() string
 	// Build returns a picker over endpoints, all of which are usable and of
-	// one priority. endpoints is never empty and must not be modified.
-	Build(endpoints []*cluster.Endpoint) cluster.Picker
+	// one priority, configured by the cluster's spec cfg (the policy's
+	// fields are read from it; cfg must not be modified or kept past Build
+	// unless copied). endpoints is never empty and must not be modified.
+	Build(cfg *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker
 }
 
 var registry = map[string]Builder{}
@@ -39,10 +45,11 @@ func Names() []string {
 
 // Build returns a picker for the usable endpoints of the lowest priority
 // that has any (Envoy's priority levels, without overprovisioning), using
-// the named policy. It returns a picker that always returns nil when no
-// endpoint is usable. It panics if the policy is not registered, which the
-// config layer rules out.
-func Build(policy string, endpoints []*cluster.Endpoint) cluster.Picker {
+// the policy cfg names (round robin when none). It returns a picker that
+// always returns nil when no endpoint is usable. It panics if the policy
+// is not registered, which the config layer rules out.
+func Build(cfg *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
+	policy := Policy(cfg)
 	b := Get(policy)
 	if b == nil {
 		panic("balancer: unregistered policy " + policy)
@@ -51,7 +58,16 @@ func Build(policy string, endpoints []*cluster.Endpoint) cluster.Picker {
 	if len(best) == 0 {
 		return none{}
 	}
-	return b.Build(best)
+	return b.Build(cfg, best)
+}
+
+// Policy returns the name of cfg's policy: its LBPolicy, or RoundRobin
+// (Envoy's default).
+func Policy(cfg *spec.Cluster) string {
+	if cfg.LBPolicy == "" {
+		return RoundRobin
+	}
+	return string(cfg.LBPolicy)
 }
 
 func usableAtBestPriority(endpoints []*cluster.Endpoint) []*cluster.Endpoint {

@@ -16,6 +16,8 @@ func endpoints(weights ...uint32) []*cluster.Endpoint {
 	return out
 }
 
+func policyCfg(name string) *spec.Cluster { return &spec.Cluster{LBPolicy: spec.LBPolicy(name)} }
+
 func shares(p cluster.Picker, n int) map[string]int {
 	got := map[string]int{}
 	for range n {
@@ -26,7 +28,7 @@ func shares(p cluster.Picker, n int) map[string]int {
 
 func TestRoundRobinWeighted(t *testing.T) {
 	eps := endpoints(5, 1, 1)
-	p := Build(RoundRobin, eps)
+	p := Build(policyCfg(RoundRobin), eps)
 	got := shares(p, 700)
 	want := map[string]int{"10.0.0.0:80": 500, "10.0.0.1:80": 100, "10.0.0.2:80": 100}
 	for k, v := range want {
@@ -56,19 +58,19 @@ func TestSkipsUnusableAndUsesBestPriority(t *testing.T) {
 	eps[2].Priority, eps[3].Priority = 1, 1
 	for _, policy := range Names() {
 		t.Run(policy, func(t *testing.T) {
-			got := shares(Build(policy, eps), 100)
+			got := shares(Build(policyCfg(policy), eps), 100)
 			if len(got) != 1 || got["10.0.0.1:80"] != 100 {
 				t.Errorf("picks = %v, want only the healthy priority-0 endpoint", got)
 			}
 		})
 	}
 	eps[1].Health = spec.Draining
-	got := shares(Build(RoundRobin, eps), 100)
+	got := shares(Build(policyCfg(RoundRobin), eps), 100)
 	if got["10.0.0.2:80"] != 50 || got["10.0.0.3:80"] != 50 {
 		t.Errorf("failover picks = %v, want priority 1 split evenly", got)
 	}
 	eps[2].Health, eps[3].Health = spec.Unhealthy, spec.Unhealthy
-	if e := Build(RoundRobin, eps).Pick(0); e != nil {
+	if e := Build(policyCfg(RoundRobin), eps).Pick(0); e != nil {
 		t.Errorf("Pick() = %v with no usable endpoint, want nil", e.Addr)
 	}
 }
@@ -76,7 +78,7 @@ func TestSkipsUnusableAndUsesBestPriority(t *testing.T) {
 func TestLeastRequestPrefersIdle(t *testing.T) {
 	eps := endpoints(1, 1)
 	eps[0].Inflight.Store(10)
-	got := shares(Build(LeastRequest, eps), 1000)
+	got := shares(Build(policyCfg(LeastRequest), eps), 1000)
 	// With two random choices, the busy endpoint wins only when both picks land on it.
 	if got["10.0.0.0:80"] > 350 {
 		t.Errorf("picks = %v, want the busy endpoint picked about 1/4 of the time", got)
@@ -84,7 +86,7 @@ func TestLeastRequestPrefersIdle(t *testing.T) {
 }
 
 func TestRandomWeighted(t *testing.T) {
-	got := shares(Build(Random, endpoints(3, 1)), 40000)
+	got := shares(Build(policyCfg(Random), endpoints(3, 1)), 40000)
 	if share := float64(got["10.0.0.0:80"]) / 40000; share < 0.73 || share > 0.77 {
 		t.Errorf("share = %.3f, want 0.75 +- 0.02", share)
 	}
@@ -97,7 +99,7 @@ func BenchmarkPick(b *testing.B) {
 			for i := range w {
 				w[i] = 1
 			}
-			p := Build(policy, endpoints(w...))
+			p := Build(policyCfg(policy), endpoints(w...))
 			b.Run(fmt.Sprintf("%s/%d", policy, n), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
@@ -108,7 +110,7 @@ func BenchmarkPick(b *testing.B) {
 			})
 		}
 	}
-	p := Build(RoundRobin, endpoints(5, 3, 1))
+	p := Build(policyCfg(RoundRobin), endpoints(5, 3, 1))
 	b.Run("round_robin/weighted", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -118,7 +120,7 @@ func BenchmarkPick(b *testing.B) {
 }
 
 func BenchmarkPickParallel(b *testing.B) {
-	p := Build(RoundRobin, endpoints(1, 1, 1))
+	p := Build(policyCfg(RoundRobin), endpoints(1, 1, 1))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

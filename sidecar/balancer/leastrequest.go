@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // LeastRequest is the name of the least-request policy.
@@ -15,7 +16,7 @@ type leastRequestBuilder struct{}
 
 func (leastRequestBuilder) Name() string { return LeastRequest }
 
-func (leastRequestBuilder) Build(endpoints []*cluster.Endpoint) cluster.Picker {
+func (leastRequestBuilder) Build(_ *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
 	return &leastRequest{endpoints: endpoints}
 }
 

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Random is the name of the weighted random policy.
@@ -16,7 +17,7 @@ type randomBuilder struct{}
 
 func (randomBuilder) Name() string { return Random }
 
-func (randomBuilder) Build(endpoints []*cluster.Endpoint) cluster.Picker {
+func (randomBuilder) Build(_ *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
 	return newWeightedRandom(endpoints)
 }
 

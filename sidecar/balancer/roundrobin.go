@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // RoundRobin is the name of the weighted round-robin policy.
@@ -22,7 +23,7 @@ const maxSchedule = 1 << 14
 // Build precomputes a smooth weighted round-robin schedule (nginx's
 // algorithm: no endpoint gets a burst), so Pick is one atomic add and one
 // index.
-func (roundRobinBuilder) Build(endpoints []*cluster.Endpoint) cluster.Picker {
+func (roundRobinBuilder) Build(_ *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
 	if equalWeights(endpoints) {
 		return &roundRobin{schedule: endpoints}
 	}

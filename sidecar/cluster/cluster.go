@@ -24,8 +24,11 @@ type Stats struct {
 	RqRetry       atomic.Uint64 // upstream_rq_retry
 	CxTotal       atomic.Uint64 // upstream_cx_total
 	CxConnectFail atomic.Uint64 // upstream_cx_connect_fail
+	// CxActive counts the open upstream connections this cluster dialed,
+	// busy or idle in a pool (upstream_cx_active).
+	CxActive atomic.Int64
 	// Cx counts the upstream connections carrying a request or a TCP
-	// relay (upstream_cx_active), for max_connections.
+	// relay, for max_connections.
 	Cx            Slots
 	RqActive      atomic.Int64  // upstream_rq_active
 	RqPending     atomic.Int64  // upstream_rq_pending_active
@@ -56,24 +59,49 @@ func (s *StatusCounts) CountStatus(code int) {
 }
 
 // Cluster is one upstream cluster in one configuration snapshot. It is
-// immutable; its Stats and its endpoints' State are shared across
+// immutable; its Stats, Runtime and its endpoints' State are shared across
 // snapshots.
 type Cluster struct {
 	Name           string
 	ConnectTimeout time.Duration
 	// Endpoints lists every endpoint, usable or not, in configuration order.
 	Endpoints []*Endpoint
-	// Picker picks among the usable endpoints of the best priority.
+	// Picker picks among the usable endpoints of the best priority. It is
+	// installed in Runtime when the snapshot is published.
 	Picker Picker
-	Stats  *Stats
+	// Runtime is the cluster's state across snapshots; picks use its
+	// picker once one is installed. Nil: picks use Picker.
+	Runtime *Runtime
+	// Transport makes the connections to the endpoints, whose states are
+	// keyed by it; nil means [Plain].
+	Transport Transport
+	Stats     *Stats
 	// Limits are the circuit-breaker thresholds.
 	Limits Limits
 	// IdleTimeout closes pooled connections idle that long; 0 for never.
 	IdleTimeout time.Duration
 }
 
-// Pick returns an endpoint for a new request, or nil.
-func (c *Cluster) Pick(hash uint64) *Endpoint { return c.Picker.Pick(hash) }
+// Pick picks an endpoint for an attempt with the picker in force (the
+// Runtime's, else the snapshot's). The result's Endpoint is nil when none
+// is usable. Pick does not block or allocate.
+func (c *Cluster) Pick(hash uint64) Pick {
+	var in *installed
+	if c.Runtime != nil {
+		in = c.Runtime.cur.Load()
+	}
+	p, obs := c.Picker, Observer(nil)
+	if in != nil {
+		p, obs = in.picker, in.obs
+	} else {
+		obs, _ = p.(Observer)
+	}
+	pk := Pick{Endpoint: p.Pick(hash), obs: obs}
+	if obs != nil {
+		pk.start = time.Now()
+	}
+	return pk
+}
 
 // Overloaded reports whether the cluster's max_requests circuit breaker is
 // open.

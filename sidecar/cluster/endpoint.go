@@ -1,6 +1,7 @@
 // Package cluster holds the data plane's view of upstream clusters: their
-// endpoints, the per-endpoint state that outlives configuration changes, and
-// the upstream connection pools.
+// endpoints, the state that outlives configuration changes (per endpoint
+// and per cluster), the upstream transports and connection pools, and the
+// outcomes of picks.
 package cluster
 
 import (
@@ -11,12 +12,16 @@ import (
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
-// State is the mutable, per-address state of an upstream endpoint: load,
-// counters and idle connections. It is shared by every snapshot that names
-// the address, so a configuration change never resets it. All fields are
-// safe for concurrent use.
+// State is the mutable state of an upstream endpoint reached through one
+// transport: load, counters and idle connections. It is keyed by (address,
+// transport key) and shared by every snapshot that names both, so a
+// configuration change never resets it, and connections made through one
+// transport are never handed to a user of another. All fields are safe for
+// concurrent use.
 type State struct {
 	Addr string
+	// Transport makes the connections to Addr; nil means [Plain].
+	Transport Transport
 	// Inflight is the number of requests or connections in progress.
 	Inflight atomic.Int64
 	// Requests counts requests (or connections, for TCP) sent.
@@ -42,41 +47,87 @@ func (e *Endpoint) Usable() bool {
 	return e.Health == spec.Healthy || e.Health == spec.Degraded
 }
 
-// Registry maps addresses to their [State]. It is used while building
-// snapshots, never on the request path. Safe for concurrent use.
+// transport returns the state's transport.
+func (s *State) transport() Transport {
+	if s.Transport == nil {
+		return Plain
+	}
+	return s.Transport
+}
+
+// stateKey is what a [State] is keyed by.
+type stateKey struct{ addr, transport string }
+
+// Registry keeps what outlives configuration snapshots: endpoint [State] by
+// (address, transport key) and cluster [Runtime] by name. It is used while
+// building and publishing snapshots, never on the request path. Safe for
+// concurrent use.
 type Registry struct {
-	mu sync.Mutex
-	m  map[string]*State
+	mu       sync.Mutex
+	m        map[stateKey]*State
+	runtimes map[string]*Runtime
 	// Idle bounds the idle pooled connections of all addresses together.
 	Idle IdleBudget
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{m: map[string]*State{}} }
+func NewRegistry() *Registry {
+	return &Registry{m: map[stateKey]*State{}, runtimes: map[string]*Runtime{}}
+}
 
-// Get returns the state for addr, creating it if needed.
-func (r *Registry) Get(addr string) *State {
+// Get returns the state for addr reached through t (nil for [Plain]),
+// creating it if needed.
+func (r *Registry) Get(addr string, t Transport) *State {
+	if t == nil {
+		t = Plain
+	}
+	k := stateKey{addr, t.Key()}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.m[addr]
+	s, ok := r.m[k]
 	if !ok {
-		s = &State{Addr: addr}
+		s = &State{Addr: addr, Transport: t}
 		s.Pool.shared = &r.Idle
-		r.m[addr] = s
+		r.m[k] = s
 	}
 	return s
 }
 
-// Retain forgets every address not in keep and closes its idle connections.
-// Requests in flight to a forgotten address finish normally: they hold their
-// own pointer to its state.
-func (r *Registry) Retain(keep map[string]bool) {
+// Runtime returns the runtime of the cluster named name, creating it if
+// needed.
+func (r *Registry) Runtime(name string) *Runtime {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rt, ok := r.runtimes[name]
+	if !ok {
+		rt = &Runtime{}
+		r.runtimes[name] = rt
+	}
+	return rt
+}
+
+// Retain forgets the endpoint states and runtimes that clusters do not use,
+// and closes the forgotten states' idle connections. Requests in flight to
+// a forgotten endpoint or cluster finish normally: they hold their own
+// pointers.
+func (r *Registry) Retain(clusters map[string]*Cluster) {
+	used := map[*State]bool{}
+	for _, c := range clusters {
+		for _, e := range c.Endpoints {
+			used[e.State] = true
+		}
+	}
 	r.mu.Lock()
 	var gone []*State
-	for addr, s := range r.m {
-		if !keep[addr] {
+	for k, s := range r.m {
+		if !used[s] {
 			gone = append(gone, s)
-			delete(r.m, addr)
+			delete(r.m, k)
+		}
+	}
+	for name := range r.runtimes {
+		if clusters[name] == nil {
+			delete(r.runtimes, name)
 		}
 	}
 	r.mu.Unlock()
@@ -85,7 +136,7 @@ func (r *Registry) Retain(keep map[string]bool) {
 	}
 }
 
-// Close closes every idle connection of every address.
+// Close closes every idle connection of every endpoint.
 func (r *Registry) Close() { r.Retain(nil) }
 
 // reapEvery is how often [Registry.Reap] looks for connections idle past

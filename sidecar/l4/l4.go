@@ -110,13 +110,13 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	defer up.Close()
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
-	relay(unwrap(c), up, cfg.IdleTimeout)
+	relay(unwrap(c), unwrap(up), cfg.IdleTimeout)
 }
 
 // unwrap returns the connection under a wrapper that exposes it (the
-// listener's connection-limit wrapper does), so that both sides of a relay
-// are *net.TCPConn and the kernel splices between them. The wrapper stays
-// the one that is closed.
+// listener's connection-limit wrapper and the cluster's dialed connections
+// do), so that both sides of a relay are *net.TCPConn and the kernel
+// splices between them. The wrapper stays the one that is closed.
 func unwrap(c net.Conn) net.Conn {
 	if u, ok := c.(interface{ NetConn() net.Conn }); ok {
 		return u.NetConn()
@@ -125,21 +125,23 @@ func unwrap(c net.Conn) net.Conn {
 }
 
 // connect dials an endpoint of cl, trying another one when a dial fails.
+// Each attempt's outcome goes to the balancer: a TCP attempt ends when the
+// connection is made or fails.
 func connect(cl *cluster.Cluster) (net.Conn, *cluster.Endpoint) {
 	for range maxConnectAttempts {
-		ep := cl.Pick(0)
+		pk := cl.Pick(0)
+		ep := pk.Endpoint
 		if ep == nil {
 			cl.Stats.NoHealthy.Add(1)
 			return nil, nil
 		}
 		ep.Requests.Add(1)
-		up, err := net.DialTimeout("tcp", ep.Addr, cl.ConnectTimeout)
+		up, err := cl.Dial(ep, time.Time{})
 		if err == nil {
-			cl.Stats.CxTotal.Add(1)
+			pk.Done(cluster.Outcome{})
 			return up, ep
 		}
-		ep.ConnectFailures.Add(1)
-		cl.Stats.CxConnectFail.Add(1)
+		pk.Done(cluster.Outcome{Failure: cluster.ConnectFailure})
 	}
 	return nil, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -38,8 +39,8 @@ func serve(t *testing.T, idle time.Duration, upstream func(net.Conn)) string {
 	}()
 	reg := cluster.NewRegistry()
 	cl := &cluster.Cluster{Name: "up", ConnectTimeout: time.Second, Stats: &cluster.Stats{},
-		Endpoints: []*cluster.Endpoint{{State: reg.Get(up.Addr().String()), Weight: 1}}}
-	cl.Picker = balancer.Build(balancer.RoundRobin, cl.Endpoints)
+		Endpoints: []*cluster.Endpoint{{State: reg.Get(up.Addr().String(), nil), Weight: 1}}}
+	cl.Picker = balancer.Build(&spec.Cluster{}, cl.Endpoints)
 	srv := NewServer(NewConfig("tcp", []Target{{Name: "up", Cluster: cl}}, nil, idle, &Stats{}), slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

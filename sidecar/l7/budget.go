@@ -76,10 +76,11 @@ func (b *budget) hasTried(st *cluster.State) bool {
 // default for redispatch, as HAProxy's option redispatch); after other
 // failures it does so when the route's retry policy names the predicate,
 // asking the balancer again up to host_selection_retry_max_attempts times.
-func (b *budget) pick(cl *cluster.Cluster, rt *route.Route) *cluster.Endpoint {
-	ep := cl.Pick(0)
-	if b.ntried == 0 || ep == nil {
-		return ep
+// Picks it does not return are not attempts: they get no Done.
+func (b *budget) pick(cl *cluster.Cluster, rt *route.Route) cluster.Pick {
+	pk := cl.Pick(0)
+	if b.ntried == 0 || pk.Endpoint == nil {
+		return pk
 	}
 	redispatch := b.lastFail == failConnect
 	picks := 0
@@ -89,13 +90,13 @@ func (b *budget) pick(cl *cluster.Cluster, rt *route.Route) *cluster.Endpoint {
 	case rt.Retry != nil && rt.Retry.PreviousHosts:
 		picks = rt.Retry.HostAttempts
 	}
-	for i := 0; i < picks && b.hasTried(ep.State); i++ {
-		ep = cl.Pick(0)
+	for i := 0; i < picks && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State); i++ {
+		pk = cl.Pick(0)
 	}
-	if redispatch && b.hasTried(ep.State) {
-		ep = b.untried(cl, ep)
+	if redispatch && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State) {
+		pk.Endpoint = b.untried(cl, pk.Endpoint)
 	}
-	return ep
+	return pk
 }
 
 // untried returns a usable endpoint of ep's priority that the request has

@@ -80,7 +80,7 @@ func (s *session) exchange(cfg *Config, rt *route.Route, cl *cluster.Cluster, ep
 			fail.kind = failStale
 		}
 		u.done(ep, false)
-		return result{}, fail
+		return res, fail // the status, if a head arrived, is the outcome's
 	}
 	u.done(ep, upKeep)
 	return res, nil

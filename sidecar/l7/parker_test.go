@@ -16,6 +16,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // parkedServer serves the next connection to the returned address with
@@ -30,8 +31,8 @@ func parkedServer(t *testing.T, idle time.Duration) (p *Parker, addr string, can
 	p.After = 30 * time.Millisecond
 	reg := cluster.NewRegistry()
 	cl := &cluster.Cluster{Name: "web", ConnectTimeout: time.Second, Stats: &cluster.Stats{},
-		Endpoints: []*cluster.Endpoint{{State: reg.Get(hostOf(be)), Weight: 1}}}
-	cl.Picker = balancer.Build(balancer.RoundRobin, cl.Endpoints)
+		Endpoints: []*cluster.Endpoint{{State: reg.Get(hostOf(be), nil), Weight: 1}}}
+	cl.Picker = balancer.Build(&spec.Cluster{}, cl.Endpoints)
 	table, err := route.Compile(prefixRoutes(toCluster("/", "web")), func(string) *cluster.Cluster { return cl })
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package l7
 
 import (
-	"net"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
@@ -74,13 +73,15 @@ func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (in
 			fail = &attemptError{failTimeout, errDeadline}
 			break
 		}
-		ep := b.pick(cl, rt)
+		pk := b.pick(cl, rt)
+		ep := pk.Endpoint
 		if ep == nil {
 			cl.Stats.NoHealthy.Add(1)
 			return 503, s.respondError(503, "no healthy upstream")
 		}
 		var res result
 		res, fail = s.exchange(cfg, rt, cl, ep, s.attempt(rt, cl, &b))
+		pk.Done(outcome(res, fail))
 		b.endRetry(cl)
 		if fail == nil {
 			if b.retryRefused && rt.Retry.RetriesStatus(res.status) {
@@ -217,23 +218,39 @@ func (s *session) respondOverloaded(why string) bool {
 	return s.respond(503, "upstream overflow: "+why+"\n", overloaded)
 }
 
-// dial returns a pooled connection to ep or a new one, and whether it was
-// pooled. Only this package puts connections in endpoint pools, and only
-// *upstream ones.
+// dial returns a pooled connection to ep or a new one through the
+// cluster's transport, and whether it was pooled. Only this package puts
+// connections in endpoint pools, and only *upstream ones.
 func dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (*upstream, bool, error) {
 	if c := ep.Pool.Get(); c != nil {
 		return c.(*upstream), true, nil
 	}
-	d := net.Dialer{Timeout: cl.ConnectTimeout, Deadline: deadline}
-	c, err := d.Dial("tcp", ep.Addr)
+	c, err := cl.Dial(ep, deadline)
 	if err != nil {
-		ep.ConnectFailures.Add(1)
-		cl.Stats.CxConnectFail.Add(1)
 		return nil, false, err
 	}
-	cl.Stats.CxTotal.Add(1)
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
 	return newUpstream(c), false, nil
+}
+
+// outcome is what an attempt tells the balancer about its endpoint.
+func outcome(res result, fail *attemptError) cluster.Outcome {
+	o := cluster.Outcome{Status: res.status}
+	if fail == nil {
+		return o
+	}
+	switch fail.kind {
+	case failConnect:
+		o.Failure = cluster.ConnectFailure
+	case failReset, failBadResponse, failUpload, failRelay:
+		o.Failure = cluster.Reset
+	case failTimeout:
+		o.Failure = cluster.Timeout
+		if fail.err == errDeadline { // waited for a connection slot
+			o.Failure = cluster.LocalFailure
+		}
+	case failStatus: // a response the policy retries: the endpoint answered
+	default: // failStale, failClient, failClientTimeout, failOverflow
+		o.Failure = cluster.LocalFailure
+	}
+	return o
 }

@@ -64,9 +64,9 @@ func startProxy(t testing.TB, rc *spec.RouteConfig, backends map[string][]string
 	for name, addrs := range backends {
 		c := &cluster.Cluster{Name: name, ConnectTimeout: time.Second, Stats: &cluster.Stats{}}
 		for _, a := range addrs {
-			c.Endpoints = append(c.Endpoints, &cluster.Endpoint{State: reg.Get(a), Weight: 1})
+			c.Endpoints = append(c.Endpoints, &cluster.Endpoint{State: reg.Get(a, nil), Weight: 1})
 		}
-		c.Picker = balancer.Build(balancer.RoundRobin, c.Endpoints)
+		c.Picker = balancer.Build(&spec.Cluster{}, c.Endpoints)
 		clusters[name] = c
 	}
 	table, err := route.Compile(rc, func(n string) *cluster.Cluster { return clusters[n] })

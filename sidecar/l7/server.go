@@ -94,6 +94,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	stats.CxTotal.Add(1)
 	stats.CxActive.Add(1)
 	ss := newSession(s, c, ctx)
+	ss.cxStats = stats
 	ss.stop = context.AfterFunc(ctx, ss.interruptIdle)
 	ss.run()
 }

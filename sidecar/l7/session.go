@@ -49,6 +49,9 @@ type session struct {
 	parkedAt time.Time
 	// filters is the request's HTTP filter state (filters.go).
 	filters requestFilters
+	// cxStats are the listener stats the connection counts in as active:
+	// those in force when it was accepted, whatever the stat prefix later.
+	cxStats *Stats
 	// linger is set once the session answered a request whose input it
 	// did not read whole: it closes gracefully, so the client reads the
 	// answer instead of a reset.
@@ -176,7 +179,7 @@ func (s *session) awaitRequest() awaited {
 func (s *session) finish() {
 	s.stop()
 	s.close()
-	s.srv.cfg.Load().Stats.CxActive.Add(-1)
+	s.cxStats.CxActive.Add(-1)
 }
 
 // readHead reads until a whole request head is buffered and parses it. A

@@ -1,0 +1,68 @@
+package balancer
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/meshlb/meshlb/sidecar/cluster"
+)
+
+// observing is a picker that counts the outcomes it is told, by failure
+// kind and status class, as an outlier detector or EWMA balancer would.
+type observing struct {
+	cluster.Picker
+	failures [cluster.LocalFailure + 1]atomic.Int64
+	classes  [6]atomic.Int64
+	latency  atomic.Int64
+}
+
+var _ cluster.Observer = (*observing)(nil)
+
+func (o *observing) Observe(_ *cluster.Endpoint, out cluster.Outcome) {
+	o.failures[out.Failure].Add(1)
+	o.classes[out.Class()].Add(1)
+	o.latency.Add(int64(out.Latency))
+}
+
+func TestDoneReachesInstalledObserver(t *testing.T) {
+	eps := endpoints(1, 1)
+	rt := &cluster.Runtime{}
+	old := &observing{Picker: Build(policyCfg(RoundRobin), eps)}
+	rt.Install(old)
+	// A snapshot's cluster whose own picker is stale: the runtime's wins.
+	cl := &cluster.Cluster{Picker: Build(policyCfg(RoundRobin), eps[:1]), Runtime: rt}
+	pk := cl.Pick(0)
+	time.Sleep(time.Millisecond)
+	pk.Done(cluster.Outcome{Status: 503})
+	next := &observing{Picker: Build(policyCfg(Random), eps)}
+	rt.Install(next)
+	cl.Pick(0).Done(cluster.Outcome{Failure: cluster.ConnectFailure})
+	got := []int64{old.classes[5].Load(), next.failures[cluster.ConnectFailure].Load(), next.classes[5].Load()}
+	if diff := cmp.Diff([]int64{1, 1, 0}, got); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	if l := time.Duration(old.latency.Load()); l < time.Millisecond {
+		t.Errorf("latency = %v, want >= 1ms", l)
+	}
+}
+
+func TestDefaultPolicyIsRoundRobin(t *testing.T) {
+	if got := Policy(policyCfg("")); got != RoundRobin {
+		t.Errorf("Policy() = %q, want %q", got, RoundRobin)
+	}
+}
+
+// BenchmarkPickDone is one attempt's balancer work: a pick through the
+// cluster's runtime and the outcome reported to an observing picker.
+func BenchmarkPickDone(b *testing.B) {
+	rt := &cluster.Runtime{}
+	rt.Install(&observing{Picker: Build(policyCfg(LeastRequest), endpoints(1, 1, 1))})
+	cl := &cluster.Cluster{Runtime: rt}
+	b.ReportAllocs()
+	for b.Loop() {
+		pk := cl.Pick(0)
+		pk.Done(cluster.Outcome{Status: 200})
+	}
+}
