@@ -137,6 +137,7 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 		h = h.WithTLSInspector(&filterchain.TLSInspector{
 			Timeout: ti.Timeout, ContinueOnTimeout: ti.ContinueOnTimeout, CloseOnParseError: ti.CloseOnParseError,
 			Timeouts: s.stats.counter(listenerStat(ls.Address, "downstream_pre_cx_timeout")),
+			Stats:    filterchain.NewInspectorStats(s.stats.counter),
 		})
 	}
 	l.handler = h

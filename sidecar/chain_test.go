@@ -291,6 +291,10 @@ func TestTLSInspectorRoutesBySNI(t *testing.T) {
 	if diff := cmp.Diff([]string{"a", "b", "plain\n"}, got); diff != "" {
 		t.Errorf("replies (-want +got):\n%s", diff)
 	}
+	counters := s.Counters()
+	if found, not := counters["tls_inspector.tls_found"], counters["tls_inspector.tls_not_found"]; found != 2 || not != 1 {
+		t.Errorf("tls_inspector.tls_found %d, tls_not_found %d; want 2 and 1", found, not)
+	}
 }
 
 // TestChainsSharingAName: two chains with the same name are still two

@@ -109,7 +109,8 @@ var counterLabels = map[string]string{
 }
 
 // namedCounters adds the sidecar's counters kept by full name
-// ("scope.subject.stat"), such as local_ratelimit.<prefix>.rate_limited.
+// ("scope.subject.stat", or "scope.stat" without a label), such as
+// local_ratelimit.<prefix>.rate_limited and tls_inspector.tls_found.
 func namedCounters(out []stat, sc *sidecar.Sidecar) []stat {
 	for name, v := range sc.Counters() {
 		if st, ok := filterCounter(name); ok {
@@ -118,12 +119,11 @@ func namedCounters(out []stat, sc *sidecar.Sidecar) []stat {
 			continue
 		}
 		scope, rest, _ := strings.Cut(name, ".")
-		i := strings.LastIndexByte(rest, '.')
-		if i < 0 {
-			continue
+		st := stat{name: name, scope: scope, stat: rest, kind: "counter", value: int64(v)}
+		if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+			st.label, st.subject, st.stat = counterLabels[scope], rest[:i], rest[i+1:]
 		}
-		out = append(out, stat{name: name, scope: scope, label: counterLabels[scope],
-			subject: rest[:i], stat: rest[i+1:], kind: "counter", value: int64(v)})
+		out = append(out, st)
 	}
 	return out
 }

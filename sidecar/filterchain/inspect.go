@@ -30,6 +30,48 @@ type TLSInspector struct {
 	// Timeouts, when not nil, counts the connections whose ClientHello was
 	// late (Envoy's listener.<address>.downstream_pre_cx_timeout).
 	Timeouts *atomic.Uint64
+	// Stats, when not nil, counts what the inspector found.
+	Stats *InspectorStats
+}
+
+// InspectorStats are Envoy's tls_inspector.* counters.
+type InspectorStats struct {
+	TLSFound, TLSNotFound   *atomic.Uint64 // tls_found, tls_not_found
+	SNIFound, SNINotFound   *atomic.Uint64 // sni_found, sni_not_found
+	ALPNFound, ALPNNotFound *atomic.Uint64 // alpn_found, alpn_not_found
+}
+
+// NewInspectorStats returns the counters named tls_inspector.<stat>,
+// taken from counter.
+func NewInspectorStats(counter func(name string) *atomic.Uint64) *InspectorStats {
+	c := func(stat string) *atomic.Uint64 { return counter("tls_inspector." + stat) }
+	return &InspectorStats{
+		TLSFound: c("tls_found"), TLSNotFound: c("tls_not_found"),
+		SNIFound: c("sni_found"), SNINotFound: c("sni_not_found"),
+		ALPNFound: c("alpn_found"), ALPNNotFound: c("alpn_not_found"),
+	}
+}
+
+// count records what inspecting one connection found.
+func (s *InspectorStats) count(tls bool, h *clientHello) {
+	if s == nil {
+		return
+	}
+	if !tls {
+		s.TLSNotFound.Add(1)
+		return
+	}
+	s.TLSFound.Add(1)
+	found(len(h.serverName) > 0, s.SNIFound, s.SNINotFound)
+	found(len(h.alpn) > 0, s.ALPNFound, s.ALPNNotFound)
+}
+
+func found(ok bool, yes, no *atomic.Uint64) {
+	if ok {
+		yes.Add(1)
+	} else {
+		no.Add(1)
+	}
 }
 
 // errInspect means the connection must be closed.
@@ -56,10 +98,13 @@ func (t *TLSInspector) inspect(c net.Conn, ci *ConnInfo) error {
 	case err != nil:
 		return errInspect
 	case st == helloBad && t.CloseOnParseError:
+		t.Stats.count(false, &h)
 		return errInspect
 	case st != helloOK:
+		t.Stats.count(false, &h)
 		return nil
 	}
+	t.Stats.count(true, &h)
 	ci.TransportProtocol = "tls"
 	ci.ServerName = strings.ToLower(string(h.serverName))
 	for _, p := range h.alpn {

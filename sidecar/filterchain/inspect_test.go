@@ -106,7 +106,8 @@ func TestTLSInspector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := serve(t, h.WithTLSInspector(&TLSInspector{Timeout: 5 * time.Second}))
+	counter, stats := counters()
+	addr := serve(t, h.WithTLSInspector(&TLSInspector{Timeout: 5 * time.Second, Stats: NewInspectorStats(counter)}))
 	tests := []struct {
 		name, send, want string
 	}{
@@ -123,6 +124,18 @@ func TestTLSInspector(t *testing.T) {
 				t.Errorf("chain %q, %d bytes echoed; want chain %q and the %d bytes sent", name, len(got)-len(name)-1, tt.want, len(tt.send))
 			}
 		})
+	}
+	got := map[string]uint64{}
+	for name, c := range stats {
+		got[name] = c.Load()
+	}
+	want := map[string]uint64{
+		"tls_inspector.tls_found": 3, "tls_inspector.tls_not_found": 1,
+		"tls_inspector.sni_found": 3, "tls_inspector.sni_not_found": 0,
+		"tls_inspector.alpn_found": 2, "tls_inspector.alpn_not_found": 1,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
 	}
 }
 
