@@ -13,6 +13,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -289,5 +290,14 @@ func TestADSEndpointChangeSendsOnlyEDS(t *testing.T) {
 		if err := stream.Send(ack); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The two pushes, and not the responses to the first requests, are
+	// push latency samples.
+	var h dto.Metric
+	if err := env.srv.metrics.pushLatency.Write(&h); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.GetHistogram().GetSampleCount(); got != uint64(len(steps)) {
+		t.Errorf("push latency samples = %d, want %d", got, len(steps))
 	}
 }

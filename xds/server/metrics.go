@@ -32,7 +32,7 @@ func newMetrics() *metrics {
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "xds_responses_total",
 			Help: "xDS responses sent, by resource type."}, []string{"type"}),
 		pushLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "xds_push_seconds",
-			Help:    "Time from the start of applying a catalog to each response that carries a change it made.",
+			Help:    "Time from the start of applying a catalog to each response that carries a change it made to a connected node.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		buildSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "snapshot_build_seconds",
 			Help:    "Time to apply one catalog: translate the nodes it changed and publish their snapshots.",

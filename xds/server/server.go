@@ -170,9 +170,13 @@ func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job 
 	if prev != nil && s.nodes[id] == version {
 		return nodeResult{version: version}
 	}
-	for _, url := range typeURLs {
-		if prev.GetVersion(url) != snap.GetVersion(url) {
-			s.metrics.pending.changed(id, url, start)
+	// Push latency counts changes to nodes that have connected; a node's
+	// first snapshot, or one it has yet to ask for, is not a push.
+	if prev != nil && s.cache.GetStatusInfo(id) != nil {
+		for _, url := range typeURLs {
+			if prev.GetVersion(url) != snap.GetVersion(url) {
+				s.metrics.pending.changed(id, url, start)
+			}
 		}
 	}
 	if err := s.cache.SetSnapshot(ctx, id, snap); err != nil {
