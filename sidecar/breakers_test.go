@@ -116,7 +116,10 @@ func TestMaxRetries(t *testing.T) {
 			if code != tc.want || ov != "" {
 				t.Errorf("%d x-envoy-overloaded=%q, want %d from the backend", code, ov, tc.want)
 			}
-			if got := stats(s, "be").RetryOverflow.Load(); got != tc.overflow {
+			// Counted once the response has been relayed: poll for it.
+			st := stats(s, "be")
+			waitFor(t, func() bool { return st.RetryOverflow.Load() >= tc.overflow })
+			if got := st.RetryOverflow.Load(); got != tc.overflow {
 				t.Errorf("upstream_rq_retry_overflow = %d, want %d", got, tc.overflow)
 			}
 		})

