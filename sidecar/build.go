@@ -15,9 +15,6 @@ import (
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
-// defaultStreamIdle is Envoy's default stream_idle_timeout.
-const defaultStreamIdle = 5 * time.Minute
-
 // build compiles set into a snapshot. It reuses the running servers of
 // listeners whose address and kind are unchanged; nothing is published.
 func (s *Sidecar) build(set *spec.Set) (*Snapshot, error) {
@@ -204,10 +201,6 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	if err != nil {
 		return nil, err
 	}
-	idle := h.StreamIdleTimeout
-	if idle == 0 {
-		idle = defaultStreamIdle
-	}
 	filters, err := httpfilter.Compile(h.Filters, rc, httpfilter.Env{Scope: scope, State: fs, StatPrefix: h.StatPrefix, Counter: s.stats.counter})
 	if err != nil {
 		return nil, err
@@ -215,7 +208,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	if filters.HasBodyHooks() { // sidecar/l7 streams bodies without hooks
 		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
-	return &l7.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: idle, SkipXFF: !h.UseRemoteAddress,
+	return &l7.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout, SkipXFF: !h.UseRemoteAddress,
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
 		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10),
 		Stats: s.stats.http(h.StatPrefix)}, nil

@@ -161,7 +161,7 @@ func (s *session) sendRequest(cfg *Config, u *upstream, rt *route.Route) error {
 	h.consume(&s.rd)
 	if h.expect && (h.length > 0 || h.chunked) {
 		// Envoy's default: the proxy itself says 100 Continue.
-		if _, err := s.conn.Write([]byte("HTTP/1.1 100 Continue\r\n\r\n")); err != nil {
+		if err := s.out.send(continue100); err != nil {
 			return &sourceError{err} // the client, the body's source
 		}
 	}
@@ -177,6 +177,10 @@ func (s *session) sendRequest(cfg *Config, u *upstream, rt *route.Route) error {
 	}
 	return u.out.flush()
 }
+
+// continue100 is the interim response the proxy sends for Expect:
+// 100-continue.
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
 // relay reads the upstream response and writes it to the client. It
 // reports whether the upstream connection can be reused.
@@ -273,7 +277,8 @@ func (s *session) readResponse(u *upstream) (touched bool, err error) {
 			return touched, nil
 		}
 		touched = true
-		if _, err := s.conn.Write(u.rd.buffered()[:s.resp.size]); err != nil {
+		// Under the idle write deadline, as every write to the client.
+		if err := s.out.send(u.rd.buffered()[:s.resp.size]); err != nil {
 			return touched, err
 		}
 		u.rd.discard(s.resp.size)

@@ -132,7 +132,7 @@ func (p *Parker) wake(s *session) {
 	}()
 }
 
-// sweep closes sessions parked past their idle timeout. It reports
+// sweep closes sessions parked past their idle timeout, if they have one. It reports
 // whether the parker is closed.
 func (p *Parker) sweep() bool {
 	now := time.Now()
@@ -140,7 +140,8 @@ func (p *Parker) sweep() bool {
 	closed := p.closed
 	var expired []*session
 	for fd, s := range p.parked {
-		if closed || now.Sub(s.parkedAt) >= s.srv.cfg.Load().StreamIdle {
+		idle := s.srv.cfg.Load().StreamIdle // 0: no idle timeout
+		if closed || (idle > 0 && now.Sub(s.parkedAt) >= idle) {
 			expired = append(expired, s)
 			delete(p.parked, fd)
 			syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)

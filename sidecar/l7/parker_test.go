@@ -136,3 +136,25 @@ func TestDrainClosesParkedConnection(t *testing.T) {
 		t.Errorf("%d connections still parked after drain", n)
 	}
 }
+
+// With no stream idle timeout (stream_idle_timeout 0s) a quiet keep-alive
+// connection is parked and stays parked: neither the wait before parking
+// nor the parker's sweep closes it.
+func TestParkedConnectionNoIdleTimeout(t *testing.T) {
+	p, addr, _ := parkedServer(t, 0)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rd := bufio.NewReader(c)
+	request(t, c, rd)
+	waitFor(t, "the idle connection to be parked", func() bool { return p.count() == 1 })
+	p.sweep()
+	if n := p.count(); n != 1 {
+		t.Fatalf("%d connections parked after a sweep, want 1", n)
+	}
+	if got := request(t, c, rd); got[:1] != "a" {
+		t.Fatalf("response after the sweep: %q", got)
+	}
+}

@@ -151,7 +151,9 @@ func (s *session) awaitRequest() awaited {
 	s.out.release()
 	idle := s.srv.cfg.Load().StreamIdle
 	wait := idle
-	if s.fd >= 0 && (idle <= 0 || s.srv.parker.After < idle) {
+	// With no idle timeout (0) a quiet connection is parked, never closed.
+	parks := s.fd >= 0 && (idle <= 0 || s.srv.parker.After < idle)
+	if parks {
 		wait = s.srv.parker.After
 	}
 	s.out.idle = idle
@@ -168,7 +170,7 @@ func (s *session) awaitRequest() awaited {
 	case err == nil:
 		s.out.acquire()
 		return awaitReady
-	case wait < idle && errors.Is(err, os.ErrDeadlineExceeded) && s.ctx.Err() == nil:
+	case parks && errors.Is(err, os.ErrDeadlineExceeded) && s.ctx.Err() == nil:
 		return awaitPark
 	}
 	return awaitClose
