@@ -11,7 +11,6 @@ import (
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
-	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
@@ -24,14 +23,15 @@ func (s *Sidecar) build(set *spec.Set) (*Snapshot, error) {
 		Listeners: make(map[string]*Listener, len(set.Listeners)),
 		Applied:   time.Now(),
 	}
+	prev := s.current.Load()
+	s.startBuild()
 	for i := range set.Clusters {
-		c, err := s.buildCluster(&set.Clusters[i], set)
+		c, err := s.cluster(&set.Clusters[i], set, prev, snap)
 		if err != nil {
 			return nil, err
 		}
 		snap.Clusters[c.Name] = c
 	}
-	prev := s.current.Load()
 	snap.httpFilters = prev.filterState().Next()
 	defer snap.httpFilters.Seal()
 	for i := range set.Listeners {
@@ -56,10 +56,7 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q: %w", cs.Name, err)
 	}
-	la := cs.Static
-	if cs.Type == spec.DiscoveryEDS {
-		la = set.Endpoints[edsName(cs)]
-	}
+	la := loadAssignment(cs, set)
 	c := &cluster.Cluster{
 		Name:           cs.Name,
 		ConnectTimeout: cs.ConnectTimeout,
@@ -197,7 +194,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 			return nil, fmt.Errorf("rds.route_config_name: route configuration %q has not been received", h.RDSName)
 		}
 	}
-	table, err := route.Compile(rc, func(name string) *cluster.Cluster { return clusters[name] })
+	table, err := s.routeTable(rc, clusters)
 	if err != nil {
 		return nil, err
 	}

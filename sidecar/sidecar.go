@@ -34,6 +34,9 @@ type Snapshot struct {
 	// httpFilters carries HTTP filter state (token buckets) to the next
 	// snapshot's build.
 	httpFilters *httpfilter.State
+	// sources are what each cluster was built from, so that the next build
+	// keeps the clusters that did not change.
+	sources map[string]clusterSource
 }
 
 // Listener is a running listener in a snapshot: its filter chains and
@@ -70,6 +73,11 @@ type Sidecar struct {
 	current   atomic.Pointer[Snapshot]
 	draining  atomic.Bool
 	applyMu   sync.Mutex
+	// Guarded by applyMu: what the last applied build leaves to the next
+	// (see incremental.go).
+	building  buildState
+	tables    map[*spec.RouteConfig]compiledTable
+	stateRefs map[*cluster.State]int
 	ready     chan struct{}
 	readyOnce sync.Once
 	stopReap  chan struct{}
@@ -134,6 +142,7 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	defer s.applyMu.Unlock()
 	snap, err := s.build(set)
 	if err != nil {
+		s.abortBuild()
 		return err
 	}
 	var specs []listener.Spec
@@ -142,16 +151,20 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: l.handler})
 	}
 	if err := s.listeners.Reconcile(specs); err != nil {
+		s.abortBuild()
 		return err
 	}
-	for _, c := range snap.Clusters {
-		c.Runtime.Install(c.Picker)
+	prev := s.current.Load()
+	for name, c := range snap.Clusters {
+		if prev == nil || prev.Clusters[name] != c {
+			c.Runtime.Install(c.Picker)
+		}
 	}
 	for _, l := range snap.Listeners {
 		l.publish()
 	}
 	s.current.Store(snap)
-	s.registry.Retain(snap.Clusters)
+	s.commitBuild(prev, snap)
 	s.readyOnce.Do(func() { close(s.ready) })
 	s.logger.Info("configuration applied", "listeners", len(snap.Listeners), "clusters", len(snap.Clusters))
 	return nil

@@ -136,6 +136,37 @@ func (r *Registry) Retain(clusters map[string]*Cluster) {
 	}
 }
 
+// Forget forgets the given endpoint states and the runtimes of the named
+// clusters, and closes the states' idle connections, as Retain does for
+// what it does not keep; it costs what it forgets, not the registry's
+// size.
+func (r *Registry) Forget(states []*State, clusters []string) {
+	if len(states)+len(clusters) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, s := range states {
+		k := stateKey{s.Addr, s.transport().Key()}
+		if r.m[k] == s {
+			delete(r.m, k)
+		}
+	}
+	for _, name := range clusters {
+		delete(r.runtimes, name)
+	}
+	r.mu.Unlock()
+	for _, s := range states {
+		s.Pool.Close()
+	}
+}
+
+// Len returns the number of endpoint states.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.m)
+}
+
 // Close closes every idle connection of every endpoint.
 func (r *Registry) Close() { r.Retain(nil) }
 

@@ -50,6 +50,7 @@ func (c *Client) acceptDelta(k kind, resp *discoveryv3.DeltaDiscoveryResponse) e
 	for _, name := range resp.GetRemovedResources() {
 		delete(next.res[k], name)
 	}
+	next.invalidate(k)
 	next.version[k] = resp.GetSystemVersionInfo()
 	next.seen[k] = true
 	return c.commitPartial(next, bad)

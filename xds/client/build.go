@@ -98,8 +98,8 @@ func emptyEndpoints(name string) *config.LoadAssignment {
 	return &config.LoadAssignment{ClusterName: name}
 }
 
-// mergeStatic returns the static specs not replaced by a dynamic one of the
-// same name, then the dynamic ones, sorted by name.
+// mergeStatic returns the dynamic specs (dyn, sorted by name) and the static
+// ones not replaced by a dynamic one of the same name, sorted by name.
 func mergeStatic[T any](static []T, dyn []*resource, name func(*T) string) []T {
 	out := make([]T, 0, len(static)+len(dyn))
 	seen := make(map[string]bool, len(dyn))
@@ -112,7 +112,10 @@ func mergeStatic[T any](static []T, dyn []*resource, name func(*T) string) []T {
 			out = append(out, static[i])
 		}
 	}
-	slices.SortStableFunc(out, func(a, b T) int { return cmp.Compare(name(&a), name(&b)) })
+	byName := func(a, b T) int { return cmp.Compare(name(&a), name(&b)) }
+	if len(static) > 0 {
+		slices.SortStableFunc(out, byName)
+	}
 	return out
 }
 

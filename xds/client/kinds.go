@@ -119,6 +119,11 @@ func decode(k kind, a *anypb.Any, want, version string, prev *index) (*resource,
 		return nil, want, fmt.Errorf("%s %q: resource of type %q in a %s response", info.label, want, a.GetTypeUrl(), info.url)
 	}
 	if p := prev.same(want, a.GetValue()); p != nil {
+		if p.version == version || want == "" {
+			// State-of-the-world resources carry no version of their
+			// own: the unchanged resource is kept as it is.
+			return p, p.name, nil
+		}
 		return &resource{name: p.name, version: version, raw: a, msg: p.msg, spec: p.spec}, p.name, nil
 	}
 	msg := info.newMsg()

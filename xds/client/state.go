@@ -20,6 +20,14 @@ type state struct {
 	seen    [numKinds]bool   // a response of this kind was accepted
 	// active is used for kindListener and kindCluster only.
 	active [numKinds]map[string]*resource
+	// want caches [state.wanted] for kindRoute and kindEndpoint while
+	// wantOK; a change to the listeners (clusters) clears it for routes
+	// (endpoints). The cache is shared with clones, never modified.
+	want   [numKinds][]string
+	wantOK [numKinds]bool
+	// pruned is true while res[k] holds only wanted names (kindRoute,
+	// kindEndpoint); invalidate clears it as it clears wantOK.
+	pruned [numKinds]bool
 }
 
 func newState() *state {
@@ -49,11 +57,15 @@ func (s *state) clone() *state {
 //   - route configurations and load assignments nothing refers to any more
 //     are dropped, as they are unsubscribed.
 func (s *state) settle(static *config.Set) {
-	s.active[kindCluster] = promote(s.res[kindCluster], s.active[kindCluster], func(r *resource) bool {
+	var changed bool
+	s.active[kindCluster], changed = promote(s.res[kindCluster], s.active[kindCluster], func(r *resource) bool {
 		name := edsName(r.spec.(*config.Cluster))
 		return name == "" || s.res[kindEndpoint][name] != nil || static.Endpoints[name] != nil
 	})
-	s.active[kindListener] = promote(s.res[kindListener], s.active[kindListener], func(r *resource) bool {
+	if changed {
+		s.invalidate(kindCluster)
+	}
+	s.active[kindListener], changed = promote(s.res[kindListener], s.active[kindListener], func(r *resource) bool {
 		for _, name := range r.spec.(*config.Listener).RDSNames() {
 			if s.res[kindRoute][name] == nil && static.Routes[name] == nil {
 				return false
@@ -61,7 +73,16 @@ func (s *state) settle(static *config.Set) {
 		}
 		return true
 	})
+	if changed {
+		s.invalidate(kindListener)
+	}
 	for _, k := range []kind{kindRoute, kindEndpoint} {
+		if s.pruned[k] {
+			// Nothing that refers to kind k changed since it was last
+			// pruned, and merge only adds wanted names.
+			continue
+		}
+		s.pruned[k] = true
 		want := s.wanted(k, static)
 		maps.DeleteFunc(s.res[k], func(name string, _ *resource) bool {
 			_, ok := slices.BinarySearch(want, name)
@@ -84,23 +105,46 @@ func (s *state) warming() bool {
 }
 
 // promote returns the new active set: each received resource that is ready,
-// or else the previously active version of it.
-func promote(received, prev map[string]*resource, ready func(*resource) bool) map[string]*resource {
+// or else the previously active version of it; and whether it differs
+// from prev.
+func promote(received, prev map[string]*resource, ready func(*resource) bool) (map[string]*resource, bool) {
 	out := make(map[string]*resource, len(received))
+	changed := false
 	for name, r := range received {
-		if ready(r) {
+		if prev[name] != r && !ready(r) {
+			r = prev[name]
+		}
+		if r != nil {
 			out[name] = r
-		} else if p := prev[name]; p != nil {
-			out[name] = p
+			changed = changed || prev[name] != r
 		}
 	}
-	return out
+	return out, changed || len(out) != len(prev)
+}
+
+// invalidate records that the listeners or clusters (k) changed, so the
+// names they refer to must be computed again.
+func (s *state) invalidate(k kind) {
+	switch k {
+	case kindListener:
+		s.wantOK[kindRoute], s.pruned[kindRoute] = false, false
+	case kindCluster:
+		s.wantOK[kindEndpoint], s.pruned[kindEndpoint] = false, false
+	}
 }
 
 // wanted returns the sorted names of kind k (kindRoute or kindEndpoint) the
 // client subscribes to: those the static, received and active listeners
 // (or clusters) refer to.
 func (s *state) wanted(k kind, static *config.Set) []string {
+	if !s.wantOK[k] {
+		s.want[k], s.wantOK[k] = s.computeWanted(k, static), true
+	}
+	return s.want[k]
+}
+
+// computeWanted computes [state.wanted].
+func (s *state) computeWanted(k kind, static *config.Set) []string {
 	set := map[string]bool{}
 	switch k {
 	case kindRoute:
@@ -135,6 +179,7 @@ func (s *state) wanted(k kind, static *config.Set) []string {
 // added to what s has. Route configurations and load assignments that are
 // not subscribed are ignored.
 func (s *state) merge(k kind, fresh map[string]*resource, replace bool, static *config.Set) {
+	s.invalidate(k)
 	if replace {
 		s.res[k] = fresh
 		return
