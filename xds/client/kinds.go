@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -149,8 +150,11 @@ func decode(k kind, a *anypb.Any, want, version string, prev *index) (*resource,
 // response names them (Delta, wrapped resources), else by their bytes.
 type index struct {
 	byName  map[string]*resource
-	byBytes map[string]*resource // built on first use
+	byBytes map[uint64]*resource // by hash of the bytes; built on first use
 }
+
+// hashSeed seeds the hashes of [index].
+var hashSeed = maphash.MakeSeed()
 
 // same returns the resource with the wire bytes value and, if name is not
 // empty, that name, or nil.
@@ -162,12 +166,15 @@ func (x *index) same(name string, value []byte) *resource {
 		return nil
 	}
 	if x.byBytes == nil {
-		x.byBytes = make(map[string]*resource, len(x.byName))
+		x.byBytes = make(map[uint64]*resource, len(x.byName))
 		for _, p := range x.byName {
-			x.byBytes[string(p.raw.GetValue())] = p
+			x.byBytes[maphash.Bytes(hashSeed, p.raw.GetValue())] = p
 		}
 	}
-	return x.byBytes[string(value)]
+	if p := x.byBytes[maphash.Bytes(hashSeed, value)]; p != nil && bytes.Equal(p.raw.GetValue(), value) {
+		return p
+	}
+	return nil
 }
 
 // item is one resource as received, before decoding.

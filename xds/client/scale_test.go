@@ -1,8 +1,11 @@
 package client
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/meshlb/meshlb/sidecar"
+	"github.com/meshlb/meshlb/sidecar/admin"
 )
 
 // Scale of the config-apply benchmark (issue 8, point 9): 5,000 EDS
@@ -24,6 +28,8 @@ import (
 const (
 	scaleClusters  = 5000
 	scaleEndpoints = 10
+	// scaleEmpty more clusters have no endpoints.
+	scaleEmpty = 10
 )
 
 // scaleConfig returns the resources of the benchmark's configuration.
@@ -37,6 +43,11 @@ func scaleConfig() (ls []*listenerv3.Listener, rs []*routev3.RouteConfiguration,
 		vh := routes(name, name).GetVirtualHosts()[0]
 		vh.Name, vh.Domains = name, []string{name}
 		rc.VirtualHosts = append(rc.VirtualHosts, vh)
+	}
+	for i := range scaleEmpty {
+		name := fmt.Sprintf("empty-%d", i)
+		cs = append(cs, edsCluster(name, "", clusterv3.Cluster_ROUND_ROBIN))
+		es = append(es, loadAssignment(name))
 	}
 	tcp := tcpListener("tcp", 0, "svc-0000")
 	tcp.Address = socket("127.0.0.2", 0)
@@ -158,4 +169,49 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkColdStart measures a sidecar's start with the benchmark's
+// configuration from a real go-control-plane server: from Run to the
+// configuration in force (listeners bound, /ready LIVE). It checks that
+// the endpoint-less clusters are in force too (listed in /clusters).
+func BenchmarkColdStart(b *testing.B) {
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			ls, rs, cs, es := scaleConfig()
+			srv := newXDSServer(b)
+			srv.set(b, "v1", resources(ls, rs, cs, es))
+			logger := slog.New(slog.DiscardHandler)
+			var total time.Duration
+			for b.Loop() {
+				sc := sidecar.New(logger)
+				c := New(Options{NodeID: testNode, Targets: []string{srv.addr}, Delta: m.delta, Logger: logger}, sc)
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				start := time.Now()
+				go func() { done <- c.Run(ctx) }()
+				select {
+				case <-sc.Ready():
+				case <-time.After(time.Minute):
+					b.Fatal("not ready within a minute")
+				}
+				total += time.Since(start)
+				snap := sc.Snapshot()
+				if got, want := len(snap.Clusters), scaleClusters+scaleEmpty; got != want {
+					b.Errorf("clusters in force = %d, want %d", got, want)
+				}
+				rec := httptest.NewRecorder()
+				admin.Handler(sc).ServeHTTP(rec, httptest.NewRequest("GET", "/clusters", nil))
+				if body := rec.Body.String(); !strings.Contains(body, "empty-0::default_priority::max_connections::") {
+					b.Errorf("/clusters lacks the endpoint-less cluster empty-0")
+				}
+				cancel()
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+				sc.Close(0)
+			}
+			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/start")
+		})
+	}
 }

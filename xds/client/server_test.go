@@ -47,7 +47,7 @@ type xdsServer struct {
 }
 
 // newXDSServer starts a server with an ADS snapshot cache on 127.0.0.1:0.
-func newXDSServer(t *testing.T) *xdsServer {
+func newXDSServer(t testing.TB) *xdsServer {
 	t.Helper()
 	s := &xdsServer{cache: cache.NewSnapshotCache(true, cache.IDHash{}, nil)}
 	s.start(t, "127.0.0.1:0")
@@ -56,7 +56,7 @@ func newXDSServer(t *testing.T) *xdsServer {
 }
 
 // start serves on addr (again, after shutdown).
-func (s *xdsServer) start(t *testing.T, addr string) {
+func (s *xdsServer) start(t testing.TB, addr string) {
 	t.Helper()
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -124,7 +124,7 @@ func (s *xdsServer) callbacks() serverv3.CallbackFuncs {
 }
 
 // set publishes a snapshot for the test node.
-func (s *xdsServer) set(t *testing.T, version string, res map[string][]types.Resource) {
+func (s *xdsServer) set(t testing.TB, version string, res map[string][]types.Resource) {
 	t.Helper()
 	snap, err := cache.NewSnapshot(version, res)
 	if err != nil {

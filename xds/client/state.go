@@ -187,6 +187,9 @@ func (s *state) merge(k kind, fresh map[string]*resource, replace bool, static *
 	filter := k == kindRoute || k == kindEndpoint
 	want := s.wanted(k, static)
 	for name, r := range fresh {
+		if s.res[k][name] == r {
+			continue
+		}
 		if _, ok := slices.BinarySearch(want, name); ok || !filter {
 			s.res[k][name] = r
 		}
