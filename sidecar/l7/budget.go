@@ -31,8 +31,11 @@ type budget struct {
 	// started, so a response the policy retries is relayed instead.
 	retryRefused bool
 	lastFail     failKind
-	tried        [maxTried]*cluster.State
-	ntried       int
+	// exhausted: a retry the policy allows was refused because the
+	// route's retries had run out (URX).
+	exhausted bool
+	tried     [maxTried]*cluster.State
+	ntried    int
 }
 
 func newBudget(rt *route.Route, now time.Time) budget {
@@ -114,7 +117,11 @@ func (b *budget) untried(cl *cluster.Cluster, ep *cluster.Endpoint) *cluster.End
 // route timeout has passed, or the cluster's max_retries circuit breaker
 // is open (counted in upstream_rq_retry_overflow).
 func (b *budget) spend(cl *cluster.Cluster) bool {
-	if b.retries <= 0 || b.expired(time.Now()) {
+	if b.retries <= 0 {
+		b.exhausted = true
+		return false
+	}
+	if b.expired(time.Now()) {
 		return false
 	}
 	if b.lastFail != failStatus && cl.RetryOverloaded() {
@@ -125,6 +132,11 @@ func (b *budget) spend(cl *cluster.Cluster) bool {
 	b.retrying = true
 	cl.Stats.RetryActive.Add(1)
 	return true
+}
+
+// retriesOut reports whether rt's policy had retries and all are spent.
+func (b *budget) retriesOut(rt *route.Route) bool {
+	return rt.Retry != nil && rt.Retry.NumRetries > 0 && b.retries == 0
 }
 
 // endRetry ends the retry in flight, if any, for max_retries.

@@ -28,6 +28,7 @@ type writer struct {
 	pb   *[]byte
 	idle time.Duration
 	dl   deadline
+	sent int64 // bytes written to the connection, for stream info
 }
 
 // init binds the writer to c.
@@ -81,7 +82,8 @@ func (w *writer) send(p []byte) error {
 	} else {
 		w.dl.clear(w.conn)
 	}
-	_, err := w.conn.Write(p)
+	n, err := w.conn.Write(p)
+	w.sent += int64(n)
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // upstream is one upstream connection with its reader and writer. It is
@@ -194,6 +195,7 @@ func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, 
 	if err != nil {
 		return res, false, headFailure(err, touched)
 	}
+	s.info.FirstUpstreamByte = time.Since(s.info.Start)
 	r := &s.resp
 	res.status = r.status
 	if o.retryStatus != nil && !touched && o.retryStatus.RetriesStatus(r.status) {
@@ -214,6 +216,10 @@ func (s *session) relay(cfg *Config, u *upstream, o attemptOpts) (result, bool, 
 	}
 	u.rd.discard(r.size)
 	if err := s.copyResponseBody(u, bodyless); err != nil {
+		var src *sourceError
+		if !errors.As(err, &src) {
+			s.info.Flags |= stream.DownstreamConnectionTermination
+		}
 		return res, false, relayFailure(err)
 	}
 	return res, !r.close && !delimited && len(u.rd.buffered()) == 0, nil

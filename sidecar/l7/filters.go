@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // requestFilters is a session's HTTP filter state for its request in
@@ -31,7 +32,9 @@ func (s *session) filterRequest(cfg *Config, rt *route.Route) (done, keep bool) 
 	if rt != nil {
 		index = rt.Index
 	}
-	switch cfg.Filters.RequestHeaders(&s.filters.stream, index) {
+	verdict := cfg.Filters.RequestHeaders(&s.filters.stream, index)
+	s.info.Flags |= stream.Flags(s.filters.stream.Flags)
+	switch verdict {
 	case httpfilter.Continue:
 		return false, false
 	case httpfilter.StopReply:
@@ -41,9 +44,11 @@ func (s *session) filterRequest(cfg *Config, rt *route.Route) (done, keep bool) 
 	}
 	if s.filters.idleOut {
 		// Envoy's answer when stream_idle_timeout fires before a response.
+		s.info.Flags |= stream.StreamIdleTimeout
 		cfg.Stats.CountStatus(408)
 		return true, s.respond(408, "stream timeout", nil)
 	}
+	s.info.Flags |= stream.DownstreamConnectionTermination
 	return true, false // the client went away
 }
 
@@ -99,10 +104,13 @@ func (s *session) writeFilteredHead(cfg *Config, closing bool) (replied, keep bo
 		colon := bytes.IndexByte(f, ':')
 		r.Headers = append(r.Headers, route.Header{Name: f[:colon], Value: trimOWS(f[colon+1:])})
 	}
-	if cfg.Filters.ResponseHeaders(&s.filters.stream, r) != httpfilter.Continue {
+	verdict := cfg.Filters.ResponseHeaders(&s.filters.stream, r)
+	s.info.Flags |= stream.Flags(s.filters.stream.Flags)
+	if verdict != httpfilter.Continue {
 		rep := &s.filters.stream.Reply
 		return true, s.respond(rep.Status, rep.Body, headerLines(rep.Headers))
 	}
+	s.info.Code = r.Status
 	w := &s.out
 	w.writeString("HTTP/1.1 ")
 	if r.Status == s.resp.status {

@@ -110,6 +110,7 @@ func (s *session) dropRequestHeader(name []byte) bool {
 // asking the client to close when closing is true.
 func (s *session) writeResponseHead(closing bool) {
 	w, r := &s.out, &s.resp
+	s.info.Code = r.status
 	w.writeString("HTTP/1.1 ")
 	w.write(r.line)
 	w.writeString("\r\n")
@@ -134,6 +135,7 @@ func (s *session) respond(code int, body string, extra []string) bool {
 	} else if h.length > 0 || h.chunked {
 		s.linger = true // the body may be unread
 	}
+	s.info.Code = code
 	w := &s.out
 	w.writeString("HTTP/1.1 ")
 	w.writeString(strconv.Itoa(code))

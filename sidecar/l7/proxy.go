@@ -5,6 +5,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // maxConnectAttempts bounds the endpoints tried for one request when dials
@@ -12,17 +13,30 @@ import (
 // was never made cannot have delivered the request.
 const maxConnectAttempts = 3
 
-// serve routes and answers one request whose head is buffered. It reports
-// whether the connection may carry another request.
+// serve routes and answers one request whose head is buffered, recording
+// its stream info. It reports whether the connection may carry another
+// request.
 func (s *session) serve(cfg *Config) bool {
+	s.beginInfo(cfg)
+	keep := s.dispatch(cfg)
+	s.endInfo(cfg)
+	return keep
+}
+
+// dispatch routes and answers the request.
+func (s *session) dispatch(cfg *Config) bool {
 	cfg.Stats.RqTotal.Add(1)
 	h := &s.head
 	rt := cfg.Routes.Match(&h.Request)
+	if rt != nil {
+		s.info.Route = rt.Name
+	}
 	if done, keep := s.filterRequest(cfg, rt); done {
 		return keep
 	}
 	switch {
 	case rt == nil:
+		s.info.Flags |= stream.NoRouteFound
 		return s.local(cfg, 404, "no route matched the request\n")
 	case rt.Direct != nil:
 		return s.local(cfg, rt.Direct.Status, rt.Direct.Body)
@@ -32,12 +46,16 @@ func (s *session) serve(cfg *Config) bool {
 	cl := rt.Pick().Cluster
 	switch {
 	case cl == nil:
+		s.info.Flags |= stream.NoClusterFound
 		return s.local(cfg, 503, "cluster not found\n")
 	case cl.Overloaded():
+		s.info.Cluster = cl.Name
+		s.info.Flags |= stream.UpstreamOverflow
 		cl.Stats.OverflowRq.Add(1)
 		cfg.Stats.CountStatus(503)
 		return s.respondOverloaded("too many requests in flight")
 	}
+	s.info.Cluster = cl.Name
 	cl.Stats.RqTotal.Add(1)
 	cl.Stats.RqActive.Add(1)
 	defer cl.Stats.RqActive.Add(-1)
@@ -76,9 +94,12 @@ func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (in
 		pk := b.pick(cl, rt)
 		ep := pk.Endpoint
 		if ep == nil {
+			s.info.Flags |= stream.NoHealthyUpstream
 			cl.Stats.NoHealthy.Add(1)
 			return 503, s.respondError(503, "no healthy upstream")
 		}
+		s.info.Endpoint = ep.Addr
+		s.info.Attempts++
 		var res result
 		res, fail = s.exchange(cfg, rt, cl, ep, s.attempt(rt, cl, &b))
 		pk.Done(outcome(res, fail))
@@ -87,6 +108,9 @@ func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (in
 			if b.retryRefused && rt.Retry.RetriesStatus(res.status) {
 				cl.Stats.RetryOverflow.Add(1)
 			}
+			if b.retriesOut(rt) && rt.Retry.RetriesStatus(res.status) {
+				s.info.Flags |= stream.UpstreamRetryLimitExceeded
+			}
 			return res.status, res.keep
 		}
 		b.failed(ep, fail.kind)
@@ -94,6 +118,9 @@ func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (in
 			break
 		}
 		cl.Stats.RqRetry.Add(1)
+	}
+	if b.exhausted {
+		s.info.Flags |= stream.UpstreamRetryLimitExceeded
 	}
 	return s.failUpstream(cl, fail)
 }
@@ -186,6 +213,7 @@ type result struct {
 // a malformed request body, 502 otherwise, or a bare close when the
 // response had already started.
 func (s *session) failUpstream(cl *cluster.Cluster, f *attemptError) (int, bool) {
+	s.info.Flags |= failFlags(f)
 	switch f.kind {
 	case failRelay:
 		return 502, false

@@ -24,14 +24,16 @@ import (
 //
 // A reader must not be copied after first use.
 type reader struct {
-	conn   net.Conn
-	rc     syscall.RawConn // nil: fall back to conn.Read
-	buf    *[]byte
-	r, w   int
-	got    bool // at least one byte was ever read
-	n      int
-	err    error
-	readFn func(fd uintptr) bool
+	conn net.Conn
+	rc   syscall.RawConn // nil: fall back to conn.Read
+	buf  *[]byte
+	r, w int
+	got  bool // at least one byte was ever read
+	// consumed counts the bytes discarded, for stream info.
+	consumed int64
+	n        int
+	err      error
+	readFn   func(fd uintptr) bool
 	// tm bounds each fill while it is timed.
 	tm timeouts
 }
@@ -72,6 +74,7 @@ func (rd *reader) buffered() []byte {
 // discard consumes n buffered bytes.
 func (rd *reader) discard(n int) {
 	rd.r += n
+	rd.consumed += int64(n)
 	if rd.r == rd.w {
 		rd.r, rd.w = 0, 0
 	}

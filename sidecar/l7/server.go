@@ -21,6 +21,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Stats are an HTTP listener's counters, named after Envoy's
@@ -58,6 +59,9 @@ type Config struct {
 	AcceptHTTP10      bool
 	DefaultHostHTTP10 []byte
 	Stats             *Stats
+	// StreamDone receives each request's stream info once it has been
+	// answered; nil: none.
+	StreamDone stream.Sink
 }
 
 // Server serves HTTP/1.1 on the connections of one listener. Its

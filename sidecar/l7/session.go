@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Session states. Exactly one party moves a session out of stateIdle or
@@ -47,6 +49,8 @@ type session struct {
 	fd        int32           // for the Parker; -1 if unknown
 	// parkedAt is when the connection went quiet, set by the Parker.
 	parkedAt time.Time
+	// info is the request's stream info (info.go).
+	info stream.Info
 	// filters is the request's HTTP filter state (filters.go).
 	filters requestFilters
 	// cxStats are the listener stats the connection counts in as active:

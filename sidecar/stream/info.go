@@ -1,0 +1,86 @@
+// Package stream holds what a codec and the forwarder share about one
+// request stream, whatever the wire format: its [Info] and response
+// [Flags]. It imports nothing of the sidecar, so codecs, the forwarder,
+// access logs and `meshlb explain` can all depend on it.
+package stream
+
+import (
+	"strings"
+	"time"
+)
+
+// Flags is a set of Envoy response flags (%RESPONSE_FLAGS%): why a stream
+// ended as it did. The first three are the bits of httpfilter.Flag, so a
+// filter's flags convert with a type conversion.
+type Flags uint32
+
+// Response flags, as Envoy names them.
+const (
+	DelayInjected                   Flags = 1 << iota // DI: a fault filter delayed the request
+	FaultInjected                                     // FI: a fault filter aborted the request
+	RateLimited                                       // RL: a rate limit filter refused the request
+	NoHealthyUpstream                                 // UH: the cluster had no usable endpoint
+	UpstreamConnectionFailure                         // UF: no connection to the upstream could be made
+	UpstreamOverflow                                  // UO: a circuit breaker refused the request
+	NoRouteFound                                      // NR: no route matched the request
+	UpstreamRetryLimitExceeded                        // URX: the retries ran out
+	UpstreamRequestTimeout                            // UT: the route or per-try timeout expired
+	UpstreamConnectionTermination                     // UC: the upstream closed or reset the connection
+	UpstreamProtocolError                             // UPE: the upstream broke HTTP framing
+	DownstreamConnectionTermination                   // DC: the client went away
+	DownstreamProtocolError                           // DPE: the client broke HTTP framing
+	StreamIdleTimeout                                 // SI: the stream idle timeout expired
+	NoClusterFound                                    // NC: the route's cluster does not exist
+)
+
+var flagNames = [...]string{"DI", "FI", "RL", "UH", "UF", "UO", "NR", "URX", "UT", "UC", "UPE", "DC", "DPE", "SI", "NC"}
+
+// String returns the flags as Envoy's %RESPONSE_FLAGS% does, e.g. "UF,URX",
+// or "-" for none. It allocates; sinks call it, the request path does not.
+func (f Flags) String() string {
+	var b strings.Builder
+	for i, n := range flagNames {
+		if f&(1<<i) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(n)
+	}
+	if b.Len() == 0 {
+		return "-"
+	}
+	return b.String()
+}
+
+// Info is what one request stream did, recorded as it is served: the
+// stream's StreamInfo, in Envoy's terms. It is a value the codec keeps
+// per connection and reuses, so recording it allocates nothing; its
+// strings come from the immutable configuration and the endpoint state,
+// never from request bytes, so they stay valid after the stream.
+type Info struct {
+	Listener string
+	Route    string // the matched route's name; empty when none matched
+	Cluster  string
+	Endpoint string // address of the last endpoint tried
+	Attempts int    // upstream attempts made
+	Code     int    // status of the response head sent; 0 if none was
+	Flags    Flags
+	// BytesReceived counts the request bytes read from the client (head
+	// and body); BytesSent the response bytes written to it (interim heads
+	// included). A tunnel's bytes after 101 are not counted.
+	BytesReceived int64
+	BytesSent     int64
+	Start         time.Time
+	// FirstUpstreamByte is from Start until the upstream's response head
+	// was read; 0 if none was. Total is from Start until the response
+	// was written whole or the stream failed.
+	FirstUpstreamByte time.Duration
+	Total             time.Duration
+}
+
+// Sink receives each stream's info once the stream has ended. It runs on
+// the stream's goroutine before the connection serves another request, so
+// it must not block, and must not keep info, which is reused: copy it.
+type Sink func(info *Info)
