@@ -160,8 +160,11 @@ func (s *Source) Client() *api.Client { return s.client }
 // the service list, the config entries and the health of every listed
 // service have been read, then every catalog whose version changed, until
 // ctx is done; it then stops and joins its queries and returns nil. publish
-// is called on Run's goroutine. Consul being unreachable is not an error:
-// Run keeps retrying, with the last good catalog published.
+// is called on Run's goroutine, which applies no Consul result while it
+// runs: it must return at once (xds/server's Run hands the catalog over
+// through a one-slot, latest-wins handoff and never waits for the push).
+// Consul being unreachable is not an error: Run keeps retrying, with the
+// last good catalog published.
 func (s *Source) Run(ctx context.Context, publish func(*discovery.Catalog)) error {
 	l := newLoop(s, publish)
 	return l.run(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/meshlb/meshlb/discovery"
 )
@@ -78,4 +79,61 @@ func TestRunStopsWithContext(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil", err)
 	}
+}
+
+// TestRunPublishDoesNotWaitForUpdate holds the server's lock, as a long
+// Update of a large catalog does, and checks that the source's publish
+// calls still return at once: a discovery loop (Consul's health flips)
+// never waits for snapshots to reach the nodes. The last catalog is the one
+// applied once the lock is released.
+func TestRunPublishDoesNotWaitForUpdate(t *testing.T) {
+	cats := burst(t, 10)
+	s := New(nil)
+	s.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			s.mu.Unlock()
+		}
+	}()
+	published := make(chan struct{})
+	done := make(chan error, 1)
+	src := sourceFunc(func(ctx context.Context, publish func(*discovery.Catalog)) error {
+		for _, c := range cats {
+			publish(c)
+		}
+		close(published)
+		<-ctx.Done()
+		return nil
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { done <- s.Run(ctx, src) }()
+	select {
+	case <-published:
+	case <-time.After(10 * time.Second):
+		t.Fatal("publish blocked while an Update was in progress")
+	}
+	s.mu.Unlock()
+	locked = false
+	last := cats[len(cats)-1]
+	id := last.Sidecars()[0].Sidecar.ID
+	deadline := time.Now().Add(10 * time.Second)
+	for nodeState(t, s, last, id, nil) != updated {
+		if time.Now().After(deadline) {
+			t.Fatalf("node %q never got the last catalog's snapshot", id)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil", err)
+	}
+}
+
+// sourceFunc is a discovery.Source made of a function.
+type sourceFunc func(ctx context.Context, publish func(*discovery.Catalog)) error
+
+func (f sourceFunc) Run(ctx context.Context, publish func(*discovery.Catalog)) error {
+	return f(ctx, publish)
 }
