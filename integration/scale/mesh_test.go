@@ -87,29 +87,53 @@ func (s size) upstreams(i int) []int {
 	return out
 }
 
-// yaml renders the mesh as a services file; popular's first endpoint has
-// port port.
+// yaml renders the mesh as one services file; popular's first endpoint
+// has port port.
 func (s size) yaml(port int) []byte {
 	var b bytes.Buffer
+	s.writeServices(&b, 0, s.Services, port)
+	return b.Bytes()
+}
+
+// perFile is how many services each file of the split layout holds.
+const perFile = 100
+
+// splitFiles renders the mesh as a services directory, perFile services
+// to a file, by file name; popular is in the first file.
+func (s size) splitFiles(port int) map[string][]byte {
+	out := map[string][]byte{}
+	for from := 0; from < s.Services; from += perFile {
+		var b bytes.Buffer
+		s.writeServices(&b, from, min(from+perFile, s.Services), port)
+		out[splitName(from)] = b.Bytes()
+	}
+	return out
+}
+
+// splitName is the name of the split layout's file that starts at service
+// from.
+func splitName(from int) string { return fmt.Sprintf("services-%05d.yaml", from) }
+
+// writeServices writes a services file of services [from, to).
+func (s size) writeServices(b *bytes.Buffer, from, to, port int) {
 	b.WriteString("services:\n")
-	for i := range s.Services {
+	for i := from; i < to; i++ {
 		proto := "tcp"
 		if i%2 == 0 {
 			proto = "http"
 		}
-		fmt.Fprintf(&b, "  - name: %s\n    protocol: %s\n    endpoints:\n", serviceName(i), proto)
+		fmt.Fprintf(b, "  - name: %s\n    protocol: %s\n    endpoints:\n", serviceName(i), proto)
 		for j := range s.Endpoints {
 			p := portBefore
 			if i == 0 && j == 0 {
 				p = port
 			}
-			fmt.Fprintf(&b, "      - {address: 10.%d.%d.%d, port: %d}\n", i/256, i%256, j+1, p)
+			fmt.Fprintf(b, "      - {address: 10.%d.%d.%d, port: %d}\n", i/256, i%256, j+1, p)
 		}
 		if i >= 1 && i <= s.Streams {
-			s.writeSidecar(&b, i-1)
+			s.writeSidecar(b, i-1)
 		}
 	}
-	return b.Bytes()
 }
 
 func (s size) writeSidecar(b *bytes.Buffer, i int) {

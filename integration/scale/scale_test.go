@@ -27,14 +27,73 @@ const (
 // fails if a stream does not get the edit within updateTimeout, or (for
 // this tree's binary) if the edit is pushed as anything but one EDS
 // response per stream.
+//
+// It runs once per layout of the services (MESHLB_SCALE_LAYOUTS, by
+// default "file,dir"): file is one services.yaml, rewritten whole for the
+// edit; dir is a services directory of perFile services per file, the
+// layout documented for large meshes, where the edit rewrites one file.
 func TestPushLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control process and many streams")
 	}
 	sz := sizeFromEnv(t)
-	path := filepath.Join(t.TempDir(), "services.yaml")
-	writeFile(t, path, sz.yaml(portBefore))
-	ctl := startControl(t, path)
+	names := os.Getenv("MESHLB_SCALE_LAYOUTS")
+	if names == "" {
+		names = "file,dir"
+	}
+	for _, name := range strings.Split(names, ",") {
+		t.Run(name, func(t *testing.T) {
+			l, err := newLayout(name, sz, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			pushLatency(t, sz, l)
+		})
+	}
+}
+
+// layout is how the mesh is laid out on disk.
+type layout struct {
+	name  string
+	path  string            // what the control server is given
+	files map[string][]byte // the initial content, by path
+	edit  map[string][]byte // what the edit writes, by path
+}
+
+// newLayout renders sz in dir as layout name, "file" or "dir".
+func newLayout(name string, sz size, dir string) (*layout, error) {
+	switch name {
+	case "file":
+		p := filepath.Join(dir, "services.yaml")
+		return &layout{name: name, path: p, files: map[string][]byte{p: sz.yaml(portBefore)},
+			edit: map[string][]byte{p: sz.yaml(portAfter)}}, nil
+	case "dir":
+		l := &layout{name: name, path: filepath.Join(dir, "services"), files: map[string][]byte{}}
+		if err := os.Mkdir(l.path, 0o755); err != nil {
+			return nil, err
+		}
+		for n, b := range sz.splitFiles(portBefore) {
+			l.files[filepath.Join(l.path, n)] = b
+		}
+		first := splitName(0)
+		l.edit = map[string][]byte{filepath.Join(l.path, first): sz.splitFiles(portAfter)[first]}
+		return l, nil
+	}
+	return nil, fmt.Errorf("MESHLB_SCALE_LAYOUTS: unknown layout %q, want file or dir", name)
+}
+
+// write writes files, each atomically.
+func write(t *testing.T, files map[string][]byte) {
+	t.Helper()
+	for p, b := range files {
+		writeFile(t, p, b)
+	}
+}
+
+// pushLatency runs the measurement of TestPushLatency on one layout.
+func pushLatency(t *testing.T, sz size, l *layout) {
+	write(t, l.files)
+	ctl := startControl(t, l.path)
 	admin := ""
 	if hasAdmin(t) {
 		admin = ctl.addr(t, "admin")
@@ -65,13 +124,13 @@ func TestPushLatency(t *testing.T) {
 	var profiled sync.WaitGroup
 	if out := os.Getenv("MESHLB_SCALE_PROFILE"); out != "" && admin != "" {
 		profiled.Go(func() {
-			if err := profile(admin, 3*time.Second, out); err != nil {
+			if err := profile(admin, 3*time.Second, out+"."+l.name); err != nil {
 				t.Errorf("profiling: %v", err)
 			}
 		})
 	}
 	t0 := time.Now()
-	writeFile(t, path, sz.yaml(portAfter))
+	write(t, l.edit)
 	waitAll(t, f, portAfter, updateTimeout)
 	waitSettled(t, f)
 	cpu := ctl.cpu(t) - cpu0
@@ -80,7 +139,7 @@ func TestPushLatency(t *testing.T) {
 	bytes1, types1 := f.totals()
 	rss, peak := ctl.memory(t)
 
-	r := report{size: sz, sync: syncTime, cpu: cpu, bytes: bytes1 - bytes0, rss: rss, peak: peak,
+	r := report{size: sz, layout: l.name, files: len(l.files), sync: syncTime, cpu: cpu, bytes: bytes1 - bytes0, rss: rss, peak: peak,
 		build: time.Duration(build * float64(time.Second))}
 	for i := range types1 {
 		r.responses[i] = types1[i] - types0[i]
@@ -155,6 +214,8 @@ func latencies(f *fleet, from time.Time) []time.Duration {
 // report is the outcome of one run.
 type report struct {
 	size            size
+	layout          string        // file or dir
+	files           int           // services files
 	sync            time.Duration // all streams opened and synced
 	resync          time.Duration // all streams reopened and synced
 	detect, applied time.Duration // write → "catalog changed", "applied catalog" log lines
@@ -172,8 +233,8 @@ type report struct {
 func (r report) String() string {
 	var b strings.Builder
 	s := r.size
-	fmt.Fprintf(&b, "scale: %d services x %d endpoints, %d streams (half delta), %d upstreams each\n",
-		s.Services, s.Endpoints, s.Streams, s.Upstreams)
+	fmt.Fprintf(&b, "scale: %d services x %d endpoints, %d streams (half delta), %d upstreams each; layout %s (%d files)\n",
+		s.Services, s.Endpoints, s.Streams, s.Upstreams, r.layout, r.files)
 	fmt.Fprintf(&b, "  initial sync of all streams: %v\n", r.sync.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  write -> catalog changed: %v, -> applied: %v (%d catalogs applied)\n",
 		r.detect.Round(time.Millisecond), r.applied.Round(time.Millisecond), r.catalogs)
