@@ -103,6 +103,8 @@ type Client struct {
 	// initDeadline ends the wait for a complete first configuration (see
 	// initDone); zero while the persisted state is restored.
 	initDeadline time.Time
+	// saves holds the applied state waiting to be persisted (see save).
+	saves chan *state
 }
 
 // New returns a client that applies configuration to a. It does not connect
@@ -161,6 +163,7 @@ func (c *Client) Run(ctx context.Context) error {
 			return fmt.Errorf("xds client: %w", err)
 		}
 	}
+	defer c.startSaver()()
 	c.restore()
 	c.initDeadline = time.Now().Add(c.opts.InitialFetchTimeout)
 	b := backoff{base: c.opts.BackoffBase, max: c.opts.BackoffMax}

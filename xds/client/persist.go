@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/proto"
@@ -57,12 +58,63 @@ func (c *Client) restore() {
 	c.log.Info("applied persisted xDS state", "version", s.version[kindListener])
 }
 
-// save persists s, if Options.StateDir is set. A failure is logged: the
-// data plane is serving s whether or not it could be saved.
+// save persists s, if Options.StateDir is set, off the apply path: s
+// replaces any state still waiting to be written, and the writer started
+// by [Client.startSaver] writes the latest one. Encoding and syncing
+// 10,000 resources takes tens of milliseconds, which a one-endpoint update
+// must not wait for (issue 8, point 9).
 func (c *Client) save(s *state) {
-	if c.opts.StateDir == "" {
+	if c.saves == nil {
 		return
 	}
+	for {
+		select {
+		case c.saves <- s:
+			return
+		default:
+		}
+		select {
+		case <-c.saves: // replaced by s
+		default:
+		}
+	}
+}
+
+// startSaver starts the goroutine that writes what save hands it, if
+// Options.StateDir is set. stop ends it and writes the state still
+// waiting, if any, so the latest applied state is on disk when Run
+// returns.
+func (c *Client) startSaver() (stop func()) {
+	if c.opts.StateDir == "" {
+		return func() {}
+	}
+	c.saves = make(chan *state, 1)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case s := <-c.saves:
+				c.write(s)
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		select {
+		case s := <-c.saves:
+			c.write(s)
+		default:
+		}
+	}
+}
+
+// write persists s. A failure is logged: the data plane is serving s
+// whether or not it could be saved.
+func (c *Client) write(s *state) {
 	data, err := encodeState(s)
 	if err == nil {
 		err = writeAtomic(filepath.Join(c.opts.StateDir, stateFile), data)

@@ -215,3 +215,45 @@ func BenchmarkColdStart(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUpdateEndToEnd measures a one-endpoint change of the
+// benchmark's configuration from a real go-control-plane server to the
+// sidecar: from SetSnapshot to the new endpoint in force. It includes the
+// server's work (a state-of-the-world server resends every load
+// assignment; a delta server hashes every resource of the snapshot).
+func BenchmarkUpdateEndToEnd(b *testing.B) {
+	for _, m := range modes {
+		b.Run(m.name, func(b *testing.B) {
+			ls, rs, cs, es := scaleConfig()
+			srv := newXDSServer(b)
+			srv.set(b, "v0", resources(ls, rs, cs, es))
+			logger := slog.New(slog.DiscardHandler)
+			sc := sidecar.New(logger)
+			b.Cleanup(func() { sc.Close(0) })
+			c := New(Options{NodeID: testNode, Targets: []string{srv.addr}, Delta: m.delta, Logger: logger}, sc)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			b.Cleanup(func() {
+				cancel()
+				<-done
+			})
+			<-sc.Ready()
+			gen := 0
+			for b.Loop() {
+				gen++
+				i := gen % scaleClusters
+				es[i] = scaleAssignment(i, gen)
+				srv.set(b, fmt.Sprint("v", gen), resources(ls, rs, cs, es))
+				name, want := fmt.Sprintf("svc-%04d", i), fmt.Sprintf("10.%d.%d.0:%d", i/256, i%256, 8080+gen)
+				deadline := time.Now().Add(time.Minute)
+				for sc.Snapshot().Clusters[name].Endpoints[0].Addr != want {
+					if time.Now().After(deadline) {
+						b.Fatalf("update %d not applied within a minute", gen)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		})
+	}
+}
