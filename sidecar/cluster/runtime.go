@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -73,24 +74,60 @@ func (p Pick) Done(o Outcome) {
 }
 
 // Runtime is a cluster's state that outlives configuration snapshots,
-// kept by name in the [Registry]: the picker in force and the observer of
-// outcomes. Balancers that learn from outcomes (EWMA), outlier detection
-// and active health checks attach here, so the forwarder never knows who
+// kept by name in the [Registry]: the picker in force and the observers of
+// outcomes. Balancers that learn from outcomes (EWMA) implement
+// [Observer] on their picker; outlier detection and active health checks
+// [Runtime.Attach] themselves. Either way the forwarder never knows who
 // listens. Safe for concurrent use.
 type Runtime struct {
 	cur atomic.Pointer[installed]
+	mu  sync.Mutex // serializes Install and Attach
+	// attached observe every outcome, whatever the picker.
+	attached []Observer
 }
 
 type installed struct {
 	picker Picker
-	obs    Observer
+	obs    Observer // nil: nobody listens
 }
 
 // Install puts p in force for every snapshot's view of the cluster. If p
-// is an [Observer] it receives the outcomes of picks made from now on.
+// is an [Observer] it receives, with the attached observers, the outcomes
+// of picks made from now on.
 func (r *Runtime) Install(p Picker) {
-	obs, _ := p.(Observer)
-	r.cur.Store(&installed{picker: p, obs: obs})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.install(p)
+}
+
+// Attach adds obs to the observers of every outcome of the cluster's
+// attempts from now on, across Installs. It must not be called on the
+// request path.
+func (r *Runtime) Attach(obs Observer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attached = append(r.attached, obs)
+	if in := r.cur.Load(); in != nil {
+		r.install(in.picker)
+	}
+}
+
+// install stores p with its observers; r.mu is held.
+func (r *Runtime) install(p Picker) {
+	var all observers
+	if obs, ok := p.(Observer); ok {
+		all = append(all, obs)
+	}
+	all = append(all, r.attached...)
+	in := &installed{picker: p}
+	switch len(all) {
+	case 0:
+	case 1:
+		in.obs = all[0]
+	default:
+		in.obs = all
+	}
+	r.cur.Store(in)
 }
 
 // Picker returns the picker in force, or nil before the first Install.
@@ -99,4 +136,13 @@ func (r *Runtime) Picker() Picker {
 		return in.picker
 	}
 	return nil
+}
+
+// observers tells each of several observers, in order.
+type observers []Observer
+
+func (all observers) Observe(ep *Endpoint, o Outcome) {
+	for _, obs := range all {
+		obs.Observe(ep, o)
+	}
 }
