@@ -4,9 +4,10 @@
 //
 // Apply builds a whole new [Snapshot] off the request path and publishes it
 // with atomic stores; requests load the configuration once and keep it.
-// Per-endpoint state (load, counters, idle connections) and statistics live
-// outside snapshots, keyed by address and name, so an update never resets
-// them.
+// Per-endpoint state (load, counters, idle connections, keyed by address
+// and transport), per-cluster runtimes (the picker in force and the
+// observers of outcomes, by name) and statistics live outside snapshots,
+// so an update never resets them.
 package sidecar
 
 import (
