@@ -33,44 +33,52 @@ func writeServices(b *testing.B, dir string, services, n int) []string {
 	return paths
 }
 
-// BenchmarkEditOneEndpoint measures a poll after one endpoint of 2,000
-// services × 10 endpoints changed, with the services in one file and split
-// over 20 files.
+// BenchmarkEditOneEndpoint measures a poll after one endpoint of 2,000 or
+// 10,000 services × 10 endpoints changed, with the services in one file
+// and split 100 to a file.
 func BenchmarkEditOneEndpoint(b *testing.B) {
-	for _, files := range []int{1, 20} {
-		b.Run(fmt.Sprintf("files=%d", files), func(b *testing.B) {
-			dir := b.TempDir()
-			paths := writeServices(b, dir, 2000, files)
-			old := time.Now().Add(-time.Minute)
-			for _, p := range paths {
-				os.Chtimes(p, old, old) // out of the racy window
-			}
-			w := newWatch([]string{dir}, DefaultMaxBytes, slog.New(slog.DiscardHandler))
-			if _, err := w.load(); err != nil {
-				b.Fatal(err)
-			}
-			orig, err := os.ReadFile(paths[0])
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				b.StopTimer()
-				i++
-				edit := strings.Replace(string(orig), "port: 8000\n", fmt.Sprintf("port: %d\n", 20000+i%1000), 1)
-				if err := os.WriteFile(paths[0], []byte(edit), 0o644); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				if c := w.poll(); c == nil {
-					b.Fatal("no catalog after an edit")
-				}
-				b.StopTimer()
-				os.Chtimes(paths[0], old, old)
-				w.files[paths[0]].readAt = time.Now()
-				b.StartTimer()
-			}
-		})
+	for _, services := range []int{2000, 10000} {
+		for _, files := range []int{1, services / 100} {
+			b.Run(fmt.Sprintf("services=%d/files=%d", services, files), func(b *testing.B) {
+				benchmarkEdit(b, services, files)
+			})
+		}
+	}
+}
+
+// benchmarkEdit measures a poll after one endpoint edit of services split
+// over files.
+func benchmarkEdit(b *testing.B, services, files int) {
+	dir := b.TempDir()
+	paths := writeServices(b, dir, services, files)
+	old := time.Now().Add(-time.Minute)
+	for _, p := range paths {
+		os.Chtimes(p, old, old) // out of the racy window
+	}
+	w := newWatch([]string{dir}, DefaultMaxBytes, slog.New(slog.DiscardHandler))
+	if _, err := w.load(); err != nil {
+		b.Fatal(err)
+	}
+	orig, err := os.ReadFile(paths[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		i++
+		edit := strings.Replace(string(orig), "port: 8000\n", fmt.Sprintf("port: %d\n", 20000+i%1000), 1)
+		if err := os.WriteFile(paths[0], []byte(edit), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if c := w.poll(); c == nil {
+			b.Fatal("no catalog after an edit")
+		}
+		b.StopTimer()
+		os.Chtimes(paths[0], old, old)
+		w.files[paths[0]].readAt = time.Now()
+		b.StartTimer()
 	}
 }

@@ -43,6 +43,9 @@ const notifyDelay = 20 * time.Millisecond
 // OS, the watch limit reached, or Poll set) it polls every Interval. A poll
 // compares each file's identity, mtime and size, and its content's hash
 // when those leave doubt, so only changed files are read and parsed again.
+// Within a changed file of the plain layout ("services:" then a block list
+// of items, no anchors), only the items whose text changed are decoded
+// again; any other file is decoded whole.
 // It publishes only when the catalog's version changes. An invalid edit, a
 // missing file or files over MaxBytes keep the last good catalog and are
 // logged once until the content changes again.

@@ -43,6 +43,7 @@ type input struct {
 	sum    [sha256.Size]byte
 	decl   *fileDecl // parsed content, nil if err
 	err    error     // why the content does not parse
+	items  items     // of decl, to parse only changed items next time
 }
 
 func newWatch(roots []string, maxBytes int64, logger *slog.Logger) *watch {
@@ -144,7 +145,7 @@ func (w *watch) refresh(in *input, total int64) (int64, error) {
 	in.info, in.readAt = info, now
 	if sum := sha256.Sum256(data); sum != in.sum || in.decl == nil && in.err == nil {
 		in.sum = sum
-		in.decl, in.err = parseFile(in.path, data)
+		in.decl, in.items, in.err = parseCached(in.path, data, in.items)
 		w.dirty = true
 	}
 	return total, nil
