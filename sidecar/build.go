@@ -12,6 +12,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	tlstransport "github.com/meshlb/meshlb/sidecar/transport"
 )
 
 // build compiles set into a snapshot. It reuses the running servers of
@@ -82,12 +83,19 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 	return c, nil
 }
 
-// transport returns the transport of cs's upstream connections: plaintext
-// today. The TLS issue adds the UpstreamTlsContext transport here (its key
-// naming SNI, ALPN and the certificates' hash), so that its connections
-// and pools never mix with plaintext ones to the same address.
+// transport returns the transport of cs's upstream connections:
+// plaintext, or TLS with a key naming its SNI, ALPN and certificates'
+// hashes, so that its connections and pools never mix with plaintext ones
+// to the same address.
 func transport(cs *spec.Cluster) (cluster.Transport, error) {
-	return cluster.Plain, nil
+	if cs.TLS == nil {
+		return cluster.Plain, nil
+	}
+	t, err := tlstransport.NewUpstream(cs.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("transport_socket: %w", err)
+	}
+	return t, nil
 }
 
 func edsName(c *spec.Cluster) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/filterchain"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	tlstransport "github.com/meshlb/meshlb/sidecar/transport"
 )
 
 // buildChain builds the filter chain fc of listener name: its network
@@ -37,6 +38,13 @@ func (s *Sidecar) buildChain(name string, fc *spec.FilterChain, key string, set 
 	default:
 		return nil, fmt.Errorf("no terminal network filter")
 	}
+	if fc.TLS != nil {
+		t, err := tlstransport.NewServer(fc.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("transport_socket: %w", err)
+		}
+		ch.transport = t
+	}
 	return ch, nil
 }
 
@@ -50,7 +58,7 @@ func (s *Sidecar) buildFilter(listener string, nf *spec.NetworkFilter, prev filt
 
 // runtime returns the chain as the connection handler runs it.
 func (ch *Chain) runtime() *filterchain.Chain {
-	out := &filterchain.Chain{Name: ch.Spec.Name, Filters: ch.filters}
+	out := &filterchain.Chain{Name: ch.Spec.Name, Filters: ch.filters, Transport: ch.transport}
 	if ch.HTTP != nil {
 		out.Terminal = ch.HTTP
 	} else {

@@ -61,6 +61,8 @@ type Chain struct {
 	filters []filterchain.Filter
 	httpCfg *l7.Config
 	tcpCfg  *l4.Config
+	// transport terminates TLS on the chain's connections; nil: plaintext.
+	transport filterchain.Transport
 }
 
 // Sidecar is the data plane. Apply is safe to call from one goroutine at a

@@ -11,10 +11,9 @@ import (
 )
 
 var (
-	// transport_socket is rejected until the TLS transport socket exists;
-	// the data plane has its hook (filterchain.Chain.Transport).
-	filterChainFields = allow(&listenerv3.FilterChain{}, "filters", "metadata", "name", "filter_chain_match")
-	filterFields      = allow(&listenerv3.Filter{}, "name", "typed_config")
+	filterChainFields = allow(&listenerv3.FilterChain{}, "filters", "metadata", "name", "filter_chain_match",
+		"transport_socket", "transport_socket_connect_timeout")
+	filterFields = allow(&listenerv3.Filter{}, "name", "typed_config")
 )
 
 // decodeFilterChains decodes l's filter_chains and default_filter_chain
@@ -83,6 +82,24 @@ func decodeFilterChain(fc *listenerv3.FilterChain, out *FilterChain, inspected b
 	if err := decodeTerminalFilter(filters[last], out); err != nil {
 		return within(index("filters", last), err)
 	}
+	return decodeChainTLS(fc, out)
+}
+
+// decodeChainTLS sets out.TLS from fc's transport socket, once out's
+// terminal filter is known.
+func decodeChainTLS(fc *listenerv3.FilterChain, out *FilterChain) error {
+	t, err := decodeDownstreamTLS(fc.GetTransportSocket(), out.HTTP != nil)
+	if err != nil {
+		return within("transport_socket", err)
+	}
+	timeout, err := durationOr(fc.GetTransportSocketConnectTimeout(), 0)
+	if err != nil {
+		return within("transport_socket_connect_timeout", err)
+	}
+	if t != nil {
+		t.HandshakeTimeout = timeout
+	}
+	out.TLS = t
 	return nil
 }
 

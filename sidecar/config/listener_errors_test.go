@@ -45,9 +45,9 @@ func TestDecodeListenerErrors(t *testing.T) {
 		yaml: tcpListener + "      cluster: be\n  filter_chain_match: {server_names: [example.com]}\n",
 		want: `listener "web": filter_chains[0].filter_chain_match.server_names: needs the TLS inspector: add envoy.filters.listener.tls_inspector to the listener's listener_filters`,
 	}, {
-		name: "transport socket",
+		name: "transport socket without a configuration",
 		yaml: tcpListener + "      cluster: be\n  transport_socket: {name: tls}\n",
-		want: `listener "web": filter_chains[0].transport_socket: not supported`,
+		want: `listener "web": filter_chains[0].transport_socket.typed_config: required`,
 	}, {
 		name: "unsupported listener filter",
 		yaml: tcpListener + "      cluster: be\n",

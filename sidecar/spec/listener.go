@@ -81,6 +81,9 @@ type FilterChain struct {
 	Filters []NetworkFilter
 	TCP     *TCPProxy
 	HTTP    *HTTPManager
+	// TLS, when set, terminates TLS on the chain's connections before the
+	// terminal filter sees them; nil serves them as they come.
+	TLS *DownstreamTLS
 }
 
 // SourceType is Envoy's FilterChainMatch.ConnectionSourceType.

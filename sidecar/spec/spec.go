@@ -240,6 +240,8 @@ type Cluster struct {
 	// (Envoy's common_http_protocol_options.idle_timeout); 0 for never.
 	// Decoders fill Envoy's default, 1h.
 	IdleTimeout time.Duration
+	// TLS, when set, makes upstream connections TLS; nil: plaintext.
+	TLS *UpstreamTLS
 }
 
 // HealthStatus is an endpoint's health as the control plane reports it.
