@@ -3,6 +3,7 @@ package l7
 import (
 	"errors"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -85,6 +86,21 @@ func (w *writer) send(p []byte) error {
 	n, err := w.conn.Write(p)
 	w.sent += int64(n)
 	return err
+}
+
+// writeStatus queues a status code without allocating for the usual
+// three digits (strconv.Itoa caches only those below 100).
+func (w *writer) writeStatus(code int) error {
+	if code < 100 || code > 999 {
+		return w.writeString(strconv.Itoa(code))
+	}
+	if len(w.buf)+3 > cap(w.buf) {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.buf = append(w.buf, byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10))
+	return nil
 }
 
 // writeString queues s; see write.

@@ -1,10 +1,8 @@
 package l7
 
 import (
-	"bytes"
 	"errors"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
@@ -12,7 +10,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
-// requestFilters is a session's HTTP filter state for its request in
+// requestFilters is a stream's HTTP filter state for its request in
 // progress, reused from one request to the next.
 type requestFilters struct {
 	stream httpfilter.Stream
@@ -21,38 +19,39 @@ type requestFilters struct {
 	idleOut bool
 }
 
-// filterRequest runs the request-headers hooks of cfg's HTTP filters on
-// the request routed to rt (nil: no route matched; the listener's filters
+// filterRequest runs the request-headers hooks of the HTTP filters on the
+// request routed to rt (nil: no route matched; the listener's filters
 // run, as in Envoy). done says a filter answered or ended the request;
 // keep is then whether the connection may carry another.
-func (s *session) filterRequest(cfg *Config, rt *route.Route) (done, keep bool) {
-	s.filters.stream.Reset(&s.head.Request, s)
-	s.filters.idleOut = false
+func (f *forwarder) filterRequest(rt *route.Route) (done, keep bool) {
+	fs := &f.ss.filters
+	fs.stream.Reset(f.st.Request(), f.st)
+	fs.idleOut = false
 	index := -1
 	if rt != nil {
 		index = rt.Index
 	}
-	verdict := cfg.Filters.RequestHeaders(&s.filters.stream, index)
-	s.info.Flags |= stream.Flags(s.filters.stream.Flags)
+	verdict := f.cfg.Filters.RequestHeaders(&fs.stream, index)
+	f.info.Flags |= stream.Flags(fs.stream.Flags)
 	switch verdict {
 	case httpfilter.Continue:
 		return false, false
 	case httpfilter.StopReply:
-		r := &s.filters.stream.Reply
-		cfg.Stats.CountStatus(r.Status)
-		return true, s.respond(r.Status, r.Body, headerLines(r.Headers))
+		r := &fs.stream.Reply
+		f.cfg.Stats.CountStatus(r.Status)
+		return true, f.st.Reply(LocalReply{Code: r.Status, Body: r.Body, Headers: headerLines(r.Headers)})
 	}
-	if s.filters.idleOut {
+	if fs.idleOut {
 		// Envoy's answer when stream_idle_timeout fires before a response.
-		s.info.Flags |= stream.StreamIdleTimeout
-		cfg.Stats.CountStatus(408)
-		return true, s.respond(408, "stream timeout", nil)
+		f.info.Flags |= stream.StreamIdleTimeout
+		f.cfg.Stats.CountStatus(408)
+		return true, f.st.Reply(LocalReply{Code: 408, Body: "stream timeout"})
 	}
-	s.info.Flags |= stream.DownstreamConnectionTermination
+	f.info.Flags |= stream.DownstreamConnectionTermination
 	return true, false // the client went away
 }
 
-// headerLines formats hs for respond. Local replies of filters only.
+// headerLines formats hs for a local reply. Local replies of filters only.
 func headerLines(hs []route.Header) []string {
 	if len(hs) == 0 {
 		return nil
@@ -64,6 +63,29 @@ func headerLines(hs []route.Header) []string {
 	return out
 }
 
+// writeFilteredHead runs the response-headers hooks on the upstream
+// response head h of ex and writes the head as they leave it, asking the
+// client to close when closing is set. It reports replied when a hook
+// replaced the response with a local reply, which it has sent instead;
+// keep is then whether the client connection may be reused.
+func (f *forwarder) writeFilteredHead(ex Exchange, h *ResponseHead, closing bool) (replied, keep bool) {
+	fs := &f.ss.filters
+	r := &fs.resp
+	r.Status, r.Headers = h.Status, ex.Headers(r.Headers[:0])
+	verdict := f.cfg.Filters.ResponseHeaders(&fs.stream, r)
+	f.info.Flags |= stream.Flags(fs.stream.Flags)
+	if verdict != httpfilter.Continue {
+		rep := &fs.stream.Reply
+		return true, f.st.Reply(LocalReply{Code: rep.Status, Body: rep.Body, Headers: headerLines(rep.Headers)})
+	}
+	reason := h.Reason
+	if r.Status != h.Status {
+		reason = nil
+	}
+	f.st.WriteHead(r.Status, reason, r.Headers, closing)
+	return false, false
+}
+
 // Wait implements [httpfilter.Waiter]: it waits d and returns false early
 // when the client closes or resets the connection, or once the stream idle
 // timeout has passed (the request is then answered 408, as Envoy's stream
@@ -72,7 +94,7 @@ func headerLines(hs []route.Header) []string {
 func (s *session) Wait(d time.Duration) bool {
 	idle := s.srv.cfg.Load().StreamIdle
 	if idle > 0 && d > idle {
-		s.filters.idleOut = s.Wait(idle)
+		s.fs.filters.idleOut = s.Wait(idle)
 		return false
 	}
 	until := time.Now().Add(d)
@@ -90,44 +112,4 @@ func (s *session) Wait(d time.Duration) bool {
 	}
 	time.Sleep(time.Until(until))
 	return true
-}
-
-// writeFilteredHead runs the response-headers hooks on the upstream
-// response head in s.resp and writes the head as they leave it, asking the
-// client to close when closing is set. It reports replied when a hook
-// replaced the response with a local reply, which it has sent instead;
-// keep is then whether the client connection may be reused.
-func (s *session) writeFilteredHead(cfg *Config, closing bool) (replied, keep bool) {
-	r := &s.filters.resp
-	r.Status, r.Headers = s.resp.status, r.Headers[:0]
-	for _, f := range s.resp.fields {
-		colon := bytes.IndexByte(f, ':')
-		r.Headers = append(r.Headers, route.Header{Name: f[:colon], Value: trimOWS(f[colon+1:])})
-	}
-	verdict := cfg.Filters.ResponseHeaders(&s.filters.stream, r)
-	s.info.Flags |= stream.Flags(s.filters.stream.Flags)
-	if verdict != httpfilter.Continue {
-		rep := &s.filters.stream.Reply
-		return true, s.respond(rep.Status, rep.Body, headerLines(rep.Headers))
-	}
-	s.info.Code = r.Status
-	w := &s.out
-	w.writeString("HTTP/1.1 ")
-	if r.Status == s.resp.status {
-		w.write(s.resp.line)
-	} else {
-		w.writeString(strconv.Itoa(r.Status) + " " + statusText(r.Status))
-	}
-	w.writeString("\r\n")
-	for _, h := range r.Headers {
-		w.write(h.Name)
-		w.writeString(": ")
-		w.write(h.Value)
-		w.writeString("\r\n")
-	}
-	if closing {
-		w.writeString("Connection: close\r\n")
-	}
-	w.writeString("\r\n")
-	return false, false
 }

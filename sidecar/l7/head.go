@@ -106,11 +106,11 @@ func (s *session) dropRequestHeader(name []byte) bool {
 	return false
 }
 
-// writeResponseHead writes the final response head to the client buffer,
+// writeResponseHead writes the final response head r to the client buffer,
 // asking the client to close when closing is true.
-func (s *session) writeResponseHead(closing bool) {
-	w, r := &s.out, &s.resp
-	s.info.Code = r.status
+func (s *session) writeResponseHead(r *respHead, closing bool) {
+	w := &s.out
+	s.fs.Info.Code = r.status
 	w.writeString("HTTP/1.1 ")
 	w.write(r.line)
 	w.writeString("\r\n")
@@ -135,7 +135,7 @@ func (s *session) respond(code int, body string, extra []string) bool {
 	} else if h.length > 0 || h.chunked {
 		s.linger = true // the body may be unread
 	}
-	s.info.Code = code
+	s.fs.Info.Code = code
 	w := &s.out
 	w.writeString("HTTP/1.1 ")
 	w.writeString(strconv.Itoa(code))
@@ -164,27 +164,6 @@ func (s *session) respondError(code int, msg string) bool {
 		s.out.acquire()
 	}
 	return s.respond(code, msg+"\n", nil)
-}
-
-// redirect answers with the route's redirect.
-func (s *session) redirect(cfg *Config, rt *route.Route) bool {
-	rd, h := rt.Redirect, &s.head
-	scheme, host, path := rd.Scheme, rd.Host, rd.Path
-	if scheme == "" {
-		scheme = "http"
-	}
-	if host == "" {
-		host = string(h.Host)
-	}
-	if path == "" {
-		path = string(h.Path)
-	}
-	loc := scheme + "://" + host + path
-	if !rd.StripQuery && h.Query != nil {
-		loc += "?" + string(h.Query)
-	}
-	cfg.Stats.CountStatus(rd.Status)
-	return s.respond(rd.Status, "", []string{"location: " + loc})
 }
 
 func statusText(code int) string {

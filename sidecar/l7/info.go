@@ -8,25 +8,14 @@ import (
 	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
-// beginInfo starts the stream info of the request whose head is buffered.
-func (s *session) beginInfo(cfg *Config) {
-	s.info = stream.Info{Listener: cfg.Listener, Start: time.Now(),
-		BytesReceived: -s.rd.consumed, BytesSent: -s.out.sent}
-}
-
-// endInfo completes the stream info and hands it to cfg's sink, if any.
-// The head may not have been consumed (a local reply that closes): its
-// bytes were received all the same.
-func (s *session) endInfo(cfg *Config) {
-	i := &s.info
+// finish completes the stream info and hands it to the configuration's
+// sink, if any.
+func (f *forwarder) finish() {
+	i := f.info
 	i.Total = time.Since(i.Start)
-	i.BytesReceived += s.rd.consumed
-	if !s.head.consumed {
-		i.BytesReceived += int64(s.head.size)
-	}
-	i.BytesSent += s.out.sent
-	if cfg.StreamDone != nil {
-		cfg.StreamDone(i)
+	i.BytesReceived, i.BytesSent = f.st.Bytes()
+	if f.cfg.StreamDone != nil {
+		f.cfg.StreamDone(i)
 	}
 }
 

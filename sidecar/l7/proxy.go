@@ -13,62 +13,99 @@ import (
 // was never made cannot have delivered the request.
 const maxConnectAttempts = 3
 
-// serve routes and answers one request whose head is buffered, recording
-// its stream info. It reports whether the connection may carry another
-// request.
-func (s *session) serve(cfg *Config) bool {
-	s.beginInfo(cfg)
-	keep := s.dispatch(cfg)
-	s.endInfo(cfg)
+// forwarder serves one request of a [Stream]: route, HTTP filters, pick,
+// retries and the upstream exchange. It lives on the stack of serve and
+// sees the request only through the Stream.
+type forwarder struct {
+	cfg  *Config
+	st   Stream
+	ss   *StreamState
+	info *stream.Info
+}
+
+// serve routes and answers the request of st, recording its stream info.
+// It reports whether the connection may carry another request.
+func serve(cfg *Config, st Stream) bool {
+	ss := st.State()
+	f := forwarder{cfg: cfg, st: st, ss: ss, info: &ss.Info}
+	*f.info = stream.Info{Listener: cfg.Listener, Start: time.Now()}
+	keep := f.dispatch()
+	f.finish()
 	return keep
 }
 
 // dispatch routes and answers the request.
-func (s *session) dispatch(cfg *Config) bool {
+func (f *forwarder) dispatch() bool {
+	cfg := f.cfg
 	cfg.Stats.RqTotal.Add(1)
-	h := &s.head
-	rt := cfg.Routes.Match(&h.Request)
+	rt := cfg.Routes.Match(f.st.Request())
 	if rt != nil {
-		s.info.Route = rt.Name
+		f.info.Route = rt.Name
 	}
-	if done, keep := s.filterRequest(cfg, rt); done {
+	if done, keep := f.filterRequest(rt); done {
 		return keep
 	}
 	switch {
 	case rt == nil:
-		s.info.Flags |= stream.NoRouteFound
-		return s.local(cfg, 404, "no route matched the request\n")
+		f.info.Flags |= stream.NoRouteFound
+		return f.local(404, "no route matched the request\n")
 	case rt.Direct != nil:
-		return s.local(cfg, rt.Direct.Status, rt.Direct.Body)
+		return f.local(rt.Direct.Status, rt.Direct.Body)
 	case rt.Redirect != nil:
-		return s.redirect(cfg, rt)
+		return f.redirect(rt)
 	}
 	cl := rt.Pick().Cluster
 	switch {
 	case cl == nil:
-		s.info.Flags |= stream.NoClusterFound
-		return s.local(cfg, 503, "cluster not found\n")
+		f.info.Flags |= stream.NoClusterFound
+		return f.local(503, "cluster not found\n")
 	case cl.Overloaded():
-		s.info.Cluster = cl.Name
-		s.info.Flags |= stream.UpstreamOverflow
+		f.info.Cluster = cl.Name
+		f.info.Flags |= stream.UpstreamOverflow
 		cl.Stats.OverflowRq.Add(1)
 		cfg.Stats.CountStatus(503)
-		return s.respondOverloaded("too many requests in flight")
+		return f.respondOverloaded("too many requests in flight")
 	}
-	s.info.Cluster = cl.Name
+	f.info.Cluster = cl.Name
 	cl.Stats.RqTotal.Add(1)
 	cl.Stats.RqActive.Add(1)
 	defer cl.Stats.RqActive.Add(-1)
-	code, keep := s.forward(cfg, rt, cl)
+	code, keep := f.forward(rt, cl)
 	cl.Stats.CountStatus(code)
 	cfg.Stats.CountStatus(code)
 	return keep
 }
 
 // local answers the request without an upstream.
-func (s *session) local(cfg *Config, code int, body string) bool {
-	cfg.Stats.CountStatus(code)
-	return s.respond(code, body, nil)
+func (f *forwarder) local(code int, body string) bool {
+	f.cfg.Stats.CountStatus(code)
+	return f.st.Reply(LocalReply{Code: code, Body: body})
+}
+
+// respondError answers with an error status and a one-line body.
+func (f *forwarder) respondError(code int, msg string) bool {
+	return f.st.Reply(LocalReply{Code: code, Body: msg + "\n"})
+}
+
+// redirect answers with the route's redirect.
+func (f *forwarder) redirect(rt *route.Route) bool {
+	rd, h := rt.Redirect, f.st.Request()
+	scheme, host, path := rd.Scheme, rd.Host, rd.Path
+	if scheme == "" {
+		scheme = "http"
+	}
+	if host == "" {
+		host = string(h.Host)
+	}
+	if path == "" {
+		path = string(h.Path)
+	}
+	loc := scheme + "://" + host + path
+	if !rd.StripQuery && h.Query != nil {
+		loc += "?" + string(h.Query)
+	}
+	f.cfg.Stats.CountStatus(rd.Status)
+	return f.st.Reply(LocalReply{Code: rd.Status, Headers: []string{"location: " + loc}})
 }
 
 // maxAttempts bounds the attempts for one request, whatever the reasons.
@@ -82,7 +119,7 @@ var overloaded = []string{"x-envoy-overloaded: true"}
 // no try starts after it, and a try in progress ends at it with 504. It
 // returns the status sent to the client and whether the client connection
 // may be reused.
-func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (int, bool) {
+func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
 	b := newBudget(rt, time.Now())
 	defer b.endRetry(cl)
 	var fail *attemptError
@@ -94,35 +131,41 @@ func (s *session) forward(cfg *Config, rt *route.Route, cl *cluster.Cluster) (in
 		pk := b.pick(cl, rt)
 		ep := pk.Endpoint
 		if ep == nil {
-			s.info.Flags |= stream.NoHealthyUpstream
+			f.info.Flags |= stream.NoHealthyUpstream
 			cl.Stats.NoHealthy.Add(1)
-			return 503, s.respondError(503, "no healthy upstream")
+			return 503, f.respondError(503, "no healthy upstream")
 		}
-		s.info.Endpoint = ep.Addr
-		s.info.Attempts++
+		f.info.Endpoint = ep.Addr
+		f.info.Attempts++
 		var res result
-		res, fail = s.exchange(cfg, rt, cl, ep, s.attempt(rt, cl, &b))
+		res, fail = f.exchange(rt, cl, ep, f.attempt(rt, cl, &b))
 		pk.Done(outcome(res, fail))
 		b.endRetry(cl)
 		if fail == nil {
-			if b.retryRefused && rt.Retry.RetriesStatus(res.status) {
-				cl.Stats.RetryOverflow.Add(1)
-			}
-			if b.retriesOut(rt) && rt.Retry.RetriesStatus(res.status) {
-				s.info.Flags |= stream.UpstreamRetryLimitExceeded
-			}
+			f.noteSuccess(rt, cl, &b, res.status)
 			return res.status, res.keep
 		}
 		b.failed(ep, fail.kind)
-		if !s.retry(rt, cl, fail, &b) {
+		if !f.retry(rt, cl, fail, &b) {
 			break
 		}
 		cl.Stats.RqRetry.Add(1)
 	}
 	if b.exhausted {
-		s.info.Flags |= stream.UpstreamRetryLimitExceeded
+		f.info.Flags |= stream.UpstreamRetryLimitExceeded
 	}
-	return s.failUpstream(cl, fail)
+	return f.failUpstream(cl, fail)
+}
+
+// noteSuccess counts a relayed response the retry policy would have
+// retried: refused by the max_retries breaker, or with retries spent.
+func (f *forwarder) noteSuccess(rt *route.Route, cl *cluster.Cluster, b *budget, status int) {
+	if b.retryRefused && rt.Retry.RetriesStatus(status) {
+		cl.Stats.RetryOverflow.Add(1)
+	}
+	if b.retriesOut(rt) && rt.Retry.RetriesStatus(status) {
+		f.info.Flags |= stream.UpstreamRetryLimitExceeded
+	}
 }
 
 // attemptOpts parameterize one attempt.
@@ -132,7 +175,7 @@ type attemptOpts struct {
 	retryStatus *route.Retry  // when set, a response it retries is not relayed
 }
 
-func (s *session) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) attemptOpts {
+func (f *forwarder) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) attemptOpts {
 	o := attemptOpts{deadline: b.deadline}
 	if !b.deadline.IsZero() {
 		o.timeout = max(time.Until(b.deadline), time.Millisecond)
@@ -143,7 +186,7 @@ func (s *session) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) attem
 	// A response is held back for a retry only if the retry will be
 	// allowed: the max_retries breaker is checked now, not after.
 	b.retryRefused = false
-	if b.retries > 0 && s.bodyless() {
+	if b.retries > 0 && !f.st.Framing().HasBody {
 		if b.retryRefused = cl.RetryOverloaded(); !b.retryRefused {
 			o.retryStatus = rt.Retry
 		}
@@ -155,9 +198,9 @@ func (s *session) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) attem
 // budget. Failed connects are redispatched to another endpoint up to
 // maxConnectAttempts times whatever the policy (nothing was sent); a
 // pooled connection found closed costs nothing.
-func (s *session) retry(rt *route.Route, cl *cluster.Cluster, f *attemptError, b *budget) bool {
+func (f *forwarder) retry(rt *route.Route, cl *cluster.Cluster, fail *attemptError, b *budget) bool {
 	p := rt.Retry
-	switch f.kind {
+	switch fail.kind {
 	case failStale:
 		return true
 	case failConnect:
@@ -167,118 +210,9 @@ func (s *session) retry(rt *route.Route, cl *cluster.Cluster, f *attemptError, b
 		}
 		return p != nil && p.RetriesConnect() && b.spend(cl)
 	case failReset, failTimeout:
-		return p != nil && p.RetriesReset() && s.bodyless() && b.spend(cl)
+		return p != nil && p.RetriesReset() && !f.st.Framing().HasBody && b.spend(cl)
 	case failStatus:
 		return b.spend(cl)
 	}
 	return false
-}
-
-// bodyless reports whether the request has no body, so it can be sent
-// again without having been buffered.
-func (s *session) bodyless() bool { return s.head.length <= 0 && !s.head.chunked }
-
-// failKind says how an attempt failed.
-type failKind int
-
-const (
-	failConnect       failKind = iota // the dial failed: nothing was sent
-	failStale                         // a pooled connection was closed before the request reached the application
-	failReset                         // the upstream closed or reset before a complete response head
-	failTimeout                       // no response head within the timeout
-	failStatus                        // a response the retry policy retries (not relayed)
-	failBadResponse                   // a response that breaks HTTP/1.1 framing
-	failClient                        // the client's body was malformed or the client went away
-	failClientTimeout                 // the client's body did not arrive in time
-	failUpload                        // the upstream failed while the request body was sent to it
-	failOverflow                      // a circuit breaker refused the attempt
-	failRelay                         // the response failed after it started to reach the client
-)
-
-// attemptError is a failed attempt.
-type attemptError struct {
-	kind failKind
-	err  error
-}
-
-func (a *attemptError) Error() string { return a.err.Error() }
-
-// result is a completed exchange.
-type result struct {
-	status int
-	keep   bool
-}
-
-// failUpstream answers the last failed attempt: 504 for a timeout, 400 for
-// a malformed request body, 502 otherwise, or a bare close when the
-// response had already started.
-func (s *session) failUpstream(cl *cluster.Cluster, f *attemptError) (int, bool) {
-	s.info.Flags |= failFlags(f)
-	switch f.kind {
-	case failRelay:
-		return 502, false
-	case failTimeout:
-		cl.Stats.RqTimeout.Add(1)
-		return 504, s.respondError(504, "upstream request timeout")
-	case failConnect:
-		return 502, s.respondError(502, "upstream connect error: "+f.err.Error())
-	case failClient:
-		s.head.close = true
-		return 400, s.respondError(400, "malformed request body")
-	case failOverflow:
-		return 503, s.respondOverloaded("too many connections")
-	case failClientTimeout:
-		s.head.close = true
-		return 408, s.respondError(408, "request body timeout")
-	case failUpload:
-		return s.failUpload(cl, f)
-	case failBadResponse:
-		return 502, s.respondError(502, "malformed response from upstream")
-	}
-	return 502, s.respondError(502, "upstream closed the connection before responding")
-}
-
-// respondOverloaded answers 503 for a circuit breaker, as Envoy does.
-func (s *session) respondOverloaded(why string) bool {
-	if s.out.pb == nil {
-		s.out.acquire()
-	}
-	return s.respond(503, "upstream overflow: "+why+"\n", overloaded)
-}
-
-// dial returns a pooled connection to ep or a new one through the
-// cluster's transport, and whether it was pooled. Only this package puts
-// connections in endpoint pools, and only *upstream ones.
-func dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (*upstream, bool, error) {
-	if c := ep.Pool.Get(); c != nil {
-		return c.(*upstream), true, nil
-	}
-	c, err := cl.Dial(ep, deadline)
-	if err != nil {
-		return nil, false, err
-	}
-	return newUpstream(c), false, nil
-}
-
-// outcome is what an attempt tells the balancer about its endpoint.
-func outcome(res result, fail *attemptError) cluster.Outcome {
-	o := cluster.Outcome{Status: res.status}
-	if fail == nil {
-		return o
-	}
-	switch fail.kind {
-	case failConnect:
-		o.Failure = cluster.ConnectFailure
-	case failReset, failBadResponse, failUpload, failRelay:
-		o.Failure = cluster.Reset
-	case failTimeout:
-		o.Failure = cluster.Timeout
-		if fail.err == errDeadline { // waited for a connection slot
-			o.Failure = cluster.LocalFailure
-		}
-	case failStatus: // a response the policy retries: the endpoint answered
-	default: // failStale, failClient, failClientTimeout, failOverflow
-		o.Failure = cluster.LocalFailure
-	}
-	return o
 }

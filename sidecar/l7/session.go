@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Session states. Exactly one party moves a session out of stateIdle or
@@ -38,7 +36,6 @@ type session struct {
 	rd   reader
 	out  writer
 	head reqHead
-	resp respHead
 	peer []byte // client IP, for X-Forwarded-For
 	// headStart is when the head being read started to arrive, when it
 	// took more than one read; else zero.
@@ -49,10 +46,10 @@ type session struct {
 	fd        int32           // for the Parker; -1 if unknown
 	// parkedAt is when the connection went quiet, set by the Parker.
 	parkedAt time.Time
-	// info is the request's stream info (info.go).
-	info stream.Info
-	// filters is the request's HTTP filter state (filters.go).
-	filters requestFilters
+	// fs is the forwarder's state for the request in progress.
+	fs StreamState
+	// rdBase and outBase are the byte counts when the request started.
+	rdBase, outBase int64
 	// cxStats are the listener stats the connection counts in as active:
 	// those in force when it was accepted, whatever the stat prefix later.
 	cxStats *Stats
@@ -128,7 +125,8 @@ func (s *session) run() {
 			// request timeout if any.
 			s.rd.tm.set(cfg.StreamIdle, s.requestDeadline(cfg))
 		}
-		if !s.serve(cfg) || s.ctx.Err() != nil {
+		s.rdBase, s.outBase = s.rd.consumed, s.out.sent
+		if !serve(cfg, s) || s.ctx.Err() != nil {
 			s.finish()
 			return
 		}

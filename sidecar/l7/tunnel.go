@@ -16,8 +16,8 @@ const tunnelLinger = 10 * time.Second
 // closes the upstream connection.
 func (s *session) tunnel(u *upstream) error {
 	defer u.Close()
-	s.writeResponseHead(false)
-	u.rd.discard(s.resp.size)
+	s.writeResponseHead(&u.resp, false)
+	u.rd.discard(u.resp.size)
 	if err := s.drainTo(&s.out, &u.rd); err != nil {
 		return err
 	}

@@ -18,20 +18,19 @@ const earlyWait = time.Second
 // connection closed since the rest of its body is unread. Without an
 // answer the attempt failed upstream, never by the client's fault (issue
 // 7, item 6). The upstream connection is closed.
-func (s *session) earlyResponse(cfg *Config, u *upstream, ep *cluster.Endpoint, o attemptOpts, fail *attemptError) (result, *attemptError) {
-	defer u.done(ep, false)
-	s.head.close = true
-	s.linger = true
+func (f *forwarder) earlyResponse(ex Exchange, ep *cluster.Endpoint, o attemptOpts, fail *attemptError) (result, *attemptError) {
+	defer ex.Done(ep, false)
+	f.st.CloseAfter()
 	if o.timeout <= 0 || o.timeout > earlyWait {
 		o.timeout = earlyWait
 	}
 	o.retryStatus = nil
-	res, _, f := s.relay(cfg, u, o)
+	res, _, early := f.relay(ex, o)
 	switch {
-	case f == nil:
+	case early == nil:
 		return res, nil
-	case f.kind == failRelay:
-		return result{}, f
+	case early.kind == failRelay:
+		return result{}, early
 	}
 	return result{}, fail
 }
@@ -39,13 +38,12 @@ func (s *session) earlyResponse(cfg *Config, u *upstream, ep *cluster.Endpoint, 
 // failUpload answers a request whose upload the upstream failed, with no
 // early answer: 504 if the upstream stopped reading for the stream idle
 // timeout, 502 otherwise. Both count as upstream failures.
-func (s *session) failUpload(cl *cluster.Cluster, f *attemptError) (int, bool) {
-	s.head.close = true
-	if errors.Is(f.err, os.ErrDeadlineExceeded) {
+func (f *forwarder) failUpload(cl *cluster.Cluster, fail *attemptError) (int, bool) {
+	if errors.Is(fail.err, os.ErrDeadlineExceeded) {
 		cl.Stats.RqTimeout.Add(1)
-		return 504, s.respondError(504, "upstream timeout while sending the request body")
+		return 504, f.st.Reply(LocalReply{Code: 504, Body: "upstream timeout while sending the request body\n", Close: true})
 	}
-	return 502, s.respondError(502, "upstream failed while sending the request body")
+	return 502, f.st.Reply(LocalReply{Code: 502, Body: "upstream failed while sending the request body\n", Close: true})
 }
 
 // hardDeadline is now+timeout, or zero for a timeout that is not positive.

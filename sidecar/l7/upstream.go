@@ -1,0 +1,154 @@
+package l7
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/route"
+)
+
+// upstream is one HTTP/1 upstream connection with its reader and writer:
+// the upstream codec's [Exchange]. It is what the endpoint's pool holds,
+// so the reader's raw-conn binding is made once per connection, not once
+// per request; its buffers are pooled separately and held only during an
+// exchange. It relays to and from HTTP/1 streams (*session) by copying
+// bytes between the two codecs' buffers.
+type upstream struct {
+	net.Conn
+	rd   reader
+	out  writer
+	resp respHead
+	// delimited: the response in progress ends when the upstream closes.
+	delimited bool
+}
+
+var _ Exchange = (*upstream)(nil)
+
+// errCodec is an exchange between codecs that have no relay yet.
+var errCodec = errors.New("no relay between these codecs")
+
+func newUpstream(c net.Conn) *upstream {
+	u := &upstream{Conn: c}
+	u.rd.init(c)
+	u.out.init(c)
+	return u
+}
+
+// release returns the buffers; it must run before u is pooled, since
+// another request may take u from the pool at once.
+func (u *upstream) release() {
+	u.rd.drop()
+	u.out.release()
+}
+
+// Done implements [Exchange].
+func (u *upstream) Done(ep *cluster.Endpoint, keep bool) {
+	u.release()
+	if keep {
+		ep.Pool.Put(u)
+	} else {
+		u.Close()
+	}
+}
+
+// Send implements [Exchange].
+func (u *upstream) Send(st Stream, rt *route.Route, skipXFF bool, idle time.Duration) error {
+	s, ok := st.(*session)
+	if !ok {
+		return errCodec
+	}
+	u.rd.got = false // per exchange: tells a stale pooled connection from a reset
+	u.out.acquire()
+	u.out.idle = idle
+	return s.sendRequest(u, rt, skipXFF)
+}
+
+// ReadHead implements [Exchange].
+func (u *upstream) ReadHead(st Stream, idle time.Duration, hard time.Time) (ResponseHead, bool, error) {
+	s, ok := st.(*session)
+	if !ok {
+		return ResponseHead{}, false, errCodec
+	}
+	u.rd.tm.set(idle, hard)
+	touched, err := u.readResponse(s)
+	if err != nil {
+		return ResponseHead{}, touched, err
+	}
+	r := &u.resp
+	bodyless := r.bodyless(s.head.isHead)
+	u.delimited = !bodyless && !r.chunked && r.length < 0
+	return ResponseHead{Status: r.status, Reason: r.line[min(4, len(r.line)):], Bodyless: bodyless, Delimited: u.delimited}, touched, nil
+}
+
+// Headers implements [Exchange].
+func (u *upstream) Headers(dst []route.Header) []route.Header {
+	for _, f := range u.resp.fields {
+		colon := bytes.IndexByte(f, ':')
+		dst = append(dst, route.Header{Name: f[:colon], Value: trimOWS(f[colon+1:])})
+	}
+	return dst
+}
+
+// WriteHead implements [Exchange].
+func (u *upstream) WriteHead(st Stream, closing bool) {
+	if s, ok := st.(*session); ok {
+		s.writeResponseHead(&u.resp, closing)
+	}
+}
+
+// CopyBody implements [Exchange].
+func (u *upstream) CopyBody(st Stream, bodyless bool) error {
+	s, ok := st.(*session)
+	if !ok {
+		return errCodec
+	}
+	u.rd.discard(u.resp.size)
+	return s.copyResponseBody(u, bodyless)
+}
+
+// Tunnel implements [Exchange].
+func (u *upstream) Tunnel(st Stream) error {
+	s, ok := st.(*session)
+	if !ok {
+		return errCodec
+	}
+	return s.tunnel(u)
+}
+
+// Stale implements [Exchange].
+func (u *upstream) Stale() bool { return !u.rd.got }
+
+// Reusable implements [Exchange].
+func (u *upstream) Reusable() bool {
+	return !u.resp.close && !u.delimited && len(u.rd.buffered()) == 0
+}
+
+// readResponse reads response heads until a final one, forwarding 1xx
+// interim responses (other than 101) to the client s. touched says
+// whether any reached the client.
+func (u *upstream) readResponse(s *session) (touched bool, err error) {
+	for {
+		err := parseResponse(&u.resp, u.rd.buffered())
+		if err == errIncomplete {
+			if err = u.rd.fill(); err != nil {
+				return touched, err
+			}
+			continue
+		}
+		if err != nil {
+			return touched, err
+		}
+		if u.resp.status >= 200 || u.resp.status == 101 {
+			return touched, nil
+		}
+		touched = true
+		// Under the idle write deadline, as every write to the client.
+		if err := s.out.send(u.rd.buffered()[:u.resp.size]); err != nil {
+			return touched, err
+		}
+		u.rd.discard(u.resp.size)
+	}
+}
