@@ -18,8 +18,10 @@ import (
 // semantics the data plane does not implement, so [fieldSet.check] rejects
 // it. fieldSets are built at package init and are safe for concurrent use.
 type fieldSet struct {
-	desc    protoreflect.MessageDescriptor
-	allowed map[protoreflect.FieldNumber]bool
+	desc protoreflect.MessageDescriptor
+	// allowed is indexed by field number: a slice, not a map, as check
+	// runs for every message of every resource decoded.
+	allowed []bool
 }
 
 // allow returns the fieldSet of m's type admitting the fields named (proto
@@ -27,11 +29,14 @@ type fieldSet struct {
 // init, so a typo fails every test.
 func allow(m proto.Message, names ...string) *fieldSet {
 	desc := m.ProtoReflect().Descriptor()
-	s := &fieldSet{desc: desc, allowed: make(map[protoreflect.FieldNumber]bool)}
+	s := &fieldSet{desc: desc}
 	for _, n := range names {
 		fd := desc.Fields().ByName(protoreflect.Name(n))
 		if fd == nil {
 			panic(fmt.Sprintf("config: %s has no field %q", desc.FullName(), n))
+		}
+		if int(fd.Number()) >= len(s.allowed) {
+			s.allowed = append(s.allowed, make([]bool, int(fd.Number())+1-len(s.allowed))...)
 		}
 		s.allowed[fd.Number()] = true
 	}
@@ -53,7 +58,7 @@ func (s *fieldSet) check(m proto.Message) error {
 	}
 	var bad []protoreflect.FieldDescriptor
 	r.Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		if !s.allowed[fd.Number()] {
+		if n := int(fd.Number()); n >= len(s.allowed) || !s.allowed[n] {
 			bad = append(bad, fd)
 		}
 		return true
