@@ -129,6 +129,7 @@ func pushLatency(t *testing.T, sz size, l *layout) {
 			}
 		})
 	}
+	load := loadAverage()
 	t0 := time.Now()
 	write(t, l.edit)
 	waitAll(t, f, portAfter, updateTimeout)
@@ -139,7 +140,8 @@ func pushLatency(t *testing.T, sz size, l *layout) {
 	bytes1, types1 := f.totals()
 	rss, peak := ctl.memory(t)
 
-	r := report{size: sz, layout: l.name, files: len(l.files), sync: syncTime, cpu: cpu, bytes: bytes1 - bytes0, rss: rss, peak: peak,
+	r := report{size: sz, layout: l.name, files: len(l.files), sync: syncTime, cpu: cpu,
+		bytes: bytes1 - bytes0, rss: rss, peak: peak, load: load,
 		build: time.Duration(build * float64(time.Second))}
 	for i := range types1 {
 		r.responses[i] = types1[i] - types0[i]
@@ -227,6 +229,7 @@ type report struct {
 	bytes           int64         // response bytes received for the edit
 	responses       [4]int64      // responses per type for the edit
 	rss, peak       float64       // MiB
+	load            string        // the machine's load averages at the edit
 	goroutines      int
 }
 
@@ -243,7 +246,7 @@ func (r report) String() string {
 	fmt.Fprintf(&b, "  edit seen, from publish: %s\n", pcts(r.fromPublish))
 	fmt.Fprintf(&b, "  bytes for the edit: %.2f MB; responses CDS/EDS/LDS/RDS: %d/%d/%d/%d\n",
 		float64(r.bytes)/1e6, r.responses[0], r.responses[1], r.responses[2], r.responses[3])
-	fmt.Fprintf(&b, "  control CPU for the edit: %v; RSS %.0f MiB (peak %.0f)\n", r.cpu, r.rss, r.peak)
+	fmt.Fprintf(&b, "  control CPU for the edit: %v; RSS %.0f MiB (peak %.0f); machine load %s\n", r.cpu, r.rss, r.peak, r.load)
 	fmt.Fprintf(&b, "  all streams reconnected and synced in %v\n", r.resync.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  control goroutines: %d (%.1f per stream)", r.goroutines, float64(r.goroutines)/float64(s.Streams))
 	return b.String()
@@ -280,4 +283,14 @@ func appendFile(t *testing.T, path, s string) {
 	if _, err := f.WriteString(s); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// loadAverage returns the machine's 1, 5 and 15 minute load averages, for
+// reading figures taken on a shared machine; "?" if they are unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
