@@ -21,7 +21,7 @@ var (
 	clusterFields = allow(&clusterv3.Cluster{},
 		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
 		"lb_policy", "load_assignment", "circuit_breakers", "metadata",
-		"common_http_protocol_options", "typed_extension_protocol_options", "transport_socket")
+		"common_http_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks")
 	// The eds_config is not checked: the sidecar takes endpoints from
 	// wherever its clusters come from (ADS).
 	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
@@ -78,6 +78,9 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 	}
 	if out.TLS, err = decodeUpstreamTLS(c.GetTransportSocket()); err != nil {
 		return nil, within("transport_socket", err)
+	}
+	if err := decodeHealthChecks(c, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

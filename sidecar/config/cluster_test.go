@@ -87,7 +87,6 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"ring hash", "{name: be, lb_policy: RING_HASH}", `cluster "be": lb_policy: RING_HASH is not supported`},
 		{"strict dns", "{name: be, type: STRICT_DNS}", `cluster "be": type: STRICT_DNS is not supported`},
 		{"original dst", "{name: be, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED}", `cluster "be": lb_policy: CLUSTER_PROVIDED is not supported`},
-		{"health checks", "{name: be, health_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}}]}", `cluster "be": health_checks: not supported`},
 		{"outlier detection", "{name: be, outlier_detection: {}}", `cluster "be": outlier_detection: not supported`},
 		{"transport socket without a configuration", "{name: be, transport_socket: {name: tls}}", `cluster "be": transport_socket.typed_config: required`},
 		{"transport_socket_matches", "{name: be, transport_socket_matches: [{name: m}]}", `cluster "be": transport_socket_matches: not supported`},

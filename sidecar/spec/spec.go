@@ -242,6 +242,8 @@ type Cluster struct {
 	IdleTimeout time.Duration
 	// TLS, when set, makes upstream connections TLS; nil: plaintext.
 	TLS *UpstreamTLS
+	// HealthCheck is the cluster's active health check, or nil.
+	HealthCheck *HealthCheck
 }
 
 // HealthStatus is an endpoint's health as the control plane reports it.
