@@ -8,6 +8,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
+	"github.com/meshlb/meshlb/sidecar/health"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
@@ -74,13 +75,40 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 		for _, e := range la.Endpoints {
 			st := s.registry.Get(e.Address, t)
 			st.Pool.SetIdleTimeout(cs.IdleTimeout)
-			c.Endpoints = append(c.Endpoints, &cluster.Endpoint{
-				State: st, Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority,
-			})
+			ep := &cluster.Endpoint{State: st, Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority}
+			if cs.HealthCheck != nil {
+				ep.Active = c.Runtime.ActiveHealth(st)
+			}
+			c.Endpoints = append(c.Endpoints, ep)
 		}
 	}
 	c.Picker = balancer.Build(cs, c.Endpoints)
+	if cs.HealthCheck != nil {
+		c.HealthCheck = cs.HealthCheck
+		c.Rebuild = func() cluster.Picker { return balancer.Build(cs, c.Endpoints) }
+	}
 	return c, nil
+}
+
+// publishCluster puts c's picker in force and has its runtime check its
+// endpoints: the runtime keeps its checker while the check configuration
+// is unchanged, so endpoints keep their checks and verdicts; a changed
+// configuration replaces the checker (verdicts stay, in the runtime).
+func (s *Sidecar) publishCluster(c *cluster.Cluster) {
+	rt := c.Runtime
+	rt.RetainHealth(c)
+	if c.HealthCheck == nil {
+		rt.SetChecker(nil)
+		rt.Install(c.Picker)
+		return
+	}
+	rt.InstallFunc(c.Rebuild)
+	hc, _ := rt.Checker().(*health.Checker)
+	if hc == nil || !hc.Same(c.HealthCheck) {
+		hc = health.New(c.Name, c.HealthCheck, rt, c.Stats, s.logger)
+		rt.SetChecker(hc)
+	}
+	hc.Update(c)
 }
 
 // transport returns the transport of cs's upstream connections:

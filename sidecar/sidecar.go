@@ -160,7 +160,7 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	prev := s.current.Load()
 	for name, c := range snap.Clusters {
 		if prev == nil || prev.Clusters[name] != c {
-			c.Runtime.Install(c.Picker)
+			s.publishCluster(c)
 		}
 	}
 	for _, l := range snap.Listeners {

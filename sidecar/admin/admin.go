@@ -110,17 +110,25 @@ func (a *admin) clusters(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// healthFlags renders health as Envoy does: "healthy" or the failing flags.
+// healthFlags renders health as Envoy does: "healthy" or the failing
+// flags, active health check first.
 func healthFlags(e *cluster.Endpoint) string {
+	var flags string
+	if e.Active != nil && e.Active.Failed() {
+		flags = "/failed_active_hc"
+	}
 	switch e.Health {
 	case spec.Unhealthy:
-		return "/failed_eds_health"
+		flags += "/failed_eds_health"
 	case spec.Draining:
-		return "/pending_dynamic_removal"
+		flags += "/pending_dynamic_removal"
 	case spec.Degraded:
-		return "/degraded_eds_health"
+		flags += "/degraded_eds_health"
 	}
-	return "healthy"
+	if flags == "" {
+		return "healthy"
+	}
+	return flags
 }
 
 func sortedKeys[V any](m map[string]V) []string {

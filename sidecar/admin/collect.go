@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/meshlb/meshlb/sidecar"
+	"github.com/meshlb/meshlb/sidecar/cluster"
 )
 
 // stat is one counter or gauge.
@@ -54,6 +55,16 @@ func collect(sc *sidecar.Sidecar) []stat {
 		g("upstream_cx_active", s.CxActive.Load())
 		g("upstream_rq_active", s.RqActive.Load())
 		g("upstream_rq_pending_active", s.RqPending.Load())
+		if cl := snap.Clusters[name]; cl.HealthCheck != nil {
+			hc := &s.HealthCheck
+			c("health_check.attempt", hc.Attempt.Load())
+			c("health_check.success", hc.Success.Load())
+			c("health_check.failure", hc.Failure.Load())
+			c("health_check.network_failure", hc.NetworkFailure.Load())
+			c("health_check.passive_failure", hc.PassiveFailure.Load())
+			c("health_check.verify_cluster", hc.VerifyCluster.Load())
+			g("health_check.healthy", activeHealthy(cl))
+		}
 	}
 	for _, l := range snap.Listeners {
 		out = listenerStats(out, l)
@@ -69,6 +80,18 @@ func collect(sc *sidecar.Sidecar) []stat {
 		return 0
 	})
 	return slices.CompactFunc(out, func(a, b stat) bool { return a.name == b.name })
+}
+
+// activeHealthy counts the endpoints of c that pass their active health
+// check (Envoy's health_check.healthy gauge).
+func activeHealthy(c *cluster.Cluster) int64 {
+	var n int64
+	for _, e := range c.Endpoints {
+		if e.Active != nil && !e.Active.Failed() {
+			n++
+		}
+	}
+	return n
 }
 
 func listenerStats(out []stat, l *sidecar.Listener) []stat {

@@ -3,6 +3,8 @@ package cluster
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Picker chooses an endpoint for one request or connection. Pick must not
@@ -37,6 +39,7 @@ type Stats struct {
 	OverflowRq    atomic.Uint64 // upstream_rq_pending_overflow (max_requests, max_pending_requests)
 	CxOverflow    atomic.Uint64 // upstream_cx_overflow (max_connections)
 	RetryOverflow atomic.Uint64 // upstream_rq_retry_overflow (max_retries)
+	HealthCheck   HealthCheckStats
 }
 
 // StatusCounts counts responses by status class. Safe for concurrent use.
@@ -80,6 +83,12 @@ type Cluster struct {
 	Limits Limits
 	// IdleTimeout closes pooled connections idle that long; 0 for never.
 	IdleTimeout time.Duration
+	// HealthCheck is the cluster's active health check, or nil; its
+	// endpoints then have Active set.
+	HealthCheck *spec.HealthCheck
+	// Rebuild, when set, builds Picker again over the endpoints' current
+	// active health; it is installed with [Runtime.InstallFunc].
+	Rebuild func() Picker
 }
 
 // Pick picks an endpoint for an attempt with the picker in force (the

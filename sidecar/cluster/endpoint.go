@@ -40,11 +40,16 @@ type Endpoint struct {
 	Weight   uint32
 	Health   spec.HealthStatus
 	Priority uint32
+	// Active is the endpoint's active health in its cluster, nil when the
+	// cluster has no health check.
+	Active *ActiveHealth
 }
 
-// Usable reports whether the endpoint may receive new traffic.
+// Usable reports whether the endpoint may receive new traffic: its EDS
+// health is healthy or degraded and it does not fail its active health
+// check (either failing takes it out, as in Envoy).
 func (e *Endpoint) Usable() bool {
-	return e.Health == spec.Healthy || e.Health == spec.Degraded
+	return (e.Health == spec.Healthy || e.Health == spec.Degraded) && (e.Active == nil || !e.Active.Failed())
 }
 
 // transport returns the state's transport.
@@ -107,7 +112,9 @@ func (r *Registry) Runtime(name string) *Runtime {
 }
 
 // Retain forgets the endpoint states and runtimes that clusters do not use,
-// and closes the forgotten states' idle connections. Requests in flight to
+// and the active health of endpoints a cluster no longer has; it stops the
+// forgotten runtimes' checkers and closes the forgotten states' idle
+// connections. Requests in flight to
 // a forgotten endpoint or cluster finish normally: they hold their own
 // pointers.
 func (r *Registry) Retain(clusters map[string]*Cluster) {
@@ -125,19 +132,26 @@ func (r *Registry) Retain(clusters map[string]*Cluster) {
 			delete(r.m, k)
 		}
 	}
-	for name := range r.runtimes {
-		if clusters[name] == nil {
-			delete(r.runtimes, name)
+	var stopped []*Runtime
+	for name, rt := range r.runtimes {
+		if c := clusters[name]; c != nil {
+			rt.RetainHealth(c)
+			continue
 		}
+		delete(r.runtimes, name)
+		stopped = append(stopped, rt)
 	}
 	r.mu.Unlock()
+	for _, rt := range stopped {
+		rt.SetChecker(nil)
+	}
 	for _, s := range gone {
 		s.Pool.Close()
 	}
 }
 
 // Forget forgets the given endpoint states and the runtimes of the named
-// clusters, and closes the states' idle connections, as Retain does for
+// clusters (stopping their checkers), and closes the states' idle connections, as Retain does for
 // what it does not keep; it costs what it forgets, not the registry's
 // size.
 func (r *Registry) Forget(states []*State, clusters []string) {
@@ -151,10 +165,17 @@ func (r *Registry) Forget(states []*State, clusters []string) {
 			delete(r.m, k)
 		}
 	}
+	var stopped []*Runtime
 	for _, name := range clusters {
+		if rt := r.runtimes[name]; rt != nil {
+			stopped = append(stopped, rt)
+		}
 		delete(r.runtimes, name)
 	}
 	r.mu.Unlock()
+	for _, rt := range stopped {
+		rt.SetChecker(nil)
+	}
 	for _, s := range states {
 		s.Pool.Close()
 	}

@@ -81,9 +81,10 @@ func (p Pick) Done(o Outcome) {
 // listens. Safe for concurrent use.
 type Runtime struct {
 	cur atomic.Pointer[installed]
-	mu  sync.Mutex // serializes Install and Attach
+	mu  sync.Mutex // serializes Install and Attach, guards h
 	// attached observe every outcome, whatever the picker.
 	attached []Observer
+	h        runtimeHealth
 }
 
 type installed struct {
@@ -97,6 +98,7 @@ type installed struct {
 func (r *Runtime) Install(p Picker) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.h.rebuild = nil
 	r.install(p)
 }
 

@@ -97,3 +97,10 @@ type rawConn struct{ *countedConn }
 func (c rawConn) SyscallConn() (syscall.RawConn, error) {
 	return c.Conn.(syscall.Conn).SyscallConn()
 }
+
+// DialCheck connects to ep through its transport for an active health
+// check, until ctx is done. It counts in no cluster statistic: as in
+// Envoy, health-check connections are not upstream connections.
+func DialCheck(ctx context.Context, ep *State) (net.Conn, error) {
+	return ep.transport().Dial(ctx, ep.Addr)
+}

@@ -38,7 +38,7 @@ tcp_health_check: {send: {text: "50494e47"}, receive: [{text: "504f"}, {text: "4
 		want: &spec.HealthCheck{Timeout: time.Second, Interval: time.Second, HealthyThreshold: 2, UnhealthyThreshold: 2,
 			NoTrafficInterval: time.Minute, UnhealthyInterval: 5 * time.Second, UnhealthyEdgeInterval: 5 * time.Second,
 			HealthyEdgeInterval: time.Second,
-			HTTP: &spec.HTTPHealthCheck{Host: "be", Path: "/healthz", Method: "GET", Expected: []spec.StatusRange{{200, 201}}}},
+			HTTP:                &spec.HTTPHealthCheck{Host: "be", Path: "/healthz", Method: "GET", Expected: []spec.StatusRange{{Start: 200, End: 201}}}},
 	}, {
 		name: "http with every field",
 		yaml: `{timeout: 1s, interval: 1s, unhealthy_threshold: 2, healthy_threshold: 2, http_health_check: {path: /hc, host: hc.local, method: HEAD,
@@ -46,7 +46,7 @@ request_headers_to_add: [{header: {key: x-hc, value: "1"}}], expected_statuses: 
 		want: &spec.HealthCheck{Timeout: time.Second, Interval: time.Second, HealthyThreshold: 2, UnhealthyThreshold: 2,
 			NoTrafficInterval: time.Minute, UnhealthyInterval: time.Second, UnhealthyEdgeInterval: time.Second, HealthyEdgeInterval: time.Second,
 			HTTP: &spec.HTTPHealthCheck{Host: "hc.local", Path: "/hc", Method: "HEAD", Headers: []spec.HeaderValue{{Name: "x-hc", Value: "1"}},
-				Expected: []spec.StatusRange{{200, 300}}, Retriable: []spec.StatusRange{{503, 504}}}},
+				Expected: []spec.StatusRange{{Start: 200, End: 300}}, Retriable: []spec.StatusRange{{Start: 503, End: 504}}}},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
