@@ -160,16 +160,20 @@ func (p *pacer) stop() {
 	}
 }
 
-// adsStream is one state-of-the-world or delta stream, as pump and
-// respond drive it.
-type adsStream[Resp any] interface {
+// requester sends the requests of a state-of-the-world or delta stream.
+type requester interface {
 	// syncAll sends the subscriptions that changed since the last request.
 	syncAll() error
-	// handle processes one response, calling [Client.respond].
-	handle(ctx context.Context, resp Resp) error
 	// reply sends the ACK (nack nil) or NACK of the response of kind k
 	// with nonce.
 	reply(k kind, nonce string, nack error) error
+}
+
+// adsStream is one state-of-the-world or delta stream, as pump drives it.
+type adsStream[Resp any] interface {
+	requester
+	// handle processes one response, calling [Client.respond].
+	handle(ctx context.Context, resp Resp) error
 }
 
 // runStream runs one ADS stream to target on conn, state-of-the-world or
@@ -209,10 +213,7 @@ func runADS[Req, Resp any](ctx context.Context, c *Client, target string,
 // (see [Client.acceptSotW]), then sends the subscription changes: a NACK
 // may still have accepted some resources. A repeated NACK is held back by
 // the pacer.
-func (c *Client) respond(ctx context.Context, s interface {
-	syncAll() error
-	reply(kind, string, error) error
-}, pace *pacer, k kind, version, nonce string, accept func() error) error {
+func (c *Client) respond(ctx context.Context, s requester, pace *pacer, k kind, version, nonce string, accept func() error) error {
 	if err := accept(); err != nil {
 		d := pace.nack(k, version, err)
 		c.log.Log(ctx, nackLevel(d), "NACK", "type", kinds[k].url, "version", version, "err", err)
