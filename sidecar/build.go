@@ -8,6 +8,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
+	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/health"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
@@ -241,10 +242,10 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	if filters.HasBodyHooks() { // sidecar/l7 streams bodies without hooks
 		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
-	return &l7.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout, SkipXFF: !h.UseRemoteAddress,
+	return &l7.Config{Config: forward.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout,
+		SkipXFF: !h.UseRemoteAddress, Stats: s.stats.http(h.StatPrefix)},
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
-		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10),
-		Stats: s.stats.http(h.StatPrefix)}, nil
+		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10)}, nil
 }
 
 func (s *Sidecar) tcpConfig(listener string, t *spec.TCPProxy, clusters map[string]*cluster.Cluster) *l4.Config {

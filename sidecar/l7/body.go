@@ -2,20 +2,18 @@ package l7
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"io"
+
+	"github.com/meshlb/meshlb/sidecar/forward"
 )
 
 // errBadChunk is a chunked body that breaks RFC 9112 7.1 framing.
-var errBadChunk = errors.New("malformed chunked encoding")
+var errBadChunk = fmt.Errorf("chunked encoding: %w", forward.ErrMalformedBody)
 
-// sourceError is a failure to read a body from the side that sends it, as
-// opposed to a failure to write it on to the other side: the two are
-// blamed on different parties (issue 7, item 6).
-type sourceError struct{ err error }
-
-func (e *sourceError) Error() string { return "reading body: " + e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
+// sourceError is a failure to read a body from the side that sends it
+// ([forward.SourceError]).
+type sourceError = forward.SourceError
 
 // copyLength copies exactly n body bytes from rd to w. Before it blocks on
 // a read it flushes w, so a body streams instead of waiting in the buffer.
@@ -26,7 +24,7 @@ func copyLength(w *writer, rd *reader, n int64) error {
 				return err
 			}
 			if err := rd.fill(); err != nil {
-				return &sourceError{unexpectedEOF(err)}
+				return &sourceError{Err: unexpectedEOF(err)}
 			}
 		}
 		b := rd.buffered()
@@ -58,7 +56,7 @@ func copyUntilEOF(w *writer, rd *reader) error {
 			if err == io.EOF {
 				return nil
 			}
-			return &sourceError{err}
+			return &sourceError{Err: err}
 		}
 	}
 }
@@ -109,7 +107,7 @@ func readLine(w *writer, rd *reader) ([]byte, error) {
 			if err == errHeadTooLarge {
 				return nil, errBadChunk
 			}
-			return nil, &sourceError{unexpectedEOF(err)}
+			return nil, &sourceError{Err: unexpectedEOF(err)}
 		}
 	}
 }

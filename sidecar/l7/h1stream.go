@@ -1,26 +1,31 @@
 package l7
 
 import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
 )
 
-// The HTTP/1 server codec presents each request as a [Stream].
-var _ Stream = (*session)(nil)
+// The HTTP/1 server codec presents each request as a [forward.Stream].
+var _ forward.Stream = (*session)(nil)
 
-// Request implements [Stream].
+// Request implements [forward.Stream].
 func (s *session) Request() *route.Request { return &s.head.Request }
 
-// Framing implements [Stream].
-func (s *session) Framing() Framing {
+// Framing implements [forward.Stream].
+func (s *session) Framing() forward.Framing {
 	h := &s.head
-	return Framing{HasBody: !s.bodyless(), Replayable: s.replayable(), Upgrade: h.upgrade != nil,
+	return forward.Framing{HasBody: !s.bodyless(), Replayable: s.replayable(), Upgrade: h.upgrade != nil,
 		Expect100: h.expect, Head: h.isHead, Close: h.close}
 }
 
-// State implements [Stream].
-func (s *session) State() *StreamState { return &s.fs }
+// State implements [forward.Stream].
+func (s *session) State() *forward.StreamState { return &s.fs }
 
-// Bytes implements [Stream]. A head not yet consumed (a local reply that
+// Bytes implements [forward.Stream]. A head not yet consumed (a local reply that
 // closes) counts as received all the same.
 func (s *session) Bytes() (received, sent int64) {
 	received = s.rd.consumed - s.rdBase
@@ -30,8 +35,8 @@ func (s *session) Bytes() (received, sent int64) {
 	return received, s.out.sent - s.outBase
 }
 
-// Reply implements [Stream].
-func (s *session) Reply(r LocalReply) bool {
+// Reply implements [forward.Stream].
+func (s *session) Reply(r forward.LocalReply) bool {
 	if r.Close {
 		s.head.close = true
 	}
@@ -41,13 +46,13 @@ func (s *session) Reply(r LocalReply) bool {
 	return s.respond(r.Code, r.Body, r.Headers)
 }
 
-// CloseAfter implements [Stream].
+// CloseAfter implements [forward.Stream].
 func (s *session) CloseAfter() {
 	s.head.close = true
 	s.linger = true
 }
 
-// WriteHead implements [Stream]: reason nil writes the status's standard
+// WriteHead implements [forward.Stream]: reason nil writes the status's standard
 // reason phrase.
 func (s *session) WriteHead(status int, reason []byte, headers []route.Header, closing bool) {
 	s.fs.Info.Code = status
@@ -99,7 +104,7 @@ func (s *session) sendRequest(u *upstream, rt *route.Route, skipXFF bool) error 
 	if h.expect && (h.length > 0 || h.chunked) {
 		// Envoy's default: the proxy itself says 100 Continue.
 		if err := s.out.send(continue100); err != nil {
-			return &sourceError{err} // the client, the body's source
+			return &sourceError{Err: err} // the client, the body's source
 		}
 	}
 	var err error
@@ -136,4 +141,34 @@ func (s *session) copyResponseBody(u *upstream, bodyless bool) error {
 		return err
 	}
 	return s.out.flush()
+}
+
+// Wait implements [httpfilter.Waiter]: it waits d and returns false early
+// when the client closes or resets the connection, or once the stream idle
+// timeout has passed (the request is then answered 408, as Envoy's stream
+// idle timer does). Bytes the client sends meanwhile (a body, a pipelined
+// request) stay buffered; once the buffer is full it waits on a timer.
+func (s *session) Wait(d time.Duration) bool {
+	idle := s.srv.cfg.Load().StreamIdle
+	if idle > 0 && d > idle {
+		if s.Wait(idle) {
+			s.fs.MarkIdleTimeout()
+		}
+		return false
+	}
+	until := time.Now().Add(d)
+	// The wait sets its own deadline; a timed body read after it gets
+	// fresh bounds from its next fill.
+	defer s.rd.tm.resume(s.rd.tm.timed)
+	s.rd.tm.timed = false
+	s.rd.tm.dl.set(s.conn, until)
+	// A fill never moves buffered bytes while there is room after them,
+	// so the request head's slices stay valid.
+	for s.rd.buf != nil && s.rd.w < len(*s.rd.buf) {
+		if err := s.rd.fill(); err != nil {
+			return errors.Is(err, os.ErrDeadlineExceeded)
+		}
+	}
+	time.Sleep(time.Until(until))
+	return true
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
@@ -37,7 +38,7 @@ func parkedServer(t *testing.T, idle time.Duration) (p *Parker, addr string, can
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(&Config{Routes: table, StreamIdle: idle, Stats: &Stats{}}, slog.New(slog.DiscardHandler), p)
+	srv := NewServer(&Config{Config: forward.Config{Routes: table, StreamIdle: idle, Stats: &Stats{}}}, slog.New(slog.DiscardHandler), p)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

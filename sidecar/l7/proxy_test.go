@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
@@ -73,7 +74,7 @@ func startProxy(t testing.TB, rc *spec.RouteConfig, backends map[string][]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &Config{Listener: "test", Routes: table, StreamIdle: 5 * time.Second, Stats: &Stats{}}
+	cfg := &Config{Config: forward.Config{Listener: "test", Routes: table, StreamIdle: 5 * time.Second, Stats: &Stats{}}}
 	for _, opt := range opts {
 		opt(cfg)
 	}

@@ -2,11 +2,12 @@ package l7
 
 import (
 	"bytes"
-	"errors"
+
+	"github.com/meshlb/meshlb/sidecar/forward"
 )
 
 // errBadResponse is an upstream response that cannot be parsed.
-var errBadResponse = errors.New("malformed response from upstream")
+var errBadResponse = forward.ErrMalformedResponse
 
 // respHead is a parsed HTTP/1.x response head.
 type respHead struct {

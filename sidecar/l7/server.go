@@ -1,6 +1,10 @@
-// Package l7 is the HTTP/1.1 proxy engine. It parses requests into the
-// protocol-neutral [route.Request], routes them with a [route.Table], and
-// forwards them over pooled keep-alive upstream connections.
+// Package l7 is the HTTP/1 codec and server: it parses requests into the
+// protocol-neutral [route.Request] and presents each as a
+// [forward.Stream] to the codec-neutral forwarder (sidecar/forward), which
+// routes and retries it; its upstream side is the HTTP/1 client codec the
+// forwarder exchanges with through [forward.Exchange] over pooled
+// keep-alive connections. Between the two HTTP/1 sides bodies move buffer
+// to buffer (upstream.go finds the *session by type assertion).
 //
 // The HTTP/1 codec here is written for the proxy's hot path: no
 // http.Request, no header map, no goroutine hand-off per request, and
@@ -18,34 +22,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/httpfilter"
-	"github.com/meshlb/meshlb/sidecar/route"
-	"github.com/meshlb/meshlb/sidecar/stream"
+	"github.com/meshlb/meshlb/sidecar/forward"
 )
 
-// Stats are an HTTP listener's counters, named after Envoy's
-// http.<stat_prefix>.downstream_* statistics.
-type Stats struct {
-	CxTotal              atomic.Uint64 // downstream_cx_total
-	CxActive             atomic.Int64  // downstream_cx_active
-	RqTotal              atomic.Uint64 // downstream_rq_total
-	cluster.StatusCounts               // downstream_rq_2xx ... downstream_rq_5xx
-}
+// Stats are an HTTP listener's counters ([forward.Stats]).
+type Stats = forward.Stats
 
-// Config is one HTTP listener's configuration in one snapshot. Immutable.
+// Config is one HTTP listener's configuration in one snapshot: the
+// forwarder's, and the HTTP/1 codec's own. Immutable once published.
 type Config struct {
-	Listener string
-	Routes   *route.Table
-	// Filters run after the route match, before the router; nil: none.
-	Filters *httpfilter.Chain
-	// StreamIdle bounds every wait for bytes from the client or the
-	// upstream, every wait to write to either, and how long a keep-alive
-	// connection may stay idle.
-	StreamIdle time.Duration
-	// SkipXFF leaves X-Forwarded-For as the client sent it instead of
-	// appending the peer address (Envoy's use_remote_address false).
-	SkipXFF bool
+	forward.Config
 	// RequestHeadersTimeout bounds the time from the first byte of a
 	// request head to its last; 0 for none. On expiry the client gets 408.
 	RequestHeadersTimeout time.Duration
@@ -58,10 +44,6 @@ type Config struct {
 	// has none; without one such a request gets 400.
 	AcceptHTTP10      bool
 	DefaultHostHTTP10 []byte
-	Stats             *Stats
-	// StreamDone receives each request's stream info once it has been
-	// answered; nil: none.
-	StreamDone stream.Sink
 }
 
 // Server serves HTTP/1.1 on the connections of one listener. Its
@@ -78,12 +60,19 @@ type Server struct {
 // keep-alive connections are parked in it instead of holding a goroutine.
 func NewServer(cfg *Config, logger *slog.Logger, parker *Parker) *Server {
 	s := &Server{logger: logger, parker: parker}
-	s.cfg.Store(cfg)
+	s.Update(cfg)
 	return s
 }
 
 // Update replaces the configuration for requests that start from now on.
-func (s *Server) Update(cfg *Config) { s.cfg.Store(cfg) }
+// A configuration without an upstream codec gets HTTP/1's, before it is
+// published.
+func (s *Server) Update(cfg *Config) {
+	if cfg.Upstream == nil {
+		cfg.Upstream = newExchange
+	}
+	s.cfg.Store(cfg)
+}
 
 // Config returns the configuration in force.
 func (s *Server) Config() *Config { return s.cfg.Load() }

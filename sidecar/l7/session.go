@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/meshlb/meshlb/sidecar/forward"
 )
 
 // Session states. Exactly one party moves a session out of stateIdle or
@@ -47,7 +49,7 @@ type session struct {
 	// parkedAt is when the connection went quiet, set by the Parker.
 	parkedAt time.Time
 	// fs is the forwarder's state for the request in progress.
-	fs StreamState
+	fs forward.StreamState
 	// rdBase and outBase are the byte counts when the request started.
 	rdBase, outBase int64
 	// cxStats are the listener stats the connection counts in as active:
@@ -126,7 +128,7 @@ func (s *session) run() {
 			s.rd.tm.set(cfg.StreamIdle, s.requestDeadline(cfg))
 		}
 		s.rdBase, s.outBase = s.rd.consumed, s.out.sent
-		if !serve(cfg, s) || s.ctx.Err() != nil {
+		if !forward.Serve(&cfg.Config, s) || s.ctx.Err() != nil {
 			s.finish()
 			return
 		}

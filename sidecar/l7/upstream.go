@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
 )
 
 // upstream is one HTTP/1 upstream connection with its reader and writer:
-// the upstream codec's [Exchange]. It is what the endpoint's pool holds,
+// the upstream codec's [forward.Exchange]. It is what the endpoint's pool holds,
 // so the reader's raw-conn binding is made once per connection, not once
 // per request; its buffers are pooled separately and held only during an
 // exchange. It relays to and from HTTP/1 streams (*session) by copying
@@ -25,10 +26,13 @@ type upstream struct {
 	delimited bool
 }
 
-var _ Exchange = (*upstream)(nil)
+var _ forward.Exchange = (*upstream)(nil)
 
 // errCodec is an exchange between codecs that have no relay yet.
 var errCodec = errors.New("no relay between these codecs")
+
+// newExchange is the HTTP/1 upstream codec ([forward.Config.Upstream]).
+func newExchange(c net.Conn) forward.Exchange { return newUpstream(c) }
 
 func newUpstream(c net.Conn) *upstream {
 	u := &upstream{Conn: c}
@@ -44,7 +48,7 @@ func (u *upstream) release() {
 	u.out.release()
 }
 
-// Done implements [Exchange].
+// Done implements [forward.Exchange].
 func (u *upstream) Done(ep *cluster.Endpoint, keep bool) {
 	u.release()
 	if keep {
@@ -54,8 +58,8 @@ func (u *upstream) Done(ep *cluster.Endpoint, keep bool) {
 	}
 }
 
-// Send implements [Exchange].
-func (u *upstream) Send(st Stream, rt *route.Route, skipXFF bool, idle time.Duration) error {
+// Send implements [forward.Exchange].
+func (u *upstream) Send(st forward.Stream, rt *route.Route, skipXFF bool, idle time.Duration) error {
 	s, ok := st.(*session)
 	if !ok {
 		return errCodec
@@ -66,24 +70,27 @@ func (u *upstream) Send(st Stream, rt *route.Route, skipXFF bool, idle time.Dura
 	return s.sendRequest(u, rt, skipXFF)
 }
 
-// ReadHead implements [Exchange].
-func (u *upstream) ReadHead(st Stream, idle time.Duration, hard time.Time) (ResponseHead, bool, error) {
+// ReadHead implements [forward.Exchange].
+func (u *upstream) ReadHead(st forward.Stream, idle time.Duration, hard time.Time) (forward.ResponseHead, bool, error) {
 	s, ok := st.(*session)
 	if !ok {
-		return ResponseHead{}, false, errCodec
+		return forward.ResponseHead{}, false, errCodec
 	}
 	u.rd.tm.set(idle, hard)
 	touched, err := u.readResponse(s)
+	if err == errHeadTooLarge {
+		err = errBadResponse
+	}
 	if err != nil {
-		return ResponseHead{}, touched, err
+		return forward.ResponseHead{}, touched, err
 	}
 	r := &u.resp
 	bodyless := r.bodyless(s.head.isHead)
 	u.delimited = !bodyless && !r.chunked && r.length < 0
-	return ResponseHead{Status: r.status, Reason: r.line[min(4, len(r.line)):], Bodyless: bodyless, Delimited: u.delimited}, touched, nil
+	return forward.ResponseHead{Status: r.status, Reason: r.line[min(4, len(r.line)):], Bodyless: bodyless, Delimited: u.delimited}, touched, nil
 }
 
-// Headers implements [Exchange].
+// Headers implements [forward.Exchange].
 func (u *upstream) Headers(dst []route.Header) []route.Header {
 	for _, f := range u.resp.fields {
 		colon := bytes.IndexByte(f, ':')
@@ -92,15 +99,15 @@ func (u *upstream) Headers(dst []route.Header) []route.Header {
 	return dst
 }
 
-// WriteHead implements [Exchange].
-func (u *upstream) WriteHead(st Stream, closing bool) {
+// WriteHead implements [forward.Exchange].
+func (u *upstream) WriteHead(st forward.Stream, closing bool) {
 	if s, ok := st.(*session); ok {
 		s.writeResponseHead(&u.resp, closing)
 	}
 }
 
-// CopyBody implements [Exchange].
-func (u *upstream) CopyBody(st Stream, bodyless bool) error {
+// CopyBody implements [forward.Exchange].
+func (u *upstream) CopyBody(st forward.Stream, bodyless bool) error {
 	s, ok := st.(*session)
 	if !ok {
 		return errCodec
@@ -109,8 +116,8 @@ func (u *upstream) CopyBody(st Stream, bodyless bool) error {
 	return s.copyResponseBody(u, bodyless)
 }
 
-// Tunnel implements [Exchange].
-func (u *upstream) Tunnel(st Stream) error {
+// Tunnel implements [forward.Exchange].
+func (u *upstream) Tunnel(st forward.Stream) error {
 	s, ok := st.(*session)
 	if !ok {
 		return errCodec
@@ -118,10 +125,10 @@ func (u *upstream) Tunnel(st Stream) error {
 	return s.tunnel(u)
 }
 
-// Stale implements [Exchange].
+// Stale implements [forward.Exchange].
 func (u *upstream) Stale() bool { return !u.rd.got }
 
-// Reusable implements [Exchange].
+// Reusable implements [forward.Exchange].
 func (u *upstream) Reusable() bool {
 	return !u.resp.close && !u.delimited && len(u.rd.buffered()) == 0
 }

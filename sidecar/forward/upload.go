@@ -1,4 +1,4 @@
-package l7
+package forward
 
 import (
 	"errors"

@@ -1,10 +1,6 @@
-package l7
+package forward
 
 import (
-	"errors"
-	"os"
-	"time"
-
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/stream"
@@ -18,6 +14,10 @@ type requestFilters struct {
 	// idleOut is set when a wait ran into the stream idle timeout.
 	idleOut bool
 }
+
+// MarkIdleTimeout records that a filter's wait ran into the stream idle
+// timeout: the request is answered 408, as Envoy's stream idle timer does.
+func (ss *StreamState) MarkIdleTimeout() { ss.filters.idleOut = true }
 
 // filterRequest runs the request-headers hooks of the HTTP filters on the
 // request routed to rt (nil: no route matched; the listener's filters
@@ -84,32 +84,4 @@ func (f *forwarder) writeFilteredHead(ex Exchange, h *ResponseHead, closing bool
 	}
 	f.st.WriteHead(r.Status, reason, r.Headers, closing)
 	return false, false
-}
-
-// Wait implements [httpfilter.Waiter]: it waits d and returns false early
-// when the client closes or resets the connection, or once the stream idle
-// timeout has passed (the request is then answered 408, as Envoy's stream
-// idle timer does). Bytes the client sends meanwhile (a body, a pipelined
-// request) stay buffered; once the buffer is full it waits on a timer.
-func (s *session) Wait(d time.Duration) bool {
-	idle := s.srv.cfg.Load().StreamIdle
-	if idle > 0 && d > idle {
-		s.fs.filters.idleOut = s.Wait(idle)
-		return false
-	}
-	until := time.Now().Add(d)
-	// The wait sets its own deadline; a timed body read after it gets
-	// fresh bounds from its next fill.
-	defer s.rd.tm.resume(s.rd.tm.timed)
-	s.rd.tm.timed = false
-	s.rd.tm.dl.set(s.conn, until)
-	// A fill never moves buffered bytes while there is room after them,
-	// so the request head's slices stay valid.
-	for s.rd.buf != nil && s.rd.w < len(*s.rd.buf) {
-		if err := s.rd.fill(); err != nil {
-			return errors.Is(err, os.ErrDeadlineExceeded)
-		}
-	}
-	time.Sleep(time.Until(until))
-	return true
 }

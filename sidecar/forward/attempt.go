@@ -1,4 +1,4 @@
-package l7
+package forward
 
 import (
 	"time"
@@ -73,17 +73,17 @@ func (f *forwarder) respondOverloaded(why string) bool {
 }
 
 // dial returns a pooled connection to ep or a new one through the
-// cluster's transport, and whether it was pooled. Only this package puts
-// connections in endpoint pools, and only *upstream ones.
-func dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (Exchange, bool, error) {
+// cluster's transport with the upstream codec, and whether it was pooled.
+// Endpoint pools hold only Exchanges, which only the forwarder puts there.
+func (f *forwarder) dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (Exchange, bool, error) {
 	if c := ep.Pool.Get(); c != nil {
-		return c.(*upstream), true, nil
+		return c.(Exchange), true, nil
 	}
 	c, err := cl.Dial(ep, deadline)
 	if err != nil {
 		return nil, false, err
 	}
-	return newUpstream(c), false, nil
+	return f.cfg.Upstream(c), false, nil
 }
 
 // outcome is what an attempt tells the balancer about its endpoint.

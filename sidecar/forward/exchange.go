@@ -1,4 +1,4 @@
-package l7
+package forward
 
 import (
 	"errors"
@@ -22,7 +22,7 @@ func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.E
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
 	ep.Requests.Add(1)
-	ex, reused, err := dial(cl, ep, o.deadline)
+	ex, reused, err := f.dial(cl, ep, o.deadline)
 	if err != nil {
 		if !o.deadline.IsZero() && !time.Now().Before(o.deadline) {
 			return result{}, &attemptError{failTimeout, err}
@@ -85,9 +85,9 @@ var errOverflow = errors.New("upstream overflow")
 
 // sendFailure classifies an error from sending a request framed as fr.
 func sendFailure(err error, reused bool, fr Framing) *attemptError {
-	var src *sourceError
+	var src *SourceError
 	switch {
-	case errors.Is(err, errBadChunk):
+	case errors.Is(err, ErrMalformedBody):
 		return &attemptError{failClient, err}
 	case errors.As(err, &src) && errors.Is(err, os.ErrDeadlineExceeded):
 		return &attemptError{failClientTimeout, err}
@@ -129,7 +129,7 @@ func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptErr
 		ex.WriteHead(f.st, !res.keep)
 	}
 	if err := ex.CopyBody(f.st, h.Bodyless); err != nil {
-		var src *sourceError
+		var src *SourceError
 		if !errors.As(err, &src) {
 			f.info.Flags |= stream.DownstreamConnectionTermination
 		}
@@ -145,7 +145,7 @@ func headFailure(err error, touched bool) *attemptError {
 		return &attemptError{failRelay, err}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return &attemptError{failTimeout, err}
-	case errors.Is(err, errBadResponse) || errors.Is(err, errHeadTooLarge):
+	case errors.Is(err, ErrMalformedResponse):
 		return &attemptError{failBadResponse, err}
 	}
 	return &attemptError{failReset, err}

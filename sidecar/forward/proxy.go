@@ -1,4 +1,4 @@
-package l7
+package forward
 
 import (
 	"time"
@@ -23,9 +23,9 @@ type forwarder struct {
 	info *stream.Info
 }
 
-// serve routes and answers the request of st, recording its stream info.
+// Serve routes and answers the request of st, recording its stream info.
 // It reports whether the connection may carry another request.
-func serve(cfg *Config, st Stream) bool {
+func Serve(cfg *Config, st Stream) bool {
 	ss := st.State()
 	f := forwarder{cfg: cfg, st: st, ss: ss, info: &ss.Info}
 	*f.info = stream.Info{Listener: cfg.Listener, Start: time.Now()}

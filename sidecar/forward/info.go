@@ -1,4 +1,4 @@
-package l7
+package forward
 
 import (
 	"errors"
@@ -39,7 +39,7 @@ func failFlags(f *attemptError) stream.Flags {
 		}
 		return stream.UpstreamConnectionTermination
 	case failClient:
-		if errors.Is(f.err, errBadChunk) {
+		if errors.Is(f.err, ErrMalformedBody) {
 			return stream.DownstreamProtocolError
 		}
 		return stream.DownstreamConnectionTermination
