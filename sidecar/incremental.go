@@ -15,9 +15,10 @@ import (
 // xDS client reuses the decoded spec of a resource whose bytes did not
 // change), which is what makes the pointer comparisons below hold.
 
-// clusterSource is what a running cluster was built from.
+// clusterSource is what a running cluster was built from: its spec (in
+// the snapshot's Set, immutable) and load assignment.
 type clusterSource struct {
-	spec spec.Cluster
+	spec *spec.Cluster
 	la   *spec.LoadAssignment
 }
 
@@ -41,9 +42,9 @@ func (s *Sidecar) cluster(cs *spec.Cluster, set *spec.Set, prev, snap *Snapshot)
 	if snap.sources == nil {
 		snap.sources = make(map[string]clusterSource, len(set.Clusters))
 	}
-	snap.sources[cs.Name] = clusterSource{spec: *cs, la: la}
+	snap.sources[cs.Name] = clusterSource{spec: cs, la: la}
 	if prev != nil {
-		if src, ok := prev.sources[cs.Name]; ok && src.la == la && sameCluster(&src.spec, cs) {
+		if src, ok := prev.sources[cs.Name]; ok && src.la == la && (src.spec == cs || sameCluster(src.spec, cs)) {
 			if c := prev.Clusters[cs.Name]; c != nil {
 				return c, nil
 			}

@@ -114,7 +114,7 @@ func (c *Client) commit(next *state) error {
 		c.cur = next
 		return nil
 	}
-	set, fp := next.build(c.static)
+	set, fp := next.build(c.static, &c.built)
 	if c.applied && slices.Equal(fp, c.fp) {
 		c.cur = next
 		return nil

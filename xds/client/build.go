@@ -29,12 +29,26 @@ import (
 // It also returns a fingerprint of the Set: the decoded specs it is made of,
 // in a fixed order. Unchanged resources keep their spec (see [decode]), so
 // equal fingerprints mean equal Sets.
-func (s *state) build(static *config.Set) (*config.Set, []any) {
-	ls := sortedValues(s.active[kindListener])
-	cs := sortedValues(s.active[kindCluster])
+//
+// cache holds what the last build made of the listeners and clusters; a
+// kind whose generation did not change (an update of endpoints leaves
+// 5,000 clusters as they were) is taken from it, sorted and merged.
+func (s *state) build(static *config.Set, cache *buildCache) (*config.Set, []any) {
+	if !cache.ok || cache.gen != [2]uint64{s.gen[kindListener], s.gen[kindCluster]} {
+		if !cache.ok || cache.gen[0] != s.gen[kindListener] {
+			cache.ls = sortedValues(s.active[kindListener])
+			cache.listeners = mergeStatic(static.Listeners, cache.ls, func(l *config.Listener) string { return l.Name })
+		}
+		if !cache.ok || cache.gen[1] != s.gen[kindCluster] {
+			cache.cs = sortedValues(s.active[kindCluster])
+			cache.clusters = mergeStatic(static.Clusters, cache.cs, func(c *config.Cluster) string { return c.Name })
+		}
+		cache.ok, cache.gen = true, [2]uint64{s.gen[kindListener], s.gen[kindCluster]}
+	}
+	ls, cs := cache.ls, cache.cs
 	set := &config.Set{
-		Listeners: mergeStatic(static.Listeners, ls, func(l *config.Listener) string { return l.Name }),
-		Clusters:  mergeStatic(static.Clusters, cs, func(c *config.Cluster) string { return c.Name }),
+		Listeners: cache.listeners,
+		Clusters:  cache.clusters,
 		Routes:    maps.Clone(static.Routes),
 		Endpoints: maps.Clone(static.Endpoints),
 	}
@@ -69,6 +83,19 @@ func (s *state) build(static *config.Set) (*config.Set, []any) {
 			protos[*clusterv3.Cluster](cs), protos[*endpointv3.ClusterLoadAssignment](es))
 	})
 	return set, fp
+}
+
+// buildCache is what [state.build] keeps from one build to the next: the
+// sorted active listeners and clusters and their merge with the static
+// ones, for the generations of listeners and clusters (see
+// [state.invalidate]) they were made from. The merged slices are shared
+// by the Sets built from them, which never modify them.
+type buildCache struct {
+	ok        bool
+	gen       [2]uint64 // listeners, clusters
+	ls, cs    []*resource
+	listeners []config.Listener
+	clusters  []config.Cluster
 }
 
 // resolve returns the spec to store under name in have, or nil for none:

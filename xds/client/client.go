@@ -100,6 +100,7 @@ type Client struct {
 	cur     *state // last good state: ACKed resources, active versions
 	applied bool   // Apply succeeded at least once; ready is closed
 	fp      []any  // fingerprint of the last applied Set
+	built   buildCache
 	// initDeadline ends the wait for a complete first configuration (see
 	// initDone); zero while the persisted state is restored.
 	initDeadline time.Time

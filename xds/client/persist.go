@@ -226,6 +226,8 @@ func readState(path string) (*state, error) {
 	if !s.seen[kindListener] || !s.seen[kindCluster] {
 		return nil, fmt.Errorf("%s: no listeners or clusters", path)
 	}
+	s.invalidate(kindListener) // a generation of their own (see buildCache)
+	s.invalidate(kindCluster)
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package client
 import (
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	"github.com/meshlb/meshlb/sidecar/config"
 )
@@ -28,7 +29,16 @@ type state struct {
 	// pruned is true while res[k] holds only wanted names (kindRoute,
 	// kindEndpoint); invalidate clears it as it clears wantOK.
 	pruned [numKinds]bool
+	// gen identifies the listeners and clusters (res and active) of
+	// kindListener and kindCluster: it takes a new value from generations
+	// whenever they change, so that two states with the same gen[k] hold
+	// the same ones (see buildCache).
+	gen [numKinds]uint64
 }
+
+// generations numbers the changes of listeners and clusters across all
+// states.
+var generations atomic.Uint64
 
 func newState() *state {
 	s := new(state)
@@ -130,7 +140,10 @@ func (s *state) invalidate(k kind) {
 		s.wantOK[kindRoute], s.pruned[kindRoute] = false, false
 	case kindCluster:
 		s.wantOK[kindEndpoint], s.pruned[kindEndpoint] = false, false
+	default:
+		return
 	}
+	s.gen[k] = generations.Add(1)
 }
 
 // wanted returns the sorted names of kind k (kindRoute or kindEndpoint) the
