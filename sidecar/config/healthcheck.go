@@ -17,17 +17,18 @@ const defaultNoTrafficInterval = 60 * time.Second
 
 var (
 	// reuse_connection is left out: every check opens a new connection
-	// (Envoy's reuse_connection false). grpc_health_check and
-	// custom_health_check are not implemented.
+	// (Envoy's reuse_connection false). custom_health_check is not
+	// implemented.
 	healthCheckFields = allow(&corev3.HealthCheck{},
 		"timeout", "interval", "initial_jitter", "interval_jitter", "interval_jitter_percent",
-		"unhealthy_threshold", "healthy_threshold", "http_health_check", "tcp_health_check",
+		"unhealthy_threshold", "healthy_threshold", "http_health_check", "tcp_health_check", "grpc_health_check",
 		"no_traffic_interval", "unhealthy_interval", "unhealthy_edge_interval", "healthy_edge_interval",
 		"always_log_health_check_failures")
 	httpCheckFields = allow(&corev3.HealthCheck_HttpHealthCheck{},
 		"host", "path", "request_headers_to_add", "expected_statuses", "retriable_statuses", "method")
-	tcpCheckFields = allow(&corev3.HealthCheck_TcpHealthCheck{}, "send", "receive")
-	payloadFields  = allow(&corev3.HealthCheck_Payload{}, "text")
+	tcpCheckFields  = allow(&corev3.HealthCheck_TcpHealthCheck{}, "send", "receive")
+	payloadFields   = allow(&corev3.HealthCheck_Payload{}, "text")
+	grpcCheckFields = allow(&corev3.HealthCheck_GrpcHealthCheck{}, "service_name", "authority", "initial_metadata")
 )
 
 // decodeHealthChecks sets out.HealthCheck from the cluster's one
@@ -74,6 +75,12 @@ func decodeHealthCheck(h *corev3.HealthCheck, clusterName string) (*spec.HealthC
 			return nil, within("tcp_health_check", err)
 		}
 		out.TCP = tc
+	case h.GetGrpcHealthCheck() != nil:
+		gc, err := decodeGRPCCheck(h.GetGrpcHealthCheck(), clusterName)
+		if err != nil {
+			return nil, within("grpc_health_check", err)
+		}
+		out.GRPC = gc
 	}
 	return out, nil
 }
@@ -182,4 +189,19 @@ func decodePayload(p *corev3.HealthCheck_Payload) ([]byte, error) {
 		return nil, errorf("text", "not hex: %v", err)
 	}
 	return b, nil
+}
+
+func decodeGRPCCheck(h *corev3.HealthCheck_GrpcHealthCheck, clusterName string) (*spec.GRPCHealthCheck, error) {
+	if err := grpcCheckFields.check(h); err != nil {
+		return nil, err
+	}
+	md, err := decodeHeaderOptions(h.GetInitialMetadata())
+	if err != nil {
+		return nil, within("initial_metadata", err)
+	}
+	out := &spec.GRPCHealthCheck{ServiceName: h.GetServiceName(), Authority: h.GetAuthority(), Metadata: md}
+	if out.Authority == "" {
+		out.Authority = clusterName
+	}
+	return out, nil
 }

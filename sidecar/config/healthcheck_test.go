@@ -47,6 +47,18 @@ request_headers_to_add: [{header: {key: x-hc, value: "1"}}], expected_statuses: 
 			NoTrafficInterval: time.Minute, UnhealthyInterval: time.Second, UnhealthyEdgeInterval: time.Second, HealthyEdgeInterval: time.Second,
 			HTTP: &spec.HTTPHealthCheck{Host: "hc.local", Path: "/hc", Method: "HEAD", Headers: []spec.HeaderValue{{Name: "x-hc", Value: "1"}},
 				Expected: []spec.StatusRange{{Start: 200, End: 300}}, Retriable: []spec.StatusRange{{Start: 503, End: 504}}}},
+	}, {
+		name: "grpc: authority is the cluster",
+		yaml: "{timeout: 1s, interval: 1s, unhealthy_threshold: 2, healthy_threshold: 2, grpc_health_check: {}}",
+		want: &spec.HealthCheck{Timeout: time.Second, Interval: time.Second, HealthyThreshold: 2, UnhealthyThreshold: 2,
+			NoTrafficInterval: time.Minute, UnhealthyInterval: time.Second, UnhealthyEdgeInterval: time.Second, HealthyEdgeInterval: time.Second,
+			GRPC: &spec.GRPCHealthCheck{Authority: "be"}},
+	}, {
+		name: "grpc with every field",
+		yaml: "{timeout: 1s, interval: 1s, unhealthy_threshold: 2, healthy_threshold: 2, grpc_health_check: {service_name: api, authority: api.local, initial_metadata: [{header: {key: x-hc, value: \"1\"}}]}}",
+		want: &spec.HealthCheck{Timeout: time.Second, Interval: time.Second, HealthyThreshold: 2, UnhealthyThreshold: 2,
+			NoTrafficInterval: time.Minute, UnhealthyInterval: time.Second, UnhealthyEdgeInterval: time.Second, HealthyEdgeInterval: time.Second,
+			GRPC: &spec.GRPCHealthCheck{ServiceName: "api", Authority: "api.local", Metadata: []spec.HeaderValue{{Name: "x-hc", Value: "1"}}}},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +79,7 @@ func TestDecodeHealthCheckErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"grpc", "{" + base + ", grpc_health_check: {}}", hc0 + "grpc_health_check: not supported"},
+		{"grpc raw metadata", "{" + base + ", grpc_health_check: {initial_metadata: [{header: {key: a, raw_value: YQ==}}]}}", hc0 + "grpc_health_check.initial_metadata[0].header.raw_value: not supported"},
 		{"custom", "{" + base + ", custom_health_check: {name: x}}", hc0 + "custom_health_check: not supported"},
 		{"reuse connection", "{" + base + ", reuse_connection: true, tcp_health_check: {}}", hc0 + "reuse_connection: not supported"},
 		{"event log", "{" + base + ", event_log_path: /tmp/x, tcp_health_check: {}}", hc0 + "event_log_path: not supported"},

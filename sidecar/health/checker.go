@@ -24,7 +24,7 @@ type Checker struct {
 	rt     *cluster.Runtime
 	stats  *cluster.Stats
 	logger *slog.Logger
-	req    []byte // the HTTP request, built once
+	req    []byte // the HTTP request or gRPC message, built once
 
 	mu     sync.Mutex
 	eps    map[*cluster.State]*prober
@@ -39,8 +39,11 @@ var _ cluster.Checker = (*Checker)(nil)
 func New(name string, cfg *spec.HealthCheck, rt *cluster.Runtime, stats *cluster.Stats, logger *slog.Logger) *Checker {
 	c := &Checker{name: name, cfg: cfg, rt: rt, stats: stats, logger: logger.With("cluster", name),
 		eps: map[*cluster.State]*prober{}}
-	if cfg.HTTP != nil {
+	switch {
+	case cfg.HTTP != nil:
 		c.req = httpRequest(cfg.HTTP)
+	case cfg.GRPC != nil:
+		c.req = grpcRequest(cfg.GRPC.ServiceName)
 	}
 	return c
 }

@@ -17,10 +17,13 @@ const maxReceive = 64 << 10
 
 // check runs one check of st within the timeout: it dials through the
 // endpoint's transport (TLS when the cluster uses TLS) and runs the HTTP
-// or TCP exchange on a new connection.
+// TCP or gRPC exchange on a new connection.
 func (c *Checker) check(ctx context.Context, st *cluster.State) result {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	if c.cfg.GRPC != nil {
+		return c.checkGRPC(ctx, st)
+	}
 	conn, err := cluster.DialCheck(ctx, st)
 	if err != nil {
 		return network

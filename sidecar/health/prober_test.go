@@ -121,3 +121,35 @@ func TestMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestServingStatus(t *testing.T) {
+	frame := func(msg ...byte) []byte { return append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...) }
+	tests := []struct {
+		name    string
+		body    []byte
+		want    uint64
+		wantErr bool
+	}{
+		{"serving", frame(0x08, 1), 1, false},
+		{"empty is unknown", frame(), 0, false},
+		{"unknown string field skipped", frame(0x12, 2, 'h', 'i', 0x08, 2), 2, false},
+		{"compressed", []byte{1, 0, 0, 0, 0}, 0, true},
+		{"truncated", []byte{0, 0, 0, 0, 3, 0x08}, 0, true},
+		{"short", []byte{0, 0}, 0, true},
+	}
+	for _, tt := range tests {
+		got, err := servingStatus(tt.body)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("%s: servingStatus = %d, %v; want %d, error %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestGRPCRequest(t *testing.T) {
+	if got, want := string(grpcRequest("api")), "\x00\x00\x00\x00\x05\x0a\x03api"; got != want {
+		t.Errorf("grpcRequest(api) = %q, want %q", got, want)
+	}
+	if got, want := string(grpcRequest("")), "\x00\x00\x00\x00\x00"; got != want {
+		t.Errorf("grpcRequest(\"\") = %q, want %q", got, want)
+	}
+}

@@ -35,6 +35,19 @@ type HealthCheck struct {
 	AlwaysLogFailures bool
 	HTTP              *HTTPHealthCheck
 	TCP               *TCPHealthCheck
+	GRPC              *GRPCHealthCheck
+}
+
+// GRPCHealthCheck is Envoy's HealthCheck.GrpcHealthCheck: the
+// grpc.health.v1.Health/Check call over HTTP/2 (prior knowledge), which
+// passes when the answer is SERVING.
+type GRPCHealthCheck struct {
+	// ServiceName is the request's service ("" for the server as a whole).
+	ServiceName string
+	// Authority is the :authority; decoders default it to the cluster's
+	// name.
+	Authority string
+	Metadata  []HeaderValue
 }
 
 // HTTPHealthCheck is Envoy's HealthCheck.HttpHealthCheck over HTTP/1.1.
