@@ -2,6 +2,7 @@ package l7
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -63,10 +64,8 @@ type session struct {
 
 func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
 	s := &session{srv: srv, conn: c, ctx: ctx, fd: -1}
-	if sc, ok := c.(syscall.Conn); ok && srv.parker != nil {
-		if rc, err := sc.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { s.fd = int32(fd) })
-		}
+	if srv.parker != nil {
+		s.fd = parkFD(c)
 	}
 	s.rd.init(c)
 	s.out.init(c)
@@ -74,6 +73,23 @@ func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
 		s.peer = []byte(a.IP.String())
 	}
 	return s
+}
+
+// parkFD returns the socket c is parked by, or -1. A *tls.Conn is parked
+// by its TCP socket: its Read fails with a deadline error only once it has
+// no decrypted bytes left and needs more from the socket (the error is not
+// sticky), so only a readable socket can move it on.
+func parkFD(c net.Conn) int32 {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	fd := int32(-1)
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(u uintptr) { fd = int32(u) })
+		}
+	}
+	return fd
 }
 
 func (s *session) close() {
