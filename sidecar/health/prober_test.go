@@ -3,6 +3,7 @@ package health
 import (
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,27 @@ func TestGRPCRequest(t *testing.T) {
 	}
 	if got, want := string(grpcRequest("")), "\x00\x00\x00\x00\x00"; got != want {
 		t.Errorf("grpcRequest(\"\") = %q, want %q", got, want)
+	}
+}
+
+// TestAlwaysLogFailures: failed checks are logged at warn with
+// always_log_health_check_failures, else only at debug; verdict changes
+// are logged either way.
+func TestAlwaysLogFailures(t *testing.T) {
+	for _, always := range []bool{false, true} {
+		var buf strings.Builder
+		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		c := New("be", &spec.HealthCheck{HealthyThreshold: 1, UnhealthyThreshold: 3, AlwaysLogFailures: always},
+			&cluster.Runtime{}, &cluster.Stats{}, logger)
+		h := c.rt.ActiveHealth(&cluster.State{})
+		var s streak
+		c.record(&s, h, pass, "a")
+		c.record(&s, h, network, "a")
+		if got := strings.Contains(buf.String(), "health check failed"); got != always {
+			t.Errorf("always_log_health_check_failures %v: failure logged at info or above = %v", always, got)
+		}
+		if !strings.Contains(buf.String(), "endpoint passes its health check") {
+			t.Errorf("always_log_health_check_failures %v: the change to healthy was not logged:\n%s", always, buf.String())
+		}
 	}
 }
