@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
+	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
@@ -39,7 +40,7 @@ func tlsParkedServer(t *testing.T, idle time.Duration) (*Parker, string, *tls.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(&Config{Routes: table, StreamIdle: idle, Stats: &Stats{}}, slog.New(slog.DiscardHandler), p)
+	srv := NewServer(&Config{Config: forward.Config{Routes: table, StreamIdle: idle, Stats: &Stats{}}}, slog.New(slog.DiscardHandler), p)
 	ca := transporttest.NewCA(t, "test")
 	cert := ca.Leaf(t, "", "h").TLS(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
