@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/balancer"
-	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/transport/transporttest"
