@@ -24,7 +24,7 @@ type TLSCommon struct {
 	// TLS13); decoders fill Envoy's defaults.
 	MinVersion, MaxVersion uint16
 	// CipherSuites restricts the TLS 1.2 cipher suites, by IANA id; nil
-	// means Go's defaults. TLS 1.3 suites are not configurable.
+	// means the ECDHE+AEAD set. TLS 1.3 suites are not configurable.
 	CipherSuites []uint16
 }
 

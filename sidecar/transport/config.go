@@ -7,6 +7,15 @@ import (
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
+// ModernCipherSuites are the TLS 1.2 suites used when none are
+// configured: ECDHE key exchange with AEAD ciphers only (no CBC, no RSA
+// key exchange), as Mozilla's intermediate profile.
+var ModernCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // commonConfig returns the tls.Config parts that c sets on either side.
 func commonConfig(c *spec.TLSCommon) (*tls.Config, error) {
 	cfg := &tls.Config{
@@ -14,6 +23,9 @@ func commonConfig(c *spec.TLSCommon) (*tls.Config, error) {
 		MaxVersion:   c.MaxVersion,
 		CipherSuites: c.CipherSuites,
 		NextProtos:   c.ALPN,
+	}
+	if len(cfg.CipherSuites) == 0 {
+		cfg.CipherSuites = ModernCipherSuites
 	}
 	for i, cert := range c.Certificates {
 		kp, err := tls.X509KeyPair(cert.Chain, cert.Key)
