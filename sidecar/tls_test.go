@@ -1,8 +1,11 @@
 package sidecar
 
 import (
+	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -131,5 +134,50 @@ func TestSNISelectsTerminatingChain(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a", "b"}, got); diff != "" {
 		t.Errorf("bodies (-want +got):\n%s", diff)
+	}
+}
+
+// TestTLSTerminatingTCPProxy: a tcp_proxy chain that terminates mTLS
+// relays the decrypted bytes to its cluster, both ways, for a TLS client
+// and through an mTLS hop from a plaintext tcp_proxy listener whose
+// cluster originates TLS.
+func TestTLSTerminatingTCPProxy(t *testing.T) {
+	s := newSidecar(t)
+	ca := transporttest.NewCA(t, "mesh")
+	inbound, outbound := freeAddr(t), freeAddr(t)
+	in := tcpListener("in", inbound, "echo")
+	in.FilterChains[0].TLS = &spec.DownstreamTLS{TLSCommon: spec.TLSCommon{
+		Certificates: certOf(ca.Leaf(t, apiSPIFFE, "echo")),
+		Validation:   &spec.Validation{TrustedCA: ca.PEM, SubjectAltNames: spiffeSAN(webSPIFFE)},
+		MinVersion:   spec.TLS12, MaxVersion: spec.TLS13}, RequireClientCert: true}
+	hop := staticCluster("hop", inbound)
+	hop.TLS = &spec.UpstreamTLS{TLSCommon: spec.TLSCommon{Certificates: certOf(ca.Leaf(t, webSPIFFE)),
+		Validation: &spec.Validation{TrustedCA: ca.PEM, SubjectAltNames: spiffeSAN(apiSPIFFE)},
+		MinVersion: spec.TLS12, MaxVersion: spec.TLS13}}
+	if err := s.Apply(&config.Set{Clusters: []config.Cluster{staticCluster("echo", echoServer(t, "echo")), hop},
+		Listeners: []config.Listener{in, tcpListener("out", outbound, "hop")}}); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	direct, err := tls.Dial("tcp", inbound, &tls.Config{RootCAs: roots, ServerName: "echo",
+		Certificates: []tls.Certificate{ca.Leaf(t, webSPIFFE).TLS(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaHop, err := net.Dial("tcp", outbound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]net.Conn{"TLS client": direct, "mTLS hop": viaHop} {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		rd := bufio.NewReader(c)
+		greet, _ := rd.ReadString('\n')
+		io.WriteString(c, "ping\n")
+		echo, _ := rd.ReadString('\n')
+		if diff := cmp.Diff([]string{"echo\n", "ping\n"}, []string{greet, echo}); diff != "" {
+			t.Errorf("%s: relayed (-want +got):\n%s", name, diff)
+		}
 	}
 }

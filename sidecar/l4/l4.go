@@ -5,6 +5,7 @@ package l4
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -116,8 +117,12 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 // unwrap returns the connection under a wrapper that exposes it (the
 // listener's connection-limit wrapper and the cluster's dialed connections
 // do), so that both sides of a relay are *net.TCPConn and the kernel
-// splices between them. The wrapper stays the one that is closed.
+// splices between them. The wrapper stays the one that is closed. A
+// *tls.Conn is not unwrapped.
 func unwrap(c net.Conn) net.Conn {
+	if _, ok := c.(*tls.Conn); ok {
+		return c // under it are the encrypted bytes
+	}
 	if u, ok := c.(interface{ NetConn() net.Conn }); ok {
 		return u.NetConn()
 	}
