@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/go-bexpr"
 
 	"github.com/meshlb/meshlb/discovery"
+	"github.com/meshlb/meshlb/internal/retryon"
 )
 
 // entry returns the config entry of kind for name, or nil.
@@ -100,14 +101,6 @@ func (b *builder) subsetEndpoints(t target, sub api.ServiceResolverSubset) []dis
 	return out
 }
 
-// retryConditions are the Envoy retry_on values the sidecar implements.
-var retryConditions = map[string]bool{
-	"5xx": true, "gateway-error": true, "reset": true, "reset-before-request": true,
-	"connect-failure": true, "envoy-ratelimited": true, "retriable-4xx": true,
-	"refused-stream": true, "cancelled": true, "deadline-exceeded": true, "internal": true,
-	"resource-exhausted": true, "unavailable": true,
-}
-
 // retry maps a router destination's retry settings; nil when it has none.
 // RetryOnStatusCodes needs retriable-status-codes, which the sidecar does
 // not implement: it is skipped with a log, as are unknown conditions.
@@ -117,14 +110,14 @@ func (b *builder) retry(d *api.ServiceRouteDestination) *discovery.Retry {
 	}
 	r := &discovery.Retry{NumRetries: max(int(d.NumRetries), 1)}
 	for _, c := range d.RetryOn {
-		if retryConditions[c] {
+		if retryon.Known(c) {
 			r.On = append(r.On, c)
 		} else {
 			b.logger.Warn("skipping unsupported retry_on condition", "condition", c)
 		}
 	}
 	if d.RetryOnConnectFailure {
-		r.On = append(r.On, "connect-failure")
+		r.On = append(r.On, retryon.ConnectFailure)
 	}
 	if len(d.RetryOnStatusCodes) > 0 {
 		b.logger.Warn("skipping retry_on_status_codes: not supported by the sidecar", "codes", d.RetryOnStatusCodes)

@@ -1,12 +1,13 @@
 package config
 
 import (
-	"strings"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
+
+	"github.com/meshlb/meshlb/internal/retryon"
 )
 
 // Envoy's defaults: the route timeout, and the largest direct response
@@ -30,14 +31,6 @@ var (
 	directFields     = allow(&routev3.DirectResponseAction{}, "status", "body")
 	dataSourceFields = allow(&corev3.DataSource{}, "inline_string", "inline_bytes")
 )
-
-// retryConditions are the retry_on values the data plane implements
-// (Envoy's HTTP and gRPC conditions, less those needing unsupported fields).
-var retryConditions = map[string]bool{
-	"5xx": true, "gateway-error": true, "reset": true, "reset-before-request": true,
-	"connect-failure": true, "envoy-ratelimited": true, "retriable-4xx": true, "refused-stream": true,
-	"cancelled": true, "deadline-exceeded": true, "internal": true, "resource-exhausted": true, "unavailable": true,
-}
 
 var redirectCodes = map[routev3.RedirectAction_RedirectResponseCode]int{
 	routev3.RedirectAction_MOVED_PERMANENTLY:  301,
@@ -103,19 +96,14 @@ func decodeRetry(p *routev3.RetryPolicy) (*RetryPolicy, error) {
 		return nil, err
 	}
 	out := &RetryPolicy{NumRetries: 1}
-	for c := range strings.SplitSeq(p.GetRetryOn(), ",") {
-		if c = strings.TrimSpace(c); c == "" {
-			continue
-		}
-		if !retryConditions[c] {
-			return nil, errorf("retry_on", "condition %q is not supported", c)
-		}
-		out.On = append(out.On, c)
+	on, err := retryon.Parse(p.GetRetryOn())
+	if err != nil {
+		return nil, within("retry_on", err)
 	}
+	out.On = on
 	if n := p.GetNumRetries(); n != nil {
 		out.NumRetries = int(n.GetValue())
 	}
-	var err error
 	if out.PerTry, err = durationOr(p.GetPerTryTimeout(), 0); err != nil {
 		return nil, within("per_try_timeout", err)
 	}

@@ -3,6 +3,7 @@ package route
 import (
 	"time"
 
+	"github.com/meshlb/meshlb/internal/retryon"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
@@ -27,10 +28,12 @@ const (
 	RetryRetriable4xx
 )
 
+// retryNames maps the conditions the engine acts on to their bits; the
+// vocabulary itself is internal/retryon's.
 var retryNames = map[string]RetryOn{
-	"5xx": Retry5xx, "gateway-error": RetryGatewayError, "reset": RetryReset,
-	"reset-before-request": RetryReset, "connect-failure": RetryConnectFailure,
-	"retriable-4xx": RetryRetriable4xx,
+	retryon.FiveXX: Retry5xx, retryon.GatewayError: RetryGatewayError, retryon.Reset: RetryReset,
+	retryon.ResetBeforeRequest: RetryReset, retryon.ConnectFailure: RetryConnectFailure,
+	retryon.Retriable4xx: RetryRetriable4xx,
 }
 
 // Retry is a compiled retry policy.
