@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meshlb/meshlb/internal/loopback"
 )
 
 // waitTimeout bounds every wait in these tests.
@@ -151,28 +153,8 @@ func (b *backend) stop() { b.close.Do(func() { b.srv.Close() }) }
 // echo is a TCP server that echoes lines.
 func startEcho(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
+	ln := loopback.Listen(t)
+	loopback.Serve(t, ln, loopback.EchoConn)
 	return ln.Addr().(*net.TCPAddr).Port
 }
 

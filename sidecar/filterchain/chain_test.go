@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
@@ -34,29 +35,7 @@ func listen(t *testing.T) net.Listener {
 // serveOn is serve on a listener of the caller's.
 func serveOn(t *testing.T, ln net.Listener, h Terminal) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h.ServeConn(ctx, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		cancel()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return loopback.Serve(t, ln, h.ServeConn)
 }
 
 // exchange dials addr, sends msg, half-closes and returns all it reads

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/spec"
@@ -23,42 +24,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // proxy address.
 func serve(t *testing.T, idle time.Duration, upstream func(net.Conn)) string {
 	t.Helper()
-	up, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { up.Close() })
-	go func() {
-		for {
-			c, err := up.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); upstream(c) }()
-		}
-	}()
+	up := loopback.Listen(t)
+	loopback.Serve(t, up, func(_ context.Context, c net.Conn) { upstream(c) })
 	reg := cluster.NewRegistry()
 	cl := &cluster.Cluster{Name: "up", ConnectTimeout: time.Second, Stats: &cluster.Stats{},
 		Endpoints: []*cluster.Endpoint{{State: reg.Get(up.Addr().String(), nil), Weight: 1}}}
 	cl.Picker = balancer.Build(&spec.Cluster{}, cl.Endpoints)
 	srv := NewServer(NewConfig("tcp", []Target{{Name: "up", Cluster: cl}}, nil, idle, &Stats{}), slog.New(slog.DiscardHandler))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go srv.ServeConn(context.Background(), c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
+	return loopback.Start(t, srv.ServeConn)
 }
 
 func echo(c net.Conn) { io.Copy(c, c) }

@@ -10,10 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/transport/transporttest"
 )
@@ -83,34 +83,13 @@ func serveTLS(t *testing.T, d *spec.DownstreamTLS) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(context.Background())
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				tc, err := tr(ctx, c)
-				if err != nil {
-					return
-				}
-				answer(tc)
-			}()
+	return loopback.Start(t, func(ctx context.Context, c net.Conn) {
+		tc, err := tr(ctx, c)
+		if err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
-	return ln.Addr().String()
+		answer(tc)
+	})
 }
 
 // answer answers each request head on c with 200 until c fails.

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/transport/transporttest"
@@ -25,24 +27,13 @@ func tlsEcho(t *testing.T, cert transporttest.Pair, ca *transporttest.CA) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tc := c.(*tls.Conn)
-			tc.SetDeadline(time.Now().Add(5 * time.Second))
-			if tc.Handshake() == nil {
-				io.WriteString(tc, tc.ConnectionState().PeerCertificates[0].URIs[0].String())
-			}
-			tc.Close()
+	return loopback.Serve(t, ln, func(_ context.Context, c net.Conn) {
+		tc := c.(*tls.Conn)
+		tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if tc.Handshake() == nil {
+			io.WriteString(tc, tc.ConnectionState().PeerCertificates[0].URIs[0].String())
 		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
+	})
 }
 
 // TestUpstreamDial: the upstream transport presents its client
