@@ -116,7 +116,12 @@ var runtimeTests = map[string][]string{
 	"ClusterLoadAssignment / …lb_endpoints[].load_balancing_weight":                      {"TestRoundRobinWeighted"},
 	"ClusterLoadAssignment / …lb_endpoints[].health_status":                              {"TestSkipsUnusableAndUsesBestPriority", "TestUsableCombinesHealth"},
 
-	"Bootstrap / dynamic_resources.ads_config":         {"TestFileMeshFollowsEdits"},
+	"Bootstrap / dynamic_resources.ads_config":        {"TestFileMeshFollowsEdits"},
+	"network.TcpProxy / weighted_clusters.clusters[]": {"TestTCPProxyWeightedClusters"},
+	"Route / redirect":                                 {"TestRouteRewritesRedirectAndGRPC"},
+	"RouteMatch / grpc: {}":                            {"TestRouteRewritesRedirectAndGRPC"},
+	"RouteAction / prefix_rewrite":                     {"TestRouteRewritesRedirectAndGRPC"},
+	"RouteAction / host_rewrite_literal":               {"TestRouteRewritesRedirectAndGRPC"},
 	"Bootstrap / overload_manager.resource_monitors[]": {"TestLimitConnections"},
 }
 
@@ -125,14 +130,9 @@ var runtimeTests = map[string][]string{
 // should move to runtimeTests with a test.
 var missingRuntimeTests = map[string][]string{
 	"network.TcpProxy / stat_prefix":                             nil,
-	"network.TcpProxy / weighted_clusters.clusters[]":            nil,
 	"network.HttpConnectionManager / codec_type":                 nil,
 	"RouteConfiguration / name":                                  nil,
 	"Route / name":                                               nil,
-	"Route / redirect":                                           nil,
-	"RouteMatch / grpc: {}":                                      nil,
-	"RouteAction / prefix_rewrite":                               nil,
-	"RouteAction / host_rewrite_literal":                         nil,
 	"Cluster / name":                                             nil,
 	"Cluster / type":                                             nil,
 	"Cluster / connect_timeout":                                  nil,
