@@ -1,11 +1,13 @@
 package sidecar
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/health"
 	"github.com/meshlb/meshlb/sidecar/spec"
@@ -88,19 +90,5 @@ func TestHealthCheckersOutliveSnapshots(t *testing.T) {
 // acceptor listens on loopback and closes what it accepts.
 func acceptor(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
+	return loopback.Start(t, func(context.Context, net.Conn) {})
 }

@@ -1,12 +1,14 @@
 package admin
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/config"
 	"github.com/meshlb/meshlb/sidecar/spec"
@@ -16,20 +18,7 @@ import (
 // active health check, /stats counts the checks under Envoy's names, and
 // the sidecar's Close stops the checkers (goleak).
 func TestActiveHealthFlags(t *testing.T) {
-	live, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
-	go func() {
-		for {
-			c, err := live.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	liveAddr := loopback.Start(t, func(context.Context, net.Conn) {})
 	dead, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +33,12 @@ func TestActiveHealthFlags(t *testing.T) {
 		UnhealthyInterval: 20 * time.Millisecond, UnhealthyEdgeInterval: 20 * time.Millisecond, HealthyEdgeInterval: 20 * time.Millisecond,
 		HealthyThreshold: 1, UnhealthyThreshold: 1, TCP: &spec.TCPHealthCheck{}}
 	set := &config.Set{Clusters: []config.Cluster{{Name: "be", HealthCheck: hc, Static: &config.LoadAssignment{ClusterName: "be",
-		Endpoints: []config.Endpoint{{Address: live.Addr().String(), Weight: 1}, {Address: deadAddr, Weight: 1}}}}}}
+		Endpoints: []config.Endpoint{{Address: liveAddr, Weight: 1}, {Address: deadAddr, Weight: 1}}}}}}
 	if err := sc.Apply(set); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"be::" + live.Addr().String() + "::health_flags::healthy",
+		"be::" + liveAddr + "::health_flags::healthy",
 		"be::" + deadAddr + "::health_flags::/failed_active_hc",
 	}
 	var body string

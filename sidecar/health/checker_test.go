@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
@@ -45,20 +47,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func listen(t *testing.T, serve func(net.Conn)) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
+	ln := loopback.Listen(t)
+	loopback.Serve(t, ln, func(_ context.Context, c net.Conn) { serve(c) })
 	return ln
 }
 

@@ -2,30 +2,19 @@ package l7
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"testing"
+
+	"github.com/meshlb/meshlb/internal/loopback"
 )
 
 // rawUpstream answers every bodyless request on each connection with resp,
 // reading with a fixed buffer so it allocates nothing per request.
 func rawUpstream(tb testing.TB, resp []byte) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveRaw(c, resp)
-		}
-	}()
-	return ln.Addr().String()
+	return loopback.Start(tb, func(_ context.Context, c net.Conn) { serveRaw(c, resp) })
 }
 
 func serveRaw(c net.Conn, resp []byte) {

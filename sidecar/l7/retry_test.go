@@ -2,6 +2,7 @@ package l7
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
@@ -93,30 +95,16 @@ func TestMalformedChunkedBodyIs400(t *testing.T) {
 // A pooled upstream connection the server has closed while idle is
 // retried on a new connection, invisibly to the client.
 func TestStalePooledConnectionRetried(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	var served atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				// Answer one request as keep-alive, then close while idle.
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
-				served.Add(1)
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			}()
+	up := loopback.Start(t, func(_ context.Context, c net.Conn) {
+		// Answer one request as keep-alive, then close while idle.
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
 		}
-	}()
-	p := startProxy(t, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {ln.Addr().String()}})
+		served.Add(1)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	})
+	p := startProxy(t, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {up}})
 	c := newClient()
 	defer c.CloseIdleConnections()
 	for i := range 3 {
