@@ -88,3 +88,7 @@ func Echo(t testing.TB) string {
 // EchoConn is Echo's handler: it copies c to itself until the client
 // closes.
 func EchoConn(_ context.Context, c net.Conn) { io.Copy(c, c) }
+
+// Hold is a handler that never answers: it keeps c open until cleanup,
+// as a server that completes handshakes but is stopped.
+func Hold(ctx context.Context, _ net.Conn) { <-ctx.Done() }

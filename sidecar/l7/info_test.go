@@ -2,6 +2,7 @@ package l7
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/stream"
@@ -188,42 +190,19 @@ func closedAddr(t *testing.T) string {
 // silentUpstream accepts connections and never answers; with hangUp it
 // closes each once a request head has arrived.
 func silentUpstream(t *testing.T, hangUp bool) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	if !hangUp {
+		return loopback.Start(t, loopback.Hold)
 	}
-	done := make(chan struct{})
-	conns := make(chan net.Conn, 16)
-	go func() {
-		defer close(done)
+	return loopback.Start(t, func(_ context.Context, c net.Conn) {
+		rd := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			line, err := rd.ReadString('\n')
+			if err != nil || strings.TrimSpace(line) == "" {
 				return
 			}
-			if hangUp {
-				rd := bufio.NewReader(c)
-				for {
-					line, err := rd.ReadString('\n')
-					if err != nil || strings.TrimSpace(line) == "" {
-						break
-					}
-				}
-				c.Close()
-				continue
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		close(conns)
-		for c := range conns {
-			c.Close()
 		}
 	})
-	return ln.Addr().String()
 }
 
 // The info of an answered request names where it went and counts its
