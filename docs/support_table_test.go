@@ -116,7 +116,6 @@ var runtimeTests = map[string][]string{
 	"ClusterLoadAssignment / …lb_endpoints[].load_balancing_weight":                      {"TestRoundRobinWeighted"},
 	"ClusterLoadAssignment / …lb_endpoints[].health_status":                              {"TestSkipsUnusableAndUsesBestPriority", "TestUsableCombinesHealth"},
 
-	"Bootstrap / dynamic_resources.ads_config":        {"TestFileMeshFollowsEdits"},
 	"network.TcpProxy / weighted_clusters.clusters[]": {"TestTCPProxyWeightedClusters"},
 	"Route / redirect":                                           {"TestRouteRewritesRedirectAndGRPC"},
 	"RouteMatch / grpc: {}":                                      {"TestRouteRewritesRedirectAndGRPC"},
@@ -126,6 +125,14 @@ var runtimeTests = map[string][]string{
 	"CommonTlsContext / alpn_protocols[]":                        {"TestServerTLSParams", "TestUpstreamSNIAndALPN"},
 	"CommonTlsContext / tls_params.tls_maximum_protocol_version": {"TestServerTLSParams"},
 	"CommonTlsContext / tls_params.cipher_suites[]":              {"TestServerTLSParams"},
+	"Bootstrap / admin.address.socket_address":                   {"TestShutdownDrainsInFlightRequests"},
+	"Bootstrap / static_resources.listeners[]":                   {"TestShutdownDrainsInFlightRequests"},
+	"Bootstrap / static_resources.clusters[]":                    {"TestShutdownDrainsInFlightRequests"},
+	"Cluster / name":                                             {"TestRouteRewritesRedirectAndGRPC", "TestTCPProxyWeightedClusters"},
+	"Cluster / type":                                             {"TestFileMeshFollowsEdits", "TestRouteRewritesRedirectAndGRPC"},
+	"Cluster / eds_cluster_config":                               {"TestFileMeshFollowsEdits"},
+	"ClusterLoadAssignment / cluster_name":                       {"TestFileMeshFollowsEdits"},
+	"RouteConfiguration / name":                                  {"TestApplyErrorKeepsRunningConfig", "TestFileMeshFollowsEdits"},
 	"Bootstrap / overload_manager.resource_monitors[]":           {"TestLimitConnections"},
 }
 
@@ -133,19 +140,12 @@ var runtimeTests = map[string][]string{
 // was found but not checked to show the row's effect). The test logs them; each
 // should move to runtimeTests with a test.
 var missingRuntimeTests = map[string][]string{
-	"network.TcpProxy / stat_prefix":                        nil,
-	"network.HttpConnectionManager / codec_type":            nil,
-	"RouteConfiguration / name":                             nil,
+	"network.TcpProxy / stat_prefix":             nil,
+	"network.HttpConnectionManager / codec_type": nil,
 	"Route / name":                                          nil,
-	"Cluster / name":                                        nil,
-	"Cluster / type":                                        nil,
 	"Cluster / connect_timeout":                             nil,
-	"Cluster / eds_cluster_config":                          nil,
 	"Cluster / typed_extension_protocol_options":            nil,
-	"ClusterLoadAssignment / cluster_name":                  nil,
 	"Bootstrap / node.id, node.cluster":                     nil,
-	"Bootstrap / admin.address.socket_address":              nil,
-	"Bootstrap / static_resources.listeners[]":              nil,
-	"Bootstrap / static_resources.clusters[]":               nil,
 	"Bootstrap / dynamic_resources.lds_config, .cds_config": nil,
+	"Bootstrap / dynamic_resources.ads_config":              nil,
 }
