@@ -133,6 +133,9 @@ var runtimeTests = map[string][]string{
 	"Cluster / eds_cluster_config":                               {"TestFileMeshFollowsEdits"},
 	"ClusterLoadAssignment / cluster_name":                       {"TestFileMeshFollowsEdits"},
 	"RouteConfiguration / name":                                  {"TestApplyErrorKeepsRunningConfig", "TestFileMeshFollowsEdits"},
+	"Bootstrap / dynamic_resources.ads_config":                   {"TestBootstrapADS"},
+	"Bootstrap / dynamic_resources.lds_config, .cds_config":      {"TestBootstrapADS"},
+	"Bootstrap / node.id, node.cluster":                          {"TestBootstrapADS"},
 	"Bootstrap / overload_manager.resource_monitors[]":           {"TestLimitConnections"},
 }
 
@@ -142,10 +145,7 @@ var runtimeTests = map[string][]string{
 var missingRuntimeTests = map[string][]string{
 	"network.TcpProxy / stat_prefix":             nil,
 	"network.HttpConnectionManager / codec_type": nil,
-	"Route / name":                                          nil,
-	"Cluster / connect_timeout":                             nil,
-	"Cluster / typed_extension_protocol_options":            nil,
-	"Bootstrap / node.id, node.cluster":                     nil,
-	"Bootstrap / dynamic_resources.lds_config, .cds_config": nil,
-	"Bootstrap / dynamic_resources.ads_config":              nil,
+	"Route / name":                               nil,
+	"Cluster / connect_timeout":                  nil,
+	"Cluster / typed_extension_protocol_options": nil,
 }
