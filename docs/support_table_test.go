@@ -34,6 +34,7 @@ var runtimeTests = map[string][]string{
 	"network.LocalRateLimit / token_bucket":    {"TestRateLimitClosesConnections", "TestLocalRateLimitBeforeTCPProxy"},
 	"network.LocalRateLimit / runtime_enabled": {"TestRateLimitBuild"},
 
+	"network.TcpProxy / stat_prefix":  {"TestTCPProxyStatPrefix"},
 	"network.TcpProxy / cluster":      {"TestRelayEchoes", "TestTCPMaxConnections"},
 	"network.TcpProxy / idle_timeout": {"TestIdleTimeoutClosesQuietConnection", "TestIdleTimeoutSparesOneWayTraffic"},
 
@@ -143,7 +144,6 @@ var runtimeTests = map[string][]string{
 // was found but not checked to show the row's effect). The test logs them; each
 // should move to runtimeTests with a test.
 var missingRuntimeTests = map[string][]string{
-	"network.TcpProxy / stat_prefix":             nil,
 	"network.HttpConnectionManager / codec_type": nil,
 	"Route / name":                               nil,
 	"Cluster / connect_timeout":                  nil,
