@@ -87,6 +87,7 @@ var runtimeTests = map[string][]string{
 	"RouteAction / timeout":           {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
 	"RouteAction / retry_policy":      {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries"},
 
+	"Cluster / connect_timeout":                           {"TestDialConnectTimeout"},
 	"Cluster / lb_policy":                                 {"TestDefaultPolicyIsRoundRobin", "TestLeastRequestPrefersIdle", "TestRandomWeighted"},
 	"Cluster / load_assignment":                           {"TestRoundRobinAndRouting"},
 	"Cluster / circuit_breakers.thresholds[]":             {"TestHTTPCircuitBreakers", "TestTCPMaxConnections", "TestMaxRetries"},
@@ -145,7 +146,6 @@ var runtimeTests = map[string][]string{
 // should move to runtimeTests with a test.
 var missingRuntimeTests = map[string][]string{
 	"network.HttpConnectionManager / codec_type": nil,
-	"Route / name":                               nil,
-	"Cluster / connect_timeout":                  nil,
+	"Route / name": nil,
 	"Cluster / typed_extension_protocol_options": nil,
 }
