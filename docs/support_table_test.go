@@ -88,6 +88,7 @@ var runtimeTests = map[string][]string{
 	"RouteAction / retry_policy":      {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries"},
 
 	"Cluster / connect_timeout":                           {"TestDialConnectTimeout"},
+	"Cluster / typed_extension_protocol_options":          {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS"},
 	"Cluster / lb_policy":                                 {"TestDefaultPolicyIsRoundRobin", "TestLeastRequestPrefersIdle", "TestRandomWeighted"},
 	"Cluster / load_assignment":                           {"TestRoundRobinAndRouting"},
 	"Cluster / circuit_breakers.thresholds[]":             {"TestHTTPCircuitBreakers", "TestTCPMaxConnections", "TestMaxRetries"},
@@ -147,5 +148,4 @@ var runtimeTests = map[string][]string{
 var missingRuntimeTests = map[string][]string{
 	"network.HttpConnectionManager / codec_type": nil,
 	"Route / name": nil,
-	"Cluster / typed_extension_protocol_options": nil,
 }
