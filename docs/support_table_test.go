@@ -95,7 +95,7 @@ var runtimeTests = map[string][]string{
 	"Cluster / circuit_breakers.thresholds[]":             {"TestHTTPCircuitBreakers", "TestTCPMaxConnections", "TestMaxRetries"},
 	"Cluster / common_http_protocol_options.idle_timeout": {"TestUpstreamIdleTimeout"},
 	"Cluster / health_checks[]":                           {"TestHealthCheckersOutliveSnapshots", "TestActiveHealthCheckKillAndRestart"},
-	"Cluster / health_checks[].timeout, interval, healthy_threshold, unhealthy_threshold":          {"TestInterval", "TestRecordCounts"},
+	"Cluster / health_checks[].timeout, interval, healthy_threshold, unhealthy_threshold":          {"TestCheckTimeout", "TestInterval", "TestHTTPCheckStatuses"},
 	"Cluster / health_checks[].initial_jitter, interval_jitter, interval_jitter_percent":           {"TestInitialJitterSpreadsChecks", "TestIntervalJitter"},
 	"Cluster / health_checks[].no_traffic_interval":                                                {"TestCheckSchedule"},
 	"Cluster / health_checks[].unhealthy_interval, unhealthy_edge_interval, healthy_edge_interval": {"TestCheckSchedule"},
