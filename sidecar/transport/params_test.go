@@ -126,3 +126,38 @@ func TestUpstreamSNIAndALPN(t *testing.T) {
 		t.Fatal("no ClientHello")
 	}
 }
+
+// TestServerMinVersion: tls_minimum_protocol_version TLS 1.3 refuses a
+// TLS 1.2 client, which Go's own defaults would accept.
+func TestServerMinVersion(t *testing.T) {
+	ca := transporttest.NewCA(t, "mesh")
+	server := ca.Leaf(t, apiID, "api.mesh.local")
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	for _, tt := range []struct {
+		min     uint16
+		wantErr bool
+	}{{spec.TLS12, false}, {spec.TLS13, true}} {
+		t.Run(fmt.Sprintf("min %x", tt.min), func(t *testing.T) {
+			d := &spec.DownstreamTLS{TLSCommon: spec.TLSCommon{Certificates: []spec.Certificate{{Chain: server.Cert, Key: server.Key}},
+				MinVersion: tt.min, MaxVersion: spec.TLS13}, HandshakeTimeout: 5 * time.Second}
+			addr, done := serveOnce(t, d)
+			raw, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(5 * time.Second))
+			c := tls.Client(raw, &tls.Config{RootCAs: roots, ServerName: "api.mesh.local", MaxVersion: tls.VersionTLS12})
+			cerr := c.Handshake()
+			if cerr == nil {
+				io.WriteString(c, "abc")
+				io.ReadFull(c, make([]byte, 3))
+			}
+			serr := <-done
+			if got := cerr != nil && serr != nil; got != tt.wantErr {
+				t.Errorf("TLS 1.2 client against minimum %x: client %v, server %v; want refused %v", tt.min, cerr, serr, tt.wantErr)
+			}
+		})
+	}
+}
