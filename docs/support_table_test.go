@@ -112,7 +112,7 @@ var runtimeTests = map[string][]string{
 	"CommonTlsContext / tls_certificates[]":                                 {"TestServerHandshake", "TestMTLSHop"},
 	"CommonTlsContext / validation_context.trusted_ca":                      {"TestServerHandshake"},
 	"CommonTlsContext / validation_context.match_typed_subject_alt_names[]": {"TestServerHandshake"},
-	"CommonTlsContext / tls_params.tls_minimum_protocol_version":            {"TestServerHandshake"},
+	"CommonTlsContext / tls_params.tls_minimum_protocol_version":            {"TestServerMinVersion"},
 
 	"ClusterLoadAssignment / endpoints[]":                                                {"TestRoundRobinAndRouting"},
 	"ClusterLoadAssignment / endpoints[].priority":                                       {"TestSkipsUnusableAndUsesBestPriority"},
