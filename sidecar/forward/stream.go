@@ -38,6 +38,26 @@ type Stream interface {
 	// and headers given; closing asks the client to close the connection.
 	// The body follows through the upstream exchange.
 	WriteHead(status int, reason []byte, headers []route.Header, closing bool)
+
+	// The generic body path, for an upstream codec that does not know
+	// this codec (between two codecs that know each other the body moves
+	// buffer to buffer, as io.Copy finds WriterTo and ReaderFrom).
+
+	// ReadBody reads the request body with its framing removed, io.EOF
+	// at its end. A failure to read from the client is a [SourceError]; a
+	// body that breaks its framing wraps [ErrMalformedBody].
+	ReadBody(p []byte) (int, error)
+	// Trailers appends the request's trailer fields to dst, once ReadBody
+	// returned io.EOF.
+	Trailers(dst []route.Header) []route.Header
+	// WriteBody queues response body bytes after WriteHead; the codec
+	// frames them as the head it wrote says.
+	WriteBody(p []byte) error
+	// WriteTrailers ends the response body, with trailer fields where the
+	// codec's framing carries them (none: nil).
+	WriteTrailers(trailers []route.Header) error
+	// Flush writes the queued response bytes to the client.
+	Flush() error
 }
 
 // Framing is what the forwarder needs to know of a request's framing.

@@ -90,7 +90,8 @@ func copyChunked(w *writer, rd *reader) error {
 }
 
 // readLine makes sure a whole CRLF-terminated line is buffered and returns
-// it without the CRLF; it stays buffered.
+// it without the CRLF; it stays buffered. w, unless nil, is flushed before
+// a read blocks.
 func readLine(w *writer, rd *reader) ([]byte, error) {
 	for {
 		b := rd.buffered()
@@ -100,8 +101,10 @@ func readLine(w *writer, rd *reader) ([]byte, error) {
 			}
 			return b[:i-1], nil
 		}
-		if err := w.flush(); err != nil {
-			return nil, err
+		if w != nil {
+			if err := w.flush(); err != nil {
+				return nil, err
+			}
 		}
 		if err := rd.fill(); err != nil {
 			if err == errHeadTooLarge {

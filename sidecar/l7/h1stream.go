@@ -56,6 +56,7 @@ func (s *session) CloseAfter() {
 // reason phrase.
 func (s *session) WriteHead(status int, reason []byte, headers []route.Header, closing bool) {
 	s.fs.Info.Code = status
+	s.respChunked = chunkedHeader(headers)
 	w := &s.out
 	w.writeString("HTTP/1.1 ")
 	w.writeStatus(status)

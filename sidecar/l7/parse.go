@@ -44,6 +44,8 @@ type reqHead struct {
 	// buffer. Its slices stay valid until the reader fills again, which
 	// only a body read does: a bodyless request can be sent again.
 	consumed bool
+	// bodyRead: the body is being read through ReadBody.
+	bodyRead bool
 }
 
 // consume discards the head from rd, once.

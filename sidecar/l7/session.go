@@ -60,6 +60,10 @@ type session struct {
 	// did not read whole: it closes gracefully, so the client reads the
 	// answer instead of a reset.
 	linger bool
+	// body decodes the request body for the generic body path.
+	body decoder
+	// respChunked: the response head written says chunked.
+	respChunked bool
 }
 
 func newSession(srv *Server, c net.Conn, ctx context.Context) *session {

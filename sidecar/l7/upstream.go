@@ -16,7 +16,8 @@ import (
 // so the reader's raw-conn binding is made once per connection, not once
 // per request; its buffers are pooled separately and held only during an
 // exchange. It relays to and from HTTP/1 streams (*session) by copying
-// bytes between the two codecs' buffers.
+// bytes between the two codecs' buffers, and to and from any other
+// [forward.Stream] through its generic body path (decoded bytes).
 type upstream struct {
 	net.Conn
 	rd   reader
@@ -24,11 +25,16 @@ type upstream struct {
 	resp respHead
 	// delimited: the response in progress ends when the upstream closes.
 	delimited bool
+	// The generic path's state ([upgeneric.go]), reused per exchange.
+	body decoder
+	hdrs []route.Header
+	num  [20]byte
 }
 
 var _ forward.Exchange = (*upstream)(nil)
 
-// errCodec is an exchange between codecs that have no relay yet.
+// errCodec is an exchange between codecs that have no relay yet: a
+// tunnel (101) from a stream other than HTTP/1's.
 var errCodec = errors.New("no relay between these codecs")
 
 // newExchange is the HTTP/1 upstream codec ([forward.Config.Upstream]).
@@ -60,24 +66,19 @@ func (u *upstream) Done(ep *cluster.Endpoint, keep bool) {
 
 // Send implements [forward.Exchange].
 func (u *upstream) Send(st forward.Stream, rt *route.Route, skipXFF bool, idle time.Duration) error {
-	s, ok := st.(*session)
-	if !ok {
-		return errCodec
-	}
 	u.rd.got = false // per exchange: tells a stale pooled connection from a reset
 	u.out.acquire()
 	u.out.idle = idle
-	return s.sendRequest(u, rt, skipXFF)
+	if s, ok := st.(*session); ok {
+		return s.sendRequest(u, rt, skipXFF)
+	}
+	return u.sendGeneric(st, rt)
 }
 
 // ReadHead implements [forward.Exchange].
 func (u *upstream) ReadHead(st forward.Stream, idle time.Duration, hard time.Time) (forward.ResponseHead, bool, error) {
-	s, ok := st.(*session)
-	if !ok {
-		return forward.ResponseHead{}, false, errCodec
-	}
 	u.rd.tm.set(idle, hard)
-	touched, err := u.readResponse(s)
+	touched, err := u.readResponse(st)
 	if err == errHeadTooLarge {
 		err = errBadResponse
 	}
@@ -85,7 +86,7 @@ func (u *upstream) ReadHead(st forward.Stream, idle time.Duration, hard time.Tim
 		return forward.ResponseHead{}, touched, err
 	}
 	r := &u.resp
-	bodyless := r.bodyless(s.head.isHead)
+	bodyless := r.bodyless(st.Framing().Head)
 	u.delimited = !bodyless && !r.chunked && r.length < 0
 	return forward.ResponseHead{Status: r.status, Reason: r.line[min(4, len(r.line)):], Bodyless: bodyless, Delimited: u.delimited}, touched, nil
 }
@@ -103,17 +104,18 @@ func (u *upstream) Headers(dst []route.Header) []route.Header {
 func (u *upstream) WriteHead(st forward.Stream, closing bool) {
 	if s, ok := st.(*session); ok {
 		s.writeResponseHead(&u.resp, closing)
+		return
 	}
+	u.writeHeadGeneric(st, closing)
 }
 
 // CopyBody implements [forward.Exchange].
 func (u *upstream) CopyBody(st forward.Stream, bodyless bool) error {
-	s, ok := st.(*session)
-	if !ok {
-		return errCodec
-	}
 	u.rd.discard(u.resp.size)
-	return s.copyResponseBody(u, bodyless)
+	if s, ok := st.(*session); ok {
+		return s.copyResponseBody(u, bodyless)
+	}
+	return u.copyGeneric(st, bodyless)
 }
 
 // Tunnel implements [forward.Exchange].
@@ -134,9 +136,11 @@ func (u *upstream) Reusable() bool {
 }
 
 // readResponse reads response heads until a final one, forwarding 1xx
-// interim responses (other than 101) to the client s. touched says
-// whether any reached the client.
-func (u *upstream) readResponse(s *session) (touched bool, err error) {
+// interim responses (other than 101) to an HTTP/1 client st; other
+// streams do not get them (the Stream interface has no interim head
+// yet). touched says whether any reached the client.
+func (u *upstream) readResponse(st forward.Stream) (touched bool, err error) {
+	s, _ := st.(*session)
 	for {
 		err := parseResponse(&u.resp, u.rd.buffered())
 		if err == errIncomplete {
@@ -151,10 +155,12 @@ func (u *upstream) readResponse(s *session) (touched bool, err error) {
 		if u.resp.status >= 200 || u.resp.status == 101 {
 			return touched, nil
 		}
-		touched = true
-		// Under the idle write deadline, as every write to the client.
-		if err := s.out.send(u.rd.buffered()[:u.resp.size]); err != nil {
-			return touched, err
+		if s != nil {
+			touched = true
+			// Under the idle write deadline, as every write to the client.
+			if err := s.out.send(u.rd.buffered()[:u.resp.size]); err != nil {
+				return touched, err
+			}
 		}
 		u.rd.discard(u.resp.size)
 	}
