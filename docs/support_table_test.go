@@ -146,8 +146,4 @@ var runtimeTests = map[string][]string{
 // missingRuntimeTests lists ✓ rows for which no runtime test was found (or one
 // was found but not checked to show the row's effect). The test logs them; each
 // should move to runtimeTests with a test.
-var missingRuntimeTests = map[string][]string{
-	// AUTO and HTTP1 both select the HTTP/1.1 codec, the only one there is;
-	// the decoder drops the field, so no runtime test can tell them apart.
-	"network.HttpConnectionManager / codec_type": nil,
-}
+var missingRuntimeTests = map[string][]string{}
