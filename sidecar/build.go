@@ -13,6 +13,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
+	"github.com/meshlb/meshlb/sidecar/outlier"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	tlstransport "github.com/meshlb/meshlb/sidecar/transport"
 )
@@ -80,12 +81,15 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 			if cs.HealthCheck != nil {
 				ep.Active = c.Runtime.ActiveHealth(st)
 			}
+			if cs.Outlier != nil {
+				ep.Outlier = c.Runtime.Ejection(st)
+			}
 			c.Endpoints = append(c.Endpoints, ep)
 		}
 	}
 	c.Picker = balancer.Build(cs, c.Endpoints)
-	if cs.HealthCheck != nil {
-		c.HealthCheck = cs.HealthCheck
+	c.HealthCheck, c.Outlier = cs.HealthCheck, cs.Outlier
+	if cs.HealthCheck != nil || cs.Outlier != nil {
 		c.Rebuild = func() cluster.Picker { return balancer.Build(cs, c.Endpoints) }
 	}
 	return c, nil
@@ -98,18 +102,38 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 func (s *Sidecar) publishCluster(c *cluster.Cluster) {
 	rt := c.Runtime
 	rt.RetainHealth(c)
+	s.publishOutlier(c)
+	if c.Rebuild == nil {
+		rt.Install(c.Picker)
+	} else {
+		rt.InstallFunc(c.Rebuild)
+	}
 	if c.HealthCheck == nil {
 		rt.SetChecker(nil)
-		rt.Install(c.Picker)
 		return
 	}
-	rt.InstallFunc(c.Rebuild)
 	hc, _ := rt.Checker().(*health.Checker)
 	if hc == nil || !hc.Same(c.HealthCheck) {
 		hc = health.New(c.Name, c.HealthCheck, rt, c.Stats, s.logger)
 		rt.SetChecker(hc)
 	}
 	hc.Update(c)
+}
+
+// publishOutlier has c's runtime detect c's outliers with the detector it
+// keeps across snapshots (so counters and ejections survive), or none.
+func (s *Sidecar) publishOutlier(c *cluster.Cluster) {
+	rt := c.Runtime
+	if c.Outlier == nil {
+		rt.SetDetector(nil)
+		return
+	}
+	d, _ := rt.Detector().(*outlier.Detector)
+	if d == nil {
+		d = outlier.New(c.Name, rt, &c.Stats.Outlier, s.logger)
+		rt.SetDetector(d)
+	}
+	d.Update(c)
 }
 
 // transport returns the transport of cs's upstream connections:

@@ -40,6 +40,7 @@ type Stats struct {
 	CxOverflow    atomic.Uint64 // upstream_cx_overflow (max_connections)
 	RetryOverflow atomic.Uint64 // upstream_rq_retry_overflow (max_retries)
 	HealthCheck   HealthCheckStats
+	Outlier       OutlierStats
 }
 
 // StatusCounts counts responses by status class. Safe for concurrent use.
@@ -86,8 +87,12 @@ type Cluster struct {
 	// HealthCheck is the cluster's active health check, or nil; its
 	// endpoints then have Active set.
 	HealthCheck *spec.HealthCheck
+	// Outlier is the cluster's outlier detection, or nil; its endpoints
+	// then have Outlier set.
+	Outlier *spec.OutlierDetection
 	// Rebuild, when set, builds Picker again over the endpoints' current
-	// active health; it is installed with [Runtime.InstallFunc].
+	// active health and ejections; it is installed with
+	// [Runtime.InstallFunc].
 	Rebuild func() Picker
 }
 

@@ -43,13 +43,18 @@ type Endpoint struct {
 	// Active is the endpoint's active health in its cluster, nil when the
 	// cluster has no health check.
 	Active *ActiveHealth
+	// Outlier is the endpoint's ejection in its cluster, nil when the
+	// cluster has no outlier detection.
+	Outlier *Ejection
 }
 
 // Usable reports whether the endpoint may receive new traffic: its EDS
 // health is healthy or degraded and it does not fail its active health
-// check (either failing takes it out, as in Envoy).
+// check and is not ejected by outlier detection (any failing takes it
+// out, as in Envoy).
 func (e *Endpoint) Usable() bool {
-	return (e.Health == spec.Healthy || e.Health == spec.Degraded) && (e.Active == nil || !e.Active.Failed())
+	return (e.Health == spec.Healthy || e.Health == spec.Degraded) && (e.Active == nil || !e.Active.Failed()) &&
+		(e.Outlier == nil || !e.Outlier.Ejected())
 }
 
 // transport returns the state's transport.
@@ -143,7 +148,7 @@ func (r *Registry) Retain(clusters map[string]*Cluster) {
 	}
 	r.mu.Unlock()
 	for _, rt := range stopped {
-		rt.SetChecker(nil)
+		rt.stop()
 	}
 	for _, s := range gone {
 		s.Pool.Close()
@@ -174,7 +179,7 @@ func (r *Registry) Forget(states []*State, clusters []string) {
 	}
 	r.mu.Unlock()
 	for _, rt := range stopped {
-		rt.SetChecker(nil)
+		rt.stop()
 	}
 	for _, s := range states {
 		s.Pool.Close()

@@ -45,6 +45,9 @@ type runtimeHealth struct {
 	rebuild func() Picker
 	active  map[*State]*ActiveHealth
 	checker Checker
+	// ejections and detector are outlier detection's (outlier.go).
+	ejections map[*State]*Ejection
+	detector  Checker
 }
 
 // ActiveHealth returns the active health of the endpoint with state s,
@@ -102,20 +105,24 @@ func (r *Runtime) SetChecker(c Checker) {
 	}
 }
 
-// RetainHealth forgets the active health of endpoints c no longer has, or
-// all of it when c has no health check.
+// RetainHealth forgets the active health and ejections of endpoints c no
+// longer has, or all of them when c has no health check or no outlier
+// detection.
 func (r *Runtime) RetainHealth(c *Cluster) {
 	keep := map[*State]bool{}
-	if c.HealthCheck != nil {
-		for _, e := range c.Endpoints {
-			keep[e.State] = true
-		}
+	for _, e := range c.Endpoints {
+		keep[e.State] = true
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for s := range r.h.active {
-		if !keep[s] {
+		if !keep[s] || c.HealthCheck == nil {
 			delete(r.h.active, s)
+		}
+	}
+	for s := range r.h.ejections {
+		if !keep[s] || c.Outlier == nil {
+			delete(r.h.ejections, s)
 		}
 	}
 }

@@ -21,7 +21,8 @@ var (
 	clusterFields = allow(&clusterv3.Cluster{},
 		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
 		"lb_policy", "load_assignment", "circuit_breakers", "metadata",
-		"common_http_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks")
+		"common_http_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks",
+		"outlier_detection")
 	// The eds_config is not checked: the sidecar takes endpoints from
 	// wherever its clusters come from (ADS).
 	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
@@ -81,6 +82,9 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 	}
 	if err := decodeHealthChecks(c, out); err != nil {
 		return nil, err
+	}
+	if out.Outlier, err = decodeOutlier(c.GetOutlierDetection()); err != nil {
+		return nil, within("outlier_detection", err)
 	}
 	return out, nil
 }

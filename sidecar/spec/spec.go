@@ -244,6 +244,8 @@ type Cluster struct {
 	TLS *UpstreamTLS
 	// HealthCheck is the cluster's active health check, or nil.
 	HealthCheck *HealthCheck
+	// Outlier is the cluster's outlier detection, or nil.
+	Outlier *OutlierDetection
 }
 
 // HealthStatus is an endpoint's health as the control plane reports it.

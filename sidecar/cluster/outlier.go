@@ -1,0 +1,86 @@
+package cluster
+
+import "sync/atomic"
+
+// Ejection is the outlier-detection verdict on one endpoint of one cluster
+// (Envoy's FAILED_OUTLIER_CHECK flag). Like [ActiveHealth] it is kept in
+// the cluster's [Runtime] by endpoint [State], so snapshots share it and a
+// configuration change never resets it. Safe for concurrent use.
+type Ejection struct {
+	ejected atomic.Bool
+}
+
+// Ejected reports whether the endpoint is ejected.
+func (e *Ejection) Ejected() bool { return e.ejected.Load() }
+
+// SetEjected records the verdict and reports whether it changed.
+func (e *Ejection) SetEjected(v bool) bool { return e.ejected.Swap(v) != v }
+
+// OutlierStats are Envoy's cluster.<name>.outlier_detection.* counters.
+type OutlierStats struct {
+	EnforcedTotal atomic.Uint64 // ejections_enforced_total
+	Overflow      atomic.Uint64 // ejections_overflow
+	// Detected and Enforced count by detector: consecutive_5xx,
+	// consecutive_gateway_failure, consecutive_local_origin_failure.
+	Detected5xx, Enforced5xx         atomic.Uint64
+	DetectedGateway, EnforcedGateway atomic.Uint64
+	DetectedLocal, EnforcedLocal     atomic.Uint64
+}
+
+// Ejection returns the ejection of the endpoint with state s, creating it
+// not ejected.
+func (r *Runtime) Ejection(s *State) *Ejection {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.h.ejections[s]
+	if !ok {
+		if r.h.ejections == nil {
+			r.h.ejections = map[*State]*Ejection{}
+		}
+		e = &Ejection{}
+		r.h.ejections[s] = e
+	}
+	return e
+}
+
+// Detector returns the outlier detector attached to the runtime, or nil.
+func (r *Runtime) Detector() Checker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.h.detector
+}
+
+// SetDetector attaches the outlier detector d (nil for none), closing the
+// one it replaces.
+func (r *Runtime) SetDetector(d Checker) {
+	r.mu.Lock()
+	old := r.h.detector
+	r.h.detector = d
+	r.mu.Unlock()
+	if old != nil && old != d {
+		old.Close()
+	}
+}
+
+// Detach removes obs from the observers [Runtime.Attach] added. It must
+// not be called on the request path.
+func (r *Runtime) Detach(obs Observer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kept := r.attached[:0:0]
+	for _, o := range r.attached {
+		if o != obs {
+			kept = append(kept, o)
+		}
+	}
+	r.attached = kept
+	if in := r.cur.Load(); in != nil {
+		r.install(in.picker)
+	}
+}
+
+// stop closes the runtime's checker and detector.
+func (r *Runtime) stop() {
+	r.SetChecker(nil)
+	r.SetDetector(nil)
+}
