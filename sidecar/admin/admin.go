@@ -111,11 +111,14 @@ func (a *admin) clusters(w http.ResponseWriter, _ *http.Request) {
 }
 
 // healthFlags renders health as Envoy does: "healthy" or the failing
-// flags, active health check first.
+// flags, active health check and outlier detection first.
 func healthFlags(e *cluster.Endpoint) string {
 	var flags string
 	if e.Active != nil && e.Active.Failed() {
 		flags = "/failed_active_hc"
+	}
+	if e.Outlier != nil && e.Outlier.Ejected() {
+		flags += "/failed_outlier_check"
 	}
 	switch e.Health {
 	case spec.Unhealthy:

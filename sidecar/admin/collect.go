@@ -65,6 +65,18 @@ func collect(sc *sidecar.Sidecar) []stat {
 			c("health_check.verify_cluster", hc.VerifyCluster.Load())
 			g("health_check.healthy", activeHealthy(cl))
 		}
+		if cl := snap.Clusters[name]; cl.Outlier != nil {
+			od := &s.Outlier
+			c("outlier_detection.ejections_enforced_total", od.EnforcedTotal.Load())
+			c("outlier_detection.ejections_overflow", od.Overflow.Load())
+			c("outlier_detection.ejections_detected_consecutive_5xx", od.Detected5xx.Load())
+			c("outlier_detection.ejections_enforced_consecutive_5xx", od.Enforced5xx.Load())
+			c("outlier_detection.ejections_detected_consecutive_gateway_failure", od.DetectedGateway.Load())
+			c("outlier_detection.ejections_enforced_consecutive_gateway_failure", od.EnforcedGateway.Load())
+			c("outlier_detection.ejections_detected_consecutive_local_origin_failure", od.DetectedLocal.Load())
+			c("outlier_detection.ejections_enforced_consecutive_local_origin_failure", od.EnforcedLocal.Load())
+			g("outlier_detection.ejections_active", ejectedEndpoints(cl))
+		}
 	}
 	for _, l := range snap.Listeners {
 		out = listenerStats(out, l)
@@ -88,6 +100,18 @@ func activeHealthy(c *cluster.Cluster) int64 {
 	var n int64
 	for _, e := range c.Endpoints {
 		if e.Active != nil && !e.Active.Failed() {
+			n++
+		}
+	}
+	return n
+}
+
+// ejectedEndpoints counts the endpoints of c ejected by outlier detection
+// (Envoy's outlier_detection.ejections_active gauge).
+func ejectedEndpoints(c *cluster.Cluster) int64 {
+	var n int64
+	for _, e := range c.Endpoints {
+		if e.Outlier != nil && e.Outlier.Ejected() {
 			n++
 		}
 	}
