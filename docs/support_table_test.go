@@ -141,7 +141,7 @@ var runtimeTests = map[string][]string{
 	"Bootstrap / dynamic_resources.lds_config, .cds_config":                  {"TestBootstrapADS"},
 	"Bootstrap / node.id, node.cluster":                                      {"TestBootstrapADS"},
 	"Bootstrap / overload_manager.resource_monitors[]":                       {"TestLimitConnections"},
-	"Cluster / outlier_detection":                                            {"TestOutlierEjects5xx", "TestOutlierEjectsHungBackend", "TestUpdateKeepsEjections"},
+	"Cluster / outlier_detection":                                            {"TestOutlierEjects5xx", "TestOutlierEjectsHungBackend", "TestUpdateKeepsEjections", "TestOutlierFlagsAndStats"},
 	"Cluster / outlier_detection.consecutive_5xx, enforcing_consecutive_5xx": {"TestOutlierEjects5xx", "TestDetectors"},
 	"Cluster / outlier_detection.consecutive_gateway_failure, enforcing_consecutive_gateway_failure":                                               {"TestOutlierEjectsHungBackend", "TestDetectors"},
 	"Cluster / outlier_detection.split_external_local_origin_errors, consecutive_local_origin_failure, enforcing_consecutive_local_origin_failure": {"TestDetectors"},

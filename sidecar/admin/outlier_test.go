@@ -47,6 +47,13 @@ func TestOutlierFlagsAndStats(t *testing.T) {
 			t.Fatalf("/clusters lacks %q:\n%s", want, body)
 		}
 	}
+	// A configuration update (the same, decoded anew) keeps the ejection.
+	if err := sc.Apply(set); err != nil {
+		t.Fatal(err)
+	}
+	if _, body = get(t, h, "/clusters"); !containsAll(body, want) {
+		t.Errorf("after re-applying, /clusters lacks %q:\n%s", want, body)
+	}
 	_, stats = get(t, h, "/stats")
 	for _, w := range []string{
 		"cluster.be.outlier_detection.ejections_active: 1",
