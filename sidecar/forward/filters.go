@@ -32,7 +32,7 @@ func (f *forwarder) filterRequest(rt *route.Route) (done, keep bool) {
 		index = rt.Index
 	}
 	verdict := f.cfg.Filters.RequestHeaders(&fs.stream, index)
-	f.info.Flags |= stream.Flags(fs.stream.Flags)
+	f.info.Flags |= fs.stream.Flags
 	switch verdict {
 	case httpfilter.Continue:
 		return false, false
@@ -73,7 +73,7 @@ func (f *forwarder) writeFilteredHead(ex Exchange, h *ResponseHead, closing bool
 	r := &fs.resp
 	r.Status, r.Headers = h.Status, ex.Headers(r.Headers[:0])
 	verdict := f.cfg.Filters.ResponseHeaders(&fs.stream, r)
-	f.info.Flags |= stream.Flags(fs.stream.Flags)
+	f.info.Flags |= fs.stream.Flags
 	if verdict != httpfilter.Continue {
 		rep := &fs.stream.Reply
 		return true, f.st.Reply(LocalReply{Code: rep.Status, Body: rep.Body, Headers: headerLines(rep.Headers)})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -241,7 +242,7 @@ func TestCompileUnknownType(t *testing.T) {
 }
 
 func TestFlagString(t *testing.T) {
-	for f, want := range map[Flag]string{0: "-", FlagRateLimited: "RL", FlagDelayInjected | FlagFaultInjected: "DI,FI"} {
+	for f, want := range map[stream.Flags]string{0: "-", stream.RateLimited: "RL", stream.DelayInjected | stream.FaultInjected: "DI,FI"} {
 		if got := f.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", f, got, want)
 		}

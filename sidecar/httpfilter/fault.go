@@ -7,6 +7,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // FaultType is the type URL of Envoy's HTTP fault injection filter.
@@ -52,7 +53,7 @@ func (faultBuilder) Build(cfg any, env Env) (Filter, error) {
 		if body == "" {
 			body = defaultAbortBody
 		}
-		f.reply = Reply{Status: a.Status, Body: body, Flag: FlagFaultInjected}
+		f.reply = Reply{Status: a.Status, Body: body, Flag: stream.FaultInjected}
 	}
 	return f, nil
 }
@@ -98,7 +99,7 @@ func (f *fault) RequestHeaders(s *Stream) Status {
 	if d, ok := f.delayFor(s.Request); ok && f.tryActivate() {
 		active = true
 		f.Stats.DelaysInjected.Add(1)
-		s.Flags |= FlagDelayInjected
+		s.Flags |= stream.DelayInjected
 		if !s.wait(d) {
 			f.Stats.ActiveFaults.Add(-1)
 			return StopReset

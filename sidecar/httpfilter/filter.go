@@ -14,10 +14,10 @@
 package httpfilter
 
 import (
-	"strings"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Status is what a hook decided.
@@ -85,8 +85,9 @@ type Reply struct {
 	// Headers are added to the reply's head (beside content-type and
 	// content-length). They are the filter's and must not be modified.
 	Headers []route.Header
-	// Flag says why; the chain adds it to the stream's Flags.
-	Flag Flag
+	// Flag says why (stream.RateLimited, stream.FaultInjected...); the
+	// chain adds it to the stream's Flags.
+	Flag stream.Flags
 }
 
 // Waiter waits on behalf of a filter. Wait returns after d, or early and
@@ -107,7 +108,7 @@ type Stream struct {
 	// Reply is the local reply when a hook returned [StopReply].
 	Reply Reply
 	// Flags are the Envoy response flags filters set on the stream.
-	Flags Flag
+	Flags stream.Flags
 
 	filters *list // the route's filters, set by [Chain.RequestHeaders]
 	stopped int   // the filter that replied; response hooks of those before it run
@@ -126,35 +127,4 @@ func (s *Stream) wait(d time.Duration) bool {
 	}
 	time.Sleep(d)
 	return true
-}
-
-// Flag is a set of Envoy response flags (stream info).
-type Flag uint16
-
-// Response flags set by filters, as Envoy names them.
-const (
-	FlagDelayInjected Flag = 1 << iota // DI
-	FlagFaultInjected                  // FI
-	FlagRateLimited                    // RL
-)
-
-var flagNames = [...]string{"DI", "FI", "RL"}
-
-// String returns the flags as Envoy's %RESPONSE_FLAGS% does, e.g. "DI,FI",
-// or "-" for none.
-func (f Flag) String() string {
-	var b strings.Builder
-	for i, n := range flagNames {
-		if f&(1<<i) == 0 {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(n)
-	}
-	if b.Len() == 0 {
-		return "-"
-	}
-	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/meshlb/meshlb/internal/tokenbucket"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // LocalRateLimitType is the type URL of Envoy's HTTP local rate limit.
@@ -43,7 +44,7 @@ func (localRateLimitBuilder) Build(cfg any, env Env) (Filter, error) {
 		enforced:    c.Enforced,
 		bucket:      env.State.Get(key, func() any { return tokenbucket.New(*c.Bucket, time.Now()) }).(*tokenbucket.Bucket),
 		notEnforced: headerValues(c.RequestHeadersWhenNotEnforced),
-		reply: Reply{Status: c.Status, Body: "local_rate_limited", Flag: FlagRateLimited,
+		reply: Reply{Status: c.Status, Body: "local_rate_limited", Flag: stream.RateLimited,
 			Headers: headers(c.ResponseHeaders)},
 		Stats: newRateLimitStats(c.StatPrefix, env),
 	}

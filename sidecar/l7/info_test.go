@@ -225,12 +225,3 @@ func TestStreamInfoFields(t *testing.T) {
 		t.Errorf("stream info (-want +got):\n%s", diff)
 	}
 }
-
-// The filter flags the chain sets keep their names as stream flags.
-func TestFilterFlagsConvert(t *testing.T) {
-	for _, f := range []httpfilter.Flag{httpfilter.FlagDelayInjected, httpfilter.FlagFaultInjected, httpfilter.FlagRateLimited} {
-		if got, want := stream.Flags(f).String(), f.String(); got != want {
-			t.Errorf("stream.Flags(%s) = %s", want, got)
-		}
-	}
-}

@@ -10,8 +10,8 @@ import (
 )
 
 // Flags is a set of Envoy response flags (%RESPONSE_FLAGS%): why a stream
-// ended as it did. The first three are the bits of httpfilter.Flag, so a
-// filter's flags convert with a type conversion.
+// ended as it did. HTTP filters set theirs (DI, FI, RL) on their own stream
+// state, and the forwarder merges them into the stream's Info.
 type Flags uint32
 
 // Response flags, as Envoy names them.
