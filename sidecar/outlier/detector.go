@@ -223,9 +223,10 @@ func (d *Detector) run(interval time.Duration) {
 }
 
 // eject decides on an endpoint whose detector fired: it ejects it unless
-// that would eject more than max_ejection_percent of the endpoints (as
-// Envoy, counting the one about to be ejected) or the detector's enforcing
-// percentage says not to.
+// max_ejection_percent of the endpoints are ejected already (as Envoy's
+// DetectorImpl::ejectHost: the share ejected before this one must be below
+// the percentage, so a first ejection is allowed when it is not 0) or the
+// detector's enforcing percentage says not to.
 func (d *Detector) eject(ev event, now time.Time) {
 	h, cfg := ev.h, d.cfg.Load()
 	counter, enforcing := &h.c5xx, cfg.EnforcingConsecutive5xx
@@ -245,7 +246,7 @@ func (d *Detector) eject(ev event, now time.Time) {
 		return
 	}
 	detected.Add(1)
-	if 100*(ejected(hosts)+1) > int(cfg.MaxEjectionPercent)*len(hosts) {
+	if 100*ejected(hosts) >= int(cfg.MaxEjectionPercent)*len(hosts) {
 		d.stats.Overflow.Add(1)
 		return
 	}

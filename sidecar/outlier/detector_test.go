@@ -172,9 +172,11 @@ func TestMaxEjectionPercent(t *testing.T) {
 		percent uint32
 		want    int // ejected when all fail
 	}{
-		{"default 10% of 3 ejects none, as Envoy", 3, 10, 0},
+		{"default 10% of 3 ejects one, as Envoy (0% ejected < 10%)", 3, 10, 1},
 		{"10% of 10 ejects one", 10, 10, 1},
+		{"10% of 11 ejects two", 11, 10, 2},
 		{"50% of 4 ejects two", 4, 50, 2},
+		{"0% ejects none", 3, 0, 0},
 		{"100% ejects all", 3, 100, 3},
 	}
 	for _, tt := range tests {

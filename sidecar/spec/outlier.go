@@ -23,7 +23,7 @@ type OutlierDetection struct {
 	// BaseEjectionTime times the number of ejections, capped by
 	// MaxEjectionTime, is how long an endpoint stays ejected.
 	BaseEjectionTime, MaxEjectionTime time.Duration
-	// MaxEjectionPercent bounds the share of the cluster's endpoints
-	// ejected at once, counting the one about to be.
+	// MaxEjectionPercent stops ejections while that share of the
+	// cluster's endpoints (or more) is ejected.
 	MaxEjectionPercent uint32
 }
