@@ -78,3 +78,11 @@ type UpstreamTLS struct {
 	// SNI is the server name sent, if any.
 	SNI string
 }
+
+// Secret is an SDS secret (Envoy's transport_sockets.tls.v3.Secret): a
+// certificate to present or a validation context, never both.
+type Secret struct {
+	Name        string
+	Certificate *Certificate
+	Validation  *Validation
+}
