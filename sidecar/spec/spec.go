@@ -246,6 +246,17 @@ type Cluster struct {
 	HealthCheck *HealthCheck
 	// Outlier is the cluster's outlier detection, or nil.
 	Outlier *OutlierDetection
+	// RingHash configures the ring_hash policy; nil means Envoy's defaults.
+	RingHash *RingHash
+	// MaglevTableSize is the maglev policy's table size, a prime; 0 means
+	// Envoy's default, 65537.
+	MaglevTableSize uint64
+}
+
+// RingHash is Envoy's ring_hash_lb_config (hash_function XX_HASH only).
+// A zero size means Envoy's default: 1024 minimum, 8M maximum.
+type RingHash struct {
+	MinRingSize, MaxRingSize uint64
 }
 
 // HealthStatus is an endpoint's health as the control plane reports it.
