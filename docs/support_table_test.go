@@ -146,6 +146,7 @@ var runtimeTests = map[string][]string{
 	"Cluster / outlier_detection.consecutive_gateway_failure, enforcing_consecutive_gateway_failure":                                               {"TestOutlierEjectsHungBackend", "TestDetectors"},
 	"Cluster / outlier_detection.split_external_local_origin_errors, consecutive_local_origin_failure, enforcing_consecutive_local_origin_failure": {"TestDetectors"},
 	"Cluster / outlier_detection.interval, base_ejection_time, max_ejection_time":                                                                  {"TestOutlierEjects5xx", "TestEjectionTimeGrowsAndCaps"},
+	"Cluster / outlier_detection.success_rate_minimum_hosts, success_rate_request_volume, success_rate_stdev_factor, enforcing_success_rate":       {"TestSuccessRate"},
 	"Cluster / outlier_detection.max_ejection_percent":                                                                                             {"TestMaxEjectionPercent"},
 }
 

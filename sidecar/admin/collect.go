@@ -75,6 +75,8 @@ func collect(sc *sidecar.Sidecar) []stat {
 			c("outlier_detection.ejections_enforced_consecutive_gateway_failure", od.EnforcedGateway.Load())
 			c("outlier_detection.ejections_detected_consecutive_local_origin_failure", od.DetectedLocal.Load())
 			c("outlier_detection.ejections_enforced_consecutive_local_origin_failure", od.EnforcedLocal.Load())
+			c("outlier_detection.ejections_detected_success_rate", od.DetectedSuccessRate.Load())
+			c("outlier_detection.ejections_enforced_success_rate", od.EnforcedSuccessRate.Load())
 			g("outlier_detection.ejections_active", ejectedEndpoints(cl))
 		}
 	}

@@ -21,10 +21,12 @@ type OutlierStats struct {
 	EnforcedTotal atomic.Uint64 // ejections_enforced_total
 	Overflow      atomic.Uint64 // ejections_overflow
 	// Detected and Enforced count by detector: consecutive_5xx,
-	// consecutive_gateway_failure, consecutive_local_origin_failure.
+	// consecutive_gateway_failure, consecutive_local_origin_failure,
 	Detected5xx, Enforced5xx         atomic.Uint64
 	DetectedGateway, EnforcedGateway atomic.Uint64
 	DetectedLocal, EnforcedLocal     atomic.Uint64
+	// success_rate.
+	DetectedSuccessRate, EnforcedSuccessRate atomic.Uint64
 }
 
 // Ejection returns the ejection of the endpoint with state s, creating it

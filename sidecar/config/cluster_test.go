@@ -87,7 +87,7 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"ring hash", "{name: be, lb_policy: RING_HASH}", `cluster "be": lb_policy: RING_HASH is not supported`},
 		{"strict dns", "{name: be, type: STRICT_DNS}", `cluster "be": type: STRICT_DNS is not supported`},
 		{"original dst", "{name: be, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED}", `cluster "be": lb_policy: CLUSTER_PROVIDED is not supported`},
-		{"outlier success rate", "{name: be, outlier_detection: {enforcing_success_rate: 0}}", `cluster "be": outlier_detection.enforcing_success_rate: not supported`},
+		{"outlier failure percentage", "{name: be, outlier_detection: {failure_percentage_threshold: 50}}", `cluster "be": outlier_detection.failure_percentage_threshold: not supported`},
 		{"transport socket without a configuration", "{name: be, transport_socket: {name: tls}}", `cluster "be": transport_socket.typed_config: required`},
 		{"transport_socket_matches", "{name: be, transport_socket_matches: [{name: m}]}", `cluster "be": transport_socket_matches: not supported`},
 		{"protocol options", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {}}}}}`,

@@ -10,17 +10,18 @@ import (
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
-// outlierFields are the consecutive-failure detectors. The success-rate
-// and failure-percentage detectors are not run: their fields
-// (success_rate_*, enforcing_success_rate, failure_percentage_*,
-// enforcing_failure_percentage*, enforcing_local_origin_success_rate) are
-// NACKed when set, so `outlier_detection: {}` (what Consul sends) is
-// accepted and runs the consecutive detectors only.
+// outlierFields are the consecutive-failure detectors and the
+// (external-origin) success-rate detector. The failure-percentage and
+// local-origin success-rate detectors are not run: their fields
+// (failure_percentage_*, enforcing_failure_percentage*,
+// enforcing_local_origin_success_rate) are NACKed when set, so
+// `outlier_detection: {}` (what Consul sends) is accepted.
 var outlierFields = allow(&clusterv3.OutlierDetection{},
 	"consecutive_5xx", "consecutive_gateway_failure", "consecutive_local_origin_failure",
 	"split_external_local_origin_errors", "interval", "base_ejection_time", "max_ejection_time",
 	"max_ejection_percent", "enforcing_consecutive_5xx", "enforcing_consecutive_gateway_failure",
-	"enforcing_consecutive_local_origin_failure")
+	"enforcing_consecutive_local_origin_failure", "success_rate_minimum_hosts", "success_rate_request_volume",
+	"success_rate_stdev_factor", "enforcing_success_rate")
 
 // Envoy's outlier_detection defaults.
 const (
@@ -47,6 +48,10 @@ func decodeOutlier(o *clusterv3.OutlierDetection) (*spec.OutlierDetection, error
 		EnforcingConsecutiveLocalOriginFailure: u32Or(o.GetEnforcingConsecutiveLocalOriginFailure(), 100),
 		SplitLocalOrigin:                       o.GetSplitExternalLocalOriginErrors(),
 		MaxEjectionPercent:                     min(u32Or(o.GetMaxEjectionPercent(), 10), 100),
+		SuccessRateMinimumHosts:                u32Or(o.GetSuccessRateMinimumHosts(), 5),
+		SuccessRateRequestVolume:               u32Or(o.GetSuccessRateRequestVolume(), 100),
+		SuccessRateStdevFactor:                 u32Or(o.GetSuccessRateStdevFactor(), 1900),
+		EnforcingSuccessRate:                   u32Or(o.GetEnforcingSuccessRate(), 100),
 	}
 	durations := []struct {
 		name string

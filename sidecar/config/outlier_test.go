@@ -16,7 +16,8 @@ func TestDecodeOutlier(t *testing.T) {
 		ConsecutiveGatewayFailure: 5, EnforcingConsecutiveGatewayFailure: 0,
 		ConsecutiveLocalOriginFailure: 5, EnforcingConsecutiveLocalOriginFailure: 100,
 		Interval: 10 * time.Second, BaseEjectionTime: 30 * time.Second, MaxEjectionTime: 300 * time.Second,
-		MaxEjectionPercent: 10,
+		MaxEjectionPercent:      10,
+		SuccessRateMinimumHosts: 5, SuccessRateRequestVolume: 100, SuccessRateStdevFactor: 1900, EnforcingSuccessRate: 100,
 	}
 	every := spec.OutlierDetection{
 		Consecutive5xx: 3, EnforcingConsecutive5xx: 50,
@@ -24,7 +25,8 @@ func TestDecodeOutlier(t *testing.T) {
 		ConsecutiveLocalOriginFailure: 4, EnforcingConsecutiveLocalOriginFailure: 0,
 		SplitLocalOrigin: true,
 		Interval:         time.Second, BaseEjectionTime: 2 * time.Second, MaxEjectionTime: 8 * time.Second,
-		MaxEjectionPercent: 100,
+		MaxEjectionPercent:      100,
+		SuccessRateMinimumHosts: 3, SuccessRateRequestVolume: 10, SuccessRateStdevFactor: 1000, EnforcingSuccessRate: 0,
 	}
 	tests := []struct {
 		name string
@@ -36,7 +38,8 @@ func TestDecodeOutlier(t *testing.T) {
 		{"every field", `{name: be, outlier_detection: {consecutive_5xx: 3, enforcing_consecutive_5xx: 50,
 consecutive_gateway_failure: 2, enforcing_consecutive_gateway_failure: 100, consecutive_local_origin_failure: 4,
 enforcing_consecutive_local_origin_failure: 0, split_external_local_origin_errors: true, interval: 1s,
-base_ejection_time: 2s, max_ejection_time: 8s, max_ejection_percent: 100}}`, &every},
+base_ejection_time: 2s, max_ejection_time: 8s, max_ejection_percent: 100, success_rate_minimum_hosts: 3,
+success_rate_request_volume: 10, success_rate_stdev_factor: 1000, enforcing_success_rate: 0}}`, &every},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,8 +56,8 @@ base_ejection_time: 2s, max_ejection_time: 8s, max_ejection_percent: 100}}`, &ev
 
 func TestDecodeOutlierErrors(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
-		{"success rate is not run", "{success_rate_stdev_factor: 1000}",
-			`cluster "be": outlier_detection.success_rate_stdev_factor: not supported`},
+		{"local-origin success rate is not run", "{enforcing_local_origin_success_rate: 50}",
+			`cluster "be": outlier_detection.enforcing_local_origin_success_rate: not supported`},
 		{"failure percentage is not run", "{enforcing_failure_percentage: 100}",
 			`cluster "be": outlier_detection.enforcing_failure_percentage: not supported`},
 		{"max below base", "{base_ejection_time: 10s, max_ejection_time: 5s}",

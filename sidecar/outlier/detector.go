@@ -15,6 +15,7 @@ package outlier
 
 import (
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -31,10 +32,11 @@ const (
 	consecutive5xx kind = iota
 	consecutiveGateway
 	consecutiveLocal
+	successRate
 )
 
 func (k kind) String() string {
-	return [...]string{"consecutive_5xx", "consecutive_gateway_failure", "consecutive_local_origin_failure"}[k]
+	return [...]string{"consecutive_5xx", "consecutive_gateway_failure", "consecutive_local_origin_failure", "success_rate"}[k]
 }
 
 // host is one endpoint's outlier state. The counters are updated on the
@@ -45,8 +47,10 @@ type host struct {
 	ej                   *cluster.Ejection
 	c5xx, cGateway, cLoc atomic.Uint32
 	queued               atomic.Bool // an event for it is in the channel
-	ejectedAt            time.Time
-	ejections            uint32
+	// requests and successes in the current interval, for success rate.
+	requests, successes atomic.Uint32
+	ejectedAt           time.Time
+	ejections           uint32
 }
 
 type event struct {
@@ -166,9 +170,11 @@ func (d *Detector) Observe(ep *cluster.Endpoint, o cluster.Outcome) {
 	case cluster.Timeout:
 		status = 504
 	}
+	h.requests.Add(1)
 	if status >= 500 {
 		d.count(h, &h.c5xx, cfg.Consecutive5xx, consecutive5xx)
 	} else {
+		h.successes.Add(1)
 		reset(&h.c5xx)
 	}
 	if status == 502 || status == 503 || status == 504 {
@@ -238,9 +244,14 @@ func (d *Detector) eject(ev event, now time.Time) {
 	case consecutiveLocal:
 		counter, enforcing = &h.cLoc, cfg.EnforcingConsecutiveLocalOriginFailure
 		detected, enforced = &d.stats.DetectedLocal, &d.stats.EnforcedLocal
+	case successRate:
+		counter, enforcing = nil, cfg.EnforcingSuccessRate
+		detected, enforced = &d.stats.DetectedSuccessRate, &d.stats.EnforcedSuccessRate
 	}
-	counter.Store(0)
-	defer h.queued.Store(false)
+	if counter != nil {
+		counter.Store(0)
+		defer h.queued.Store(false)
+	}
 	hosts := *d.hosts.Load()
 	if h.ej.Ejected() || hosts[stateOf(hosts, h)] != h {
 		return
@@ -285,6 +296,46 @@ func (d *Detector) review(now time.Time) {
 	if changed {
 		d.rt.Rebuild()
 	}
+	for _, h := range outliersBySuccessRate(cfg, *d.hosts.Load()) {
+		d.eject(event{h, successRate}, now)
+	}
+}
+
+// outliersBySuccessRate returns the endpoints not ejected whose success
+// rate in the interval that ends is below mean - stdev ×
+// success_rate_stdev_factor/1000 of those with success_rate_request_volume
+// requests, if at least success_rate_minimum_hosts have; it starts the
+// next interval's counts.
+func outliersBySuccessRate(cfg *spec.OutlierDetection, hosts map[*cluster.State]*host) []*host {
+	var (
+		rated []*host
+		rates []float64
+		sum   float64
+	)
+	for _, h := range hosts {
+		n, ok := h.requests.Swap(0), h.successes.Swap(0)
+		if h.ej.Ejected() || n == 0 || n < cfg.SuccessRateRequestVolume {
+			continue
+		}
+		r := 100 * float64(ok) / float64(n)
+		rated, rates, sum = append(rated, h), append(rates, r), sum+r
+	}
+	if len(rated) == 0 || len(rated) < int(cfg.SuccessRateMinimumHosts) {
+		return nil
+	}
+	mean := sum / float64(len(rates))
+	var variance float64
+	for _, r := range rates {
+		variance += (r - mean) * (r - mean)
+	}
+	threshold := mean - math.Sqrt(variance/float64(len(rates)))*float64(cfg.SuccessRateStdevFactor)/1000
+	var out []*host
+	for i, h := range rated {
+		if rates[i] < threshold {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // ejectionTime is base_ejection_time times the number of ejections, capped

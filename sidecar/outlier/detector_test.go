@@ -236,3 +236,43 @@ func BenchmarkObserve(b *testing.B) {
 		f.d.Observe(ep, s200)
 	}
 }
+
+func TestSuccessRate(t *testing.T) {
+	tests := []struct {
+		name     string
+		hosts    int
+		requests int
+		want     bool
+	}{
+		{"50% among four at 100% is ejected", 5, 20, true},
+		{"too few hosts with the volume", 4, 20, false},
+		{"below the request volume", 5, 5, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := defaults()
+				cfg.Consecutive5xx = 1000
+				cfg.SuccessRateMinimumHosts, cfg.SuccessRateRequestVolume = 5, 10
+				cfg.SuccessRateStdevFactor, cfg.EnforcingSuccessRate = 1900, 100
+				f := newFixture(t, tt.hosts, cfg)
+				last := tt.hosts - 1
+				for i := range last {
+					f.report(i, tt.requests, s200)
+				}
+				for range tt.requests / 2 {
+					f.report(last, 1, s503)
+					f.report(last, 1, s200)
+				}
+				time.Sleep(cfg.Interval + time.Millisecond)
+				synctest.Wait()
+				if got := f.ejected()[last]; got != tt.want {
+					t.Errorf("ejected = %v, want %v", got, tt.want)
+				}
+				if got := f.stats.Outlier.EnforcedSuccessRate.Load() == 1; got != tt.want {
+					t.Errorf("ejections_enforced_success_rate = %d", f.stats.Outlier.EnforcedSuccessRate.Load())
+				}
+			})
+		})
+	}
+}

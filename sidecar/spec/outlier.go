@@ -23,6 +23,12 @@ type OutlierDetection struct {
 	// BaseEjectionTime times the number of ejections, capped by
 	// MaxEjectionTime, is how long an endpoint stays ejected.
 	BaseEjectionTime, MaxEjectionTime time.Duration
+	// SuccessRate ejects, every Interval, the endpoints whose success
+	// rate over the interval is below mean - stdev × StdevFactor/1000 of
+	// the endpoints that had at least RequestVolume requests, when there
+	// are at least MinimumHosts of those; enforced EnforcingSuccessRate
+	// percent of the time.
+	SuccessRateMinimumHosts, SuccessRateRequestVolume, SuccessRateStdevFactor, EnforcingSuccessRate uint32
 	// MaxEjectionPercent stops ejections while that share of the
 	// cluster's endpoints (or more) is ejected.
 	MaxEjectionPercent uint32
