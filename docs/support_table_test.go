@@ -90,7 +90,9 @@ var runtimeTests = map[string][]string{
 
 	"Cluster / connect_timeout":                           {"TestDialConnectTimeout"},
 	"Cluster / typed_extension_protocol_options":          {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS"},
-	"Cluster / lb_policy":                                 {"TestDefaultPolicyIsRoundRobin", "TestLeastRequestPrefersIdle", "TestRandomWeighted"},
+	"Cluster / lb_policy":                                 {"TestDefaultPolicyIsRoundRobin", "TestLeastRequestPrefersIdle", "TestRandomWeighted", "TestHashRemoveOneMovesFewKeys", "TestHashWeighted"},
+	"Cluster / ring_hash_lb_config":                       {"TestHashConfigSizes"},
+	"Cluster / maglev_lb_config":                          {"TestHashConfigSizes"},
 	"Cluster / load_assignment":                           {"TestRoundRobinAndRouting"},
 	"Cluster / circuit_breakers.thresholds[]":             {"TestHTTPCircuitBreakers", "TestTCPMaxConnections", "TestMaxRetries"},
 	"Cluster / common_http_protocol_options.idle_timeout": {"TestUpstreamIdleTimeout"},

@@ -150,7 +150,7 @@ func TestBadResourceIsNACKedAndOldConfigServes(t *testing.T) {
 
 			// Only the cluster is bad; its endpoints (a separate EDS
 			// resource) are unchanged, so the old cluster keeps serving a.
-			x.set(t, "2", port, a.port, clusterv3.Cluster_MAGLEV)
+			x.set(t, "2", port, a.port, clusterv3.Cluster_CLUSTER_PROVIDED)
 			eventually(t, "a NACK naming lb_policy", func() bool { return x.nacked(`cluster "web": lb_policy`) })
 			if !strings.Contains(sc.log.String(), "lb_policy") {
 				t.Errorf("sidecar log does not mention the rejected field:\n%s", sc.log.String())

@@ -22,8 +22,8 @@ func TestParseBootstrapErrors(t *testing.T) {
 		{"misspelled nested field", cluster + "    conect_timeout: 1s\n", `f.yaml:4: static_resources.clusters[0].conect_timeout: unknown field "conect_timeout"`},
 		{"bad enum", cluster + "    lb_policy: ROUND_ROBBIN\n", `f.yaml:4: static_resources.clusters[0].lb_policy: invalid value for enum field lbPolicy: "ROUND_ROBBIN"`},
 		{"bad duration", cluster + "    connect_timeout: soon\n", `f.yaml:4: static_resources.clusters[0].connect_timeout: invalid google.protobuf.Duration value "soon"`},
-		{"unsupported policy", cluster + "    connect_timeout: 1s\n    lb_policy: MAGLEV\n",
-			`f.yaml:5: static_resources.clusters[0]: cluster "be": lb_policy: MAGLEV is not supported`},
+		{"unsupported policy", cluster + "    connect_timeout: 1s\n    lb_policy: CLUSTER_PROVIDED\n",
+			`f.yaml:5: static_resources.clusters[0]: cluster "be": lb_policy: CLUSTER_PROVIDED is not supported`},
 		{"unregistered filter", lines(
 			"static_resources:",
 			"  listeners:",
@@ -83,8 +83,8 @@ func TestParseBootstrapErrors(t *testing.T) {
 			"    typed_config: {\"@type\": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig, max_active_downstream_connections: 1}"),
 			"overload_manager.resource_monitors[0]: only envoy.resource_monitors.global_downstream_max_connections"},
 		{"json unknown field", "{\"node\": {\"id\": \"x\"},\n \"nodes\": 1}", `f.yaml:2: nodes: unknown field "nodes"`},
-		{"json decode error", "{\"static_resources\": {\"clusters\": [\n {\"name\": \"a\", \"lb_policy\": \"MAGLEV\"}]}}",
-			`f.yaml:2: static_resources.clusters[0]: cluster "a": lb_policy: MAGLEV is not supported`},
+		{"json decode error", "{\"static_resources\": {\"clusters\": [\n {\"name\": \"a\", \"lb_policy\": \"CLUSTER_PROVIDED\"}]}}",
+			`f.yaml:2: static_resources.clusters[0]: cluster "a": lb_policy: CLUSTER_PROVIDED is not supported`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

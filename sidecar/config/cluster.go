@@ -22,7 +22,7 @@ var (
 		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
 		"lb_policy", "load_assignment", "circuit_breakers", "metadata",
 		"common_http_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks",
-		"outlier_detection")
+		"outlier_detection", "ring_hash_lb_config", "maglev_lb_config")
 	// The eds_config is not checked: the sidecar takes endpoints from
 	// wherever its clusters come from (ADS).
 	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
@@ -35,13 +35,15 @@ var lbPolicies = map[clusterv3.Cluster_LbPolicy]LBPolicy{
 	clusterv3.Cluster_ROUND_ROBIN:   "round_robin",
 	clusterv3.Cluster_LEAST_REQUEST: "least_request",
 	clusterv3.Cluster_RANDOM:        "random",
+	clusterv3.Cluster_RING_HASH:     "ring_hash",
+	clusterv3.Cluster_MAGLEV:        "maglev",
 }
 
 // DecodeCluster validates c and decodes it into a [Cluster] of type STATIC
 // (with its load_assignment) or EDS. An error names the cluster and the
 // field, as in
 //
-//	cluster "be": lb_policy: MAGLEV is not supported
+//	cluster "be": lb_policy: CLUSTER_PROVIDED is not supported
 //
 // DecodeCluster is safe for concurrent use and does not retain c.
 func DecodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
@@ -68,6 +70,9 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 		return nil, within("connect_timeout", err)
 	}
 	out := &Cluster{Name: c.GetName(), LBPolicy: policy, ConnectTimeout: timeout}
+	if err := decodeHashLB(c, out); err != nil {
+		return nil, err
+	}
 	if err := decodeDiscovery(c, out); err != nil {
 		return nil, err
 	}

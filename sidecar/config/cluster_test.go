@@ -31,6 +31,18 @@ load_assignment:
 			Static:         &LoadAssignment{ClusterName: "empty"},
 			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
 	}, {
+		name: "ring hash with sizes",
+		yaml: "{name: rh, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 64, maximum_ring_size: 4096, hash_function: XX_HASH}}",
+		want: &Cluster{Name: "rh", Type: DiscoveryStatic, LBPolicy: "ring_hash", ConnectTimeout: 5 * time.Second,
+			Static: &LoadAssignment{ClusterName: "rh"}, RingHash: &RingHash{MinRingSize: 64, MaxRingSize: 4096},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
+	}, {
+		name: "maglev with table size",
+		yaml: "{name: mg, lb_policy: MAGLEV, maglev_lb_config: {table_size: 251}}",
+		want: &Cluster{Name: "mg", Type: DiscoveryStatic, LBPolicy: "maglev", ConnectTimeout: 5 * time.Second,
+			Static: &LoadAssignment{ClusterName: "mg"}, MaglevTableSize: 251,
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
+	}, {
 		name: "eds with service name and circuit breakers",
 		yaml: `
 name: api
@@ -83,8 +95,12 @@ func TestDecodeClusterErrors(t *testing.T) {
 		yaml string
 		want string
 	}{
-		{"maglev", "{name: be, lb_policy: MAGLEV}", `cluster "be": lb_policy: MAGLEV is not supported`},
-		{"ring hash", "{name: be, lb_policy: RING_HASH}", `cluster "be": lb_policy: RING_HASH is not supported`},
+		{"maglev not prime", "{name: be, lb_policy: MAGLEV, maglev_lb_config: {table_size: 100}}", `cluster "be": maglev_lb_config.table_size: 100 is not a prime of at most 5000011`},
+		{"maglev config without maglev", "{name: be, maglev_lb_config: {}}", `cluster "be": maglev_lb_config: only allowed with lb_policy MAGLEV`},
+		{"ring config without ring hash", "{name: be, ring_hash_lb_config: {}}", `cluster "be": ring_hash_lb_config: only allowed with lb_policy RING_HASH`},
+		{"murmur", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {hash_function: MURMUR_HASH_2}}", `cluster "be": ring_hash_lb_config.hash_function: MURMUR_HASH_2 is not supported`},
+		{"ring min over max", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 2048, maximum_ring_size: 1024}}", `cluster "be": ring_hash_lb_config.minimum_ring_size: 2048 is above maximum_ring_size 1024`},
+		{"ring over 8M", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {maximum_ring_size: 9000000}}", `maximum_ring_size`},
 		{"strict dns", "{name: be, type: STRICT_DNS}", `cluster "be": type: STRICT_DNS is not supported`},
 		{"original dst", "{name: be, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED}", `cluster "be": lb_policy: CLUSTER_PROVIDED is not supported`},
 		{"outlier failure percentage", "{name: be, outlier_detection: {failure_percentage_threshold: 50}}", `cluster "be": outlier_detection.failure_percentage_threshold: not supported`},

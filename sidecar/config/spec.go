@@ -28,6 +28,7 @@ type (
 	DiscoveryType   = spec.DiscoveryType
 	LBPolicy        = spec.LBPolicy
 	Cluster         = spec.Cluster
+	RingHash        = spec.RingHash
 	HealthStatus    = spec.HealthStatus
 	Endpoint        = spec.Endpoint
 	LoadAssignment  = spec.LoadAssignment

@@ -98,7 +98,7 @@ func TestNACK(t *testing.T) {
 			bad: resources(
 				[]*listenerv3.Listener{tcpListener("tcp", 10000, "backend"), httpListener("web", 10001, "routes")},
 				[]*routev3.RouteConfiguration{routes("routes", "backend")},
-				[]*clusterv3.Cluster{edsCluster("backend", "", clusterv3.Cluster_MAGLEV)},
+				[]*clusterv3.Cluster{edsCluster("backend", "", clusterv3.Cluster_CLUSTER_PROVIDED)},
 				[]*endpointv3.ClusterLoadAssignment{loadAssignment("backend", "10.0.0.1:80")}),
 			typeURL: resourcev3.ClusterType,
 			want:    `cluster "backend": lb_policy`,

@@ -78,7 +78,7 @@ func TestPerResourceNACK(t *testing.T) {
 
 			srv.set(t, "v2", with(
 				[]*listenerv3.Listener{echoListener("zeta", 10002), tcpListener("extra", 10003, "backend"), echoListener("alpha", 10004)},
-				[]*clusterv3.Cluster{edsCluster("maglev", "backend", clusterv3.Cluster_MAGLEV), edsCluster("other", "backend", clusterv3.Cluster_ROUND_ROBIN)},
+				[]*clusterv3.Cluster{edsCluster("maglev", "backend", clusterv3.Cluster_CLUSTER_PROVIDED), edsCluster("other", "backend", clusterv3.Cluster_ROUND_ROBIN)},
 				"10.0.0.1:80"))
 			a.waitFor(ctx, t, good)
 			for _, w := range []struct{ typ, detail string }{{resourcev3.ListenerType, badListeners}, {resourcev3.ClusterType, badCluster}} {
