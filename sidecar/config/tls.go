@@ -16,12 +16,14 @@ var (
 	transportSocketFields = allow(&corev3.TransportSocket{}, "name", "typed_config")
 	downstreamTLSFields   = allow(&tlsv3.DownstreamTlsContext{}, "common_tls_context", "require_client_certificate")
 	upstreamTLSFields     = allow(&tlsv3.UpstreamTlsContext{}, "common_tls_context", "sni")
-	commonTLSFields       = allow(&tlsv3.CommonTlsContext{}, "tls_params", "tls_certificates", "validation_context", "alpn_protocols")
-	tlsParamsFields       = allow(&tlsv3.TlsParameters{}, "tls_minimum_protocol_version", "tls_maximum_protocol_version", "cipher_suites")
-	tlsCertificateFields  = allow(&tlsv3.TlsCertificate{}, "certificate_chain", "private_key")
-	validationFields      = allow(&tlsv3.CertificateValidationContext{}, "trusted_ca", "match_typed_subject_alt_names")
-	sanMatcherFields      = allow(&tlsv3.SubjectAltNameMatcher{}, "san_type", "matcher")
-	tlsDataSourceFields   = allow(&corev3.DataSource{}, "filename", "inline_bytes", "inline_string")
+	commonTLSFields       = allow(&tlsv3.CommonTlsContext{}, "tls_params", "tls_certificates", "validation_context", "alpn_protocols",
+		"tls_certificate_sds_secret_configs", "validation_context_sds_secret_config")
+	sdsSecretFields      = allow(&tlsv3.SdsSecretConfig{}, "name", "sds_config")
+	tlsParamsFields      = allow(&tlsv3.TlsParameters{}, "tls_minimum_protocol_version", "tls_maximum_protocol_version", "cipher_suites")
+	tlsCertificateFields = allow(&tlsv3.TlsCertificate{}, "certificate_chain", "private_key")
+	validationFields     = allow(&tlsv3.CertificateValidationContext{}, "trusted_ca", "match_typed_subject_alt_names")
+	sanMatcherFields     = allow(&tlsv3.SubjectAltNameMatcher{}, "san_type", "matcher")
+	tlsDataSourceFields  = allow(&corev3.DataSource{}, "filename", "inline_bytes", "inline_string")
 
 	downstreamTLSType = typeURL(&tlsv3.DownstreamTlsContext{})
 	upstreamTLSType   = typeURL(&tlsv3.UpstreamTlsContext{})
@@ -96,10 +98,10 @@ func decodeDownstreamContext(d *tlsv3.DownstreamTlsContext, httpOnly bool) (*spe
 	if err := decodeCommonTLS(d.GetCommonTlsContext(), &out.TLSCommon, spec.TLS13); err != nil {
 		return nil, within("common_tls_context", err)
 	}
-	if len(out.Certificates) == 0 {
+	if len(out.Certificates)+len(out.CertificateSDS) == 0 {
 		return nil, errorf("common_tls_context.tls_certificates", "a terminating chain needs a certificate")
 	}
-	if out.RequireClientCert && out.Validation == nil {
+	if out.RequireClientCert && out.Validation == nil && out.ValidationSDS == "" {
 		return nil, errorf("require_client_certificate", "needs common_tls_context.validation_context to verify the certificate")
 	}
 	if httpOnly {
@@ -160,6 +162,20 @@ func decodeCommonTLS(c *tlsv3.CommonTlsContext, out *spec.TLSCommon, maxDefault 
 			return within(index("tls_certificates", i), err)
 		}
 		out.Certificates = append(out.Certificates, cert)
+	}
+	for i, sc := range c.GetTlsCertificateSdsSecretConfigs() {
+		name, err := decodeSDSSecretConfig(sc)
+		if err != nil {
+			return within(index("tls_certificate_sds_secret_configs", i), err)
+		}
+		out.CertificateSDS = append(out.CertificateSDS, name)
+	}
+	if sc := c.GetValidationContextSdsSecretConfig(); sc != nil {
+		name, err := decodeSDSSecretConfig(sc)
+		if err != nil {
+			return within("validation_context_sds_secret_config", err)
+		}
+		out.ValidationSDS = name
 	}
 	if vc := c.GetValidationContext(); vc != nil {
 		v, err := decodeValidation(vc)
@@ -289,4 +305,26 @@ func dataSource(d *corev3.DataSource) ([]byte, error) {
 		return b, nil
 	}
 	return nil, errorf("", "one of filename, inline_bytes or inline_string is required")
+}
+
+// decodeSDSSecretConfig returns the name of the secret sc refers to, which
+// must come over ADS (sds_config: {ads: {}}).
+func decodeSDSSecretConfig(sc *tlsv3.SdsSecretConfig) (string, error) {
+	if err := sdsSecretFields.check(sc); err != nil {
+		return "", err
+	}
+	if sc.GetName() == "" {
+		return "", errorf("name", "required")
+	}
+	cs := sc.GetSdsConfig()
+	if cs == nil {
+		return "", errorf("sds_config", "required: secrets are fetched over ADS (sds_config: {ads: {}})")
+	}
+	if _, err := decodeADSSource(cs); err != nil {
+		return "", within("sds_config", err)
+	}
+	if cs.GetInitialFetchTimeout() != nil {
+		return "", errorf("sds_config.initial_fetch_timeout", "not supported")
+	}
+	return sc.GetName(), nil
 }

@@ -103,6 +103,44 @@ func TestDecodeDownstreamTLS(t *testing.T) {
 	}
 }
 
+func adsSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}}}
+}
+
+func TestDecodeSDSReferences(t *testing.T) {
+	l := fromYAML(t, httpListener+"      rds: {route_config_name: main, config_source: {ads: {}}}\n", &listenerv3.Listener{})
+	l.FilterChains[0].TransportSocket = socket(t, &tlsv3.DownstreamTlsContext{
+		RequireClientCertificate: wrapperspb.Bool(true),
+		CommonTlsContext: &tlsv3.CommonTlsContext{
+			TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: "web", SdsConfig: adsSource()}},
+			ValidationContextType: &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+				ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: "roots", SdsConfig: adsSource()}},
+		}})
+	got, err := DecodeListener(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"web", "roots"}, got.SecretNames()); diff != "" {
+		t.Errorf("SecretNames (-want +got):\n%s", diff)
+	}
+	f := newTLSFixture(t)
+	secrets := map[string]*spec.Secret{
+		"web":   {Name: "web", Certificate: &spec.Certificate{Chain: f.leaf.Cert, Key: f.leaf.Key}},
+		"roots": {Name: "roots", Validation: f.validation()},
+	}
+	r := got.WithSecrets(func(name string) *spec.Secret { return secrets[name] })
+	tls := r.FilterChains[0].TLS
+	if diff := cmp.Diff([]spec.Certificate{*secrets["web"].Certificate}, tls.Certificates); diff != "" {
+		t.Errorf("Certificates (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(f.validation(), tls.Validation); diff != "" {
+		t.Errorf("Validation (-want +got):\n%s", diff)
+	}
+	if got.FilterChains[0].TLS.Certificates != nil {
+		t.Error("WithSecrets modified the listener it was called on")
+	}
+}
+
 func TestDecodeUpstreamTLS(t *testing.T) {
 	f := newTLSFixture(t)
 	c := fromYAML(t, "{name: api, type: STATIC, connect_timeout: 1s}", &clusterv3.Cluster{})
@@ -182,11 +220,26 @@ func TestDecodeTLSErrors(t *testing.T) {
 		}),
 		want: ts + `common_tls_context.tls_certificates[0].private_key.filename: open /nonexistent/key.pem`,
 	}, {
-		name: "SDS certificate (not yet)",
+		name: "SDS certificate without sds_config",
 		edit: downstream(func(d *tlsv3.DownstreamTlsContext) {
 			d.CommonTlsContext.TlsCertificateSdsSecretConfigs = []*tlsv3.SdsSecretConfig{{Name: "web"}}
 		}),
-		want: ts + `common_tls_context.tls_certificate_sds_secret_configs: not supported`,
+		want: ts + `common_tls_context.tls_certificate_sds_secret_configs[0].sds_config: required`,
+	}, {
+		name: "SDS certificate over a path",
+		edit: downstream(func(d *tlsv3.DownstreamTlsContext) {
+			d.CommonTlsContext.TlsCertificateSdsSecretConfigs = []*tlsv3.SdsSecretConfig{{Name: "web",
+				SdsConfig: &corev3.ConfigSource{ConfigSourceSpecifier: &corev3.ConfigSource_PathConfigSource{
+					PathConfigSource: &corev3.PathConfigSource{Path: "/etc/sds.yaml"}}}}}
+		}),
+		want: ts + `common_tls_context.tls_certificate_sds_secret_configs[0].sds_config.path_config_source: not supported`,
+	}, {
+		name: "SDS validation without a name",
+		edit: downstream(func(d *tlsv3.DownstreamTlsContext) {
+			d.CommonTlsContext.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+				ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{SdsConfig: adsSource()}}
+		}),
+		want: ts + `common_tls_context.validation_context_sds_secret_config.name: value length must be at least 1`,
 	}, {
 		name: "upstream context on a listener",
 		edit: func(fc *listenerv3.FilterChain) { fc.TransportSocket = socket(t, &tlsv3.UpstreamTlsContext{}) },

@@ -12,6 +12,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // build returns the Set the data plane serves for s: the static resources
@@ -26,6 +27,10 @@ import (
 // dependency the server removed) gets an empty one: no virtual hosts, no
 // endpoints, as Envoy serves it.
 //
+// SDS secrets a listener or cluster names are resolved into a copy of it
+// (see [spec.TLSCommon.WithSecrets]), so the data plane sees certificates
+// only; a secret's new version makes a new copy.
+//
 // It also returns a fingerprint of the Set: the decoded specs it is made of,
 // in a fixed order. Unchanged resources keep their spec (see [decode]), so
 // equal fingerprints mean equal Sets.
@@ -38,10 +43,16 @@ func (s *state) build(static *config.Set, cache *buildCache) (*config.Set, []any
 		if !cache.ok || cache.gen[0] != s.gen[kindListener] {
 			cache.ls = sortedValues(s.active[kindListener])
 			cache.listeners = mergeStatic(static.Listeners, cache.ls, func(l *config.Listener) string { return l.Name })
+			for i := range cache.listeners {
+				cache.listeners[i] = *cache.listeners[i].WithSecrets(s.secret)
+			}
 		}
 		if !cache.ok || cache.gen[1] != s.gen[kindCluster] {
 			cache.cs = sortedValues(s.active[kindCluster])
 			cache.clusters = mergeStatic(static.Clusters, cache.cs, func(c *config.Cluster) string { return c.Name })
+			for i := range cache.clusters {
+				cache.clusters[i] = *cache.clusters[i].WithSecrets(s.secret)
+			}
 		}
 		cache.ok, cache.gen = true, [2]uint64{s.gen[kindListener], s.gen[kindCluster]}
 	}
@@ -73,7 +84,7 @@ func (s *state) build(static *config.Set, cache *buildCache) (*config.Set, []any
 		}
 	}
 	var fp []any
-	for _, group := range [][]*resource{ls, cs, rs, es} {
+	for _, group := range [][]*resource{ls, cs, rs, es, sortedValues(s.res[kindSecret])} {
 		for _, r := range group {
 			fp = append(fp, r.spec)
 		}
@@ -117,6 +128,14 @@ func resolve[T *config.RouteConfig | *config.LoadAssignment](name string, dyn ma
 		return nil
 	}
 	return empty(name)
+}
+
+// secret returns the received secret of that name, or nil.
+func (s *state) secret(name string) *spec.Secret {
+	if r := s.res[kindSecret][name]; r != nil {
+		return r.spec.(*spec.Secret)
+	}
+	return nil
 }
 
 func emptyRoutes(name string) *config.RouteConfig { return &config.RouteConfig{Name: name} }

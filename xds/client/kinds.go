@@ -12,6 +12,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -19,7 +20,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/config"
 )
 
-// kind is one of the four xDS resource types the client subscribes to.
+// kind is one of the five xDS resource types the client subscribes to.
 type kind int
 
 const (
@@ -27,13 +28,15 @@ const (
 	kindRoute
 	kindCluster
 	kindEndpoint
+	kindSecret
 	numKinds
 )
 
 // subscribeOrder is the order of the first requests on a stream: clusters and
 // their endpoints before listeners and their routes, as Envoy does, so a
-// listener rarely waits for the cluster it names.
-var subscribeOrder = [numKinds]kind{kindCluster, kindEndpoint, kindListener, kindRoute}
+// listener rarely waits for the cluster it names. Secrets, which both
+// name, come last.
+var subscribeOrder = [numKinds]kind{kindCluster, kindEndpoint, kindListener, kindRoute, kindSecret}
 
 // wrapperURL is the type of discovery.v3.Resource, in which a server may wrap
 // state-of-the-world resources (client feature xds.config.resource-in-sotw).
@@ -78,6 +81,12 @@ var kinds = [numKinds]kindInfo{
 		decode: func(m proto.Message) (any, error) {
 			return config.DecodeLoadAssignment(m.(*endpointv3.ClusterLoadAssignment))
 		},
+	},
+	kindSecret: {
+		url: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", label: "secret",
+		newMsg: func() proto.Message { return new(tlsv3.Secret) },
+		name:   func(m proto.Message) string { return m.(*tlsv3.Secret).GetName() },
+		decode: func(m proto.Message) (any, error) { return config.DecodeSecret(m.(*tlsv3.Secret)) },
 	},
 }
 

@@ -61,16 +61,18 @@ func (s *state) clone() *state {
 
 // settle applies warming and drops what is no longer subscribed:
 //   - an EDS cluster becomes active once its load assignment has arrived, a
-//     listener once the route configuration it names over RDS has; until
-//     then the previous active version, if any, stays active;
+//     listener once the route configuration it names over RDS has, and
+//     either once the SDS secrets its TLS names have; until then the
+//     previous active version, if any, stays active;
 //   - a listener or cluster removed by the server is removed at once;
-//   - route configurations and load assignments nothing refers to any more
-//     are dropped, as they are unsubscribed.
+//   - route configurations, load assignments and secrets nothing refers to
+//     any more are dropped, as they are unsubscribed.
 func (s *state) settle(static *config.Set) {
 	var changed bool
 	s.active[kindCluster], changed = promote(s.res[kindCluster], s.active[kindCluster], func(r *resource) bool {
-		name := edsName(r.spec.(*config.Cluster))
-		return name == "" || s.res[kindEndpoint][name] != nil || static.Endpoints[name] != nil
+		c := r.spec.(*config.Cluster)
+		name := edsName(c)
+		return (name == "" || s.res[kindEndpoint][name] != nil || static.Endpoints[name] != nil) && s.hasSecrets(c.SecretNames())
 	})
 	if changed {
 		s.invalidate(kindCluster)
@@ -81,12 +83,12 @@ func (s *state) settle(static *config.Set) {
 				return false
 			}
 		}
-		return true
+		return s.hasSecrets(r.spec.(*config.Listener).SecretNames())
 	})
 	if changed {
 		s.invalidate(kindListener)
 	}
-	for _, k := range []kind{kindRoute, kindEndpoint} {
+	for _, k := range []kind{kindRoute, kindEndpoint, kindSecret} {
 		if s.pruned[k] {
 			// Nothing that refers to kind k changed since it was last
 			// pruned, and merge only adds wanted names.
@@ -99,6 +101,16 @@ func (s *state) settle(static *config.Set) {
 			return !ok
 		})
 	}
+}
+
+// hasSecrets reports whether s has received every secret of names.
+func (s *state) hasSecrets(names []string) bool {
+	for _, name := range names {
+		if s.res[kindSecret][name] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // warming reports whether a received listener or cluster is not active at
@@ -138,15 +150,22 @@ func (s *state) invalidate(k kind) {
 	switch k {
 	case kindListener:
 		s.wantOK[kindRoute], s.pruned[kindRoute] = false, false
+		s.wantOK[kindSecret], s.pruned[kindSecret] = false, false
 	case kindCluster:
 		s.wantOK[kindEndpoint], s.pruned[kindEndpoint] = false, false
+		s.wantOK[kindSecret], s.pruned[kindSecret] = false, false
+	case kindSecret:
+		// Listeners and clusters are built with their secrets resolved.
+		s.gen[kindListener], s.gen[kindCluster] = generations.Add(1), generations.Add(1)
+		return
 	default:
 		return
 	}
 	s.gen[k] = generations.Add(1)
 }
 
-// wanted returns the sorted names of kind k (kindRoute or kindEndpoint) the
+// wanted returns the sorted names of kind k (kindRoute, kindEndpoint or
+// kindSecret) the
 // client subscribes to: those the static, received and active listeners
 // (or clusters) refer to.
 func (s *state) wanted(k kind, static *config.Set) []string {
@@ -182,6 +201,23 @@ func (s *state) computeWanted(k kind, static *config.Set) []string {
 				set[edsName(r.spec.(*config.Cluster))] = true
 			}
 		}
+	case kindSecret:
+		for i := range static.Listeners {
+			addAll(set, static.Listeners[i].SecretNames())
+		}
+		for i := range static.Clusters {
+			addAll(set, static.Clusters[i].SecretNames())
+		}
+		for _, m := range []map[string]*resource{s.res[kindListener], s.active[kindListener]} {
+			for _, r := range m {
+				addAll(set, r.spec.(*config.Listener).SecretNames())
+			}
+		}
+		for _, m := range []map[string]*resource{s.res[kindCluster], s.active[kindCluster]} {
+			for _, r := range m {
+				addAll(set, r.spec.(*config.Cluster).SecretNames())
+			}
+		}
 	}
 	delete(set, "")
 	return slices.Sorted(maps.Keys(set))
@@ -197,7 +233,7 @@ func (s *state) merge(k kind, fresh map[string]*resource, replace bool, static *
 		s.res[k] = fresh
 		return
 	}
-	filter := k == kindRoute || k == kindEndpoint
+	filter := k == kindRoute || k == kindEndpoint || k == kindSecret
 	want := s.wanted(k, static)
 	for name, r := range fresh {
 		if s.res[k][name] == r {
@@ -218,4 +254,10 @@ func edsName(c *config.Cluster) string {
 		return c.Name
 	}
 	return c.EDSName
+}
+
+func addAll(set map[string]bool, names []string) {
+	for _, n := range names {
+		set[n] = true
+	}
 }
