@@ -136,3 +136,36 @@ func TestOutlierEjectsHungBackend(t *testing.T) {
 		t.Errorf("ejections_enforced_consecutive_gateway_failure = %d, want 1", n)
 	}
 }
+
+// TestOutlierEjectsDeadTCPEndpoint: on a TCP proxy, connect failures to a
+// dead endpoint count as consecutive 5xx; once it is ejected, connections
+// stop trying it (upstream_cx_connect_fail no longer grows).
+func TestOutlierEjectsDeadTCPEndpoint(t *testing.T) {
+	s := newSidecar(t)
+	tcp := freeAddr(t)
+	c := staticCluster("od-tcp", echoServer(t, "echo"), deadAddr(t))
+	c.Outlier = &spec.OutlierDetection{Consecutive5xx: 3, EnforcingConsecutive5xx: 100,
+		ConsecutiveGatewayFailure: 5, ConsecutiveLocalOriginFailure: 5,
+		Interval: time.Second, BaseEjectionTime: 30 * time.Second, MaxEjectionTime: time.Minute, MaxEjectionPercent: 50}
+	if err := s.Apply(&config.Set{Listeners: []config.Listener{tcpListener("tcp", tcp, "od-tcp")}, Clusters: []config.Cluster{c}}); err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Snapshot().Clusters["od-tcp"]
+	for i := 0; !snap.Endpoints[1].Outlier.Ejected(); i++ {
+		if i == 50 {
+			t.Fatal("dead endpoint not ejected after 50 connections")
+		}
+		if got := greeting(t, "", tcp); got != "echo" {
+			t.Fatalf("greeting %q, want echo (redispatched)", got)
+		}
+	}
+	fails := snap.Stats.CxConnectFail.Load()
+	for range 10 {
+		if got := greeting(t, "", tcp); got != "echo" {
+			t.Fatalf("greeting %q after ejection, want echo", got)
+		}
+	}
+	if n := snap.Stats.CxConnectFail.Load(); n != fails {
+		t.Errorf("upstream_cx_connect_fail grew from %d to %d after ejection", fails, n)
+	}
+}
