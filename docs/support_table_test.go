@@ -115,10 +115,10 @@ var runtimeTests = map[string][]string{
 	"CommonTlsContext / validation_context.trusted_ca":                      {"TestServerHandshake"},
 	"CommonTlsContext / validation_context.match_typed_subject_alt_names[]": {"TestServerHandshake"},
 	"CommonTlsContext / tls_params.tls_minimum_protocol_version":            {"TestServerMinVersion"},
-	"CommonTlsContext / tls_certificate_sds_secret_configs[]":               {"TestSecretWarming", "TestSecretRotationKeepsConnections"},
+	"CommonTlsContext / tls_certificate_sds_secret_configs[]":               {"TestSDSServesTLS", "TestSecretWarming", "TestSecretRotationKeepsConnections"},
 	"CommonTlsContext / validation_context_sds_secret_config":               {"TestSecretWarming"},
 	"Secret / name":               {"TestSecretWarming"},
-	"Secret / tls_certificate":    {"TestSecretWarming", "TestSecretRotationKeepsConnections"},
+	"Secret / tls_certificate":    {"TestSDSServesTLS", "TestSecretWarming"},
 	"Secret / validation_context": {"TestSecretWarming"},
 
 	"ClusterLoadAssignment / endpoints[]":                                                {"TestRoundRobinAndRouting"},

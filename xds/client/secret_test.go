@@ -17,16 +17,18 @@ import (
 	"github.com/meshlb/meshlb/sidecar/transport/transporttest"
 )
 
-// sdsListener is a tcp_proxy listener to backend that terminates TLS with
-// the certificate of the SDS secret named secret and verifies client
-// certificates with the secret "roots".
-func sdsListener(name string, port uint32, secret string) *listenerv3.Listener {
-	l := tcpListener(name, port, "backend")
+// sdsListener is a tcp_proxy listener to cluster that terminates TLS with
+// the certificate of the SDS secret named secret and, if roots is not
+// empty, verifies client certificates with the secret of that name.
+func sdsListener(name string, port uint32, cluster, secret, roots string) *listenerv3.Listener {
+	l := tcpListener(name, port, cluster)
 	ctx := &tlsv3.DownstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
 		TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: secret, SdsConfig: ads()}},
-		ValidationContextType: &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
-			ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: "roots", SdsConfig: ads()}},
 	}}
+	if roots != "" {
+		ctx.CommonTlsContext.ValidationContextType = &tlsv3.CommonTlsContext_ValidationContextSdsSecretConfig{
+			ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{Name: roots, SdsConfig: ads()}}
+	}
 	l.FilterChains[0].TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls",
 		ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(ctx)}}
 	return l
@@ -82,7 +84,7 @@ func TestSecretWarming(t *testing.T) {
 			runClient(t, Options{Targets: []string{srv.addr}, Delta: m.delta}, a)
 			a.waitFor(ctx, t, baseSummary("10.0.0.1:80"))
 
-			l := sdsListener("tls", 10002, "web")
+			l := sdsListener("tls", 10002, "backend", "web", "roots")
 			srv.set(t, "v2", withSecrets(l))
 			srv.waitACK(ctx, t, resourcev3.ListenerType, "v2")
 			waitSubscribed(ctx, t, srv, resourcev3.SecretType, "roots", "web")
