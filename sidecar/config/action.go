@@ -19,7 +19,8 @@ const (
 
 var (
 	routeActionFields = allow(&routev3.RouteAction{},
-		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy")
+		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy",
+		"hash_policy")
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
 	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
 	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout",
@@ -57,6 +58,9 @@ func decodeAction(a *routev3.RouteAction) (*RouteAction, error) {
 		}
 	} else if out.Cluster == "" {
 		return nil, errorf("cluster", "must not be empty")
+	}
+	if out.HashPolicy, err = decodeHashPolicies(a.GetHashPolicy()); err != nil {
+		return nil, err
 	}
 	if rp := a.GetRetryPolicy(); rp != nil {
 		if out.Retry, err = decodeRetry(rp); err != nil {

@@ -156,9 +156,9 @@ filter_chains:
         virtual_hosts:
         - name: all
           domains: ["*"]
-          routes: [{match: {prefix: /}, route: {cluster: be, hash_policy: [{connection_properties: {source_ip: true}}]}}]
+          routes: [{match: {prefix: /}, route: {cluster: be, hash_policy: [{cookie: {name: c}}]}}]
 `,
-		want: `listener "web": ` + hcm + `route_config.virtual_hosts[0].routes[0].route.hash_policy: not supported`,
+		want: `listener "web": ` + hcm + `route_config.virtual_hosts[0].routes[0].route.hash_policy[0].cookie: not supported`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

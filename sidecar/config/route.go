@@ -18,7 +18,7 @@ var (
 // DecodeRouteConfig validates rc and decodes it into a [RouteConfig]. An
 // error names the route configuration and the field, as in
 //
-//	route_config "local": virtual_hosts[0].routes[2].route.hash_policy: not supported
+//	route_config "local": virtual_hosts[0].routes[2].route.hash_policy[0].cookie: not supported
 //
 // DecodeRouteConfig is safe for concurrent use and does not retain rc.
 func DecodeRouteConfig(rc *routev3.RouteConfiguration) (*RouteConfig, error) {

@@ -14,7 +14,9 @@ func TestDecodeRouteErrors(t *testing.T) {
 		route string
 		want  string
 	}{
-		{"hash policy", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{header: {header_name: x}}]}", r0 + "route.hash_policy: not supported"},
+		{"hash policy cookie", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{header: {header_name: x}}, {cookie: {name: c}}]}", r0 + "route.hash_policy[1].cookie: not supported"},
+		{"hash policy filter state", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{filter_state: {key: k}}]}", r0 + "route.hash_policy[0].filter_state: not supported"},
+		{"hash policy header rewrite", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{header: {header_name: x, regex_rewrite: {pattern: {regex: a}, substitution: b}}}]}", r0 + "route.hash_policy[0].header.regex_rewrite: not supported"},
 		{"regex rewrite", "match: {prefix: /}\nroute: {cluster: be, regex_rewrite: {pattern: {regex: a}, substitution: b}}", r0 + "route.regex_rewrite: not supported"},
 		{"cluster header", "match: {prefix: /}\nroute: {cluster_header: x-cluster}", r0 + "route.cluster_header: not supported"},
 		{"empty cluster", "match: {prefix: /}\nroute: {cluster: ''}", r0 + "route.cluster"},

@@ -7,6 +7,8 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // oneRoute is a route configuration "rc" holding one virtual host "vh"
@@ -119,6 +121,19 @@ route:
     host_selection_retry_max_attempts: 5`,
 		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
 			Retry: &RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PreviousHosts: true, HostSelectionAttempts: 5}}},
+	}, {
+		name: "hash policies",
+		route: `match: {prefix: /}
+route:
+  cluster: be
+  hash_policy:
+  - header: {header_name: X-User}
+  - query_parameter: {name: id}
+    terminal: true
+  - connection_properties: {source_ip: true}
+  - connection_properties: {source_ip: false}`,
+		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
+			HashPolicy: []spec.HashPolicy{{Kind: spec.HashHeader, Name: "X-User"}, {Kind: spec.HashQuery, Name: "id", Terminal: true}, {Kind: spec.HashSourceIP}}}},
 	}, {
 		name:  "direct response",
 		route: "match: {path: /health}\ndirect_response: {status: 200, body: {inline_string: ok}}",

@@ -79,9 +79,10 @@ func (b *budget) hasTried(st *cluster.State) bool {
 // default for redispatch, as HAProxy's option redispatch); after other
 // failures it does so when the route's retry policy names the predicate,
 // asking the balancer again up to host_selection_retry_max_attempts times.
+// hash is the request's hash (route.Route.Hash) for hashing balancers.
 // Picks it does not return are not attempts: they get no Done.
-func (b *budget) pick(cl *cluster.Cluster, rt *route.Route) cluster.Pick {
-	pk := cl.Pick(0)
+func (b *budget) pick(cl *cluster.Cluster, rt *route.Route, hash uint64) cluster.Pick {
+	pk := cl.Pick(hash)
 	if b.ntried == 0 || pk.Endpoint == nil {
 		return pk
 	}
@@ -94,7 +95,7 @@ func (b *budget) pick(cl *cluster.Cluster, rt *route.Route) cluster.Pick {
 		picks = rt.Retry.HostAttempts
 	}
 	for i := 0; i < picks && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State); i++ {
-		pk = cl.Pick(0)
+		pk = cl.Pick(hash)
 	}
 	if redispatch && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State) {
 		pk.Endpoint = b.untried(cl, pk.Endpoint)

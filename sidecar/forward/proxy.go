@@ -122,13 +122,14 @@ var overloaded = []string{"x-envoy-overloaded: true"}
 func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
 	b := newBudget(rt, time.Now())
 	defer b.endRetry(cl)
+	hash := rt.Hash(f.st.Request(), f.st.Peer())
 	var fail *attemptError
 	for range maxAttempts {
 		if b.expired(time.Now()) {
 			fail = &attemptError{failTimeout, errDeadline}
 			break
 		}
-		pk := b.pick(cl, rt)
+		pk := b.pick(cl, rt, hash)
 		ep := pk.Endpoint
 		if ep == nil {
 			f.info.Flags |= stream.NoHealthyUpstream

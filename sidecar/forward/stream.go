@@ -20,6 +20,10 @@ type Stream interface {
 	Request() *route.Request
 	// Framing returns the facts about the request's framing.
 	Framing() Framing
+	// Peer returns the client's IP address as text (the connection's
+	// source, for hash policies), or nil when unknown. Valid for the
+	// connection's lifetime; the caller must not modify it.
+	Peer() []byte
 	// State is the forwarder's state for the request, which the codec
 	// keeps by value and reuses for the next request.
 	State() *StreamState

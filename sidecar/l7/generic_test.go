@@ -39,6 +39,7 @@ type fakeStream struct {
 
 func (f *fakeStream) Request() *route.Request        { return &f.req }
 func (f *fakeStream) Framing() forward.Framing       { return f.fr }
+func (f *fakeStream) Peer() []byte                   { return nil }
 func (f *fakeStream) State() *forward.StreamState    { return &f.ss }
 func (f *fakeStream) Bytes() (int64, int64)          { return 0, int64(f.got.Len()) }
 func (f *fakeStream) Wait(time.Duration) bool        { return true }

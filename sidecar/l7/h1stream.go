@@ -15,6 +15,9 @@ var _ forward.Stream = (*session)(nil)
 // Request implements [forward.Stream].
 func (s *session) Request() *route.Request { return &s.head.Request }
 
+// Peer implements [forward.Stream].
+func (s *session) Peer() []byte { return s.peer }
+
 // Framing implements [forward.Stream].
 func (s *session) Framing() forward.Framing {
 	h := &s.head

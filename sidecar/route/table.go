@@ -33,9 +33,11 @@ type Route struct {
 	Rewrite     *string
 	HostRewrite string
 	Retry       *Retry // nil: only failed connects are redispatched
-	Direct      *spec.DirectResponse
-	Redirect    *spec.Redirect
-	split       weighted.Split
+	// HashPolicy makes the request hash for hashing balancers; see Hash.
+	HashPolicy []spec.HashPolicy
+	Direct     *spec.DirectResponse
+	Redirect   *spec.Redirect
+	split      weighted.Split
 }
 
 // Pick returns the target for one request: the only one, or one by weight.
@@ -133,6 +135,7 @@ func compileRoute(cr *spec.Route, clusters Clusters) (*Route, error) {
 	}
 	r.Timeout, r.HostRewrite = a.Timeout, a.HostRewrite
 	r.Retry = compileRetry(a.Retry)
+	r.HashPolicy = compileHashPolicy(a.HashPolicy)
 	if a.PrefixRewrite != "" {
 		r.Rewrite = &a.PrefixRewrite
 	}

@@ -176,6 +176,27 @@ type RouteAction struct {
 	PrefixRewrite string
 	HostRewrite   string
 	Retry         *RetryPolicy
+	// HashPolicy makes the request's hash for the hashing balancers
+	// (Envoy's hash_policy), in order.
+	HashPolicy []HashPolicy
+}
+
+// HashPolicyKind says what a hash policy hashes.
+type HashPolicyKind int
+
+// Hash policy kinds, as Envoy's RouteAction.HashPolicy.
+const (
+	HashHeader   HashPolicyKind = iota // the value of header Name
+	HashSourceIP                       // the client's IP (connection_properties.source_ip)
+	HashQuery                          // the value of query parameter Name
+)
+
+// HashPolicy is one of a route's hash policies. Terminal: once a hash is
+// made, later policies are skipped.
+type HashPolicy struct {
+	Kind     HashPolicyKind
+	Name     string
+	Terminal bool
 }
 
 // RetryPolicy retries failed upstream attempts.

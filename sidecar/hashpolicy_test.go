@@ -1,0 +1,85 @@
+package sidecar
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+// namedBackend answers every request with its name.
+func namedBackend(t *testing.T, name string) string {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+// TestHashPolicyStickyThroughSockets sends requests through a real
+// listener to 4 backends under ring_hash and maglev with a header hash
+// policy: every value of the header always reaches the same backend, and
+// the values spread over more than one backend.
+func TestHashPolicyStickyThroughSockets(t *testing.T) {
+	var addrs []string
+	for i := range 4 {
+		addrs = append(addrs, namedBackend(t, fmt.Sprintf("b%d", i)))
+	}
+	for _, policy := range []string{"ring_hash", "maglev"} {
+		t.Run(policy, func(t *testing.T) {
+			s := newSidecar(t)
+			cl := staticCluster("be", addrs...)
+			cl.LBPolicy = spec.LBPolicy(policy)
+			url := serveHTTP(t, s, cl, func(l *config.Listener) {
+				action(l).HashPolicy = []spec.HashPolicy{{Kind: spec.HashHeader, Name: "x-user"}}
+			})
+			c := newClient()
+			defer c.CloseIdleConnections()
+			used := map[string]bool{}
+			for u := range 20 {
+				user := fmt.Sprintf("user-%d", u)
+				_, first, _ := do(t, c, url, "X-User", user)
+				for range 5 {
+					if code, got, _ := do(t, c, url, "X-User", user); code != 200 || got != first {
+						t.Fatalf("%s: got %d %q, want 200 %q every time", user, code, got, first)
+					}
+				}
+				used[first] = true
+			}
+			if len(used) < 2 {
+				t.Errorf("20 users reached %v, want more than one backend", used)
+			}
+		})
+	}
+}
+
+// TestHashPolicySourceIPThroughSockets: with a source_ip policy, requests
+// from one client (127.0.0.1) without any header all reach one backend.
+func TestHashPolicySourceIPThroughSockets(t *testing.T) {
+	var addrs []string
+	for i := range 4 {
+		addrs = append(addrs, namedBackend(t, fmt.Sprintf("b%d", i)))
+	}
+	s := newSidecar(t)
+	cl := staticCluster("be", addrs...)
+	cl.LBPolicy = "maglev"
+	url := serveHTTP(t, s, cl, func(l *config.Listener) {
+		action(l).HashPolicy = []spec.HashPolicy{{Kind: spec.HashHeader, Name: "x-absent"}, {Kind: spec.HashSourceIP}}
+	})
+	got := map[string]int{}
+	for range 20 {
+		c := newClient() // a new connection, a new source port each time
+		_, body, _ := do(t, c, url)
+		c.CloseIdleConnections()
+		got[body]++
+	}
+	if len(got) != 1 {
+		t.Errorf("one client IP reached %v, want one backend", got)
+	}
+}

@@ -1,0 +1,61 @@
+package route
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+// compileHashPolicy copies hp with header names in lower case, as
+// Request.Header looks them up.
+func compileHashPolicy(hp []spec.HashPolicy) []spec.HashPolicy {
+	out := slices.Clone(hp)
+	for i := range out {
+		if out[i].Kind == spec.HashHeader {
+			out[i].Name = strings.ToLower(out[i].Name)
+		}
+	}
+	return out
+}
+
+// Hash returns the request's hash by the route's hash policies, as Envoy's
+// HashPolicyImpl makes it: each policy that finds its value hashes it with
+// xxHash64 and combines as hash = rotl(hash, 1) ^ next; a terminal policy
+// that leaves a hash ends the walk. peer is the client's IP as text. It
+// returns 0 when no policy made a hash (the balancer then picks at random)
+// and never 0 otherwise. It does not allocate.
+func (r *Route) Hash(req *Request, peer []byte) uint64 {
+	var hash uint64
+	have := false
+	for i := range r.HashPolicy {
+		p := &r.HashPolicy[i]
+		var v []byte
+		ok := false
+		switch p.Kind {
+		case spec.HashHeader:
+			v, ok = req.Header(p.Name)
+		case spec.HashSourceIP:
+			v, ok = peer, len(peer) > 0
+		case spec.HashQuery:
+			v, ok = req.QueryParam(p.Name)
+		}
+		if ok {
+			next := xxhash.Sum64(v)
+			if have {
+				hash = (hash<<1 | hash>>63) ^ next
+			} else {
+				hash, have = next, true
+			}
+		}
+		if p.Terminal && have {
+			break
+		}
+	}
+	if have && hash == 0 {
+		hash = 1
+	}
+	return hash
+}
