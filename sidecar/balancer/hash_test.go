@@ -107,3 +107,16 @@ func BenchmarkPickHash(b *testing.B) {
 		})
 	}
 }
+
+// TestMaglevIgnoresEndpointOrder: the same endpoints in another order
+// build the same table.
+func TestMaglevIgnoresEndpointOrder(t *testing.T) {
+	eps := endpoints(3, 1, 2, 1)
+	rev := []*cluster.Endpoint{eps[3], eps[2], eps[1], eps[0]}
+	a, b := Build(policyCfg(Maglev), eps), Build(policyCfg(Maglev), rev)
+	for i := range 10000 {
+		if a.Pick(keyHash(i)) != b.Pick(keyHash(i)) {
+			t.Fatalf("key %d picks differ by endpoint order", i)
+		}
+	}
+}

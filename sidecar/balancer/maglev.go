@@ -1,6 +1,9 @@
 package balancer
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
@@ -31,7 +34,8 @@ func (maglevBuilder) Build(cfg *spec.Cluster, endpoints []*cluster.Endpoint) clu
 // MaglevTable fills it (Eisenbud et al., weighted): each endpoint walks
 // its own permutation of the slots (offset xxHash64(address, seed 0),
 // skip xxHash64(address, seed 1)), taking the next free slot in turn,
-// an endpoint of weight w taking a turn w/max-weight of the rounds.
+// an endpoint of weight w taking a turn w/max-weight of the rounds,
+// endpoints in address order.
 type maglev struct {
 	table []*cluster.Endpoint
 }
@@ -45,6 +49,10 @@ type maglevEntry struct {
 }
 
 func newMaglev(endpoints []*cluster.Endpoint, size uint64) *maglev {
+	// Fill in address order, as Envoy does, so the table does not depend
+	// on the order endpoints arrive in.
+	endpoints = slices.Clone(endpoints)
+	slices.SortStableFunc(endpoints, func(a, b *cluster.Endpoint) int { return strings.Compare(a.Addr, b.Addr) })
 	weights, _ := normalizedWeights(endpoints)
 	maxW := 0.0
 	entries := make([]maglevEntry, len(endpoints))
