@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -132,4 +133,50 @@ func waitCert(ctx context.Context, t *testing.T, a *fakeApplier, cert []byte) *c
 		t.Fatalf("listener not applied with the secret's certificate: %v", err)
 	}
 	return s
+}
+
+// TestClusterSecretWarming checks that a cluster whose UpstreamTlsContext
+// names an SDS client certificate warms until the secret arrives, then is
+// applied with it.
+func TestClusterSecretWarming(t *testing.T) {
+	ca := transporttest.NewCA(t, "mesh")
+	leaf := ca.Leaf(t, "spiffe://mesh.local/svc/web")
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			ctx := timeout(t)
+			srv := newXDSServer(t)
+			srv.set(t, "v1", base("10.0.0.1:80"))
+			a := &fakeApplier{}
+			runClient(t, Options{Targets: []string{srv.addr}, Delta: m.delta}, a)
+			a.waitFor(ctx, t, baseSummary("10.0.0.1:80"))
+
+			c := edsCluster("tlsc", "", clusterv3.Cluster_ROUND_ROBIN)
+			c.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls",
+				ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(&tlsv3.UpstreamTlsContext{
+					CommonTlsContext: &tlsv3.CommonTlsContext{
+						TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{{Name: "client", SdsConfig: ads()}}}})}}
+			res := with(nil, []*clusterv3.Cluster{c}, "10.0.0.1:80")
+			res[resourcev3.EndpointType] = append(res[resourcev3.EndpointType], loadAssignment("tlsc", "10.0.0.2:443"))
+			srv.set(t, "v2", res)
+			srv.waitACK(ctx, t, resourcev3.ClusterType, "v2")
+			waitSubscribed(ctx, t, srv, resourcev3.SecretType, "client")
+			srv.waitACK(ctx, t, resourcev3.EndpointType, "v2")
+			if got := a.last().Clusters; slices.Contains(got, "tlsc/tlsc") {
+				t.Errorf("cluster applied before its secret arrived: %v", got)
+			}
+
+			res[resourcev3.SecretType] = []types.Resource{certSecret("client", leaf)}
+			srv.set(t, "v3", res)
+			if _, err := a.sets.wait(ctx, func(s *config.Set) bool {
+				for _, c := range s.Clusters {
+					if c.Name == "tlsc" && c.TLS != nil && len(c.TLS.Certificates) == 1 && bytes.Equal(c.TLS.Certificates[0].Chain, leaf.Cert) {
+						return true
+					}
+				}
+				return false
+			}); err != nil {
+				t.Fatalf("cluster not applied with its secret's certificate: %v", err)
+			}
+		})
+	}
 }
