@@ -87,7 +87,7 @@ var runtimeTests = map[string][]string{
 	"RouteAction / weighted_clusters": {"TestWeightedPick"},
 	"RouteAction / timeout":           {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
 	"RouteAction / retry_policy":      {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries"},
-	"RouteAction / hash_policy[]":     {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHash"},
+	"RouteAction / hash_policy[]":     {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHashPolicyRetryPreviousHosts", "TestHash"},
 
 	"Cluster / connect_timeout":                           {"TestDialConnectTimeout"},
 	"Cluster / typed_extension_protocol_options":          {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS"},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/meshlb/meshlb/sidecar/config"
@@ -81,5 +82,30 @@ func TestHashPolicySourceIPThroughSockets(t *testing.T) {
 	}
 	if len(got) != 1 {
 		t.Errorf("one client IP reached %v, want one backend", got)
+	}
+}
+
+// TestHashPolicyRetryPreviousHosts: under maglev with a header hash, a
+// retry with the previous_hosts predicate leaves the key's failing
+// backend for another: no request of 40 users gets the 503.
+func TestHashPolicyRetryPreviousHosts(t *testing.T) {
+	s := newSidecar(t)
+	var failing atomic.Int64
+	cl := staticCluster("be", statusBackend(t, 503, &failing), namedBackend(t, "ok"))
+	cl.LBPolicy = "maglev"
+	url := serveHTTP(t, s, cl, func(l *config.Listener) {
+		a := action(l)
+		a.HashPolicy = []spec.HashPolicy{{Kind: spec.HashHeader, Name: "x-user"}}
+		a.Retry = &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PreviousHosts: true, HostSelectionAttempts: 20}
+	})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	for u := range 40 {
+		if code, body, _ := do(t, c, url, "X-User", fmt.Sprintf("user-%d", u)); code != 200 || body != "ok" {
+			t.Errorf("user-%d: got %d %q, want 200 ok (failing backend hit %d times)", u, code, body, failing.Load())
+		}
+	}
+	if failing.Load() == 0 {
+		t.Errorf("no user hashed to the failing backend; the test shows nothing")
 	}
 }

@@ -95,12 +95,25 @@ func (b *budget) pick(cl *cluster.Cluster, rt *route.Route, hash uint64) cluster
 		picks = rt.Retry.HostAttempts
 	}
 	for i := 0; i < picks && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State); i++ {
-		pk = cl.Pick(hash)
+		pk = cl.Pick(rehash(hash, i+1))
 	}
 	if redispatch && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State) {
 		pk.Endpoint = b.untried(cl, pk.Endpoint)
 	}
 	return pk
+}
+
+// rehash returns the hash for the nth pick again of a request with hash
+// h: another point of a hashing balancer, the same for every request with
+// h (Envoy moves along its ring by attempt instead). 0 stays 0 (random).
+func rehash(h uint64, n int) uint64 {
+	if h == 0 {
+		return 0
+	}
+	if h += uint64(n) * 0x9e3779b97f4a7c15; h == 0 {
+		h = 1
+	}
+	return h
 }
 
 // untried returns a usable endpoint of ep's priority that the request has
