@@ -13,7 +13,7 @@ import (
 type deltaStream struct {
 	c      *Client
 	stream grpc.BidiStreamingClient[discoveryv3.DeltaDiscoveryRequest, discoveryv3.DeltaDiscoveryResponse]
-	names  [numKinds][]string // RDS, EDS: the names subscribed on this stream, sorted
+	names  [numKinds][]string // RDS, EDS, SDS: the names subscribed on this stream, sorted
 	sent   [numKinds]bool     // a request of this kind went out
 	node   bool               // the node went out
 	pace   *pacer
@@ -63,7 +63,7 @@ func (s *deltaStream) syncAll() error {
 
 // sync subscribes to kind k if it was never requested on this stream
 // (listeners, clusters: wildcard), or sends the names to subscribe and
-// unsubscribe (route configurations, load assignments).
+// unsubscribe (route configurations, load assignments, secrets).
 func (s *deltaStream) sync(k kind) error {
 	req := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: kinds[k].url}
 	if !kinds[k].full {

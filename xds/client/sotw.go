@@ -19,7 +19,7 @@ type sotwStream struct {
 	c      *Client
 	stream grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse]
 	nonce  [numKinds]string   // of the last response
-	names  [numKinds][]string // RDS, EDS: the names last requested
+	names  [numKinds][]string // RDS, EDS, SDS: the names last requested
 	sent   [numKinds]bool     // a request of this kind went out
 	node   bool               // the node went out
 	pace   *pacer
@@ -30,7 +30,8 @@ type sotwStream struct {
 // Each request carries the last ACKed version of its type, the nonce of the
 // last response of that type and the full list of names subscribed: none
 // (wildcard) for listeners and clusters, the names the listeners and
-// clusters refer to for route configurations and load assignments. A type
+// clusters refer to for route configurations, load assignments and
+// secrets. A type
 // whose list is empty is not requested until it is not.
 func newSotWStream(c *Client, stream grpc.BidiStreamingClient[discoveryv3.DiscoveryRequest, discoveryv3.DiscoveryResponse], pace *pacer) adsStream[*discoveryv3.DiscoveryResponse] {
 	return &sotwStream{c: c, stream: stream, pace: pace}
@@ -66,7 +67,7 @@ func (s *sotwStream) syncAll() error {
 }
 
 // sync requests kind k if it was never requested (listeners, clusters) or
-// its names changed (route configurations, load assignments). A NACK held
+// its names changed (route configurations, load assignments, secrets). A NACK held
 // for k goes out with it.
 func (s *sotwStream) sync(k kind) error {
 	if kinds[k].full {

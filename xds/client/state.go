@@ -21,13 +21,14 @@ type state struct {
 	seen    [numKinds]bool   // a response of this kind was accepted
 	// active is used for kindListener and kindCluster only.
 	active [numKinds]map[string]*resource
-	// want caches [state.wanted] for kindRoute and kindEndpoint while
-	// wantOK; a change to the listeners (clusters) clears it for routes
-	// (endpoints). The cache is shared with clones, never modified.
+	// want caches [state.wanted] for kindRoute, kindEndpoint and
+	// kindSecret while wantOK; a change to the listeners (clusters) clears
+	// it for routes (endpoints) and secrets. The cache is shared with
+	// clones, never modified.
 	want   [numKinds][]string
 	wantOK [numKinds]bool
 	// pruned is true while res[k] holds only wanted names (kindRoute,
-	// kindEndpoint); invalidate clears it as it clears wantOK.
+	// kindEndpoint, kindSecret); invalidate clears it as it clears wantOK.
 	pruned [numKinds]bool
 	// gen identifies the listeners and clusters (res and active) of
 	// kindListener and kindCluster: it takes a new value from generations
