@@ -95,10 +95,15 @@ func (r *Runtime) Checker() Checker {
 }
 
 // SetChecker attaches c (nil for none), closing the checker it replaces.
-func (r *Runtime) SetChecker(c Checker) {
+func (r *Runtime) SetChecker(c Checker) { r.replace(&r.h.checker, c) }
+
+// replace stores c in *slot under r.mu, then closes what it held, unless
+// that is c itself. Closing happens outside the lock: it joins goroutines
+// that may call back into r.
+func (r *Runtime) replace(slot *Checker, c Checker) {
 	r.mu.Lock()
-	old := r.h.checker
-	r.h.checker = c
+	old := *slot
+	*slot = c
 	r.mu.Unlock()
 	if old != nil && old != c {
 		old.Close()

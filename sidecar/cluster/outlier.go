@@ -54,15 +54,7 @@ func (r *Runtime) Detector() Checker {
 
 // SetDetector attaches the outlier detector d (nil for none), closing the
 // one it replaces.
-func (r *Runtime) SetDetector(d Checker) {
-	r.mu.Lock()
-	old := r.h.detector
-	r.h.detector = d
-	r.mu.Unlock()
-	if old != nil && old != d {
-		old.Close()
-	}
-}
+func (r *Runtime) SetDetector(d Checker) { r.replace(&r.h.detector, d) }
 
 // Detach removes obs from the observers [Runtime.Attach] added. It must
 // not be called on the request path.
