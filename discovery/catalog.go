@@ -113,6 +113,20 @@ type Service struct {
 	// ConnectTimeout bounds connecting to an endpoint; zero means the
 	// translator's default.
 	ConnectTimeout time.Duration `json:"connect_timeout,omitempty"`
+	// Identity, in a mesh with mTLS, is the service name whose
+	// certificate the endpoints present (their sidecars' public
+	// listeners): sidecars connect to them over mTLS and check that
+	// SPIFFE ID. Empty: the endpoints are reached in plaintext.
+	Identity string `json:"identity,omitempty"`
+}
+
+// SidecarIdentity is the service name a sidecar proxies for and whose
+// certificate it presents: Sidecar.Service, or the service's name.
+func (s *Service) SidecarIdentity() string {
+	if s.Sidecar != nil && s.Sidecar.Service != "" {
+		return s.Sidecar.Service
+	}
+	return s.Name
 }
 
 // Catalog is an immutable, versioned set of services. The zero value is not
@@ -122,13 +136,24 @@ type Catalog struct {
 	hashes   []string  // content hash of each service, as services
 	byName   map[string]int
 	version  string
+	mesh     Mesh
+	meshVer  string
+	secrets  *Secrets // not part of version
 }
 
 // New validates services, fills defaults, sorts them and returns a catalog
 // whose Version is a hash of its content, so equal content gives equal
 // versions on every replica. services is not retained.
-func New(services []Service) (*Catalog, error) {
-	c := &Catalog{byName: make(map[string]int, len(services))}
+func New(services []Service) (*Catalog, error) { return NewMesh(services, Mesh{}) }
+
+// NewMesh is [New] for a catalog with a mesh security model, which is
+// part of the version. mesh is not retained.
+func NewMesh(services []Service, mesh Mesh) (*Catalog, error) {
+	c := &Catalog{byName: make(map[string]int, len(services)), mesh: mesh}
+	fillMesh(&c.mesh)
+	if err := validateMesh(&c.mesh); err != nil {
+		return nil, fmt.Errorf("mesh: %w", err)
+	}
 	c.services = make([]Service, len(services))
 	for i, s := range services {
 		cloneService(&s)
@@ -165,6 +190,14 @@ func (c *Catalog) hash() error {
 		c.hashes[i] = hex.EncodeToString(sum[:8])
 		all.Write(sum[:])
 	}
+	if c.mesh.Enabled() {
+		sum, err := hashJSON(&c.mesh)
+		if err != nil {
+			return fmt.Errorf("hashing mesh: %w", err)
+		}
+		c.meshVer = hex.EncodeToString(sum[:8])
+		all.Write(sum)
+	}
 	c.version = hex.EncodeToString(all.Sum(nil)[:8])
 	return nil
 }
@@ -172,6 +205,23 @@ func (c *Catalog) hash() error {
 // Version is a content hash: two catalogs with the same services have the
 // same version.
 func (c *Catalog) Version() string { return c.version }
+
+// Mesh returns the catalog's mesh model; the caller must not modify it.
+func (c *Catalog) Mesh() *Mesh { return &c.mesh }
+
+// MeshVersion is a content hash of [Catalog.Mesh]; "" without mTLS.
+func (c *Catalog) MeshVersion() string { return c.meshVer }
+
+// WithSecrets returns a copy of c holding s, which is not part of
+// [Catalog.Version]: consumers compare [Secrets.Version] on its own.
+func (c *Catalog) WithSecrets(s *Secrets) *Catalog {
+	n := *c
+	n.secrets = s
+	return &n
+}
+
+// Secrets returns the catalog's certificate material, nil if none.
+func (c *Catalog) Secrets() *Secrets { return c.secrets }
 
 // ServiceVersion is a content hash of the named service, equal across
 // catalogs for equal content; "" if there is no such service. Consumers

@@ -13,7 +13,8 @@ import (
 // all of those (see [buildResources]). Equal input versions give equal
 // snapshots, so [Server.Update] skips translating a node whose inputs did
 // not change: a change to one service retranslates only the nodes that
-// reach it.
+// reach it. In a mesh with mTLS, the mesh (intentions), the roots and the
+// node's own leaf count too; they change every node's snapshot.
 func inputVersion(cat *discovery.Catalog, svc *discovery.Service) string {
 	h := sha256.New()
 	seen := make(map[string]bool)
@@ -41,6 +42,13 @@ func inputVersion(cat *discovery.Catalog, svc *discovery.Service) string {
 		return s
 	}
 	add(svc.Name)
+	if cat.Mesh().Enabled() {
+		sec := cat.Secrets()
+		for _, v := range []string{cat.MeshVersion(), sec.RootsVersion(), sec.LeafVersion(svc.SidecarIdentity())} {
+			h.Write([]byte(v))
+			h.Write([]byte{0})
+		}
+	}
 	for _, u := range svc.Sidecar.Upstreams {
 		up := withFailover(u.Service)
 		if up == nil {

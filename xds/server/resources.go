@@ -19,11 +19,12 @@ const (
 	edsType
 	ldsType
 	rdsType
+	sdsType
 	numTypes
 )
 
 // typeURLs maps the types above to their type URLs.
-var typeURLs = [numTypes]string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType}
+var typeURLs = [numTypes]string{resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType, resource.SecretType}
 
 // resources is one node's xDS resources by type, and what building them
 // needs.
@@ -31,7 +32,10 @@ type resources struct {
 	cat        *discovery.Catalog
 	frags      *fragments      // shared across nodes; nil builds afresh
 	clusterSet map[string]bool // names of the clusters added
-	byType     [numTypes][]*fragment
+	// meshClusters are the clusters added that reach mesh sidecars over
+	// mTLS, in order.
+	meshClusters []string
+	byType       [numTypes][]*fragment
 }
 
 // add builds (or takes from r.frags) the resource of type typ under key,

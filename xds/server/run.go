@@ -12,7 +12,8 @@ import (
 // Run runs src and applies the catalogs it publishes with [Server.Update]
 // on a single goroutine. Catalogs pass through a one-slot handoff where the
 // latest value wins, so a burst costs at most one rebuild, and a catalog
-// whose Version equals the last one applied successfully is skipped. Update
+// whose Version (and secrets' version) equals the last one applied
+// successfully is skipped. Update
 // errors are logged; the nodes concerned keep their previous snapshots.
 //
 // Run returns nil once ctx is done, after its goroutine has exited. If src
@@ -55,7 +56,8 @@ func offer(slot chan *discovery.Catalog, c *discovery.Catalog) {
 func (s *Server) applyLoop(ctx context.Context, slot <-chan *discovery.Catalog, srcDone <-chan struct{}) {
 	var last string
 	apply := func(c *discovery.Catalog) {
-		if c.Version() == last {
+		v := c.Version() + "/" + c.Secrets().Version()
+		if v == last {
 			return
 		}
 		if err := s.Update(ctx, c); err != nil {
@@ -63,7 +65,7 @@ func (s *Server) applyLoop(ctx context.Context, slot <-chan *discovery.Catalog, 
 				slog.String("version", c.Version()), slog.Any("err", err))
 			return
 		}
-		last = c.Version()
+		last = v
 	}
 	for {
 		select {

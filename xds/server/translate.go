@@ -83,6 +83,11 @@ func buildResources(cat *discovery.Catalog, svc *discovery.Service, frags *fragm
 			return nil, err
 		}
 	}
+	if cat.Mesh().Enabled() {
+		if err := res.addSecrets(svc.SidecarIdentity()); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 
@@ -130,10 +135,25 @@ func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits)
 		return nil
 	}
 	r.clusterSet[svc.Name] = true
+	mesh := r.cat.Mesh()
+	tls := mesh.Enabled() && svc.Identity != ""
+	sni := ""
+	if tls {
+		r.meshClusters = append(r.meshClusters, svc.Name)
+		sni = mesh.SNI(svc.Identity, svc.Datacenter)
+	}
 	deps, _ := depsKey(r.cat, svc.Name)
-	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits))
+	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits), sni)
 	if err := r.add(cdsType, key, deps, func() (types.Resource, error) {
-		return edsCluster(svc, limits), nil
+		c := edsCluster(svc, limits)
+		if tls {
+			ts, err := upstreamMTLS(mesh, svc)
+			if err != nil {
+				return nil, fmt.Errorf("translating cluster %q: %w", svc.Name, err)
+			}
+			c.TransportSocket = ts
+		}
+		return c, nil
 	}); err != nil {
 		return err
 	}
@@ -148,10 +168,18 @@ func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits)
 func (r *resources) addInbound(svc *discovery.Service) error {
 	sc := svc.Sidecar
 	deps, _ := depsKey(r.cat, svc.Name)
+	mtls := r.cat.Mesh().Enabled()
 	key := fragmentKey("inbound", svc.Name, string(svc.Protocol), sc.InboundAddr, strconv.Itoa(sc.InboundPort),
-		sc.LocalRequestTimeout.String())
+		sc.LocalRequestTimeout.String(), strconv.FormatBool(mtls))
 	if err := r.add(ldsType, key, deps, func() (types.Resource, error) {
-		return inboundListener(sc, svc.Protocol)
+		l, err := inboundListener(sc, svc.Protocol)
+		if err != nil || !mtls {
+			return l, err
+		}
+		if l.FilterChains[0].TransportSocket, err = downstreamMTLS(); err != nil {
+			return nil, fmt.Errorf("translating listener %q: %w", InboundListener, err)
+		}
+		return l, nil
 	}); err != nil {
 		return err
 	}
