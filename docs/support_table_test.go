@@ -123,10 +123,14 @@ var runtimeTests = map[string][]string{
 	"Secret / validation_context": {"TestSecretWarming"},
 
 	"ClusterLoadAssignment / endpoints[]":                                                {"TestRoundRobinAndRouting"},
-	"ClusterLoadAssignment / endpoints[].priority":                                       {"TestSkipsUnusableAndUsesBestPriority"},
+	"ClusterLoadAssignment / endpoints[].priority":                                       {"TestSkipsUnusableAndUsesBestPriority", "TestPrioritySpillOver"},
+	"ClusterLoadAssignment / policy.overprovisioning_factor":                             {"TestPrioritySpillOver"},
+	"ClusterLoadAssignment / endpoints[].locality, endpoints[].load_balancing_weight":    {"TestLocalityWeighted"},
+	"Cluster / common_lb_config.healthy_panic_threshold":                                 {"TestPrioritySpillOver", "TestPriorityLoads"},
+	"Cluster / common_lb_config.locality_weighted_lb_config":                             {"TestLocalityWeighted"},
 	"ClusterLoadAssignment / endpoints[].lb_endpoints[].endpoint.address.socket_address": {"TestRoundRobinAndRouting"},
 	"ClusterLoadAssignment / …lb_endpoints[].load_balancing_weight":                      {"TestRoundRobinWeighted"},
-	"ClusterLoadAssignment / …lb_endpoints[].health_status":                              {"TestSkipsUnusableAndUsesBestPriority", "TestUsableCombinesHealth"},
+	"ClusterLoadAssignment / …lb_endpoints[].health_status":                              {"TestSkipsUnusableAndUsesBestPriority", "TestUsableCombinesHealth", "TestPrioritySpillOver"},
 
 	"network.TcpProxy / weighted_clusters.clusters[]": {"TestTCPProxyWeightedClusters"},
 	"Route / redirect":                                                       {"TestRouteRewritesRedirectAndGRPC"},

@@ -77,7 +77,8 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 		for _, e := range la.Endpoints {
 			st := s.registry.Get(e.Address, t)
 			st.Pool.SetIdleTimeout(cs.IdleTimeout)
-			ep := &cluster.Endpoint{State: st, Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority}
+			ep := &cluster.Endpoint{State: st, Weight: max(e.Weight, 1), Health: e.Health, Priority: e.Priority,
+				Locality: e.Locality, LocalityWeight: e.LocalityWeight}
 			if cs.HealthCheck != nil {
 				ep.Active = c.Runtime.ActiveHealth(st)
 			}
@@ -87,10 +88,14 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 			c.Endpoints = append(c.Endpoints, ep)
 		}
 	}
-	c.Picker = balancer.Build(cs, c.Endpoints)
+	var factor uint32
+	if la != nil {
+		factor = la.Overprovisioning
+	}
+	c.Picker = balancer.BuildLevels(cs, factor, c.Endpoints)
 	c.HealthCheck, c.Outlier = cs.HealthCheck, cs.Outlier
 	if cs.HealthCheck != nil || cs.Outlier != nil {
-		c.Rebuild = func() cluster.Picker { return balancer.Build(cs, c.Endpoints) }
+		c.Rebuild = func() cluster.Picker { return balancer.BuildLevels(cs, factor, c.Endpoints) }
 	}
 	return c, nil
 }

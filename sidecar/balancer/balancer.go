@@ -17,8 +17,8 @@ import (
 type Builder interface {
 	// Name is the policy's name as it appears in config.LBPolicy.
 	Name() string
-	// Build returns a picker over endpoints, all of which are usable and of
-	// one priority, configured by the cluster's spec cfg (the policy's
+	// Build returns a picker over endpoints, all of one priority and
+	// usable (in panic mode, all of a priority's endpoints), configured by the cluster's spec cfg (the policy's
 	// fields are read from it; cfg must not be modified or kept past Build
 	// unless copied). endpoints is never empty and must not be modified.
 	Build(cfg *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker
@@ -43,22 +43,52 @@ func Names() []string {
 	return out
 }
 
-// Build returns a picker for the usable endpoints of the lowest priority
-// that has any (Envoy's priority levels, without overprovisioning), using
-// the policy cfg names (round robin when none). It returns a picker that
-// always returns nil when no endpoint is usable. It panics if the policy
-// is not registered, which the config layer rules out.
+// Build is [BuildLevels] with Envoy's default overprovisioning factor.
 func Build(cfg *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
+	return BuildLevels(cfg, 0, endpoints)
+}
+
+// BuildLevels returns the picker for endpoints (every endpoint of the
+// cluster, usable or not), using the policy cfg names (round robin when
+// none) within Envoy's priority levels: each level takes traffic in
+// proportion to its healthy share times overprovisioning (percent; 0
+// means [DefaultOverprovisioning]), spilling the rest to the next level;
+// degraded endpoints take what healthy ones cannot; a level below
+// cfg.PanicThreshold balances over all its endpoints; with
+// cfg.LocalityWeighted a locality is picked first. The picker returns nil
+// when nothing may be picked. BuildLevels panics if the policy is not
+// registered, which the config layer rules out.
+func BuildLevels(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluster.Endpoint) cluster.Picker {
 	policy := Policy(cfg)
 	b := Get(policy)
 	if b == nil {
 		panic("balancer: unregistered policy " + policy)
 	}
-	best := usableAtBestPriority(endpoints)
-	if len(best) == 0 {
+	if len(endpoints) == 0 {
 		return none{}
 	}
-	return b.Build(cfg, best)
+	if simple(cfg, endpoints) {
+		return b.Build(cfg, endpoints)
+	}
+	factor := uint64(overprovisioning)
+	if factor == 0 {
+		factor = DefaultOverprovisioning
+	}
+	return buildTiered(b, cfg, factor, endpoints)
+}
+
+// simple reports whether the policy alone balances endpoints: one
+// priority, all healthy, no locality weighting.
+func simple(cfg *spec.Cluster, endpoints []*cluster.Endpoint) bool {
+	if cfg.LocalityWeighted {
+		return false
+	}
+	for _, e := range endpoints {
+		if e.Priority != endpoints[0].Priority || e.Availability() != cluster.Available {
+			return false
+		}
+	}
+	return true
 }
 
 // Policy returns the name of cfg's policy: its LBPolicy, or RoundRobin
@@ -68,23 +98,6 @@ func Policy(cfg *spec.Cluster) string {
 		return RoundRobin
 	}
 	return string(cfg.LBPolicy)
-}
-
-func usableAtBestPriority(endpoints []*cluster.Endpoint) []*cluster.Endpoint {
-	var best []*cluster.Endpoint
-	for _, e := range endpoints {
-		if !e.Usable() {
-			continue
-		}
-		if len(best) > 0 && e.Priority > best[0].Priority {
-			continue
-		}
-		if len(best) > 0 && e.Priority < best[0].Priority {
-			best = best[:0]
-		}
-		best = append(best, e)
-	}
-	return best
 }
 
 type none struct{}

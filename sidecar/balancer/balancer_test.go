@@ -53,25 +53,28 @@ func TestRoundRobinWeighted(t *testing.T) {
 }
 
 func TestSkipsUnusableAndUsesBestPriority(t *testing.T) {
-	eps := endpoints(1, 1, 1, 1)
+	// Priority 0 has 3 of 4 healthy: 3/4 × 140% ≥ 100%, so it keeps all
+	// the traffic and its unhealthy endpoint gets none, whatever the policy.
+	eps := endpoints(1, 1, 1, 1, 1, 1)
 	eps[0].Health = spec.Unhealthy
-	eps[2].Priority, eps[3].Priority = 1, 1
+	eps[4].Priority, eps[5].Priority = 1, 1
 	for _, policy := range Names() {
 		t.Run(policy, func(t *testing.T) {
-			got := shares(Build(policyCfg(policy), eps), 100)
-			if len(got) != 1 || got["10.0.0.1:80"] != 100 {
-				t.Errorf("picks = %v, want only the healthy priority-0 endpoint", got)
+			got := shares(Build(policyCfg(policy), eps), 1000)
+			if got["10.0.0.1:80"]+got["10.0.0.2:80"]+got["10.0.0.3:80"] != 1000 {
+				t.Errorf("picks = %v, want only the healthy priority-0 endpoints", got)
 			}
 		})
 	}
-	eps[1].Health = spec.Draining
+	// Priority 0 down: priority 1 takes everything (HAProxy's backup servers).
+	eps[1].Health, eps[2].Health, eps[3].Health = spec.Draining, spec.Unhealthy, spec.Unhealthy
 	got := shares(Build(policyCfg(RoundRobin), eps), 100)
-	if got["10.0.0.2:80"] != 50 || got["10.0.0.3:80"] != 50 {
+	if got["10.0.0.4:80"] != 50 || got["10.0.0.5:80"] != 50 {
 		t.Errorf("failover picks = %v, want priority 1 split evenly", got)
 	}
-	eps[2].Health, eps[3].Health = spec.Unhealthy, spec.Unhealthy
+	eps[4].Health, eps[5].Health = spec.Unhealthy, spec.Unhealthy
 	if e := Build(policyCfg(RoundRobin), eps).Pick(0); e != nil {
-		t.Errorf("Pick() = %v with no usable endpoint, want nil", e.Addr)
+		t.Errorf("Pick() = %v with no usable endpoint and panic disabled, want nil", e.Addr)
 	}
 }
 

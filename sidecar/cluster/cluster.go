@@ -70,8 +70,9 @@ type Cluster struct {
 	ConnectTimeout time.Duration
 	// Endpoints lists every endpoint, usable or not, in configuration order.
 	Endpoints []*Endpoint
-	// Picker picks among the usable endpoints of the best priority. It is
-	// installed in Runtime when the snapshot is published.
+	// Picker picks among the endpoints by priority level, availability
+	// and policy (sidecar/balancer). It is installed in Runtime when the
+	// snapshot is published.
 	Picker Picker
 	// Runtime is the cluster's state across snapshots; picks use its
 	// picker once one is installed. Nil: picks use Picker.

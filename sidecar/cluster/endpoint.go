@@ -40,6 +40,10 @@ type Endpoint struct {
 	Weight   uint32
 	Health   spec.HealthStatus
 	Priority uint32
+	// Locality and LocalityWeight are the endpoint's locality and its
+	// load_balancing_weight, for locality-weighted balancing.
+	Locality       string
+	LocalityWeight uint32
 	// Active is the endpoint's active health in its cluster, nil when the
 	// cluster has no health check.
 	Active *ActiveHealth
@@ -55,6 +59,37 @@ type Endpoint struct {
 func (e *Endpoint) Usable() bool {
 	return (e.Health == spec.Healthy || e.Health == spec.Degraded) && (e.Active == nil || !e.Active.Failed()) &&
 		(e.Outlier == nil || !e.Outlier.Ejected())
+}
+
+// Availability is how an endpoint may take traffic, as Envoy's host sets
+// see it.
+type Availability uint8
+
+// Availabilities.
+const (
+	// Unavailable: EDS says unhealthy or draining, the active check fails,
+	// or outlier detection ejected it. Only panic mode sends it traffic.
+	Unavailable Availability = iota
+	// Available: healthy.
+	Available
+	// DegradedOnly: EDS says degraded; used when healthy endpoints are not
+	// enough.
+	DegradedOnly
+)
+
+// Availability classifies the endpoint for balancing, from the same
+// signals as [Endpoint.Usable].
+func (e *Endpoint) Availability() Availability {
+	if (e.Active != nil && e.Active.Failed()) || (e.Outlier != nil && e.Outlier.Ejected()) {
+		return Unavailable
+	}
+	switch e.Health {
+	case spec.Healthy:
+		return Available
+	case spec.Degraded:
+		return DegradedOnly
+	}
+	return Unavailable
 }
 
 // transport returns the state's transport.

@@ -36,7 +36,7 @@ func TestLoadBenchBootstrap(t *testing.T) {
 		Clusters: []Cluster{{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
 			Static: &LoadAssignment{ClusterName: "be", Endpoints: []Endpoint{
 				{Address: "127.0.0.1:18081", Weight: 1}, {Address: "127.0.0.1:18082", Weight: 1}}},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour}},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50}},
 	}}
 	if diff := cmp.Diff(want, got, ignoreDump); diff != "" {
 		t.Errorf("LoadBootstrap mismatch (-want +got):\n%s", diff)
@@ -80,7 +80,7 @@ func TestParseBootstrap(t *testing.T) {
 	xds := Cluster{Name: "xds", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: time.Second,
 		Static: &LoadAssignment{ClusterName: "xds", Endpoints: []Endpoint{
 			{Address: "10.0.0.10:18000", Weight: 1}, {Address: "10.0.0.11:18000", Weight: 1}}},
-		MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour}
+		MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50}
 	tests := []struct {
 		name string
 		data string

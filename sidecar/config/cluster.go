@@ -22,7 +22,7 @@ var (
 		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
 		"lb_policy", "load_assignment", "circuit_breakers", "metadata",
 		"common_http_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks",
-		"outlier_detection", "ring_hash_lb_config", "maglev_lb_config")
+		"outlier_detection", "ring_hash_lb_config", "maglev_lb_config", "common_lb_config")
 	// The eds_config is not checked: the sidecar takes endpoints from
 	// wherever its clusters come from (ADS).
 	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
@@ -71,6 +71,9 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 	}
 	out := &Cluster{Name: c.GetName(), LBPolicy: policy, ConnectTimeout: timeout}
 	if err := decodeHashLB(c, out); err != nil {
+		return nil, err
+	}
+	if err := decodeCommonLB(c, out); err != nil {
 		return nil, err
 	}
 	if err := decodeDiscovery(c, out); err != nil {

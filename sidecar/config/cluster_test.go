@@ -23,25 +23,25 @@ load_assignment:
 `,
 		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
 			Static:         &LoadAssignment{ClusterName: "be", Endpoints: []Endpoint{{Address: "10.0.0.1:80", Weight: 1}}},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50},
 	}, {
 		name: "static without endpoints",
 		yaml: "{name: empty, type: STATIC, lb_policy: RANDOM, connect_timeout: 0.25s}",
 		want: &Cluster{Name: "empty", Type: DiscoveryStatic, LBPolicy: "random", ConnectTimeout: 250 * time.Millisecond,
 			Static:         &LoadAssignment{ClusterName: "empty"},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50},
 	}, {
 		name: "ring hash with sizes",
 		yaml: "{name: rh, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 64, maximum_ring_size: 4096, hash_function: XX_HASH}}",
 		want: &Cluster{Name: "rh", Type: DiscoveryStatic, LBPolicy: "ring_hash", ConnectTimeout: 5 * time.Second,
 			Static: &LoadAssignment{ClusterName: "rh"}, RingHash: &RingHash{MinRingSize: 64, MaxRingSize: 4096},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50},
 	}, {
 		name: "maglev with table size",
 		yaml: "{name: mg, lb_policy: MAGLEV, maglev_lb_config: {table_size: 251}}",
 		want: &Cluster{Name: "mg", Type: DiscoveryStatic, LBPolicy: "maglev", ConnectTimeout: 5 * time.Second,
 			Static: &LoadAssignment{ClusterName: "mg"}, MaglevTableSize: 251,
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50},
 	}, {
 		name: "eds with service name and circuit breakers",
 		yaml: `
@@ -57,24 +57,37 @@ circuit_breakers:
 metadata: {filter_metadata: {meshlb: {team: a}}}
 `,
 		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "least_request", ConnectTimeout: 5 * time.Second,
-			EDSName: "api-v2", MaxConnections: 10, MaxPendingRequests: 1024, MaxRequests: 20, MaxRetries: 3, IdleTimeout: time.Hour},
+			EDSName: "api-v2", MaxConnections: 10, MaxPendingRequests: 1024, MaxRequests: 20, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50},
 	}, {
 		name: "eds named after the cluster",
 		yaml: `{name: api, type: EDS, eds_cluster_config: {eds_config: {ads: {}}}, circuit_breakers: {thresholds: [{max_pending_requests: 0, max_retries: 0}]}}`,
 		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
-			EDSName: "api", MaxConnections: 1024, MaxPendingRequests: -1, MaxRequests: 1024, MaxRetries: -1, IdleTimeout: time.Hour},
+			EDSName: "api", MaxConnections: 1024, MaxPendingRequests: -1, MaxRequests: 1024, MaxRetries: -1, IdleTimeout: time.Hour, PanicThreshold: 50},
 	}, {
 		name: "idle timeout in common_http_protocol_options",
 		yaml: "{name: be, common_http_protocol_options: {idle_timeout: 30s}}",
 		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
 			Static:         &LoadAssignment{ClusterName: "be"},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: 30 * time.Second},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: 30 * time.Second, PanicThreshold: 50},
 	}, {
 		name: "idle timeout in HttpProtocolOptions",
 		yaml: `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http_protocol_options: {}}, common_http_protocol_options: {idle_timeout: 0s}}}}`,
 		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
 			Static:         &LoadAssignment{ClusterName: "be"},
-			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, PanicThreshold: 50},
+	}, {
+		name: "panic threshold {} as Consul sends disables panic mode",
+		yaml: "{name: be, common_lb_config: {healthy_panic_threshold: {}}}",
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour},
+	}, {
+		name: "panic threshold and locality weighting",
+		yaml: "{name: be, common_lb_config: {healthy_panic_threshold: {value: 25.5}, locality_weighted_lb_config: {}}}",
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour,
+			PanicThreshold: 25.5, LocalityWeighted: true},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +114,9 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"murmur", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {hash_function: MURMUR_HASH_2}}", `cluster "be": ring_hash_lb_config.hash_function: MURMUR_HASH_2 is not supported`},
 		{"ring min over max", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 2048, maximum_ring_size: 1024}}", `cluster "be": ring_hash_lb_config.minimum_ring_size: 2048 is above maximum_ring_size 1024`},
 		{"ring over 8M", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {maximum_ring_size: 9000000}}", `maximum_ring_size`},
+		{"zone aware", "{name: be, common_lb_config: {zone_aware_lb_config: {min_cluster_size: 3}}}", `cluster "be": common_lb_config.zone_aware_lb_config: not supported`},
+		{"locality weighted ring hash", "{name: be, lb_policy: RING_HASH, common_lb_config: {locality_weighted_lb_config: {}}}",
+			`cluster "be": common_lb_config.locality_weighted_lb_config: not supported with lb_policy ring_hash`},
 		{"strict dns", "{name: be, type: STRICT_DNS}", `cluster "be": type: STRICT_DNS is not supported`},
 		{"original dst", "{name: be, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED}", `cluster "be": lb_policy: CLUSTER_PROVIDED is not supported`},
 		{"outlier failure percentage", "{name: be, outlier_detection: {failure_percentage_threshold: 50}}", `cluster "be": outlier_detection.failure_percentage_threshold: not supported`},

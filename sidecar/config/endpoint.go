@@ -6,10 +6,10 @@ import (
 )
 
 var (
-	claFields = allow(&endpointv3.ClusterLoadAssignment{}, "cluster_name", "endpoints")
-	// Locality and its weight are accepted: they only matter with
-	// locality-weighted or zone-aware balancing, which clusters cannot
-	// enable here.
+	claFields    = allow(&endpointv3.ClusterLoadAssignment{}, "cluster_name", "endpoints", "policy")
+	claPolicy    = allow(&endpointv3.ClusterLoadAssignment_Policy{}, "overprovisioning_factor")
+	localityName = allow(&corev3.Locality{}, "region", "zone", "sub_zone")
+	// A locality and its weight matter with locality-weighted balancing.
 	localityFields = allow(&endpointv3.LocalityLbEndpoints{},
 		"locality", "metadata", "lb_endpoints", "load_balancing_weight", "priority")
 	lbEndpointFields = allow(&endpointv3.LbEndpoint{}, "endpoint", "health_status", "metadata", "load_balancing_weight")
@@ -50,6 +50,12 @@ func decodeLoadAssignment(cla *endpointv3.ClusterLoadAssignment) (*LoadAssignmen
 		return nil, err
 	}
 	out := &LoadAssignment{ClusterName: cla.GetClusterName()}
+	if p := cla.GetPolicy(); p != nil {
+		if err := claPolicy.check(p); err != nil {
+			return nil, within("policy", err)
+		}
+		out.Overprovisioning = p.GetOverprovisioningFactor().GetValue() // PGV: > 0
+	}
 	for i, loc := range cla.GetEndpoints() {
 		eps, err := decodeLocality(loc)
 		if err != nil {
@@ -66,6 +72,14 @@ func decodeLocality(loc *endpointv3.LocalityLbEndpoints) ([]Endpoint, error) {
 	if err := localityFields.check(loc); err != nil {
 		return nil, err
 	}
+	l := loc.GetLocality()
+	if err := localityName.check(l); err != nil {
+		return nil, within("locality", err)
+	}
+	name := ""
+	if l != nil {
+		name = l.GetRegion() + "/" + l.GetZone() + "/" + l.GetSubZone()
+	}
 	out := make([]Endpoint, 0, len(loc.GetLbEndpoints()))
 	for i, lb := range loc.GetLbEndpoints() {
 		ep, err := decodeLbEndpoint(lb)
@@ -73,6 +87,7 @@ func decodeLocality(loc *endpointv3.LocalityLbEndpoints) ([]Endpoint, error) {
 			return nil, within(index("lb_endpoints", i), err)
 		}
 		ep.Priority = loc.GetPriority()
+		ep.Locality, ep.LocalityWeight = name, loc.GetLoadBalancingWeight().GetValue()
 		out = append(out, ep)
 	}
 	return out, nil

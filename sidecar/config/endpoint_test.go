@@ -10,6 +10,7 @@ import (
 func TestDecodeLoadAssignment(t *testing.T) {
 	cla := fromYAML(t, `
 cluster_name: api
+policy: {overprovisioning_factor: 120}
 endpoints:
 - locality: {zone: a}
   load_balancing_weight: 5
@@ -31,14 +32,14 @@ endpoints:
 		t.Fatal(err)
 	}
 	want := &LoadAssignment{ClusterName: "api", Endpoints: []Endpoint{
-		{Address: "10.0.0.1:80", Weight: 3, Health: Healthy},
-		{Address: "10.0.0.2:80", Weight: 1, Health: Healthy},
-		{Address: "10.0.0.3:80", Weight: 1, Health: Unhealthy},
-		{Address: "10.0.0.4:80", Weight: 1, Health: Draining},
-		{Address: "10.0.0.5:80", Weight: 1, Health: Unhealthy},
-		{Address: "10.0.0.6:80", Weight: 1, Health: Degraded},
+		{Address: "10.0.0.1:80", Weight: 3, Health: Healthy, Locality: "/a/", LocalityWeight: 5},
+		{Address: "10.0.0.2:80", Weight: 1, Health: Healthy, Locality: "/a/", LocalityWeight: 5},
+		{Address: "10.0.0.3:80", Weight: 1, Health: Unhealthy, Locality: "/a/", LocalityWeight: 5},
+		{Address: "10.0.0.4:80", Weight: 1, Health: Draining, Locality: "/a/", LocalityWeight: 5},
+		{Address: "10.0.0.5:80", Weight: 1, Health: Unhealthy, Locality: "/a/", LocalityWeight: 5},
+		{Address: "10.0.0.6:80", Weight: 1, Health: Degraded, Locality: "/a/", LocalityWeight: 5},
 		{Address: "[2001:db8::1]:8080", Weight: 1, Health: Healthy, Priority: 1},
-	}}
+	}, Overprovisioning: 120}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("DecodeLoadAssignment mismatch (-want +got):\n%s", diff)
 	}
@@ -65,8 +66,10 @@ func TestDecodeLoadAssignmentErrors(t *testing.T) {
 			ep0 + `endpoint: required`},
 		{"no address", "{cluster_name: be, endpoints: [{lb_endpoints: [{endpoint: {}}]}]}",
 			ep0 + `endpoint.address: required`},
-		{"policy", "{cluster_name: be, policy: {overprovisioning_factor: 100}}",
-			`cluster_load_assignment "be": policy: not supported`},
+		{"policy", "{cluster_name: be, policy: {drop_overloads: [{category: x, drop_percentage: {numerator: 1}}]}}",
+			`cluster_load_assignment "be": policy.drop_overloads: not supported`},
+		{"overprovisioning 0", "{cluster_name: be, policy: {overprovisioning_factor: 0}}",
+			`cluster_load_assignment "be": policy.overprovisioning_factor: value must be greater than 0`},
 		{"leds", "{cluster_name: be, endpoints: [{leds_cluster_locality_config: {leds_collection_name: x}}]}",
 			`cluster_load_assignment "be": endpoints[0].leds_cluster_locality_config: not supported`},
 		{"validation: zero weight", "{cluster_name: be, endpoints: [{lb_endpoints: [{load_balancing_weight: 0, endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 1}}}}]}]}",

@@ -272,6 +272,15 @@ type Cluster struct {
 	// MaglevTableSize is the maglev policy's table size, a prime; 0 means
 	// Envoy's default, 65537.
 	MaglevTableSize uint64
+	// PanicThreshold is common_lb_config.healthy_panic_threshold in
+	// percent: a priority level with a smaller share of healthy and
+	// degraded endpoints balances over all of its endpoints. 0 disables
+	// panic mode; decoders fill Envoy's default, 50.
+	PanicThreshold float64
+	// LocalityWeighted enables locality-weighted balancing
+	// (common_lb_config.locality_weighted_lb_config): a locality is picked
+	// first, by its weight times its availability.
+	LocalityWeighted bool
 }
 
 // RingHash is Envoy's ring_hash_lb_config (hash_function XX_HASH only).
@@ -297,12 +306,21 @@ type Endpoint struct {
 	Weight   uint32 // >= 1
 	Health   HealthStatus
 	Priority uint32
+	// Locality names the endpoint's locality ("region/zone/sub_zone"),
+	// and LocalityWeight is that locality's load_balancing_weight (0:
+	// unset), for locality-weighted balancing.
+	Locality       string
+	LocalityWeight uint32
 }
 
 // LoadAssignment is the endpoint set of one cluster.
 type LoadAssignment struct {
 	ClusterName string
 	Endpoints   []Endpoint
+	// Overprovisioning is policy.overprovisioning_factor in percent: how
+	// much a priority level's healthy share is inflated before traffic
+	// spills to the next level. 0 means Envoy's default, 140.
+	Overprovisioning uint32
 }
 
 // ADS says where and how the sidecar fetches dynamic resources.

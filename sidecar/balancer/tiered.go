@@ -1,0 +1,93 @@
+package balancer
+
+import (
+	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
+)
+
+// tiered spreads picks over the pickers of several (level, availability)
+// buckets by their loads: by the request's hash modulo 100 for the hashing
+// policies when there is one (as Envoy's chooseHostSet), else by a smooth
+// schedule of 100.
+type tiered struct {
+	split   *split
+	pickers []cluster.Picker
+	hashing bool
+}
+
+var _ cluster.Picker = (*tiered)(nil)
+
+func (t *tiered) Pick(hash uint64) *cluster.Endpoint {
+	if t.hashing && hash != 0 {
+		return t.pickers[t.split.at(hash%t.split.total())].Pick(hash)
+	}
+	return t.pickers[t.split.choose()].Pick(hash)
+}
+
+// observingTiered is a tiered picker whose policy learns from outcomes:
+// one of its pickers hears them all (the policy's state is per endpoint).
+type observingTiered struct {
+	tiered
+	obs cluster.Observer
+}
+
+func (t *observingTiered) Observe(ep *cluster.Endpoint, o cluster.Outcome) { t.obs.Observe(ep, o) }
+
+// hasher is implemented by the builders of policies that pick by the
+// request's hash.
+type hasher interface{ hashes() }
+
+func (ringHashBuilder) hashes() {}
+func (maglevBuilder) hashes()   {}
+
+// buildTiered builds the picker over endpoints (of every priority and
+// availability) that spreads traffic as Envoy's priority load, panic mode
+// and locality weights do, with b's pickers underneath. factor is the
+// overprovisioning factor in percent.
+func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*cluster.Endpoint) cluster.Picker {
+	lv := levels(endpoints)
+	ld := computeLoads(lv, factor, cfg.PanicThreshold)
+	var (
+		pickers []cluster.Picker
+		weights []uint64
+	)
+	add := func(w uint64, eps, all []*cluster.Endpoint) {
+		if w == 0 || len(eps) == 0 {
+			return
+		}
+		var p cluster.Picker
+		if all != nil && cfg.LocalityWeighted {
+			p = buildLocalities(b, cfg, factor, all, eps)
+		}
+		if p == nil {
+			p = b.Build(cfg, eps)
+		}
+		pickers, weights = append(pickers, p), append(weights, w)
+	}
+	for i := range lv {
+		l := &lv[i]
+		if ld.panic[i] {
+			add(ld.healthy[i]+ld.degraded[i], l.all, nil)
+			continue
+		}
+		add(ld.healthy[i], l.healthy, l.all)
+		add(ld.degraded[i], l.degraded, l.all)
+	}
+	return combine(b, pickers, weights)
+}
+
+// combine returns the one picker, or a tiered picker over several.
+func combine(b Builder, pickers []cluster.Picker, weights []uint64) cluster.Picker {
+	switch len(pickers) {
+	case 0:
+		return none{}
+	case 1:
+		return pickers[0]
+	}
+	_, hashing := b.(hasher)
+	t := tiered{split: newSplit(weights), pickers: pickers, hashing: hashing}
+	if obs, ok := pickers[0].(cluster.Observer); ok {
+		return &observingTiered{tiered: t, obs: obs}
+	}
+	return &t
+}
