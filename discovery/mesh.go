@@ -27,8 +27,19 @@ type Mesh struct {
 	// Consul's connect default_intention_policy, else its ACL
 	// default_policy.
 	DefaultAllow bool `json:"default_allow"`
-	// Intentions, in any order; [Mesh.Sorted] orders them by precedence.
+	// Intentions, in any order; [Mesh.For] orders them by precedence.
 	Intentions []Intention `json:"intentions,omitempty"`
+	// CA, for sources that issue certificates themselves (services.yaml),
+	// says where the CA is; nil for Consul, whose CA issues them.
+	CA *CAFiles `json:"ca,omitempty"`
+}
+
+// CAFiles locates a CA: Cert and Key (PEM files), or StateDir to keep a
+// generated one in; all empty means a CA generated in memory.
+type CAFiles struct {
+	Cert     string `json:"cert,omitempty"`
+	Key      string `json:"key,omitempty"`
+	StateDir string `json:"state_dir,omitempty"`
 }
 
 // Action is an intention's decision.
@@ -129,6 +140,10 @@ func fillMesh(m *Mesh) {
 	}
 	if m.Datacenter == "" {
 		m.Datacenter = "dc1"
+	}
+	if m.CA != nil {
+		ca := *m.CA
+		m.CA = &ca
 	}
 	m.Intentions = cloneOrNil(m.Intentions)
 	for i := range m.Intentions {

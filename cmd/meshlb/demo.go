@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,14 +76,25 @@ func demo(ctx context.Context, cat *discovery.Catalog, src discovery.Source, xds
 	}
 }
 
+// startBackends starts an application for every endpoint of cat; a
+// service reached through its sidecar (in an mTLS mesh) gets one, on its
+// sidecar's local address and port.
 func startBackends(bk *backends, cat *discovery.Catalog) error {
 	for _, s := range cat.Services() {
-		for _, e := range s.Endpoints {
+		addrs := make([]string, 0, len(s.Endpoints))
+		if sc := s.Sidecar; s.Identity != "" && sc.LocalPort != 0 {
+			addrs = append(addrs, net.JoinHostPort(sc.LocalAddress, strconv.Itoa(sc.LocalPort)))
+		} else {
+			for _, e := range s.Endpoints {
+				addrs = append(addrs, e.HostPort())
+			}
+		}
+		for _, addr := range addrs {
 			var err error
 			if s.Protocol == discovery.ProtocolHTTP {
-				err = bk.http(s.Name, e.HostPort())
+				err = bk.http(s.Name, addr)
 			} else {
-				err = bk.echo(s.Name, e.HostPort())
+				err = bk.echo(s.Name, addr)
 			}
 			if err != nil {
 				return err
@@ -150,6 +162,9 @@ func isReady(url string) bool {
 // requests through each HTTP upstream to show traffic flowing.
 func printGuide(out io.Writer, cat *discovery.Catalog) {
 	fmt.Fprintln(out, "meshlb demo mesh is up. Ctrl-C stops it.")
+	if m := cat.Mesh(); m.Enabled() {
+		fmt.Fprintf(out, "mTLS between sidecars, trust domain %s (certificates from a CA the control server made)\n", m.TrustDomain)
+	}
 	for i, s := range cat.Sidecars() {
 		fmt.Fprintf(out, "\nsidecar %q (admin http://127.0.0.1:%d/clusters)\n", s.Sidecar.ID, demoAdminBase+i)
 		for _, u := range s.Sidecar.Upstreams {

@@ -22,7 +22,7 @@ func TestParseErrors(t *testing.T) {
 		{"invalid utf-8", "services: []\n# \xff\n", "services.yaml:2: invalid UTF-8"},
 		{"control character", "services:\n  - name: \x01\n", "services.yaml:2: control character U+0001 is not allowed"},
 		{"root not mapping", "- a\n", "services.yaml:1: expected a mapping, got a list"},
-		{"missing services", "other: 1\n", "services.yaml:1: other: unknown field, expected one of services"},
+		{"missing services", "other: 1\n", "services.yaml:1: other: unknown field, expected one of services, mesh, intentions"},
 		{"services empty mapping", "{}\n", "services.yaml:1: missing required field \"services\""},
 		{"services null", "services:\n", "services.yaml:1: services: expected a list, got null"},
 		{"duplicate key", "services: []\nservices: []\n", "services.yaml:2: services: duplicate key (first at line 1)"},

@@ -16,6 +16,11 @@ type fileDecl struct {
 	names    map[string]claim
 	ids      map[string]claim
 	refs     []ref
+	// mesh and intentions are the file's "mesh:" and "intentions:"
+	// sections, if any.
+	mesh           *meshDecl
+	intentions     []discovery.Intention
+	intentionsLine int
 }
 
 // merge builds one catalog from files, in order: a service name or a
@@ -47,7 +52,14 @@ func merge(files []*fileDecl) (*discovery.Catalog, error) {
 			}
 		}
 	}
-	c, err := discovery.New(services)
+	mesh, err := mergeMesh(files)
+	if err != nil {
+		return nil, err
+	}
+	if mesh.Enabled() {
+		meshIdentities(services)
+	}
+	c, err := discovery.NewMesh(services, mesh)
 	if err != nil {
 		// Unreachable while the walk and the merge check everything New
 		// checks; kept so that a rule added to New cannot be skipped.
@@ -81,4 +93,47 @@ func sidecarID(s discovery.Service) string {
 		return s.Sidecar.ID
 	}
 	return s.Name
+}
+
+// mergeMesh returns the mesh of files: the one "mesh:" section (a second
+// is an error) and every file's intentions, in order. Intentions without
+// a mesh section are an error: they are enforced over mTLS only.
+func mergeMesh(files []*fileDecl) (discovery.Mesh, error) {
+	var mesh *meshDecl
+	var meshFile string
+	var intentions []discovery.Intention
+	for _, f := range files {
+		if f.mesh != nil {
+			if mesh != nil {
+				return discovery.Mesh{}, &lineError{file: f.name, line: f.mesh.line, path: "mesh",
+					msg: fmt.Sprintf("a second mesh section (first at %s:%d)", meshFile, mesh.line)}
+			}
+			mesh, meshFile = f.mesh, f.name
+		}
+		intentions = append(intentions, f.intentions...)
+	}
+	if mesh == nil {
+		for _, f := range files {
+			if len(f.intentions) > 0 {
+				return discovery.Mesh{}, &lineError{file: f.name, line: f.intentionsLine, path: "intentions",
+					msg: "intentions need a mesh section: they are enforced on mTLS identities"}
+			}
+		}
+		return discovery.Mesh{}, nil
+	}
+	m := mesh.mesh
+	m.Intentions = intentions
+	return m, nil
+}
+
+// meshIdentities marks every service whose sidecar has a public
+// (inbound) listener as reached over mTLS: its endpoints are taken to be
+// its sidecars' public listeners, presenting the service's certificate.
+func meshIdentities(services []discovery.Service) {
+	for i := range services {
+		s := &services[i]
+		if s.Sidecar != nil && s.Sidecar.InboundPort != 0 {
+			s.Identity = s.SidecarIdentity()
+		}
+	}
 }

@@ -83,11 +83,12 @@ func parseFile(name string, data []byte) (*fileDecl, error) {
 	if err != nil {
 		return nil, err
 	}
-	services, err := d.root(root)
-	if err != nil {
+	f := &fileDecl{name: name, rootLine: root.Line, names: d.names, ids: d.ids}
+	if err := d.root(root, f); err != nil {
 		return nil, err
 	}
-	return &fileDecl{name: name, rootLine: root.Line, services: services, names: d.names, ids: d.ids, refs: d.refs}, nil
+	f.refs = d.refs
+	return f, nil
 }
 
 // document decodes data into its single YAML document's root node.
@@ -157,27 +158,37 @@ func (d *decoder) syntaxError(err error) error {
 	return &lineError{file: d.name, line: line, msg: "invalid YAML: " + msg, err: err}
 }
 
-// root decodes the top-level mapping.
-func (d *decoder) root(n *yaml.Node) ([]discovery.Service, error) {
+// rootKeys are the top-level keys of a services file.
+var rootKeys = []string{"services", "mesh", "intentions"}
+
+// root decodes the top-level mapping into out.
+func (d *decoder) root(n *yaml.Node, out *fileDecl) error {
 	fs, err := d.fields(n, "")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var services []discovery.Service
 	found := false
 	for _, f := range fs {
-		if f.key != "services" {
-			return nil, d.unknown(f, []string{"services"})
+		switch f.key {
+		case "services":
+			found = true
+			out.services, err = d.services(f)
+		case "mesh":
+			out.mesh, err = d.meshSection(f)
+		case "intentions":
+			out.intentionsLine = f.line
+			out.intentions, err = d.intentions(f)
+		default:
+			err = d.unknown(f, rootKeys)
 		}
-		found = true
-		if services, err = d.services(f); err != nil {
-			return nil, err
+		if err != nil {
+			return err
 		}
 	}
 	if !found {
-		return nil, d.missing(n, "", "services")
+		return d.missing(n, "", "services")
 	}
-	return services, nil
+	return nil
 }
 
 // services decodes the service list.

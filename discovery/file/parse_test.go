@@ -107,20 +107,22 @@ func TestParseDefault(t *testing.T) {
 	ep := func(port int) discovery.Endpoint {
 		return discovery.Endpoint{Address: "127.0.0.1", Port: port, Weight: 1, Health: discovery.HealthHealthy}
 	}
+	sidecar := func(id string, in, local int, ups ...discovery.Upstream) *discovery.Sidecar {
+		return &discovery.Sidecar{ID: id, InboundPort: in, InboundAddr: "127.0.0.1",
+			LocalAddress: "127.0.0.1", LocalPort: local, Upstreams: ups}
+	}
 	want := []discovery.Service{
-		{Name: "echo", Protocol: discovery.ProtocolTCP, Endpoints: []discovery.Endpoint{ep(18211)}},
-		{
-			Name: "frontend", Protocol: discovery.ProtocolHTTP, Endpoints: []discovery.Endpoint{ep(18221)},
-			Sidecar: &discovery.Sidecar{
-				ID: "frontend", InboundPort: 18321, InboundAddr: "127.0.0.1",
-				LocalAddress: "127.0.0.1", LocalPort: 18221,
-				Upstreams: []discovery.Upstream{
-					{Service: "web", BindAddress: "127.0.0.1", BindPort: 18401},
-					{Service: "echo", BindAddress: "127.0.0.1", BindPort: 18402},
-				},
-			},
-		},
-		{Name: "web", Protocol: discovery.ProtocolHTTP, Endpoints: []discovery.Endpoint{ep(18201), ep(18202), ep(18203)}},
+		{Name: "echo", Protocol: discovery.ProtocolTCP, Endpoints: []discovery.Endpoint{ep(18311)},
+			Sidecar: sidecar("echo", 18311, 18211), Identity: "echo"},
+		{Name: "frontend", Protocol: discovery.ProtocolHTTP, Endpoints: []discovery.Endpoint{ep(18321)}, Identity: "frontend",
+			Sidecar: sidecar("frontend", 18321, 18221,
+				discovery.Upstream{Service: "web", BindAddress: "127.0.0.1", BindPort: 18401},
+				discovery.Upstream{Service: "echo", BindAddress: "127.0.0.1", BindPort: 18402})},
+		{Name: "web", Protocol: discovery.ProtocolHTTP, Endpoints: []discovery.Endpoint{ep(18301)},
+			Sidecar: sidecar("web", 18301, 18201), Identity: "web"},
+	}
+	if m := c.Mesh(); !m.Enabled() || m.TrustDomain != "meshlb.local" || !m.DefaultAllow {
+		t.Errorf("Default mesh = %+v, want mTLS in meshlb.local, default allow", m)
 	}
 	if diff := cmp.Diff(want, c.Services()); diff != "" {
 		t.Errorf("Default services mismatch (-want +got):\n%s", diff)

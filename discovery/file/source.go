@@ -96,7 +96,22 @@ func NewStatic(name string, data []byte) *Source {
 // returns the error that prevented loading it, then publishes each changed
 // catalog until ctx is done, when it returns nil. publish is called on
 // Run's goroutine.
+//
+// A catalog with a mesh section is published with its secrets: the roots
+// of the CA it names (loaded, or generated into its state_dir or in
+// memory) and a leaf per sidecar, issued for [LeafTTL] and renewed at half
+// life. A CA that cannot be loaded keeps the last good catalog.
 func (s *Source) Run(ctx context.Context, publish func(*discovery.Catalog)) error {
+	logger := s.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return runIssuer(ctx, logger, publish, func(publish func(*discovery.Catalog)) error {
+		return s.run(ctx, publish)
+	})
+}
+
+func (s *Source) run(ctx context.Context, publish func(*discovery.Catalog)) error {
 	if s.static {
 		c, err := Parse(s.name, s.data)
 		if err != nil {

@@ -95,14 +95,17 @@ func validationSecret(name string, roots []byte, spiffeID string) *tlsv3.Secret 
 	return &tlsv3.Secret{Name: name, Type: &tlsv3.Secret_ValidationContext{ValidationContext: vc}}
 }
 
-// addSecrets adds the node's SDS secrets: its leaf and the roots, when
-// the catalog has them (a sidecar waits for missing ones, as Envoy
-// warms), and the validation context of every mesh cluster. Secrets are
-// built per node and never cached across catalogs, so rotated keys do not
-// linger.
-func (r *resources) addSecrets(identity string) error {
+// addSecrets adds the SDS secrets the node's resources name, and no
+// others: in ADS mode go-control-plane answers a secret request only when
+// it lists every secret of the snapshot. They are its leaf (when it has
+// an mTLS public listener or mesh clusters), the roots (with a public
+// listener) and the validation context of each mesh cluster, when the
+// catalog has them (a sidecar waits for missing ones, as Envoy warms).
+// Secrets are built per node and never cached across catalogs, so rotated
+// keys do not linger.
+func (r *resources) addSecrets(identity string, inbound bool) error {
 	sec := r.cat.Secrets()
-	if sec == nil || len(sec.Roots) == 0 {
+	if sec == nil || len(sec.Roots) == 0 || (!inbound && len(r.meshClusters) == 0) {
 		return nil
 	}
 	if l, ok := sec.Leaf(identity); ok {
@@ -110,8 +113,10 @@ func (r *resources) addSecrets(identity string) error {
 			return err
 		}
 	}
-	if err := r.addFresh(sdsType, validationSecret(RootsSecret, sec.Roots, "")); err != nil {
-		return err
+	if inbound {
+		if err := r.addFresh(sdsType, validationSecret(RootsSecret, sec.Roots, "")); err != nil {
+			return err
+		}
 	}
 	mesh := r.cat.Mesh()
 	for _, name := range r.meshClusters {

@@ -150,3 +150,32 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestMeshSecretsOnlyReferenced shows a node gets only the secrets its
+// resources name: go-control-plane's ADS mode answers a secret request
+// only if it lists every secret of the snapshot.
+func TestMeshSecretsOnlyReferenced(t *testing.T) {
+	ca := transporttest.NewCA(t, "mesh")
+	cat, err := discovery.NewMesh([]discovery.Service{
+		{Name: "api", Identity: "api", Endpoints: []discovery.Endpoint{{Address: "127.0.0.1", Port: 21001}},
+			Sidecar: &discovery.Sidecar{InboundPort: 21001, LocalPort: 8081}},
+		{Name: "plain", Endpoints: []discovery.Endpoint{{Address: "127.0.0.1", Port: 7000}}},
+		{Name: "client", Sidecar: &discovery.Sidecar{Upstreams: []discovery.Upstream{{Service: "api", BindPort: 9001}}}},
+		{Name: "legacy", Sidecar: &discovery.Sidecar{Upstreams: []discovery.Upstream{{Service: "plain", BindPort: 9002}}}},
+	}, discovery.Mesh{TrustDomain: "example.consul"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat = cat.WithSecrets(testSecrets(t, ca, "api", "client", "legacy"))
+	for node, want := range map[string][]string{
+		"api": {"leaf", "roots"}, "client": {"leaf", "validation:api"}, "legacy": nil,
+	} {
+		snap, err := Translate(cat, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(snap.GetResources(resource.SecretType)); !cmp.Equal(got, want) {
+			t.Errorf("node %s secrets = %v, want %v", node, got, want)
+		}
+	}
+}

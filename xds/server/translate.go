@@ -84,7 +84,7 @@ func buildResources(cat *discovery.Catalog, svc *discovery.Service, frags *fragm
 		}
 	}
 	if cat.Mesh().Enabled() {
-		if err := res.addSecrets(svc.SidecarIdentity()); err != nil {
+		if err := res.addSecrets(svc.SidecarIdentity(), sc.InboundPort != 0); err != nil {
 			return nil, err
 		}
 	}
