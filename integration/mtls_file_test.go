@@ -239,4 +239,3 @@ func selfSigned(t *testing.T, spiffeID string) tls.Certificate {
 	}
 	return c
 }
-
