@@ -15,6 +15,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/admin"
 	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/transport"
 	"github.com/meshlb/meshlb/xds/client"
 )
 
@@ -109,15 +110,21 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd sh
 	var c *client.Client
 	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster)}
 	if b.ADS != nil {
-		c = client.New(client.Options{
-			NodeID: b.NodeID, NodeCluster: b.NodeCluster, Targets: b.ADS.Targets, Delta: b.ADS.Delta,
-			Static: &b.Static, StateDir: o.stateDir, MaxRecvMsgSize: o.maxRecv,
-			Logger: logger, // the client adds component=xds-client
-		}, sc)
+		var err error
+		if c, err = newADSClient(b, o, sc, logger); err != nil {
+			sc.Close(0)
+			return err
+		}
 		adminOpts = append(adminOpts, admin.WithControlPlane(c))
 	}
 	if b.AdminAddress != "" {
-		stop, err := serveAdmin(b.AdminAddress, admin.Handler(sc, adminOpts...), logger)
+		h, closeLogs, err := adminAccessLog(admin.Handler(sc, adminOpts...), b.AdminAccessLogs)
+		if err != nil {
+			sc.Close(0)
+			return err
+		}
+		defer closeLogs()
+		stop, err := serveAdmin(b.AdminAddress, h, logger)
 		if err != nil {
 			sc.Close(0)
 			return err
@@ -156,4 +163,22 @@ func serveAdmin(addr string, h http.Handler, logger *slog.Logger) (stop func(), 
 		srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// newADSClient returns the ADS client of bootstrap b, with TLS to the
+// control servers when the ADS cluster has a transport socket.
+func newADSClient(b *config.Bootstrap, o sidecarOpts, a client.Applier, logger *slog.Logger) (*client.Client, error) {
+	opts := client.Options{
+		NodeID: b.NodeID, NodeCluster: b.NodeCluster, Targets: b.ADS.Targets, Delta: b.ADS.Delta,
+		Static: &b.Static, StateDir: o.stateDir, MaxRecvMsgSize: o.maxRecv, Metadata: b.ADS.Metadata,
+		Logger: logger, // the client adds component=xds-client
+	}
+	if b.ADS.TLS != nil {
+		cfg, err := transport.ClientConfig(b.ADS.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("TLS to the control server: %w", err)
+		}
+		opts.TLS = cfg
+	}
+	return client.New(opts, a), nil
 }

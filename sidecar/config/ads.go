@@ -9,6 +9,8 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 var (
@@ -17,7 +19,8 @@ var (
 	aggregatedFields   = allow(&corev3.AggregatedConfigSource{})
 	adsConfigFields    = allow(&corev3.ApiConfigSource{},
 		"api_type", "transport_api_version", "grpc_services", "set_node_on_first_message_only")
-	grpcServiceFields = allow(&corev3.GrpcService{}, "envoy_grpc")
+	grpcServiceFields = allow(&corev3.GrpcService{}, "envoy_grpc", "initial_metadata")
+	metadataFields    = allow(&corev3.HeaderValue{}, "key", "value")
 	envoyGRPCFields   = allow(&corev3.GrpcService_EnvoyGrpc{}, "cluster_name")
 
 	httpOptionsFields  = allow(&httpv3.HttpProtocolOptions{}, "explicit_http_config")
@@ -151,13 +154,14 @@ func decodeADSConfig(ac *corev3.ApiConfigSource, static *Set) (*ADS, error) {
 		return nil, within(index("grpc_services", 0), err)
 	}
 	var err error
-	if out.Targets, err = adsTargets(static, out.Cluster); err != nil {
+	if out.Targets, out.TLS, err = adsTargets(static, out.Cluster); err != nil {
 		return nil, within(index("grpc_services", 0)+".envoy_grpc.cluster_name", err)
 	}
 	return out, nil
 }
 
-// decodeGRPCService sets out.Cluster from an Envoy gRPC service.
+// decodeGRPCService sets out.Cluster and out.Metadata from an Envoy gRPC
+// service.
 func decodeGRPCService(g *corev3.GrpcService, out *ADS) error {
 	if err := grpcServiceFields.check(g); err != nil {
 		return err
@@ -170,26 +174,37 @@ func decodeGRPCService(g *corev3.GrpcService, out *ADS) error {
 		return within("envoy_grpc", err)
 	}
 	out.Cluster = eg.GetClusterName()
+	for i, h := range g.GetInitialMetadata() {
+		if err := metadataFields.check(h); err != nil {
+			return within(index("initial_metadata", i), err)
+		}
+		out.Metadata = append(out.Metadata, spec.Header{Key: h.GetKey(), Value: h.GetValue()})
+	}
 	return nil
 }
 
-// adsTargets returns the endpoint addresses of the static cluster name.
-func adsTargets(static *Set, name string) ([]string, error) {
+// adsTargets returns the endpoint addresses of the static cluster name,
+// and its TLS transport (nil for plaintext). SDS secrets cannot be used
+// there: they would have to arrive over the stream they secure.
+func adsTargets(static *Set, name string) ([]string, *spec.UpstreamTLS, error) {
 	for _, c := range static.Clusters {
 		if c.Name != name {
 			continue
 		}
 		if c.Type != DiscoveryStatic {
-			return nil, errorf("", "cluster %q must be of type STATIC", name)
+			return nil, nil, errorf("", "cluster %q must be of type STATIC", name)
 		}
 		var targets []string
 		for _, e := range c.Static.Endpoints {
 			targets = append(targets, e.Address)
 		}
 		if len(targets) == 0 {
-			return nil, errorf("", "cluster %q has no endpoints", name)
+			return nil, nil, errorf("", "cluster %q has no endpoints", name)
 		}
-		return targets, nil
+		if len(c.SecretNames()) > 0 {
+			return nil, nil, errorf("", "cluster %q: SDS secrets are not supported on the ADS cluster", name)
+		}
+		return targets, c.TLS, nil
 	}
-	return nil, errorf("", "no static cluster named %q", name)
+	return nil, nil, errorf("", "no static cluster named %q", name)
 }

@@ -21,10 +21,10 @@ import (
 
 var (
 	bootstrapFields = allow(&bootstrapv3.Bootstrap{}, "node", "admin", "static_resources", "dynamic_resources",
-		"overload_manager")
+		"overload_manager", "stats_config", "layered_runtime")
 	nodeFields = allow(&corev3.Node{},
 		"id", "cluster", "metadata", "locality", "user_agent_name", "user_agent_version", "user_agent_build_version")
-	adminFields  = allow(&bootstrapv3.Admin{}, "address")
+	adminFields  = allow(&bootstrapv3.Admin{}, "address", "access_log", "access_log_path")
 	staticFields = allow(&bootstrapv3.Bootstrap_StaticResources{}, "listeners", "clusters")
 )
 
@@ -63,7 +63,8 @@ func ParseBootstrap(name string, data []byte) (*Bootstrap, error) {
 	return out, nil
 }
 
-// unmarshalBootstrap parses data, JSON or else YAML, into b.
+// unmarshalBootstrap parses data, JSON or else YAML, into b, accepting
+// the forms Envoy accepts beyond protojson's (see [envoyLenient]).
 func unmarshalBootstrap(name string, data []byte, b *bootstrapv3.Bootstrap) error {
 	js, isJSON := data, json.Valid(data)
 	if !isJSON {
@@ -75,8 +76,10 @@ func unmarshalBootstrap(name string, data []byte, b *bootstrapv3.Bootstrap) erro
 	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
 		return fmt.Errorf("%s: empty bootstrap", name)
 	}
+	js, lenient := envoyLenient(js, b.ProtoReflect().Descriptor())
 	if err := protojson.Unmarshal(js, b); err != nil {
-		return protojsonError(name, data, js, isJSON, err)
+		// A rewritten document's positions are found by path in data.
+		return protojsonError(name, data, js, isJSON && !lenient, err)
 	}
 	return nil
 }
@@ -112,7 +115,26 @@ func decodeBootstrap(b *bootstrapv3.Bootstrap) (*Bootstrap, error) {
 	if out.MaxDownstreamConnections, err = decodeOverload(b.GetOverloadManager()); err != nil {
 		return nil, within("overload_manager", err)
 	}
+	if err := decodeExtras(b, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// decodeExtras decodes the admin access logs, stats_config and
+// layered_runtime into out.
+func decodeExtras(b *bootstrapv3.Bootstrap, out *Bootstrap) error {
+	var err error
+	if out.AdminAccessLogs, err = decodeAdminLogs(b.GetAdmin()); err != nil {
+		return within("admin", err)
+	}
+	if out.Stats, err = decodeStatsConfig(b.GetStatsConfig()); err != nil {
+		return within("stats_config", err)
+	}
+	if out.Runtime, err = decodeRuntime(b.GetLayeredRuntime()); err != nil {
+		return within("layered_runtime", err)
+	}
+	return nil
 }
 
 // decodeStatic decodes static_resources into a Set with its config dump.

@@ -334,6 +334,12 @@ type ADS struct {
 	Targets []string
 	// LDS and CDS say whether listeners and clusters come from ADS.
 	LDS, CDS bool
+	// Metadata is sent on every ADS stream (the gRPC service's
+	// initial_metadata), e.g. Consul's x-consul-token.
+	Metadata []Header
+	// TLS, when set, is the transport of the ADS connection (the ADS
+	// cluster's UpstreamTlsContext); nil: plaintext.
+	TLS *UpstreamTLS
 }
 
 // Bootstrap is a decoded Envoy bootstrap file.
@@ -350,4 +356,13 @@ type Bootstrap struct {
 	// listeners together (overload_manager's
 	// global_downstream_max_connections); 0 for the sidecar's own bound.
 	MaxDownstreamConnections int64
+	// AdminAccessLogs are the files admin requests are logged to
+	// (admin.access_log file sinks and admin.access_log_path).
+	AdminAccessLogs []string
+	// Stats is stats_config.
+	Stats StatsConfig
+	// Runtime holds layered_runtime's static layers, flattened to dotted
+	// keys, later layers overriding earlier ones; a value is its text
+	// ("1048576", "true", "text").
+	Runtime map[string]string
 }

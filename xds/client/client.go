@@ -14,6 +14,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/config"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Applier installs a complete configuration in the data plane.
@@ -84,6 +86,13 @@ type Options struct {
 	// time is closed and the client moves to the next target. Zero means
 	// DefaultResponseTimeout.
 	ResponseTimeout time.Duration
+	// TLS, when set, secures the connection to the control servers
+	// (gRPC adds "h2" to its NextProtos); nil means plaintext.
+	TLS *tls.Config
+	// Metadata is sent as gRPC metadata on every stream (Envoy's
+	// initial_metadata), e.g. Consul's x-consul-token. Keys must be
+	// lower case.
+	Metadata []spec.Header
 }
 
 // Client is an ADS client. Create it with [New] and start it with

@@ -11,8 +11,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -51,11 +53,15 @@ func CheckTarget(target string) error {
 	return nil
 }
 
-// dial returns a channel to target with the keepalive and receive size
-// limit of c's options. It does not connect.
+// dial returns a channel to target with the transport, keepalive and
+// receive size limit of c's options. It does not connect.
 func (c *Client) dial(target string) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if c.opts.TLS != nil {
+		creds = credentials.NewTLS(c.opts.TLS)
+	}
 	return grpc.NewClient(target,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time: c.opts.KeepaliveTime, Timeout: c.opts.KeepaliveTimeout,
 		}),
@@ -149,4 +155,17 @@ func oversize(msg string) (size, limit int64) {
 	size, _ = strconv.ParseInt(m[1], 10, 64)
 	limit, _ = strconv.ParseInt(m[2], 10, 64)
 	return size, limit
+}
+
+// withMetadata returns ctx carrying the options' Metadata, sent as the
+// gRPC metadata of each stream (Envoy's initial_metadata).
+func (c *Client) withMetadata(ctx context.Context) context.Context {
+	if len(c.opts.Metadata) == 0 {
+		return ctx
+	}
+	kv := make([]string, 0, 2*len(c.opts.Metadata))
+	for _, h := range c.opts.Metadata {
+		kv = append(kv, h.Key, h.Value)
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
 }

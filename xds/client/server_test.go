@@ -12,6 +12,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // request is what the server saw of one DiscoveryRequest or
@@ -39,6 +40,8 @@ type xdsServer struct {
 	cache cache.SnapshotCache
 	reqs  events[request]
 	resps events[response]
+	mds   events[metadata.MD] // the gRPC metadata each stream opened with
+	opts  []grpc.ServerOption // set before start
 
 	mu   sync.Mutex
 	gen  int
@@ -64,7 +67,7 @@ func (s *xdsServer) start(t testing.TB, addr string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := serverv3.NewServer(ctx, s.cache, s.callbacks())
-	g := grpc.NewServer()
+	g := grpc.NewServer(s.opts...)
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, srv)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = g.Serve(lis) })
@@ -98,6 +101,16 @@ func (s *xdsServer) generation() int {
 
 func (s *xdsServer) callbacks() serverv3.CallbackFuncs {
 	return serverv3.CallbackFuncs{
+		StreamOpenFunc: func(ctx context.Context, _ int64, _ string) error {
+			md, _ := metadata.FromIncomingContext(ctx)
+			s.mds.add(md)
+			return nil
+		},
+		DeltaStreamOpenFunc: func(ctx context.Context, _ int64, _ string) error {
+			md, _ := metadata.FromIncomingContext(ctx)
+			s.mds.add(md)
+			return nil
+		},
 		StreamRequestFunc: func(_ int64, r *discoverygrpc.DiscoveryRequest) error {
 			s.reqs.add(request{
 				gen: s.generation(), typeURL: r.GetTypeUrl(), version: r.GetVersionInfo(),

@@ -198,7 +198,7 @@ func runADS[Req, Resp any](ctx context.Context, c *Client, target string,
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	stream, err := open(ctx)
+	stream, err := open(c.withMetadata(ctx))
 	if err != nil {
 		return false, streamErr(ctx, fmt.Errorf("opening stream: %w", err))
 	}

@@ -1,0 +1,26 @@
+package spec
+
+// StatsTag is one of stats_config.stats_tags: a tag named Name whose
+// value is either Fixed on every stat, or extracted from a stat's name by
+// Regex. As in Envoy's TagSpecifier, Regex's first capture group is cut
+// from the name, and the tag's value is the second group if there is one,
+// else the first.
+type StatsTag struct {
+	Name  string
+	Regex string // empty when Fixed is set
+	Fixed string
+}
+
+// StatsConfig is the bootstrap's stats_config.
+type StatsConfig struct {
+	// Tags are the tag specifiers, in order.
+	Tags []StatsTag
+	// NoDefaultTags is use_all_default_tags: false (Envoy's default tags
+	// are on unless it is set false).
+	NoDefaultTags bool
+}
+
+// Header is a name and a value, as gRPC initial_metadata.
+type Header struct {
+	Key, Value string
+}
