@@ -4,6 +4,10 @@
 //	meshlb control   run the control server (services.yaml)
 //	meshlb demo      run a whole mesh on this machine
 //	meshlb validate  check a services.yaml or an Envoy bootstrap file
+//
+// Started with Envoy's command line instead (`meshlb --config-path f`, or
+// as a binary named envoy), meshlb runs as Envoy would: see runEnvoy and
+// docs/consul.md.
 package main
 
 import (
@@ -29,6 +33,9 @@ var commands = []command{
 }
 
 func main() {
+	if isEnvoyInvocation(os.Args[0], os.Args[1:]) {
+		os.Exit(run(command{name: "envoy", run: runEnvoy}, os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(mainArgs(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -38,16 +45,9 @@ func mainArgs(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	for _, c := range commands {
-		if c.name != args[0] {
-			continue
+		if c.name == args[0] {
+			return run(c, args[1:], stdout, stderr)
 		}
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := c.run(ctx, args[1:], stdout); err != nil {
-			fmt.Fprintf(stderr, "meshlb %s: %v\n", c.name, err)
-			return 1
-		}
-		return 0
 	}
 	fmt.Fprintf(stderr, "meshlb: unknown command %q\n", args[0])
 	usage(stderr)
@@ -68,4 +68,16 @@ func newLogger(level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// run runs c with args until it returns or the process is signalled,
+// and returns the exit status.
+func run(c command, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := c.run(ctx, args, stdout); err != nil {
+		fmt.Fprintf(stderr, "meshlb %s: %v\n", c.name, err)
+		return 1
+	}
+	return 0
 }
