@@ -9,6 +9,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
 	"github.com/meshlb/meshlb/sidecar/forward"
+	"github.com/meshlb/meshlb/sidecar/h2up"
 	"github.com/meshlb/meshlb/sidecar/health"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
@@ -72,6 +73,7 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 			MaxRequests: int64(cs.MaxRequests), MaxRetries: int64(cs.MaxRetries),
 		},
 		IdleTimeout: cs.IdleTimeout,
+		HTTP:        cs.HTTP,
 	}
 	if la != nil {
 		for _, e := range la.Endpoints {
@@ -272,7 +274,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
 	return &l7.Config{Config: forward.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout,
-		SkipXFF: !h.UseRemoteAddress, Stats: s.stats.http(h.StatPrefix)},
+		SkipXFF: !h.UseRemoteAddress, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open},
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
 		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10)}, nil
 }

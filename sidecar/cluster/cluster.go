@@ -85,6 +85,8 @@ type Cluster struct {
 	Limits Limits
 	// IdleTimeout closes pooled connections idle that long; 0 for never.
 	IdleTimeout time.Duration
+	// HTTP is the protocol of upstream HTTP connections and its limits.
+	HTTP spec.UpstreamHTTP
 	// HealthCheck is the cluster's active health check, or nil; its
 	// endpoints then have Active set.
 	HealthCheck *spec.HealthCheck

@@ -30,6 +30,28 @@ type Pool struct {
 	// shared, when set, bounds the idle connections of all pools of a
 	// registry together.
 	shared *IdleBudget
+	// mux is the multiplexing upstream codec's pool, made on first use.
+	mux MuxPool
+}
+
+// MuxPool is a multiplexing upstream codec's connections to one endpoint
+// (HTTP/2: several requests at once on each), kept beside the HTTP/1.1
+// idle stack so the two never mix. Close closes them; it must be safe for
+// concurrent use.
+type MuxPool interface{ Close() }
+
+// Mux returns the endpoint's multiplexed connections, made with newMux on
+// first use. A pool already closed closes what newMux made, at once.
+func (p *Pool) Mux(newMux func() MuxPool) MuxPool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mux == nil {
+		p.mux = newMux()
+		if p.closed {
+			p.mux.Close()
+		}
+	}
+	return p.mux
 }
 
 // IdleBudget bounds the idle connections of many pools together, so idle
@@ -140,13 +162,16 @@ func (p *Pool) reap(now time.Time) {
 	}
 }
 
-// Close closes the idle connections; connections Put later are closed at
-// once.
+// Close closes the idle connections and the multiplexed ones; connections
+// Put later are closed at once.
 func (p *Pool) Close() {
 	p.mu.Lock()
-	idle := p.idle
+	idle, mux := p.idle, p.mux
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
+	if mux != nil {
+		mux.Close()
+	}
 	p.shared.give(len(idle))
 	for _, ic := range idle {
 		ic.c.Close()

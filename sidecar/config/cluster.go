@@ -21,7 +21,7 @@ var (
 	clusterFields = allow(&clusterv3.Cluster{},
 		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
 		"lb_policy", "load_assignment", "circuit_breakers", "metadata",
-		"common_http_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks",
+		"common_http_protocol_options", "http2_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks",
 		"outlier_detection", "ring_hash_lb_config", "maglev_lb_config", "common_lb_config")
 	// The eds_config is not checked: the sidecar takes endpoints from
 	// wherever its clusters come from (ADS).

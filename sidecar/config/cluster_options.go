@@ -7,6 +7,8 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // defaultUpstreamIdleTimeout is Envoy's default idle_timeout for upstream
@@ -14,33 +16,45 @@ import (
 const defaultUpstreamIdleTimeout = time.Hour
 
 var (
-	// Only idle_timeout of the common options is implemented.
-	commonHTTPFields = allow(&corev3.HttpProtocolOptions{}, "idle_timeout")
-	// Data-plane clusters speak HTTP/1.1: the upstream protocol, which
-	// Envoy requires, must be explicit_http_config.http_protocol_options,
-	// with no options.
-	upstreamHTTPFields  = allow(&httpv3.HttpProtocolOptions{}, "common_http_protocol_options", "explicit_http_config")
-	explicitHTTP1Fields = allow(&httpv3.HttpProtocolOptions_ExplicitHttpConfig{}, "http_protocol_options")
-	http1Fields         = allow(&corev3.Http1ProtocolOptions{})
+	commonHTTPFields   = allow(&corev3.HttpProtocolOptions{}, "idle_timeout", "max_requests_per_connection")
+	upstreamHTTPFields = allow(&httpv3.HttpProtocolOptions{},
+		"common_http_protocol_options", "explicit_http_config", "use_downstream_protocol_config")
+	explicitConfigFields   = allow(&httpv3.HttpProtocolOptions_ExplicitHttpConfig{}, "http_protocol_options", "http2_protocol_options")
+	downstreamConfigFields = allow(&httpv3.HttpProtocolOptions_UseDownstreamHttpConfig{}, "http_protocol_options", "http2_protocol_options")
+	http1Fields            = allow(&corev3.Http1ProtocolOptions{})
+	// Of the HTTP/2 options only the stream limit is implemented: the
+	// upstream codec keeps x/net's flow-control windows.
+	upstreamHTTP2Fields = allow(&corev3.Http2ProtocolOptions{}, "max_concurrent_streams")
 )
 
-// decodeHTTPOptions sets out.IdleTimeout from the cluster's
-// common_http_protocol_options, or from the common_http_protocol_options
-// of an HttpProtocolOptions in typed_extension_protocol_options (Envoy's
-// newer place for it; setting both is an error), or Envoy's default.
+// decodeHTTPOptions decodes the cluster's upstream HTTP options: the
+// protocol from an HttpProtocolOptions in typed_extension_protocol_options
+// or the legacy http2_protocol_options (HTTP/1.1 without either), and
+// idle_timeout and max_requests_per_connection from the cluster's
+// common_http_protocol_options or the HttpProtocolOptions' (Envoy's newer
+// place for them; setting both is an error). The idle timeout defaults to
+// Envoy's 1h.
 func decodeHTTPOptions(c *clusterv3.Cluster, out *Cluster) error {
 	common := c.GetCommonHttpProtocolOptions()
 	path := "common_http_protocol_options"
+	if h2 := c.GetHttp2ProtocolOptions(); h2 != nil {
+		if err := decodeUpstreamHTTP2(h2, &out.HTTP); err != nil {
+			return within("http2_protocol_options", err)
+		}
+	}
 	for key, a := range c.GetTypedExtensionProtocolOptions() {
 		p := fmt.Sprintf("typed_extension_protocol_options[%q]", key)
 		if key != httpOptionsKey || a.GetTypeUrl() != httpOptionsType {
 			return errorf(p, "only %s is supported", httpOptionsKey)
 		}
+		if c.GetHttp2ProtocolOptions() != nil {
+			return errorf(p, "also set in http2_protocol_options")
+		}
 		o := &httpv3.HttpProtocolOptions{}
 		if err := unpack(a, o); err != nil {
 			return within(p, err)
 		}
-		if err := checkUpstreamHTTP(o); err != nil {
+		if err := decodeUpstreamHTTP(o, &out.HTTP); err != nil {
 			return within(p, err)
 		}
 		if common != nil && o.GetCommonHttpProtocolOptions() != nil {
@@ -50,6 +64,11 @@ func decodeHTTPOptions(c *clusterv3.Cluster, out *Cluster) error {
 			common, path = o.GetCommonHttpProtocolOptions(), p+".common_http_protocol_options"
 		}
 	}
+	return decodeCommonHTTP(common, path, out)
+}
+
+// decodeCommonHTTP decodes common_http_protocol_options at path.
+func decodeCommonHTTP(common *corev3.HttpProtocolOptions, path string, out *Cluster) error {
 	if err := commonHTTPFields.check(common); err != nil {
 		return within(path, err)
 	}
@@ -58,20 +77,69 @@ func decodeHTTPOptions(c *clusterv3.Cluster, out *Cluster) error {
 		return within(path+".idle_timeout", err)
 	}
 	out.IdleTimeout = idle
+	if m := common.GetMaxRequestsPerConnection(); m != nil {
+		if out.HTTP.Protocol == spec.UpstreamHTTP1 {
+			return errorf(path+".max_requests_per_connection", "only supported with HTTP/2 upstreams")
+		}
+		out.HTTP.MaxRequestsPerConnection = m.GetValue()
+	}
 	return nil
 }
 
-// checkUpstreamHTTP requires o to select plain HTTP/1.1 upstreams.
-func checkUpstreamHTTP(o *httpv3.HttpProtocolOptions) error {
+// decodeUpstreamHTTP decodes the protocol an HttpProtocolOptions selects:
+// explicit HTTP/1.1 (no options) or HTTP/2, or the downstream's.
+func decodeUpstreamHTTP(o *httpv3.HttpProtocolOptions, out *spec.UpstreamHTTP) error {
 	if err := upstreamHTTPFields.check(o); err != nil {
 		return err
 	}
+	if d := o.GetUseDownstreamProtocolConfig(); d != nil {
+		if err := downstreamConfigFields.check(d); err != nil {
+			return within("use_downstream_protocol_config", err)
+		}
+		if err := http1Fields.check(d.GetHttpProtocolOptions()); err != nil {
+			return within("use_downstream_protocol_config.http_protocol_options", err)
+		}
+		out.Protocol = spec.UpstreamDownstream
+		if err := decodeHTTP2Limits(d.GetHttp2ProtocolOptions(), out); err != nil {
+			return within("use_downstream_protocol_config.http2_protocol_options", err)
+		}
+		return nil
+	}
+	// Without a protocol config (which Envoy requires) the cluster stays
+	// HTTP/1.1, as before this field was decoded.
 	ex := o.GetExplicitHttpConfig()
-	if err := explicitHTTP1Fields.check(ex); err != nil {
+	if err := explicitConfigFields.check(ex); err != nil {
 		return within("explicit_http_config", err)
+	}
+	if h2 := ex.GetHttp2ProtocolOptions(); h2 != nil {
+		if err := decodeUpstreamHTTP2(h2, out); err != nil {
+			return within("explicit_http_config.http2_protocol_options", err)
+		}
+		return nil
 	}
 	if err := http1Fields.check(ex.GetHttpProtocolOptions()); err != nil {
 		return within("explicit_http_config.http_protocol_options", err)
+	}
+	return nil
+}
+
+// decodeUpstreamHTTP2 selects HTTP/2 with h2's options.
+func decodeUpstreamHTTP2(h2 *corev3.Http2ProtocolOptions, out *spec.UpstreamHTTP) error {
+	out.Protocol = spec.UpstreamHTTP2
+	return decodeHTTP2Limits(h2, out)
+}
+
+// decodeHTTP2Limits decodes the HTTP/2 options the upstream codec
+// implements (nil: none).
+func decodeHTTP2Limits(h2 *corev3.Http2ProtocolOptions, out *spec.UpstreamHTTP) error {
+	if h2 == nil {
+		return nil
+	}
+	if err := upstreamHTTP2Fields.check(h2); err != nil {
+		return err
+	}
+	if m := h2.GetMaxConcurrentStreams(); m != nil {
+		out.MaxConcurrentStreams = m.GetValue()
 	}
 	return nil
 }

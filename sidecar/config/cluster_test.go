@@ -6,6 +6,8 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 func TestDecodeCluster(t *testing.T) {
@@ -88,6 +90,27 @@ metadata: {filter_metadata: {meshlb: {team: a}}}
 			Static:         &LoadAssignment{ClusterName: "be"},
 			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour,
 			PanicThreshold: 25.5, LocalityWeighted: true},
+	}, {
+		name: "explicit http2 with limits",
+		yaml: `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {max_concurrent_streams: 7}}, common_http_protocol_options: {idle_timeout: 2s, max_requests_per_connection: 100}}}}`,
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: 2 * time.Second,
+			PanicThreshold: 50, HTTP: spec.UpstreamHTTP{Protocol: spec.UpstreamHTTP2, MaxConcurrentStreams: 7, MaxRequestsPerConnection: 100}},
+	}, {
+		name: "legacy http2_protocol_options",
+		yaml: "{name: be, http2_protocol_options: {max_concurrent_streams: 3}, common_http_protocol_options: {max_requests_per_connection: 9}}",
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour,
+			PanicThreshold: 50, HTTP: spec.UpstreamHTTP{Protocol: spec.UpstreamHTTP2, MaxConcurrentStreams: 3, MaxRequestsPerConnection: 9}},
+	}, {
+		name: "use downstream protocol",
+		yaml: `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, use_downstream_protocol_config: {http2_protocol_options: {max_concurrent_streams: 50}}}}}`,
+		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			Static:         &LoadAssignment{ClusterName: "be"},
+			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour,
+			PanicThreshold: 50, HTTP: spec.UpstreamHTTP{Protocol: spec.UpstreamDownstream, MaxConcurrentStreams: 50}},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,8 +145,19 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"outlier failure percentage", "{name: be, outlier_detection: {failure_percentage_threshold: 50}}", `cluster "be": outlier_detection.failure_percentage_threshold: not supported`},
 		{"transport socket without a configuration", "{name: be, transport_socket: {name: tls}}", `cluster "be": transport_socket.typed_config: required`},
 		{"transport_socket_matches", "{name: be, transport_socket_matches: [{name: m}]}", `cluster "be": transport_socket_matches: not supported`},
-		{"protocol options", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {}}}}}`,
-			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options: not supported`},
+		{"http2 window", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {initial_stream_window_size: 65536}}}}}`,
+			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.initial_stream_window_size: not supported`},
+		{"http2 zero streams", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {max_concurrent_streams: 0}}}}}`,
+			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.max_concurrent_streams: value must be inside range [1, 2147483647]`},
+		{"auto config", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, auto_config: {}}}}`, `cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config: not supported`},
+		{"http1 options", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http_protocol_options: {accept_http_10: true}}}}}`,
+			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http_protocol_options.accept_http_10: not supported`},
+		{"max requests per connection on http1", "{name: be, common_http_protocol_options: {max_requests_per_connection: 5}}",
+			`cluster "be": common_http_protocol_options.max_requests_per_connection: only supported with HTTP/2 upstreams`},
+		{"http2 twice", `{name: be, http2_protocol_options: {}, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {}}}}}`,
+			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]: also set in http2_protocol_options`},
+		{"legacy http2 window", "{name: be, http2_protocol_options: {initial_connection_window_size: 65536}}",
+			`cluster "be": http2_protocol_options.initial_connection_window_size: not supported`},
 		{"other protocol options", `{name: be, typed_extension_protocol_options: {x: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions}}}`,
 			`cluster "be": typed_extension_protocol_options["x"]: only envoy.extensions.upstreams.http.v3.HttpProtocolOptions is supported`},
 		{"max connection duration", "{name: be, common_http_protocol_options: {max_connection_duration: 1s}}",

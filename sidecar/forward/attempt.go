@@ -1,9 +1,11 @@
 package forward
 
 import (
+	"errors"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
@@ -63,6 +65,10 @@ func (f *forwarder) failUpstream(cl *cluster.Cluster, fail *attemptError) (int, 
 		return f.failUpload(cl, fail)
 	case failBadResponse:
 		return 502, f.respondError(502, "malformed response from upstream")
+	case failReset:
+		if errors.Is(fail.err, ErrUpstreamReset) {
+			return 503, f.respondError(503, "upstream connect error or disconnect/reset before headers. reset reason: remote reset")
+		}
 	}
 	return 502, f.respondError(502, "upstream closed the connection before responding")
 }
@@ -76,6 +82,9 @@ func (f *forwarder) respondOverloaded(why string) bool {
 // cluster's transport with the upstream codec, and whether it was pooled.
 // Endpoint pools hold only Exchanges, which only the forwarder puts there.
 func (f *forwarder) dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (Exchange, bool, error) {
+	if f.cfg.Mux != nil && f.multiplexed(cl) {
+		return f.cfg.Mux(cl, ep, deadline)
+	}
 	if c := ep.Pool.Get(); c != nil {
 		return c.(Exchange), true, nil
 	}
@@ -84,6 +93,17 @@ func (f *forwarder) dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline tim
 		return nil, false, err
 	}
 	return f.cfg.Upstream(c), false, nil
+}
+
+// multiplexed reports whether the request goes to cl over HTTP/2.
+func (f *forwarder) multiplexed(cl *cluster.Cluster) bool {
+	switch cl.HTTP.Protocol {
+	case spec.UpstreamHTTP2:
+		return true
+	case spec.UpstreamDownstream:
+		return f.st.Framing().HTTP2
+	}
+	return false
 }
 
 // outcome is what an attempt tells the balancer about its endpoint.

@@ -51,6 +51,11 @@ type Config struct {
 	// connection. Envoy chooses it per cluster from its protocol options;
 	// with one upstream codec the server codec sets it.
 	Upstream func(net.Conn) Exchange
+	// Mux opens an exchange on a multiplexed (HTTP/2) connection to ep,
+	// pooled or new, and says whether it was pooled: the upstream codec of
+	// clusters whose protocol is HTTP/2, or the client's when that is
+	// HTTP/2 (spec.UpstreamHTTP). Nil: every cluster gets Upstream's.
+	Mux func(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (Exchange, bool, error)
 }
 
 // Errors a codec returns, wrapped or not, where the forwarder decides on
@@ -61,6 +66,10 @@ var (
 	// ErrMalformedResponse is an upstream response head that cannot be
 	// parsed or is too large.
 	ErrMalformedResponse = errors.New("malformed response from upstream")
+	// ErrUpstreamReset is the upstream resetting the request's stream
+	// (HTTP/2 RST_STREAM) before a response head: 503 with flag UR, as
+	// Envoy answers a remote reset.
+	ErrUpstreamReset = errors.New("upstream reset the stream")
 )
 
 // SourceError is a failure to read a body from the side that sends it, as

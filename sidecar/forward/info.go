@@ -32,6 +32,9 @@ func failFlags(f *attemptError) stream.Flags {
 	case failBadResponse:
 		return stream.UpstreamProtocolError
 	case failReset, failRelay:
+		if errors.Is(f.err, ErrUpstreamReset) {
+			return stream.UpstreamRemoteReset
+		}
 		return stream.UpstreamConnectionTermination
 	case failUpload:
 		if errors.Is(f.err, os.ErrDeadlineExceeded) {

@@ -74,6 +74,9 @@ type Framing struct {
 	Expect100  bool // the client waits for 100 Continue before its body
 	Head       bool // a HEAD request: the response has no body
 	Close      bool // the connection closes after this request
+	// HTTP2: the request came over HTTP/2, so a cluster that uses the
+	// downstream's protocol speaks HTTP/2 upstream.
+	HTTP2 bool
 }
 
 // LocalReply is a response the proxy makes itself.
@@ -130,4 +133,8 @@ type ResponseHead struct {
 	// Delimited: the body ends when the upstream closes the connection,
 	// so the client's cannot be reused either.
 	Delimited bool
+	// GRPC is 1 + the grpc-status of a gRPC response whose head carries
+	// one (a trailers-only response, as Envoy's gRPC retry conditions
+	// read it); 0: none.
+	GRPC int
 }

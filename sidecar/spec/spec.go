@@ -261,6 +261,9 @@ type Cluster struct {
 	// (Envoy's common_http_protocol_options.idle_timeout); 0 for never.
 	// Decoders fill Envoy's default, 1h.
 	IdleTimeout time.Duration
+	// HTTP is the HTTP protocol of upstream connections and its options;
+	// the zero value is HTTP/1.1.
+	HTTP UpstreamHTTP
 	// TLS, when set, makes upstream connections TLS; nil: plaintext.
 	TLS *UpstreamTLS
 	// HealthCheck is the cluster's active health check, or nil.
@@ -281,6 +284,38 @@ type Cluster struct {
 	// (common_lb_config.locality_weighted_lb_config): a locality is picked
 	// first, by its weight times its availability.
 	LocalityWeighted bool
+}
+
+// UpstreamProtocol is the HTTP protocol a cluster speaks to its endpoints.
+type UpstreamProtocol int
+
+// Upstream protocols, as Envoy's HttpProtocolOptions.upstream_protocol_options.
+const (
+	// UpstreamHTTP1 is HTTP/1.1, the default (explicit_http_config
+	// http_protocol_options).
+	UpstreamHTTP1 UpstreamProtocol = iota
+	// UpstreamHTTP2 is HTTP/2 with prior knowledge (h2c in plaintext):
+	// explicit_http_config http2_protocol_options, or the cluster's
+	// legacy http2_protocol_options.
+	UpstreamHTTP2
+	// UpstreamDownstream is the protocol of the client's request
+	// (use_downstream_protocol_config).
+	UpstreamDownstream
+)
+
+// UpstreamHTTP is a cluster's upstream HTTP protocol and its options
+// (Envoy's HttpProtocolOptions).
+type UpstreamHTTP struct {
+	Protocol UpstreamProtocol
+	// MaxConcurrentStreams bounds the streams in flight on one HTTP/2
+	// connection, below the server's SETTINGS_MAX_CONCURRENT_STREAMS
+	// (http2_protocol_options.max_concurrent_streams); 0: the server's
+	// alone.
+	MaxConcurrentStreams uint32
+	// MaxRequestsPerConnection: a connection that carried that many
+	// requests takes no new one (common_http_protocol_options
+	// max_requests_per_connection); 0: no limit.
+	MaxRequestsPerConnection uint32
 }
 
 // RingHash is Envoy's ring_hash_lb_config (hash_function XX_HASH only).

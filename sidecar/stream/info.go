@@ -31,9 +31,10 @@ const (
 	DownstreamProtocolError                           // DPE: the client broke HTTP framing
 	StreamIdleTimeout                                 // SI: the stream idle timeout expired
 	NoClusterFound                                    // NC: the route's cluster does not exist
+	UpstreamRemoteReset                               // UR: the upstream reset the stream (HTTP/2 RST_STREAM)
 )
 
-var flagNames = [...]string{"DI", "FI", "RL", "UH", "UF", "UO", "NR", "URX", "UT", "UC", "UPE", "DC", "DPE", "SI", "NC"}
+var flagNames = [...]string{"DI", "FI", "RL", "UH", "UF", "UO", "NR", "URX", "UT", "UC", "UPE", "DC", "DPE", "SI", "NC", "UR"}
 
 // String returns the flags as Envoy's %RESPONSE_FLAGS% does, e.g. "UF,URX",
 // or "-" for none. It allocates; sinks call it, the request path does not.
