@@ -89,7 +89,10 @@ func (p *Pool) SetIdleTimeout(d time.Duration) { p.timeout.Store(int64(d)) }
 
 // Get returns the most recently used idle connection, or nil. It closes
 // the connections it finds idle for longer than the idle timeout.
-func (p *Pool) Get() net.Conn {
+func (p *Pool) Get() net.Conn { return p.GetAt(time.Now()) }
+
+// GetAt is Get with the clock read by the caller: now is the current time.
+func (p *Pool) GetAt(now time.Time) net.Conn {
 	timeout := time.Duration(p.timeout.Load())
 	for {
 		p.mu.Lock()
@@ -103,7 +106,7 @@ func (p *Pool) Get() net.Conn {
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
 		p.shared.give(1)
-		if timeout <= 0 || time.Since(ic.since) < timeout {
+		if timeout <= 0 || now.Sub(ic.since) < timeout {
 			return ic.c
 		}
 		ic.c.Close()
@@ -112,12 +115,19 @@ func (p *Pool) Get() net.Conn {
 
 // Put returns c to the pool, or closes it when the pool is full or closed,
 // or the registry's idle budget is spent.
-func (p *Pool) Put(c net.Conn) {
+func (p *Pool) Put(c net.Conn) { p.PutAt(c, time.Time{}) }
+
+// PutAt is Put with c idle since the time given, a reading of the clock
+// the caller already made (zero: now). A reading taken somewhat before
+// the connection went idle only makes it expire that much sooner.
+func (p *Pool) PutAt(c net.Conn, since time.Time) {
 	if !p.shared.take() {
 		c.Close()
 		return
 	}
-	now := time.Now()
+	if since.IsZero() {
+		since = time.Now()
+	}
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= DefaultMaxIdle {
 		p.mu.Unlock()
@@ -125,7 +135,7 @@ func (p *Pool) Put(c net.Conn) {
 		c.Close()
 		return
 	}
-	p.idle = append(p.idle, idleConn{c, now})
+	p.idle = append(p.idle, idleConn{c, since})
 	p.mu.Unlock()
 }
 

@@ -85,7 +85,7 @@ func (f *forwarder) dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline tim
 	if f.cfg.Mux != nil && f.multiplexed(cl) {
 		return f.cfg.Mux(cl, ep, deadline)
 	}
-	if c := ep.Pool.Get(); c != nil {
+	if c := ep.Pool.GetAt(f.clock()); c != nil {
 		return c.(Exchange), true, nil
 	}
 	c, err := cl.Dial(ep, deadline)

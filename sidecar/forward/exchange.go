@@ -15,7 +15,7 @@ import (
 // On failure it says how the attempt failed, so the caller can decide on
 // another one.
 func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.Endpoint, o attemptOpts) (result, *attemptError) {
-	if fail := acquireConn(cl, o.deadline); fail != nil {
+	if fail := f.acquireConn(cl, o.deadline); fail != nil {
 		return result{}, fail
 	}
 	defer cl.Stats.Cx.Release()
@@ -29,7 +29,14 @@ func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.E
 		}
 		return result{}, &attemptError{failConnect, err}
 	}
-	if err := ex.Send(f.st, rt, f.cfg.SkipXFF, f.cfg.StreamIdle); err != nil {
+	if !reused {
+		f.blocked() // the dial
+	}
+	err = ex.Send(f.st, rt, f.cfg.SkipXFF, f.cfg.StreamIdle)
+	if f.st.Framing().HasBody {
+		f.blocked() // the upload
+	}
+	if err != nil {
 		fail := sendFailure(err, reused, f.st.Framing())
 		if fail.kind == failUpload {
 			return f.earlyResponse(ex, ep, o, fail)
@@ -38,6 +45,7 @@ func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.E
 		return result{}, fail
 	}
 	res, upKeep, fail := f.relay(ex, o)
+	f.blocked()
 	if fail != nil {
 		if fail.kind == failReset && reused && ex.Stale() && f.st.Framing().Replayable {
 			fail.kind = failStale
@@ -55,11 +63,12 @@ func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.E
 // one, the connect timeout (then 503 overflow); beyond
 // max_pending_requests it fails at once (upstream_rq_pending_overflow), as
 // in Envoy's HTTP/1.1 pool.
-func acquireConn(cl *cluster.Cluster, deadline time.Time) *attemptError {
+func (f *forwarder) acquireConn(cl *cluster.Cluster, deadline time.Time) *attemptError {
 	st := cl.Stats
 	if st.Cx.Acquire(cl.Limits.MaxConnections) {
 		return nil
 	}
+	f.blocked()
 	st.CxOverflow.Add(1)
 	if n := st.RqPending.Add(1); cl.Limits.MaxPending != 0 && n > cl.Limits.MaxPending {
 		st.RqPending.Add(-1)
@@ -107,11 +116,12 @@ func sendFailure(err error, reused bool, fr Framing) *attemptError {
 // reports whether the upstream connection can be reused.
 func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptError) {
 	var res result
-	h, touched, err := ex.ReadHead(f.st, f.cfg.StreamIdle, hardDeadline(o.timeout))
+	h, touched, err := ex.ReadHead(f.st, f.cfg.StreamIdle, f.hardDeadline(o.timeout))
 	if err != nil {
 		return res, false, headFailure(err, touched)
 	}
 	f.info.FirstUpstreamByte = time.Since(f.info.Start)
+	f.ss.Now = f.info.Start.Add(f.info.FirstUpstreamByte)
 	res.status = h.Status
 	if o.retryStatus != nil && !touched && o.retryStatus.RetriesStatus(h.Status) {
 		return res, false, &attemptError{failStatus, fmt.Errorf("upstream answered %d", h.Status)}

@@ -13,6 +13,7 @@ import (
 func (f *forwarder) finish() {
 	i := f.info
 	i.Total = time.Since(i.Start)
+	f.ss.Now = i.Start.Add(i.Total)
 	i.BytesReceived, i.BytesSent = f.st.Bytes()
 	if f.cfg.StreamDone != nil {
 		f.cfg.StreamDone(i)

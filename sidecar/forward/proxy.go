@@ -28,7 +28,9 @@ type forwarder struct {
 func Serve(cfg *Config, st Stream) bool {
 	ss := st.State()
 	f := forwarder{cfg: cfg, st: st, ss: ss, info: &ss.Info}
-	*f.info = stream.Info{Listener: cfg.Listener, Start: time.Now()}
+	now := time.Now()
+	*f.info = stream.Info{Listener: cfg.Listener, Start: now}
+	ss.Now = now
 	keep := f.dispatch()
 	f.finish()
 	return keep
@@ -76,6 +78,19 @@ func (f *forwarder) dispatch() bool {
 	return keep
 }
 
+// clock returns the stream's clock reading if it is fresh, else reads the
+// clock and records the reading ([StreamState.Now]).
+func (f *forwarder) clock() time.Time {
+	if f.ss.Now.IsZero() {
+		f.ss.Now = time.Now()
+	}
+	return f.ss.Now
+}
+
+// blocked marks the stream's clock reading stale: something that can
+// block ran since it was taken.
+func (f *forwarder) blocked() { f.ss.Now = time.Time{} }
+
 // local answers the request without an upstream.
 func (f *forwarder) local(code int, body string) bool {
 	f.cfg.Stats.CountStatus(code)
@@ -120,14 +135,17 @@ var overloaded = []string{"x-envoy-overloaded: true"}
 // returns the status sent to the client and whether the client connection
 // may be reused.
 func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
-	b := newBudget(rt, time.Now())
+	b := newBudget(rt, f.info.Start)
 	defer b.endRetry(cl)
 	hash := rt.Hash(f.st.Request(), f.st.Peer())
 	var fail *attemptError
-	for range maxAttempts {
-		if b.expired(time.Now()) {
-			fail = &attemptError{failTimeout, errDeadline}
-			break
+	for i := range maxAttempts {
+		if i > 0 {
+			f.blocked() // by the last try
+			if b.expired(f.clock()) {
+				fail = &attemptError{failTimeout, errDeadline}
+				break
+			}
 		}
 		pk := b.pick(cl, rt, hash)
 		ep := pk.Endpoint
@@ -179,7 +197,7 @@ type attemptOpts struct {
 func (f *forwarder) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) attemptOpts {
 	o := attemptOpts{deadline: b.deadline}
 	if !b.deadline.IsZero() {
-		o.timeout = max(time.Until(b.deadline), time.Millisecond)
+		o.timeout = max(b.deadline.Sub(f.clock()), time.Millisecond)
 	}
 	if rt.Retry != nil && rt.Retry.PerTry > 0 && (o.timeout <= 0 || rt.Retry.PerTry < o.timeout) {
 		o.timeout = rt.Retry.PerTry

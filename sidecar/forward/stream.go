@@ -90,7 +90,14 @@ type LocalReply struct {
 // StreamState is the forwarder's state for one request. A codec keeps one
 // per connection by value, so a request allocates none.
 type StreamState struct {
-	Info    stream.Info
+	Info stream.Info
+	// Now is the forwarder's latest reading of the clock while nothing
+	// that can block has run since, or zero. A codec called by the
+	// forwarder may use it for deadlines instead of reading the clock
+	// (which costs 100-300 ns on a virtual machine) as long as it has not
+	// blocked itself; a Wait clears it. After Serve returns it is the
+	// request's end.
+	Now     time.Time
 	filters requestFilters
 }
 

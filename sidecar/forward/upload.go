@@ -47,9 +47,9 @@ func (f *forwarder) failUpload(cl *cluster.Cluster, fail *attemptError) (int, bo
 }
 
 // hardDeadline is now+timeout, or zero for a timeout that is not positive.
-func hardDeadline(timeout time.Duration) time.Time {
+func (f *forwarder) hardDeadline(timeout time.Duration) time.Time {
 	if timeout <= 0 {
 		return time.Time{}
 	}
-	return time.Now().Add(timeout)
+	return f.clock().Add(timeout)
 }

@@ -79,7 +79,7 @@ func (w *writer) flush() error {
 // send writes p to the connection under the idle write deadline.
 func (w *writer) send(p []byte) error {
 	if w.idle > 0 {
-		w.dl.extend(w.conn, time.Now(), w.idle)
+		w.dl.extend(w.conn, w.dl.now(), w.idle)
 	} else {
 		w.dl.clear(w.conn)
 	}

@@ -160,6 +160,7 @@ func (s *session) Wait(d time.Duration) bool {
 		}
 		return false
 	}
+	s.fs.Now = time.Time{} // the forwarder's clock reading goes stale
 	until := time.Now().Add(d)
 	// The wait sets its own deadline; a timed body read after it gets
 	// fresh bounds from its next fill.

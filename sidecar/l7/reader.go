@@ -95,6 +95,15 @@ func (rd *reader) fill() error {
 	if rd.tm.timed {
 		rd.tm.arm(rd.conn)
 	}
+	err := rd.read()
+	if rd.tm.timed && rd.tm.refire(rd.conn, err) {
+		err = rd.read()
+	}
+	return err
+}
+
+// read reads what the connection has, at least one byte.
+func (rd *reader) read() error {
 	if rd.rc == nil {
 		return rd.fillConn()
 	}

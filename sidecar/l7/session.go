@@ -182,7 +182,7 @@ func (s *session) awaitRequest() awaited {
 	}
 	s.out.idle = idle
 	s.rd.tm.timed = false
-	s.rd.tm.dl.extend(s.conn, time.Now(), wait)
+	s.rd.tm.dl.extend(s.conn, s.clock(), wait)
 	if !s.state.CompareAndSwap(stateBusy, stateIdle) {
 		return awaitClose
 	}
@@ -198,6 +198,18 @@ func (s *session) awaitRequest() awaited {
 		return awaitPark
 	}
 	return awaitClose
+}
+
+// clock returns the forwarder's reading of the clock at the end of the
+// previous request, which nothing has blocked since, or reads the clock;
+// the reading is used up either way.
+func (s *session) clock() time.Time {
+	now := s.fs.Now
+	s.fs.Now = time.Time{}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return now
 }
 
 // finish closes the connection and ends the session. It runs once, by the

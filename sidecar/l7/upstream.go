@@ -25,6 +25,10 @@ type upstream struct {
 	resp respHead
 	// delimited: the response in progress ends when the upstream closes.
 	delimited bool
+	// idleSince is when the response's head arrived (the forwarder's
+	// clock reading): the pool counts the connection idle from then
+	// rather than read the clock again at Done.
+	idleSince time.Time
 	// The generic path's state ([upgeneric.go]), reused per exchange.
 	body decoder
 	hdrs []route.Header
@@ -58,7 +62,7 @@ func (u *upstream) release() {
 func (u *upstream) Done(ep *cluster.Endpoint, keep bool) {
 	u.release()
 	if keep {
-		ep.Pool.Put(u)
+		ep.Pool.PutAt(u, u.idleSince)
 	} else {
 		u.Close()
 	}
@@ -69,6 +73,8 @@ func (u *upstream) Send(st forward.Stream, rt *route.Route, skipXFF bool, idle t
 	u.rd.got = false // per exchange: tells a stale pooled connection from a reset
 	u.out.acquire()
 	u.out.idle = idle
+	u.out.dl.hint = st.State().Now
+	defer u.out.dl.clearHint()
 	if s, ok := st.(*session); ok {
 		return s.sendRequest(u, rt, skipXFF)
 	}
@@ -78,7 +84,9 @@ func (u *upstream) Send(st forward.Stream, rt *route.Route, skipXFF bool, idle t
 // ReadHead implements [forward.Exchange].
 func (u *upstream) ReadHead(st forward.Stream, idle time.Duration, hard time.Time) (forward.ResponseHead, bool, error) {
 	u.rd.tm.set(idle, hard)
+	u.rd.tm.dl.hint = st.State().Now
 	touched, err := u.readResponse(st)
+	u.rd.tm.dl.clearHint()
 	if err == errHeadTooLarge {
 		err = errBadResponse
 	}
@@ -112,7 +120,10 @@ func (u *upstream) WriteHead(st forward.Stream, closing bool) {
 // CopyBody implements [forward.Exchange].
 func (u *upstream) CopyBody(st forward.Stream, bodyless bool) error {
 	u.rd.discard(u.resp.size)
+	u.idleSince = st.State().Now
 	if s, ok := st.(*session); ok {
+		s.out.dl.hint = u.idleSince
+		defer s.out.dl.clearHint()
 		return s.copyResponseBody(u, bodyless)
 	}
 	return u.copyGeneric(st, bodyless)
