@@ -34,6 +34,11 @@ var runtimeTests = map[string][]string{
 	"network.LocalRateLimit / token_bucket":    {"TestRateLimitClosesConnections", "TestLocalRateLimitBeforeTCPProxy"},
 	"network.LocalRateLimit / runtime_enabled": {"TestRateLimitBuild"},
 
+	"network.RBAC / stat_prefix":              {"TestNetworkRBACBySPIFFE", "TestRBACStats"},
+	"network.RBAC / rules":                    {"TestNetworkRBACBySPIFFE", "TestNetworkRBACEmptyRules"},
+	"network.RBAC / shadow_rules":             {"TestNetworkRBACShadow"},
+	"network.RBAC / shadow_rules_stat_prefix": {"TestNetworkRBACShadow"},
+
 	"network.TcpProxy / stat_prefix":  {"TestTCPProxyStatPrefix"},
 	"network.TcpProxy / cluster":      {"TestRelayEchoes", "TestTCPMaxConnections"},
 	"network.TcpProxy / idle_timeout": {"TestIdleTimeoutClosesQuietConnection", "TestIdleTimeoutSparesOneWayTraffic"},
@@ -65,6 +70,36 @@ var runtimeTests = map[string][]string{
 	"http.HTTPFault / abort.response_body": {"TestFault"},
 	"http.HTTPFault / headers[]":           {"TestFault"},
 	"http.HTTPFault / max_active_faults":   {"TestFaultMaxActive", "TestFaultMaxActiveThroughSockets"},
+
+	"http.RBAC / rules":                    {"TestHTTPRBACPathAndMethod", "TestHTTPRBACSourceIP"},
+	"http.RBAC / rules_stat_prefix":        {"TestHTTPRBACPathAndMethod"},
+	"http.RBAC / shadow_rules":             {"TestHTTPRBACPathAndMethod"},
+	"http.RBAC / shadow_rules_stat_prefix": {"TestHTTPRBACPathAndMethod"},
+
+	"RBAC rules / action":   {"TestNetworkRBACEmptyRules", "TestHTTPRBACSourceIP", "TestEmptyRules"},
+	"RBAC rules / policies": {"TestHTTPRBACPathAndMethod", "TestMatchOrder"},
+
+	"RBAC Permission / any":                    {"TestNetworkRBACBySPIFFE", "TestPermissions"},
+	"RBAC Permission / header":                 {"TestHTTPRBACPathAndMethod", "TestPermissions"},
+	"RBAC Permission / url_path":               {"TestHTTPRBACPathAndMethod", "TestPermissions"},
+	"RBAC Permission / destination_ip":         {"TestPermissions"},
+	"RBAC Permission / destination_port":       {"TestPermissions"},
+	"RBAC Permission / destination_port_range": {"TestPermissions"},
+	"RBAC Permission / requested_server_name":  {"TestPermissions"},
+	"RBAC Permission / and_rules":              {"TestHTTPRBACPathAndMethod", "TestPermissions"},
+	"RBAC Permission / or_rules":               {"TestPermissions"},
+	"RBAC Permission / not_rule":               {"TestPermissions"},
+
+	"RBAC Principal / any":              {"TestPrincipals"},
+	"RBAC Principal / authenticated":    {"TestNetworkRBACBySPIFFE", "TestHTTPRBACPathAndMethod", "TestPrincipals"},
+	"RBAC Principal / source_ip":        {"TestNetworkRBACSourceIP", "TestPrincipals"},
+	"RBAC Principal / direct_remote_ip": {"TestHTTPRBACSourceIP", "TestPrincipals"},
+	"RBAC Principal / remote_ip":        {"TestPrincipals"},
+	"RBAC Principal / header":           {"TestPrincipals"},
+	"RBAC Principal / url_path":         {"TestPrincipals"},
+	"RBAC Principal / and_ids":          {"TestPrincipals"},
+	"RBAC Principal / or_ids":           {"TestPrincipals"},
+	"RBAC Principal / not_id":           {"TestPrincipals"},
 
 	"RouteConfiguration / virtual_hosts[]":                         {"TestMatch"},
 	"RouteConfiguration / validate_clusters":                       {"TestValidateClusters"},

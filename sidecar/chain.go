@@ -1,12 +1,15 @@
 package sidecar
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stream"
 	tlstransport "github.com/meshlb/meshlb/sidecar/transport"
 )
 
@@ -44,8 +47,27 @@ func (s *Sidecar) buildChain(name string, fc *spec.FilterChain, key string, set 
 			return nil, fmt.Errorf("transport_socket: %w", err)
 		}
 		ch.transport = t
+		ch.localURIs = localURIs(fc.TLS.Certificates)
 	}
 	return ch, nil
+}
+
+// localURIs returns the URI SANs of the first certificate's leaf (the
+// local SPIFFE ID): the one a chain presents, unless the client's SNI or
+// algorithms pick another of the same identity.
+func localURIs(certs []spec.Certificate) []string {
+	if len(certs) == 0 {
+		return nil
+	}
+	b, _ := pem.Decode(certs[0].Chain)
+	if b == nil {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return nil // the transport socket has refused it already
+	}
+	return stream.URIs(leaf)
 }
 
 func (s *Sidecar) buildFilter(listener string, nf *spec.NetworkFilter, prev filterchain.Filter) (filterchain.Filter, error) {
@@ -58,7 +80,7 @@ func (s *Sidecar) buildFilter(listener string, nf *spec.NetworkFilter, prev filt
 
 // runtime returns the chain as the connection handler runs it.
 func (ch *Chain) runtime() *filterchain.Chain {
-	out := &filterchain.Chain{Name: ch.Spec.Name, Filters: ch.filters, Transport: ch.transport}
+	out := &filterchain.Chain{Name: ch.Spec.Name, Filters: ch.filters, Transport: ch.transport, LocalURIs: ch.localURIs}
 	if ch.HTTP != nil {
 		out.Terminal = ch.HTTP
 	} else {

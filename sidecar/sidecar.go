@@ -63,6 +63,8 @@ type Chain struct {
 	tcpCfg  *l4.Config
 	// transport terminates TLS on the chain's connections; nil: plaintext.
 	transport filterchain.Transport
+	// localURIs are the URI SANs of the chain's TLS certificate.
+	localURIs []string
 }
 
 // Sidecar is the data plane. Apply is safe to call from one goroutine at a

@@ -179,8 +179,8 @@ func namedCounters(out []stat, sc *sidecar.Sidecar) []stat {
 
 // filterCounter parses the counters of the HTTP filters, whose subject is
 // not their name's second part: Envoy's
-// "<stat_prefix>.http_local_rate_limit.<stat>" and
-// "http.<stat_prefix>.fault.<stat>".
+// "<stat_prefix>.http_local_rate_limit.<stat>",
+// "http.<stat_prefix>.fault.<stat>" and the RBAC filters'.
 func filterCounter(name string) (stat, bool) {
 	i := strings.LastIndexByte(name, '.')
 	if i < 0 {
@@ -196,5 +196,22 @@ func filterCounter(name string) (stat, bool) {
 		st.scope, st.label, st.subject = "http_fault", "envoy_http_conn_manager_prefix", p[len("http."):]
 		return st, true
 	}
-	return stat{}, false
+	return rbacCounter(st, head)
+}
+
+// rbacCounter parses the RBAC filters' counters: the HTTP filter's
+// "http.<stat_prefix>.rbac.<stat>", labelled by the connection manager's
+// prefix, and the network filter's "<stat_prefix>.rbac.<stat>", which
+// Envoy's default tag extractors leave in the metric name.
+func rbacCounter(st stat, head string) (stat, bool) {
+	p, ok := strings.CutSuffix(head, ".rbac")
+	switch {
+	case !ok:
+		return stat{}, false
+	case strings.HasPrefix(p, "http."):
+		st.scope, st.label, st.subject = "http_rbac", "envoy_http_conn_manager_prefix", p[len("http."):]
+	default:
+		st.scope = strings.ReplaceAll(metricName(p), ".", "_") + "_rbac"
+	}
+	return st, true
 }

@@ -102,19 +102,28 @@ func checkTLSCriteria(m *listenerv3.FilterChainMatch, inspected bool) error {
 func decodeCIDRs(rs []*corev3.CidrRange) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for i, r := range rs {
-		if err := cidrFields.check(r); err != nil {
+		p, err := decodeCIDR(r)
+		if err != nil {
 			return nil, within(index("", i), err)
 		}
-		ip, err := netip.ParseAddr(r.GetAddressPrefix())
-		if err != nil || ip.Zone() != "" || strings.Contains(r.GetAddressPrefix(), "/") {
-			return nil, errorf(index("", i)+".address_prefix", "%q is not an IP address", r.GetAddressPrefix())
-		}
-		bits := int(r.GetPrefixLen().GetValue())
-		if bits > ip.BitLen() {
-			return nil, errorf(index("", i)+".prefix_len", "%d is longer than the %d bits of %s", bits, ip.BitLen(), ip)
-		}
-		p, _ := ip.Prefix(bits)
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// decodeCIDR decodes one CidrRange into a masked prefix.
+func decodeCIDR(r *corev3.CidrRange) (netip.Prefix, error) {
+	if err := cidrFields.check(r); err != nil {
+		return netip.Prefix{}, err
+	}
+	ip, err := netip.ParseAddr(r.GetAddressPrefix())
+	if err != nil || ip.Zone() != "" || strings.Contains(r.GetAddressPrefix(), "/") {
+		return netip.Prefix{}, errorf("address_prefix", "%q is not an IP address", r.GetAddressPrefix())
+	}
+	bits := int(r.GetPrefixLen().GetValue())
+	if bits > ip.BitLen() {
+		return netip.Prefix{}, errorf("prefix_len", "%d is longer than the %d bits of %s", bits, ip.BitLen(), ip)
+	}
+	p, _ := ip.Prefix(bits)
+	return p, nil
 }

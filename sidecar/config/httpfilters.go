@@ -21,6 +21,7 @@ type filterDecoder func(a *anypb.Any, perRoute bool) (any, error)
 var filterDecoders = map[string]filterDecoder{
 	localRateLimitType: decodeLocalRateLimit,
 	faultType:          decodeFault,
+	spec.HTTPRBACType:  decodeHTTPRBAC,
 }
 
 // HTTPFilterTypes returns the type URLs of the HTTP filters this package

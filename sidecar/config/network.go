@@ -14,6 +14,7 @@ import (
 // filter builder of the same type URL takes (sidecar/filterchain).
 var networkDecoders = map[string]func(*anypb.Any) (any, error){
 	spec.LocalRateLimitType: decodeNetworkRateLimit,
+	spec.NetworkRBACType:    decodeNetworkRBAC,
 }
 
 var (

@@ -2,11 +2,13 @@ package filterchain
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"sync/atomic"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Terminal is the last filter of a chain: it owns the connection it is
@@ -29,6 +31,9 @@ type Chain struct {
 	// nil means plaintext. The TLS transport socket will fill it.
 	Transport Transport
 	Terminal  Terminal
+	// LocalURIs are the URI SANs of the certificate the transport socket
+	// presents (the local SPIFFE ID), for [stream.TLS].
+	LocalURIs []string
 }
 
 // Handler serves one listener's connections: it selects the chain for
@@ -91,7 +96,7 @@ func (h *Handler) ServeConn(ctx context.Context, c net.Conn) {
 		c.Close()
 		return
 	}
-	ch.ServeConn(ctx, c)
+	ch.serve(ctx, c, &ci)
 }
 
 // addrPort returns a's IP and port, or the zero value for a non-IP
@@ -104,9 +109,16 @@ func addrPort(a net.Addr) netip.AddrPort {
 }
 
 // ServeConn runs the chain on c: each filter's OnNewConnection in order,
-// then the transport socket, then the terminal filter, which owns c from
-// then on.
+// then the transport socket, then each [ConnFilter]'s OnConnected, then
+// the terminal filter, which owns c from then on and finds the
+// connection's [stream.Conn] in its context.
 func (ch *Chain) ServeConn(ctx context.Context, c net.Conn) {
+	ci := ConnInfo{Local: addrPort(c.LocalAddr()), Remote: addrPort(c.RemoteAddr())}
+	ci.DirectRemote = ci.Remote
+	ch.serve(ctx, c, &ci)
+}
+
+func (ch *Chain) serve(ctx context.Context, c net.Conn, ci *ConnInfo) {
 	var data []DataFilter
 	for _, f := range ch.Filters {
 		if f.OnNewConnection(c) == Close {
@@ -128,5 +140,16 @@ func (ch *Chain) ServeConn(ctx context.Context, c net.Conn) {
 		}
 		c = tc
 	}
-	ch.Terminal.ServeConn(ctx, c)
+	sc := &stream.Conn{Local: ci.Local, Remote: ci.Remote, DirectRemote: ci.DirectRemote}
+	if tc, ok := c.(*tls.Conn); ok {
+		cs := tc.ConnectionState()
+		sc.TLS = stream.NewTLS(&cs, ch.LocalURIs)
+	}
+	for _, f := range ch.Filters {
+		if cf, ok := f.(ConnFilter); ok && cf.OnConnected(sc) == Close {
+			c.Close()
+			return
+		}
+	}
+	ch.Terminal.ServeConn(stream.WithConn(ctx, sc), c)
 }

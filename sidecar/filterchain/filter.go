@@ -5,13 +5,15 @@
 // Matching follows Envoy's FilterChainMatch rules ([Matcher]). Network
 // filters are plug-ins registered by Envoy type URL ([Register], [Get]),
 // built from plain spec configurations; this package registers Envoy's
-// network local rate limit filter.
+// network local rate limit and RBAC filters.
 package filterchain
 
 import (
 	"fmt"
 	"net"
 	"sync/atomic"
+
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Status says whether a filter lets a connection go on.
@@ -41,6 +43,16 @@ type Filter interface {
 type DataFilter interface {
 	Filter
 	OnData(c net.Conn, p []byte) Status
+}
+
+// ConnFilter is a Filter that also decides once the connection's
+// transport socket is up: OnConnected is called with the connection's
+// facts (its addresses and TLS peer certificate) after the handshake and
+// before the terminal filter reads a byte, and [Close] closes the
+// connection at once. It must not block.
+type ConnFilter interface {
+	Filter
+	OnConnected(c *stream.Conn) Status
 }
 
 // Env is what a [Builder] gets besides the filter's configuration.

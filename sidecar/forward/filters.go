@@ -26,6 +26,7 @@ func (ss *StreamState) MarkIdleTimeout() { ss.filters.idleOut = true }
 func (f *forwarder) filterRequest(rt *route.Route) (done, keep bool) {
 	fs := &f.ss.filters
 	fs.stream.Reset(f.st.Request(), f.st)
+	fs.stream.Conn = f.conn()
 	fs.idleOut = false
 	index := -1
 	if rt != nil {
@@ -49,6 +50,22 @@ func (f *forwarder) filterRequest(rt *route.Route) (done, keep bool) {
 	}
 	f.info.Flags |= stream.DownstreamConnectionTermination
 	return true, false // the client went away
+}
+
+// ConnStream is a [Stream] that knows its downstream connection (its
+// addresses and TLS peer), for filters and the XFCC header. Codecs
+// implement it as an optional capability.
+type ConnStream interface {
+	Conn() *stream.Conn
+}
+
+// conn returns the stream's connection, or nil when the codec does not
+// know it.
+func (f *forwarder) conn() *stream.Conn {
+	if cs, ok := f.st.(ConnStream); ok {
+		return cs.Conn()
+	}
+	return nil
 }
 
 // headerLines formats hs for a local reply. Local replies of filters only.

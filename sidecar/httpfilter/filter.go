@@ -103,6 +103,9 @@ type Waiter interface {
 type Stream struct {
 	// Request is the request head, with its route already matched.
 	Request *route.Request
+	// Conn is the downstream connection (addresses, TLS peer); nil when
+	// the codec does not know it. The forwarder sets it after Reset.
+	Conn *stream.Conn
 	// Wait waits for filters (fault delays); nil waits on a timer.
 	Wait Waiter
 	// Reply is the local reply when a hook returned [StopReply].

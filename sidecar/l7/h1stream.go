@@ -7,16 +7,24 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // The HTTP/1 server codec presents each request as a [forward.Stream].
-var _ forward.Stream = (*session)(nil)
+var (
+	_ forward.Stream     = (*session)(nil)
+	_ forward.ConnStream = (*session)(nil)
+)
 
 // Request implements [forward.Stream].
 func (s *session) Request() *route.Request { return &s.head.Request }
 
 // Peer implements [forward.Stream].
 func (s *session) Peer() []byte { return s.peer }
+
+// Conn implements [forward.ConnStream]: nil when the connection was
+// served without a filter chain.
+func (s *session) Conn() *stream.Conn { return s.sconn }
 
 // Framing implements [forward.Stream].
 func (s *session) Framing() forward.Framing {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/forward"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Session states. Exactly one party moves a session out of stateIdle or
@@ -40,6 +41,9 @@ type session struct {
 	out  writer
 	head reqHead
 	peer []byte // client IP, for X-Forwarded-For
+	// sconn is the connection as the filter chain describes it; nil
+	// without one.
+	sconn *stream.Conn
 	// headStart is when the head being read started to arrive, when it
 	// took more than one read; else zero.
 	headStart time.Time
@@ -67,7 +71,7 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
-	s := &session{srv: srv, conn: c, ctx: ctx, fd: -1}
+	s := &session{srv: srv, conn: c, ctx: ctx, fd: -1, sconn: stream.ConnFrom(ctx)}
 	if srv.parker != nil {
 		s.fd = parkFD(c)
 	}
