@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -77,6 +78,54 @@ func BenchmarkPickDone(b *testing.B) {
 				pk := cl.Pick(0)
 				pk.Done(cluster.Outcome{Status: 200})
 			}
+		})
+	}
+}
+
+// BenchmarkPickSwapParallel picks and reports outcomes from every P while
+// another goroutine keeps installing a new picker in the runtime (a
+// snapshot swap, or a rebuild after a health change), for each policy
+// over 100 endpoints in two priority levels with one endpoint down.
+func BenchmarkPickSwapParallel(b *testing.B) {
+	for _, policy := range Names() {
+		b.Run(policy, func(b *testing.B) {
+			w := make([]uint32, 100)
+			for i := range w {
+				w[i] = 1
+			}
+			eps := endpoints(w...)
+			for _, e := range eps[90:] {
+				e.Priority = 1
+			}
+			eps[0].Health = spec.Unhealthy
+			cfg := &spec.Cluster{LBPolicy: spec.LBPolicy(policy), PanicThreshold: 50}
+			rt := &cluster.Runtime{}
+			rt.Install(Build(cfg, eps))
+			cl := &cluster.Cluster{Runtime: rt}
+			stop, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						rt.Install(Build(cfg, eps))
+					}
+				}
+			}()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				h := uint64(1)
+				for pb.Next() {
+					h = h*6364136223846793005 + 1442695040888963407
+					pk := cl.Pick(h | 1)
+					pk.Done(cluster.Outcome{Status: 200})
+				}
+			})
+			b.StopTimer()
+			close(stop)
+			<-done
 		})
 	}
 }

@@ -23,7 +23,11 @@ const maxSchedule = 1 << 14
 // Build precomputes a smooth weighted round-robin schedule (nginx's
 // algorithm: no endpoint gets a burst), so Pick is one atomic add and one
 // index.
-func (roundRobinBuilder) Build(_ *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
+func (roundRobinBuilder) Build(cfg *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
+	return withSlowStart(cfg, endpoints, buildRoundRobin(endpoints))
+}
+
+func buildRoundRobin(endpoints []*cluster.Endpoint) cluster.Picker {
 	if equalWeights(endpoints) {
 		return &roundRobin{schedule: endpoints}
 	}

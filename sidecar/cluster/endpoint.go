@@ -30,6 +30,11 @@ type State struct {
 	ConnectFailures atomic.Uint64
 	// Pool holds idle HTTP/1.1 connections to this address.
 	Pool Pool
+	// Latency is the peak-EWMA latency estimate of attempts on Addr.
+	Latency EWMA
+	// Added is when the registry first saw the endpoint (UnixNano), for
+	// slow start.
+	Added int64
 }
 
 // Endpoint is one upstream address as a snapshot sees it: configuration
@@ -59,6 +64,16 @@ type Endpoint struct {
 func (e *Endpoint) Usable() bool {
 	return (e.Health == spec.Healthy || e.Health == spec.Degraded) && (e.Active == nil || !e.Active.Failed()) &&
 		(e.Outlier == nil || !e.Outlier.Ejected())
+}
+
+// Since returns when the endpoint last became available (UnixNano): when
+// the registry first saw it or, with an active check, when it last passed
+// after failing. Slow start counts from it.
+func (e *Endpoint) Since() int64 {
+	if e.Active != nil {
+		return max(e.Added, e.Active.since.Load())
+	}
+	return e.Added
 }
 
 // Availability is how an endpoint may take traffic, as Envoy's host sets
@@ -131,7 +146,7 @@ func (r *Registry) Get(addr string, t Transport) *State {
 	defer r.mu.Unlock()
 	s, ok := r.m[k]
 	if !ok {
-		s = &State{Addr: addr, Transport: t}
+		s = &State{Addr: addr, Transport: t, Added: time.Now().UnixNano()}
 		s.Pool.shared = &r.Idle
 		r.m[k] = s
 	}

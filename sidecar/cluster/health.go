@@ -1,6 +1,9 @@
 package cluster
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // ActiveHealth is the active health-check verdict on one endpoint of one
 // cluster (Envoy's FAILED_ACTIVE_HC flag). It is kept in the cluster's
@@ -10,13 +13,20 @@ import "sync/atomic"
 // until its first check passes. Safe for concurrent use.
 type ActiveHealth struct {
 	failed atomic.Bool
+	since  atomic.Int64 // UnixNano of the last change to passing
 }
 
 // Failed reports whether the endpoint fails its active health check.
 func (h *ActiveHealth) Failed() bool { return h.failed.Load() }
 
 // SetFailed records the verdict and reports whether it changed.
-func (h *ActiveHealth) SetFailed(failed bool) bool { return h.failed.Swap(failed) != failed }
+func (h *ActiveHealth) SetFailed(failed bool) bool {
+	changed := h.failed.Swap(failed) != failed
+	if changed && !failed {
+		h.since.Store(time.Now().UnixNano())
+	}
+	return changed
+}
 
 // HealthCheckStats are Envoy's cluster.<name>.health_check.* counters.
 type HealthCheckStats struct {

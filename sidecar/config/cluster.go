@@ -22,7 +22,8 @@ var (
 		"name", "alt_stat_name", "type", "eds_cluster_config", "connect_timeout",
 		"lb_policy", "load_assignment", "circuit_breakers", "metadata",
 		"common_http_protocol_options", "http2_protocol_options", "typed_extension_protocol_options", "transport_socket", "health_checks",
-		"outlier_detection", "ring_hash_lb_config", "maglev_lb_config", "common_lb_config")
+		"outlier_detection", "ring_hash_lb_config", "maglev_lb_config", "common_lb_config",
+		"load_balancing_policy", "least_request_lb_config", "round_robin_lb_config")
 	// The eds_config is not checked: the sidecar takes endpoints from
 	// wherever its clusters come from (ADS).
 	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
@@ -61,16 +62,12 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 	if err := clusterFields.check(c); err != nil {
 		return nil, err
 	}
-	policy, ok := lbPolicies[c.GetLbPolicy()]
-	if !ok {
-		return nil, errorf("lb_policy", "%s is not supported", c.GetLbPolicy())
-	}
 	timeout, err := durationOr(c.GetConnectTimeout(), defaultConnectTimeout)
 	if err != nil {
 		return nil, within("connect_timeout", err)
 	}
-	out := &Cluster{Name: c.GetName(), LBPolicy: policy, ConnectTimeout: timeout}
-	if err := decodeHashLB(c, out); err != nil {
+	out := &Cluster{Name: c.GetName(), ConnectTimeout: timeout}
+	if err := decodePolicy(c, out); err != nil {
 		return nil, err
 	}
 	if err := decodeCommonLB(c, out); err != nil {
@@ -95,6 +92,23 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 		return nil, within("outlier_detection", err)
 	}
 	return out, nil
+}
+
+// decodePolicy sets out's balancing policy and its options, from
+// load_balancing_policy or else lb_policy and its *_lb_config.
+func decodePolicy(c *clusterv3.Cluster, out *Cluster) error {
+	if c.GetLoadBalancingPolicy() != nil {
+		return decodeLBPolicy(c, out)
+	}
+	policy, ok := lbPolicies[c.GetLbPolicy()]
+	if !ok {
+		return errorf("lb_policy", "%s is not supported", c.GetLbPolicy())
+	}
+	out.LBPolicy = policy
+	if err := decodeHashLB(c, out); err != nil {
+		return err
+	}
+	return decodeLegacyLB(c, out)
 }
 
 // decodeDiscovery sets out's type and its endpoint source: the inline

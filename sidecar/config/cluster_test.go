@@ -1,6 +1,7 @@
 package config
 
 import (
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/pick_first/v3" // an unsupported policy type
 	"testing"
 	"time"
 
@@ -78,6 +79,39 @@ metadata: {filter_metadata: {meshlb: {team: a}}}
 			Static:         &LoadAssignment{ClusterName: "be"},
 			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, PanicThreshold: 50},
 	}, {
+		name: "least request options and slow start",
+		yaml: "{name: be, lb_policy: LEAST_REQUEST, least_request_lb_config: {choice_count: 3, active_request_bias: {default_value: 0, runtime_key: k}, slow_start_config: {slow_start_window: 30s, min_weight_percent: {value: 20}}}}",
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "least_request",
+			LeastRequest: &LeastRequest{ChoiceCount: 3, BiasSet: true},
+			SlowStart:    &SlowStart{Window: 30 * time.Second, Aggression: 1, MinWeightPercent: 20}}),
+	}, {
+		name: "round robin slow start",
+		yaml: "{name: be, round_robin_lb_config: {slow_start_config: {slow_start_window: 10s, aggression: {default_value: 2, runtime_key: k}}}}",
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "round_robin",
+			SlowStart: &SlowStart{Window: 10 * time.Second, Aggression: 2, MinWeightPercent: 10}}),
+	}, {
+		name: "load_balancing_policy skips unknown types",
+		yaml: `{name: be, lb_policy: LOAD_BALANCING_POLICY_CONFIG, load_balancing_policy: {policies: [
+			{typed_extension_config: {name: x, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.pick_first.v3.PickFirst}}},
+			{typed_extension_config: {name: lr, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest, choice_count: 4}}}]}}`,
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "least_request", LeastRequest: &LeastRequest{ChoiceCount: 4}}),
+	}, {
+		name: "load_balancing_policy ring hash",
+		yaml: `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: rh, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash, minimum_ring_size: 2048}}}]}}`,
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "ring_hash", RingHash: &RingHash{MinRingSize: 2048}}),
+	}, {
+		name: "load_balancing_policy maglev",
+		yaml: `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: m, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev, table_size: 65537}}}]}}`,
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "maglev", MaglevTableSize: 65537}),
+	}, {
+		name: "load_balancing_policy random and round robin",
+		yaml: `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: r, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random}}}, {typed_extension_config: {name: rr, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin}}}]}}`,
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "random"}),
+	}, {
+		name: "load_balancing_policy peak ewma",
+		yaml: `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: p, typed_config: {"@type": type.googleapis.com/xds.type.v3.TypedStruct, type_url: type.googleapis.com/meshlb.load_balancing_policies.peak_ewma.v1.PeakEwma, value: {decay_time: 5s, default_rtt: 0.05s}}}}]}}`,
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "peak_ewma", PeakEWMA: &PeakEWMA{DecayTime: 5 * time.Second, DefaultRTT: 50 * time.Millisecond}}),
+	}, {
 		name: "panic threshold {} as Consul sends disables panic mode",
 		yaml: "{name: be, common_lb_config: {healthy_panic_threshold: {}}}",
 		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
@@ -140,6 +174,17 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"zone aware", "{name: be, common_lb_config: {zone_aware_lb_config: {min_cluster_size: 3}}}", `cluster "be": common_lb_config.zone_aware_lb_config: not supported`},
 		{"locality weighted ring hash", "{name: be, lb_policy: RING_HASH, common_lb_config: {locality_weighted_lb_config: {}}}",
 			`cluster "be": common_lb_config.locality_weighted_lb_config: not supported with lb_policy ring_hash`},
+		{"least request config without least request", "{name: be, least_request_lb_config: {}}", `cluster "be": least_request_lb_config: only allowed with lb_policy LEAST_REQUEST`},
+		{"slow start aggression 0", "{name: be, round_robin_lb_config: {slow_start_config: {slow_start_window: 1s, aggression: {default_value: 0, runtime_key: k}}}}",
+			`cluster "be": round_robin_lb_config.slow_start_config.aggression.default_value: must be above 0`},
+		{"typed policy with lb_policy", `{name: be, lb_policy: RING_HASH, load_balancing_policy: {policies: [{typed_extension_config: {name: r, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random}}}]}}`,
+			`cluster "be": lb_policy: RING_HASH is not allowed with load_balancing_policy`},
+		{"typed policy unsupported field", `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: r, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin, locality_lb_config: {zone_aware_lb_config: {}}}}}]}}`,
+			`cluster "be": load_balancing_policy.policies[0].typed_extension_config.typed_config.locality_lb_config: not supported`},
+		{"typed policy none supported", `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: x, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.pick_first.v3.PickFirst}}}]}}`,
+			`cluster "be": load_balancing_policy.policies: none is supported`},
+		{"peak ewma unknown key", `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: p, typed_config: {"@type": type.googleapis.com/xds.type.v3.TypedStruct, type_url: type.googleapis.com/meshlb.load_balancing_policies.peak_ewma.v1.PeakEwma, value: {penalty: 5s}}}}]}}`,
+			`cluster "be": load_balancing_policy.policies[0].typed_extension_config.typed_config.value.penalty: not supported`},
 		{"strict dns", "{name: be, type: STRICT_DNS}", `cluster "be": type: STRICT_DNS is not supported`},
 		{"original dst", "{name: be, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED}", `cluster "be": lb_policy: CLUSTER_PROVIDED is not supported`},
 		{"outlier failure percentage", "{name: be, outlier_detection: {failure_percentage_threshold: 50}}", `cluster "be": outlier_detection.failure_percentage_threshold: not supported`},
@@ -185,4 +230,13 @@ func TestDecodeClusterErrors(t *testing.T) {
 			wantError(t, err, tt.want)
 		})
 	}
+}
+
+// withDefaults fills c, a STATIC cluster without endpoints, with what the
+// decoder defaults.
+func withDefaults(c *Cluster) *Cluster {
+	c.Type, c.ConnectTimeout, c.Static = DiscoveryStatic, 5*time.Second, &LoadAssignment{ClusterName: c.Name}
+	c.MaxConnections, c.MaxPendingRequests, c.MaxRequests, c.MaxRetries = 1024, 1024, 1024, 3
+	c.IdleTimeout, c.PanicThreshold = time.Hour, 50
+	return c
 }

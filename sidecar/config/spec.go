@@ -29,6 +29,9 @@ type (
 	LBPolicy        = spec.LBPolicy
 	Cluster         = spec.Cluster
 	RingHash        = spec.RingHash
+	LeastRequest    = spec.LeastRequest
+	PeakEWMA        = spec.PeakEWMA
+	SlowStart       = spec.SlowStart
 	HealthStatus    = spec.HealthStatus
 	Endpoint        = spec.Endpoint
 	LoadAssignment  = spec.LoadAssignment

@@ -284,6 +284,40 @@ type Cluster struct {
 	// (common_lb_config.locality_weighted_lb_config): a locality is picked
 	// first, by its weight times its availability.
 	LocalityWeighted bool
+	// LeastRequest configures the least_request policy; nil means Envoy's
+	// defaults.
+	LeastRequest *LeastRequest
+	// PeakEWMA configures the peak_ewma policy; nil means its defaults.
+	PeakEWMA *PeakEWMA
+	// SlowStart ramps up the traffic of new endpoints (round_robin and
+	// least_request); nil: none.
+	SlowStart *SlowStart
+}
+
+// LeastRequest is Envoy's least_request_lb_config. Zero values mean
+// Envoy's defaults: ChoiceCount 2, ActiveRequestBias 1 (BiasSet
+// distinguishes an explicit 0).
+type LeastRequest struct {
+	ChoiceCount       uint32
+	ActiveRequestBias float64
+	BiasSet           bool
+}
+
+// PeakEWMA configures the peak-EWMA power-of-two-choices policy
+// (Linkerd's): DecayTime is the EWMA's time constant (default 10s),
+// DefaultRTT the latency assumed before the first outcome (default 30ms).
+type PeakEWMA struct {
+	DecayTime, DefaultRTT time.Duration
+}
+
+// SlowStart is Envoy's slow_start_config: an endpoint younger than Window
+// (since it was added or passed its active check again) gets its weight
+// scaled by max(MinWeightPercent/100, (age/Window)^(1/Aggression)).
+// Decoders fill Aggression (default 1) and MinWeightPercent (default 10).
+type SlowStart struct {
+	Window           time.Duration
+	Aggression       float64
+	MinWeightPercent float64
 }
 
 // UpstreamProtocol is the HTTP protocol a cluster speaks to its endpoints.
