@@ -3,9 +3,9 @@ package l7
 import (
 	"bytes"
 	"fmt"
-	"time"
 	"io"
 	"testing"
+	"time"
 )
 
 // decodeAll reads a chunked body from b through the generic decoder. It
