@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// The retry_on conditions meshlb accepts. The router acts on the first six;
+// The retry_on conditions meshlb accepts. The router acts on the first seven;
 // the others (HTTP/2 and gRPC conditions) cannot occur on an HTTP/1.1
 // upstream and are accepted so that configurations written for Envoy load.
 const (
@@ -19,19 +19,21 @@ const (
 	ResetBeforeRequest = "reset-before-request"
 	ConnectFailure     = "connect-failure"
 	Retriable4xx       = "retriable-4xx"
-	EnvoyRateLimited   = "envoy-ratelimited"
-	RefusedStream      = "refused-stream"
-	Cancelled          = "cancelled"
-	DeadlineExceeded   = "deadline-exceeded"
-	Internal           = "internal"
-	ResourceExhausted  = "resource-exhausted"
-	Unavailable        = "unavailable"
+	// RetriableStatusCodes retries the route's retriable_status_codes.
+	RetriableStatusCodes = "retriable-status-codes"
+	EnvoyRateLimited     = "envoy-ratelimited"
+	RefusedStream        = "refused-stream"
+	Cancelled            = "cancelled"
+	DeadlineExceeded     = "deadline-exceeded"
+	Internal             = "internal"
+	ResourceExhausted    = "resource-exhausted"
+	Unavailable          = "unavailable"
 )
 
-// known is the accepted set. retriable-status-codes and the header-based
-// conditions are absent: they need fields meshlb does not implement.
+// known is the accepted set. The header-based conditions are absent: they
+// need fields meshlb does not implement.
 var known = map[string]bool{
-	FiveXX: true, GatewayError: true, Reset: true, ResetBeforeRequest: true,
+	FiveXX: true, GatewayError: true, Reset: true, ResetBeforeRequest: true, RetriableStatusCodes: true,
 	ConnectFailure: true, Retriable4xx: true, EnvoyRateLimited: true, RefusedStream: true,
 	Cancelled: true, DeadlineExceeded: true, Internal: true, ResourceExhausted: true, Unavailable: true,
 }

@@ -21,7 +21,7 @@ func TestParse(t *testing.T) {
 				"envoy-ratelimited", "refused-stream", "cancelled", "deadline-exceeded", "internal",
 				"resource-exhausted", "unavailable"}, ""},
 		{"one unknown", "5xx,teapot", nil, `condition "teapot" is not supported`},
-		{"status codes need a field", "retriable-status-codes", nil, `condition "retriable-status-codes" is not supported`},
+		{"status codes", "retriable-status-codes,connect-failure", []string{"retriable-status-codes", "connect-failure"}, ""},
 		{"several unknown", "teapot,5xx,kettle", nil, `conditions "teapot", "kettle" are not supported`},
 		{"case matters", "5XX", nil, `condition "5XX" is not supported`},
 	}
@@ -43,7 +43,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestKnown(t *testing.T) {
-	for name, want := range map[string]bool{"5xx": true, "unavailable": true, "retriable-status-codes": false, "": false} {
+	for name, want := range map[string]bool{"5xx": true, "unavailable": true, "retriable-status-codes": true, "retriable-headers": false, "": false} {
 		if got := Known(name); got != want {
 			t.Errorf("Known(%q) = %v, want %v", name, got, want)
 		}

@@ -24,7 +24,7 @@ var (
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
 	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
 	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout",
-		"retry_host_predicate", "host_selection_retry_max_attempts")
+		"retry_host_predicate", "host_selection_retry_max_attempts", "retriable_status_codes")
 	hostPredicateFields = allow(&routev3.RetryPolicy_RetryHostPredicate{}, "name", "typed_config")
 	previousHostsType   = typeURL(&previoushostsv3.PreviousHostsPredicate{})
 	redirectFields      = allow(&routev3.RedirectAction{},
@@ -107,6 +107,12 @@ func decodeRetry(p *routev3.RetryPolicy) (*RetryPolicy, error) {
 	out.On = on
 	if n := p.GetNumRetries(); n != nil {
 		out.NumRetries = int(n.GetValue())
+	}
+	for i, c := range p.GetRetriableStatusCodes() {
+		if c < 100 || c > 599 {
+			return nil, errorf(index("retriable_status_codes", i), "%d is not an HTTP status", c)
+		}
+		out.RetriableStatusCodes = append(out.RetriableStatusCodes, int(c))
 	}
 	if out.PerTry, err = durationOr(p.GetPerTryTimeout(), 0); err != nil {
 		return nil, within("per_try_timeout", err)

@@ -59,6 +59,12 @@ func TestRetries(t *testing.T) {
 		{"retriable-4xx", &spec.RetryPolicy{On: []string{"retriable-4xx"}, NumRetries: 1}, 1, 409, 0, "GET", 200, 2},
 		{"per-try timeout", &spec.RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PerTry: 50 * time.Millisecond}, 1, 200, 300 * time.Millisecond, "GET", 200, 2},
 		{"body not retried", &spec.RetryPolicy{On: []string{"5xx"}, NumRetries: 2}, 1, 503, 0, "POST", 503, 1},
+		{"retriable-status-codes", &spec.RetryPolicy{On: []string{"connect-failure", "retriable-status-codes"}, NumRetries: 2,
+			RetriableStatusCodes: []int{429, 503}}, 2, 429, 0, "GET", 200, 3},
+		{"retriable-status-codes ignores others", &spec.RetryPolicy{On: []string{"retriable-status-codes"}, NumRetries: 2,
+			RetriableStatusCodes: []int{503}}, 1, 500, 0, "GET", 500, 1},
+		{"status codes need the condition", &spec.RetryPolicy{On: []string{"connect-failure"}, NumRetries: 2,
+			RetriableStatusCodes: []int{503}}, 1, 503, 0, "GET", 503, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"slices"
 	"time"
 
 	"github.com/meshlb/meshlb/internal/retryon"
@@ -26,6 +27,8 @@ const (
 	RetryConnectFailure
 	// RetryRetriable4xx: a 409 response.
 	RetryRetriable4xx
+	// RetryStatusCodes: a response whose status is one of Retry.Codes.
+	RetryStatusCodes
 )
 
 // retryNames maps the conditions the engine acts on to their bits; the
@@ -33,7 +36,7 @@ const (
 var retryNames = map[string]RetryOn{
 	retryon.FiveXX: Retry5xx, retryon.GatewayError: RetryGatewayError, retryon.Reset: RetryReset,
 	retryon.ResetBeforeRequest: RetryReset, retryon.ConnectFailure: RetryConnectFailure,
-	retryon.Retriable4xx: RetryRetriable4xx,
+	retryon.Retriable4xx: RetryRetriable4xx, retryon.RetriableStatusCodes: RetryStatusCodes,
 }
 
 // Retry is a compiled retry policy.
@@ -47,6 +50,8 @@ type Retry struct {
 	// previous_hosts predicate and host_selection_retry_max_attempts).
 	PreviousHosts bool
 	HostAttempts  int
+	// Codes are the statuses RetryStatusCodes retries.
+	Codes []int
 }
 
 func compileRetry(p *spec.RetryPolicy) *Retry {
@@ -54,7 +59,7 @@ func compileRetry(p *spec.RetryPolicy) *Retry {
 		return nil
 	}
 	r := &Retry{NumRetries: p.NumRetries, PerTry: p.PerTry,
-		PreviousHosts: p.PreviousHosts, HostAttempts: p.HostSelectionAttempts}
+		PreviousHosts: p.PreviousHosts, HostAttempts: p.HostSelectionAttempts, Codes: p.RetriableStatusCodes}
 	for _, c := range p.On {
 		r.On |= retryNames[c]
 	}
@@ -69,6 +74,8 @@ func (r *Retry) RetriesStatus(code int) bool {
 	case r.On&RetryGatewayError != 0 && (code == 502 || code == 503 || code == 504):
 		return true
 	case r.On&RetryRetriable4xx != 0 && code == 409:
+		return true
+	case r.On&RetryStatusCodes != 0 && slices.Contains(r.Codes, code):
 		return true
 	}
 	return false

@@ -204,6 +204,9 @@ type RetryPolicy struct {
 	On         []string // Envoy retry_on conditions, e.g. "5xx", "connect-failure"
 	NumRetries int
 	PerTry     time.Duration
+	// RetriableStatusCodes are the statuses retried under the
+	// "retriable-status-codes" condition (retry_policy.retriable_status_codes).
+	RetriableStatusCodes []int
 	// PreviousHosts makes a retry prefer endpoints not yet tried for the
 	// request (Envoy's envoy.retry_host_predicates.previous_hosts),
 	// picking again up to HostSelectionAttempts times.
