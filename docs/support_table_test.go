@@ -52,6 +52,7 @@ var runtimeTests = map[string][]string{
 	"network.HttpConnectionManager / request_headers_timeout": {"TestHCMRequestOptions", "TestSlowRequestGets408"},
 	"network.HttpConnectionManager / http_protocol_options":   {"TestHCMRequestOptions", "TestAuthorityAndHTTP10"},
 	"network.HttpConnectionManager / use_remote_address":      {"TestUseRemoteAddress"},
+	"network.HttpConnectionManager / upgrade_configs[]":       {"TestConsulHCMWebSocketAndTracing"},
 
 	"http.LocalRateLimit / stat_prefix":                                {"TestHTTPFilterStats"},
 	"http.LocalRateLimit / token_bucket":                               {"TestLocalRateLimitThroughSockets", "TestLocalRateLimitRefill"},

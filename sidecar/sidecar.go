@@ -85,8 +85,10 @@ type Sidecar struct {
 	stateRefs map[*cluster.State]int
 	ready     chan struct{}
 	readyOnce sync.Once
-	stopReap  chan struct{}
-	reaped    chan struct{}
+	// tracingOnce says once that tracing is configured but not done.
+	tracingOnce sync.Once
+	stopReap    chan struct{}
+	reaped      chan struct{}
 }
 
 // New returns a sidecar with no configuration.
@@ -171,6 +173,7 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	s.current.Store(snap)
 	s.commitBuild(prev, snap)
 	s.readyOnce.Do(func() { close(s.ready) })
+	s.noticeTracing(set)
 	s.logger.Info("configuration applied", "listeners", len(snap.Listeners), "clusters", len(snap.Clusters))
 	return nil
 }
@@ -212,3 +215,20 @@ var (
 	_ filterchain.Terminal = (*l7.Server)(nil)
 	_ filterchain.Terminal = (*l4.Server)(nil)
 )
+
+// noticeTracing logs, once per process, that a listener of set asks for
+// tracing, which meshlb accepts (Consul asks for it on every HTTP
+// listener) but does not do.
+func (s *Sidecar) noticeTracing(set *spec.Set) {
+	for _, l := range set.Listeners {
+		for _, fc := range l.FilterChains {
+			if fc.HTTP != nil && fc.HTTP.Tracing {
+				s.tracingOnce.Do(func() {
+					s.logger.Info("tracing is configured but meshlb emits no spans; requests are forwarded as usual",
+						"listener", l.Name)
+				})
+				return
+			}
+		}
+	}
+}

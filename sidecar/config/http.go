@@ -22,7 +22,7 @@ var (
 	hcmFields = allow(&hcmv3.HttpConnectionManager{},
 		"stat_prefix", "codec_type", "rds", "route_config", "http_filters",
 		"stream_idle_timeout", "request_timeout", "request_headers_timeout",
-		"use_remote_address", "http_protocol_options")
+		"use_remote_address", "http_protocol_options", "tracing", "upgrade_configs")
 	hcmHTTP1Fields = allow(&corev3.Http1ProtocolOptions{}, "accept_http_10", "default_host_for_http_10")
 	// The config_source is not checked: the sidecar takes routes from
 	// wherever its listeners come from (ADS).
@@ -62,6 +62,9 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 	}
 	out.StatPrefix = m.GetStatPrefix()
 	out.UseRemoteAddress = m.GetUseRemoteAddress().GetValue()
+	if err := decodeHCMConsul(m, out); err != nil {
+		return nil, err
+	}
 	if err := decodeRouteSpecifier(m, out); err != nil {
 		return nil, err
 	}

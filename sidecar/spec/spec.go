@@ -70,6 +70,9 @@ type HTTPManager struct {
 	DefaultHostHTTP10 string
 	// UseRemoteAddress/XFF: append the peer address to X-Forwarded-For.
 	UseRemoteAddress bool
+	// Tracing is set when the listener asks for tracing, which meshlb
+	// accepts but does not do (no spans are emitted).
+	Tracing bool
 }
 
 // RouteConfig is a set of virtual hosts, matched by Host header.
