@@ -235,6 +235,9 @@ func (l *Listener) publish() {
 	for _, ch := range l.Chains {
 		if ch.HTTP != nil {
 			ch.HTTP.Update(ch.httpCfg)
+			if ch.H2 != nil {
+				ch.H2.Update(ch.h2Cfg)
+			}
 		} else {
 			ch.TCP.Update(ch.tcpCfg)
 		}
@@ -274,7 +277,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
 	return &l7.Config{Config: forward.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout,
-		SkipXFF: !h.UseRemoteAddress, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open},
+		SkipXFF: !h.UseRemoteAddress, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open, Upstream: l7.NewExchange},
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
 		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10)}, nil
 }

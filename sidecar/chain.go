@@ -4,9 +4,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
+	"github.com/meshlb/meshlb/sidecar/h2"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/stream"
@@ -35,6 +37,10 @@ func (s *Sidecar) buildChain(name string, fc *spec.FilterChain, key string, set 
 			return nil, err
 		}
 		ch.httpCfg, ch.HTTP = cfg, s.httpServer(prev, cfg)
+		if fc.HTTP.Codec != spec.CodecHTTP1 {
+			ch.h2Cfg = &h2.Config{Config: cfg.Config, HTTP2: fc.HTTP.HTTP2}
+			ch.H2 = s.h2Server(prev, ch.h2Cfg)
+		}
 	case fc.TCP != nil:
 		cfg := s.tcpConfig(name, fc.TCP, clusters)
 		ch.tcpCfg, ch.TCP = cfg, s.tcpServer(prev, cfg)
@@ -81,12 +87,27 @@ func (s *Sidecar) buildFilter(listener string, nf *spec.NetworkFilter, prev filt
 // runtime returns the chain as the connection handler runs it.
 func (ch *Chain) runtime() *filterchain.Chain {
 	out := &filterchain.Chain{Name: ch.Spec.Name, Filters: ch.filters, Transport: ch.transport, LocalURIs: ch.localURIs}
-	if ch.HTTP != nil {
-		out.Terminal = ch.HTTP
-	} else {
+	switch {
+	case ch.HTTP == nil:
 		out.Terminal = ch.TCP
+	case ch.H2 == nil:
+		out.Terminal = ch.HTTP
+	case ch.Spec.HTTP.Codec == spec.CodecHTTP2:
+		out.Terminal = ch.H2
+	default:
+		cfg := ch.httpCfg
+		out.Terminal = &h2.Auto{HTTP1: ch.HTTP, HTTP2: ch.H2, Wait: func() time.Duration { return cfg.StreamIdle }}
 	}
 	return out
+}
+
+// h2Server keeps the HTTP/2 server of a chain that keeps its key, as
+// httpServer does.
+func (s *Sidecar) h2Server(old *Chain, cfg *h2.Config) *h2.Server {
+	if old != nil && old.H2 != nil {
+		return old.H2
+	}
+	return h2.NewServer(cfg, s.logger)
 }
 
 // chainKey identifies a filter chain across configurations of its

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
+	"github.com/meshlb/meshlb/sidecar/h2"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
@@ -54,12 +55,16 @@ type Listener struct {
 // an HTTP and a TCP server, which it may share with the chain of the same
 // key in the previous snapshot.
 type Chain struct {
-	Spec    *spec.FilterChain
-	HTTP    *l7.Server
+	Spec *spec.FilterChain
+	HTTP *l7.Server
+	// H2 serves the HTTP/2 connections of an HTTP chain whose codec_type
+	// is not HTTP1; nil otherwise.
+	H2      *h2.Server
 	TCP     *l4.Server
 	key     string
 	filters []filterchain.Filter
 	httpCfg *l7.Config
+	h2Cfg   *h2.Config
 	tcpCfg  *l4.Config
 	// transport terminates TLS on the chain's connections; nil: plaintext.
 	transport filterchain.Transport

@@ -7,6 +7,8 @@ import (
 	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Envoy's default for http_connection_manager stream_idle_timeout.
@@ -22,7 +24,10 @@ var (
 	hcmFields = allow(&hcmv3.HttpConnectionManager{},
 		"stat_prefix", "codec_type", "rds", "route_config", "http_filters",
 		"stream_idle_timeout", "request_timeout", "request_headers_timeout",
-		"use_remote_address", "http_protocol_options", "tracing", "upgrade_configs")
+		"use_remote_address", "http_protocol_options", "http2_protocol_options",
+		"tracing", "upgrade_configs")
+	hcmHTTP2Fields = allow(&corev3.Http2ProtocolOptions{}, "max_concurrent_streams",
+		"initial_stream_window_size", "initial_connection_window_size", "allow_connect")
 	hcmHTTP1Fields = allow(&corev3.Http1ProtocolOptions{}, "accept_http_10", "default_host_for_http_10")
 	// The config_source is not checked: the sidecar takes routes from
 	// wherever its listeners come from (ADS).
@@ -43,10 +48,9 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 	if err := hcmFields.check(m); err != nil {
 		return nil, err
 	}
-	switch c := m.GetCodecType(); c {
-	case hcmv3.HttpConnectionManager_AUTO, hcmv3.HttpConnectionManager_HTTP1:
-	default:
-		return nil, errorf("codec_type", "%s is not supported", c)
+	codec, err := decodeCodec(m.GetCodecType())
+	if err != nil {
+		return nil, err
 	}
 	filters, err := decodeHTTPFilters(m.GetHttpFilters())
 	if err != nil {
@@ -56,7 +60,10 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.Filters = filters
+	out.Filters, out.Codec = filters, codec
+	if out.HTTP2, err = decodeHTTP2Options(m.GetHttp2ProtocolOptions()); err != nil {
+		return nil, within("http2_protocol_options", err)
+	}
 	if err := decodeHTTP1Options(m.GetHttpProtocolOptions(), out); err != nil {
 		return nil, within("http_protocol_options", err)
 	}
@@ -95,6 +102,36 @@ func decodeHTTP1Options(o *corev3.Http1ProtocolOptions, out *HTTPManager) error 
 	out.AcceptHTTP10 = o.GetAcceptHttp_10()
 	out.DefaultHostHTTP10 = o.GetDefaultHostForHttp_10()
 	return nil
+}
+
+// decodeCodec maps codec_type to the server codec.
+func decodeCodec(c hcmv3.HttpConnectionManager_CodecType) (spec.Codec, error) {
+	switch c {
+	case hcmv3.HttpConnectionManager_AUTO:
+		return spec.CodecAuto, nil
+	case hcmv3.HttpConnectionManager_HTTP1:
+		return spec.CodecHTTP1, nil
+	case hcmv3.HttpConnectionManager_HTTP2:
+		return spec.CodecHTTP2, nil
+	}
+	return 0, errorf("codec_type", "%s is not supported", c)
+}
+
+// decodeHTTP2Options decodes http2_protocol_options. Envoy's validation
+// rules (ranges) have already been checked. allow_connect is accepted
+// only when false: the forwarder has no tunnel for an HTTP/2 stream yet.
+func decodeHTTP2Options(o *corev3.Http2ProtocolOptions) (spec.HTTP2Options, error) {
+	if err := hcmHTTP2Fields.check(o); err != nil {
+		return spec.HTTP2Options{}, err
+	}
+	if o.GetAllowConnect() {
+		return spec.HTTP2Options{}, errorf("allow_connect", "true is not supported: CONNECT over HTTP/2 is not relayed yet")
+	}
+	return spec.HTTP2Options{
+		MaxConcurrentStreams:        o.GetMaxConcurrentStreams().GetValue(),
+		InitialStreamWindowSize:     o.GetInitialStreamWindowSize().GetValue(),
+		InitialConnectionWindowSize: o.GetInitialConnectionWindowSize().GetValue(),
+	}, nil
 }
 
 // decodeRouteSpecifier sets out.RDSName or out.Routes.

@@ -91,9 +91,21 @@ func TestDecodeListenerErrors(t *testing.T) {
 		yaml: tcpListener + "      cluster: be\n      idle_timeout: -1s\n",
 		want: `listener "web": filter_chains[0].filters[0].typed_config.idle_timeout: must not be negative`,
 	}, {
-		name: "http2 codec",
-		yaml: httpListener + "      codec_type: HTTP2\n      rds: {route_config_name: main, config_source: {ads: {}}}\n",
-		want: `listener "web": ` + hcm + `codec_type: HTTP2 is not supported`,
+		name: "http3 codec",
+		yaml: httpListener + "      codec_type: HTTP3\n      rds: {route_config_name: main, config_source: {ads: {}}}\n",
+		want: `listener "web": ` + hcm + `codec_type: HTTP3 is not supported`,
+	}, {
+		name: "http2 allow_connect",
+		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      http2_protocol_options: {allow_connect: true}\n",
+		want: `listener "web": ` + hcm + `http2_protocol_options.allow_connect: true is not supported`,
+	}, {
+		name: "http2 option not implemented",
+		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      http2_protocol_options: {hpack_table_size: 0}\n",
+		want: `listener "web": ` + hcm + `http2_protocol_options.hpack_table_size: not supported`,
+	}, {
+		name: "http2 stream window below the minimum",
+		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      http2_protocol_options: {initial_stream_window_size: 100}\n",
+		want: `initial_stream_window_size: value must be inside range [65535, 2147483647]`,
 	}, {
 		name: "hcm field",
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      server_name: x\n",

@@ -6,6 +6,8 @@ import (
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Listener YAML fragments: a TCP proxy, and the head of an HTTP connection
@@ -83,7 +85,21 @@ filter_chains:
 		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
 			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 30 * time.Second,
 			RequestTimeout: 10 * time.Second, RequestHeadersTimeout: 3 * time.Second, UseRemoteAddress: true,
-			AcceptHTTP10: true, DefaultHostHTTP10: "legacy.local"}}}},
+			AcceptHTTP10: true, DefaultHostHTTP10: "legacy.local", Codec: spec.CodecHTTP1}}}},
+	}, {
+		name: "http2 codec and options",
+		yaml: httpListener + `      codec_type: HTTP2
+      rds: {route_config_name: main, config_source: {ads: {}}}
+      http2_protocol_options:
+        max_concurrent_streams: 7
+        initial_stream_window_size: 65535
+        initial_connection_window_size: 1048576
+        allow_connect: false
+`,
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
+			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 5 * time.Minute, RequestHeadersTimeout: 10 * time.Second,
+			Codec: spec.CodecHTTP2, HTTP2: spec.HTTP2Options{MaxConcurrentStreams: 7, InitialStreamWindowSize: 65535,
+				InitialConnectionWindowSize: 1 << 20}}}}},
 	}, {
 		name: "request_headers_timeout 0s disables it",
 		yaml: httpListener + `      rds: {route_config_name: main, config_source: {ads: {}}}

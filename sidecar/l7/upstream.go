@@ -44,6 +44,11 @@ var errCodec = errors.New("no relay between these codecs")
 // newExchange is the HTTP/1 upstream codec ([forward.Config.Upstream]).
 func newExchange(c net.Conn) forward.Exchange { return newUpstream(c) }
 
+// NewExchange is the HTTP/1 upstream codec for the configuration of
+// another server codec (HTTP/2's): an [forward.Exchange] on the new
+// upstream connection c.
+func NewExchange(c net.Conn) forward.Exchange { return newUpstream(c) }
+
 func newUpstream(c net.Conn) *upstream {
 	u := &upstream{Conn: c}
 	u.rd.init(c)

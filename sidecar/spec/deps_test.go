@@ -8,7 +8,7 @@ import (
 
 // dataPlane lists the packages that must build without protobuf or Envoy's
 // generated types: only sidecar/config decodes (DESIGN.md, "Packages").
-var dataPlane = []string{"spec", "listener", "l4", "l7", "route", "cluster", "balancer", "filterchain", "httpfilter", "rbac", "stream"}
+var dataPlane = []string{"spec", "listener", "l4", "l7", "route", "cluster", "balancer", "filterchain", "httpfilter", "rbac", "stream", "h2"}
 
 // TestDataPlaneLinksNoProtobuf runs `go list -deps` on each data-plane
 // package and fails on any envoyproxy or protobuf dependency.

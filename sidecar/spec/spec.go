@@ -73,6 +73,37 @@ type HTTPManager struct {
 	// Tracing is set when the listener asks for tracing, which meshlb
 	// accepts but does not do (no spans are emitted).
 	Tracing bool
+	// Codec is the codec_type: which server codec serves the connections.
+	Codec Codec
+	// HTTP2 is http2_protocol_options, for connections the HTTP/2 codec
+	// serves.
+	HTTP2 HTTP2Options
+}
+
+// Codec is the HTTP connection manager's codec_type.
+type Codec int
+
+// Codecs.
+const (
+	// CodecAuto serves HTTP/2 to a connection that negotiated "h2" by ALPN
+	// or, in plaintext, opens with the HTTP/2 client preface; HTTP/1.1
+	// otherwise.
+	CodecAuto  Codec = iota
+	CodecHTTP1       // HTTP/1.1 only
+	CodecHTTP2       // HTTP/2 only (h2 over TLS, h2c with prior knowledge)
+)
+
+// HTTP2Options are the HTTP/2 server codec's settings, from Envoy's
+// Http2ProtocolOptions. A zero field takes the codec's default.
+type HTTP2Options struct {
+	// MaxConcurrentStreams is SETTINGS_MAX_CONCURRENT_STREAMS.
+	MaxConcurrentStreams uint32
+	// InitialStreamWindowSize is the flow-control window the proxy grants
+	// each request body (SETTINGS_INITIAL_WINDOW_SIZE).
+	InitialStreamWindowSize uint32
+	// InitialConnectionWindowSize is the connection's flow-control window
+	// for request bodies.
+	InitialConnectionWindowSize uint32
 }
 
 // RouteConfig is a set of virtual hosts, matched by Host header.
