@@ -67,7 +67,7 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 		return nil, within("connect_timeout", err)
 	}
 	out := &Cluster{Name: c.GetName(), ConnectTimeout: timeout}
-	if err := decodePolicy(c, out); err != nil {
+	if err := decodeBalancing(c, out); err != nil {
 		return nil, err
 	}
 	if err := decodeCommonLB(c, out); err != nil {
@@ -94,9 +94,9 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 	return out, nil
 }
 
-// decodePolicy sets out's balancing policy and its options, from
+// decodeBalancing sets out's balancing policy and its options, from
 // load_balancing_policy or else lb_policy and its *_lb_config.
-func decodePolicy(c *clusterv3.Cluster, out *Cluster) error {
+func decodeBalancing(c *clusterv3.Cluster, out *Cluster) error {
 	if c.GetLoadBalancingPolicy() != nil {
 		return decodeLBPolicy(c, out)
 	}
