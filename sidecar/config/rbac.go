@@ -97,7 +97,7 @@ func decodeRBACRules(r *rbacv3.RBAC) (*spec.RBACRules, error) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		p, err := decodePolicy(r.GetPolicies()[name])
+		p, err := decodeRBACPolicy(r.GetPolicies()[name])
 		if err != nil {
 			return nil, within("policies["+strconv.Quote(name)+"]", err)
 		}
@@ -107,7 +107,7 @@ func decodeRBACRules(r *rbacv3.RBAC) (*spec.RBACRules, error) {
 	return out, nil
 }
 
-func decodePolicy(p *rbacv3.Policy) (spec.RBACPolicy, error) {
+func decodeRBACPolicy(p *rbacv3.Policy) (spec.RBACPolicy, error) {
 	if err := rbacPolicyFields.check(p); err != nil {
 		return spec.RBACPolicy{}, err
 	}
