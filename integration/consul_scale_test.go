@@ -94,11 +94,19 @@ func TestConsulScale(t *testing.T) {
 		}
 		flips[i] = flip(t, a, clusters, endpoint, status, flag, i >= 2)
 	}
-	// A new instance changes the services table: found by a sweep.
+	// A new instance changes the services table: found by a sweep. The
+	// service is in the Connect mesh, so the instance counts once its own
+	// connect-proxy is registered, and is reached through it.
 	txn(t, a, api.TxnOps{{Service: &api.ServiceTxnOp{Verb: api.ServiceSet, Node: scaleNode(0), Service: api.AgentService{
 		ID: scaleName(0) + "-2", Service: scaleName(0), Address: "10.250.0.1", Port: 8080}}}})
+	proxy := scaleProxy(0, nsvc, 0)
+	proxy.Service.ID, proxy.Service.Address = scaleName(0)+"-2-sidecar-proxy", "10.250.0.1"
+	proxy.Service.Proxy.DestinationServiceID = scaleName(0) + "-2"
+	if _, err := a.client.Catalog().Register(proxy, nil); err != nil {
+		t.Fatal(err)
+	}
 	added := within(t, "the sidecar to see a new instance", limit, func() bool {
-		return clustersHave(clusters, "10.250.0.1:8080::health_flags::healthy")
+		return clustersHave(clusters, "10.250.0.1:21000::health_flags::healthy")
 	})
 	t.Logf("services=%d proxies=%d: first catalog %v, sidecar with its upstream %v, "+
 		"connections to consul max %d (now %d), health flip to the sidecar: first %v/%v, then critical %v, passing %v; "+

@@ -20,6 +20,7 @@ type consulFlags struct {
 	enabled        bool
 	addr           string
 	warningHealthy bool
+	plaintext      bool
 }
 
 func (c *consulFlags) register(fs *flag.FlagSet) {
@@ -27,6 +28,8 @@ func (c *consulFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "consul-addr", "", "Consul HTTP address (default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500)")
 	fs.BoolVar(&c.warningHealthy, "consul-warning-healthy", true,
 		"treat instances whose checks are warning as healthy (false: unhealthy)")
+	fs.BoolVar(&c.plaintext, "consul-plaintext", false,
+		"do not use Connect mTLS between sidecars (default: mTLS from Consul's Connect CA once it is known)")
 }
 
 // config returns the Consul client configuration: the environment's, with
@@ -45,7 +48,7 @@ func (c *consulFlags) source(logger *slog.Logger) (discovery.Source, error) {
 	if !c.warningHealthy {
 		warn = discovery.HealthUnhealthy
 	}
-	return consul.New(consul.Options{Config: c.config(), WarningAs: warn, Logger: logger})
+	return consul.New(consul.Options{Config: c.config(), WarningAs: warn, Plaintext: c.plaintext, Logger: logger})
 }
 
 // consulNodeID returns the xDS node id for `meshlb sidecar -sidecar-for` or

@@ -22,6 +22,8 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 	addr := fs.String("xds-addr", "127.0.0.1:18000", "address for the xDS gRPC server")
 	admin := fs.String("admin", "", "address for the admin HTTP server (/ready, /stats, /stats/prometheus, /debug/pprof); empty: none")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	var cc controlConfig
+	cc.register(fs)
 	var cf consulFlags
 	cf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -41,7 +43,7 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 		}
 	}
 	if *admin == "" {
-		return serveControl(ctx, *addr, src, logger)
+		return serveControl(ctx, *addr, src, cc, logger)
 	}
 	adminLis, err := net.Listen("tcp", *admin)
 	if err != nil {
@@ -54,7 +56,7 @@ func runControl(ctx context.Context, args []string, _ io.Writer) error {
 		return fmt.Errorf("xds listener: %w", err)
 	}
 	logger.Info("xDS server listening", "address", lis.Addr().String())
-	return runControlOn(ctx, lis, adminLis, src, logger)
+	return runControlOn(ctx, lis, adminLis, src, cc, logger)
 }
 
 // servicesSource watches path, a file or a directory whose files total at
@@ -70,22 +72,23 @@ func servicesSource(path string, maxBytes int64, logger *slog.Logger) discovery.
 }
 
 // serveControl runs the control server until ctx is done.
-func serveControl(ctx context.Context, addr string, src discovery.Source, logger *slog.Logger) error {
+func serveControl(ctx context.Context, addr string, src discovery.Source, cc controlConfig, logger *slog.Logger) error {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("xds listener: %w", err)
 	}
 	logger.Info("xDS server listening", "address", lis.Addr().String())
-	return runControlOn(ctx, lis, nil, src, logger)
+	return runControlOn(ctx, lis, nil, src, cc, logger)
 }
 
 // runControlOn serves xDS on lis, and the admin endpoints on admin unless
 // it is nil, from src until ctx is done or any of them fails; it returns
 // the first error.
-func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.Source, logger *slog.Logger) error {
+func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.Source, cc controlConfig, logger *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := server.New(logger)
+	srv.EnforceIntentions(cc.enforceIntentions)
 	var adminErr error
 	var wg sync.WaitGroup
 	if admin != nil {
@@ -109,4 +112,15 @@ func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.So
 	cancel()
 	wg.Wait()
 	return errors.Join(<-runErr, serveErr, adminErr)
+}
+
+// controlConfig holds the flags of `meshlb control` that shape what the
+// xDS server serves.
+type controlConfig struct {
+	enforceIntentions bool
+}
+
+func (c *controlConfig) register(fs *flag.FlagSet) {
+	fs.BoolVar(&c.enforceIntentions, "enforce-intentions", false,
+		"enforce intentions on mTLS public listeners with RBAC filters (needs sidecars with the RBAC filters)")
 }

@@ -41,7 +41,7 @@ func TestControlAdmin(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
-		errc <- runControlOn(ctx, xdsLis, adminLis, file.NewStatic("default", file.Default), slog.New(slog.DiscardHandler))
+		errc <- runControlOn(ctx, xdsLis, adminLis, file.NewStatic("default", file.Default), controlConfig{}, slog.New(slog.DiscardHandler))
 	}()
 	base := "http://" + adminLis.Addr().String()
 	waitFor(t, base+"/ready", func(code int, _ string) bool { return code == http.StatusOK })

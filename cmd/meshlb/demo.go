@@ -57,7 +57,9 @@ func demo(ctx context.Context, cat *discovery.Catalog, src discovery.Source, xds
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ctlErr := make(chan error, 1)
-	go func() { ctlErr <- serveControl(ctx, xdsAddr, src, logger.With("component", "control")) }()
+	go func() {
+		ctlErr <- serveControl(ctx, xdsAddr, src, controlConfig{}, logger.With("component", "control"))
+	}()
 	procs, err := startSidecars(ctx, cat, xdsAddr, level)
 	defer stopAll(procs)
 	if err != nil {

@@ -20,6 +20,7 @@ type builder struct {
 	warningAs discovery.Health
 	logger    *slog.Logger
 	local     string // the agent's datacenter, "" if unknown
+	mesh      discovery.Mesh
 
 	// proxies indexes connect-proxy instances by the instance they front:
 	// node + "/" + destination service ID.
@@ -62,7 +63,7 @@ func (b *builder) catalog() (*discovery.Catalog, error) {
 	out = append(out, b.sidecars()...)
 	out = b.placeholders(out, names)
 	out = append(out, b.chain(out, names)...)
-	return newCatalog(out, b.logger)
+	return newCatalog(out, b.mesh, b.logger)
 }
 
 // keys returns the watched services in a fixed order. A key that names
@@ -100,6 +101,7 @@ func (b *builder) service(k key) (discovery.Service, bool) {
 	entries := b.health[k]
 	svc := discovery.Service{Name: b.catalogName(k.dc, k.name), Protocol: b.protocol(k.name), Datacenter: k.dc}
 	found := false
+	mesh := b.meshed(k, entries)
 	for _, e := range entries {
 		if e.Service == nil || e.Service.Kind != api.ServiceKindTypical {
 			continue
@@ -108,11 +110,35 @@ func (b *builder) service(k key) (discovery.Service, bool) {
 		if svc.Datacenter == "" && e.Node != nil {
 			svc.Datacenter = e.Node.Datacenter
 		}
+		if mesh && b.proxies[e.Node.Node+"/"+e.Service.ID] == nil {
+			continue
+		}
 		if ep, ok := b.endpoint(e); ok {
 			svc.Endpoints = append(svc.Endpoints, ep)
 		}
 	}
+	if mesh {
+		svc.Identity = k.name
+	}
 	return svc, found || len(entries) == 0
+}
+
+// meshed reports whether k's instances are reached over Connect mTLS: in
+// a mesh with a trust domain, a local service with at least one instance
+// behind a connect-proxy. Only those instances are then endpoints, as
+// Consul's own upstream clusters target connect-capable instances only
+// (/v1/health/connect).
+func (b *builder) meshed(k key, entries []*api.ServiceEntry) bool {
+	if !b.mesh.Enabled() || k.dc != "" {
+		return false
+	}
+	for _, e := range entries {
+		if e.Service != nil && e.Service.Kind == api.ServiceKindTypical && e.Node != nil &&
+			b.proxies[e.Node.Node+"/"+e.Service.ID] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // endpoint maps one instance to an endpoint. An instance fronted by a

@@ -10,8 +10,8 @@ import (
 // validation on its own (colliding ports, bad addresses) is dropped with a
 // log rather than failing the whole catalog, so one bad registration
 // cannot freeze the mesh.
-func newCatalog(services []discovery.Service, logger *slog.Logger) (*discovery.Catalog, error) {
-	cat, err := discovery.New(services)
+func newCatalog(services []discovery.Service, mesh discovery.Mesh, logger *slog.Logger) (*discovery.Catalog, error) {
+	cat, err := discovery.NewMesh(services, mesh)
 	if err == nil {
 		return cat, nil
 	}
@@ -27,7 +27,7 @@ func newCatalog(services []discovery.Service, logger *slog.Logger) (*discovery.C
 		}
 		kept = append(kept, s)
 	}
-	return discovery.New(kept)
+	return discovery.NewMesh(kept, mesh)
 }
 
 // validateAlone validates s with empty stand-ins for its upstreams.

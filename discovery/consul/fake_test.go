@@ -167,6 +167,8 @@ func (f *fakeConsul) body(path, filter, dc string) any {
 		return f.services[name]
 	case path == "/v1/catalog/nodes":
 		return f.nodes(dc)
+	case path == "/v1/agent/self": // an agent without Connect
+		return map[string]any{"DebugConfig": map[string]any{"ConnectEnabled": false}}
 	case strings.HasPrefix(path, "/v1/catalog/node-services/"):
 		return f.nodeServices(strings.TrimPrefix(path, "/v1/catalog/node-services/"), dc)
 	case path == "/v1/health/state/any": // the only filter: not passing

@@ -41,6 +41,9 @@ type inbox struct {
 	health   map[key]healthResult
 	entries  map[string][]api.ConfigEntry // by kind
 	sweeps   []sweepResult                // every one, in order
+	policy   *agentPolicy
+	roots    *api.CARootList
+	leaves   map[string]*api.LeafCert // by service
 }
 
 func newInbox() *inbox {
@@ -56,6 +59,9 @@ type batch struct {
 	health   map[key]healthResult
 	entries  map[string][]api.ConfigEntry
 	sweeps   []sweepResult
+	policy   *agentPolicy
+	roots    *api.CARootList
+	leaves   map[string]*api.LeafCert
 }
 
 func (in *inbox) putServices(dc string, s map[string][]string, index uint64) {
@@ -92,6 +98,18 @@ func (in *inbox) putSweep(r sweepResult) {
 	in.put(func() { in.sweeps = append(in.sweeps, r) })
 }
 
+func (in *inbox) putPolicy(p agentPolicy) { in.put(func() { in.policy = &p }) }
+
+func (in *inbox) putRoots(r *api.CARootList) {
+	if r != nil {
+		in.put(func() { in.roots = r })
+	}
+}
+
+func (in *inbox) putLeaf(service string, lc *api.LeafCert) {
+	in.put(func() { in.leaves = putIn(in.leaves, service, lc) })
+}
+
 func (in *inbox) put(f func()) {
 	in.mu.Lock()
 	f()
@@ -107,9 +125,10 @@ func (in *inbox) take() batch {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	b := batch{services: in.services, proxies: in.proxies, checks: in.checks, nodes: in.nodes,
-		health: in.health, entries: in.entries, sweeps: in.sweeps}
+		health: in.health, entries: in.entries, sweeps: in.sweeps, policy: in.policy, roots: in.roots, leaves: in.leaves}
 	in.services, in.proxies, in.checks, in.nodes = nil, nil, nil, nil
 	in.health, in.entries, in.sweeps = nil, nil, nil
+	in.policy, in.roots, in.leaves = nil, nil, nil
 	return b
 }
 

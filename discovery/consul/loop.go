@@ -13,7 +13,7 @@ import (
 
 // entryKinds are the config entry kinds the source watches.
 var entryKinds = []string{api.ServiceDefaults, api.ProxyDefaults,
-	api.ServiceRouter, api.ServiceSplitter, api.ServiceResolver}
+	api.ServiceRouter, api.ServiceSplitter, api.ServiceResolver, api.ServiceIntentions}
 
 // loop is the state of one [Source.Run]: its detectors and workers, and
 // the last good result of each query. Only the loop goroutine touches it,
@@ -46,6 +46,8 @@ type loop struct {
 	changed  bool         // since the last build
 	ready    bool         // a first complete catalog was built
 	version  string       // of the last published catalog
+	connect  connectState
+	built    *discovery.Catalog // the last catalog built, without secrets
 }
 
 func newLoop(s *Source, publish func(*discovery.Catalog)) *loop {
@@ -72,6 +74,7 @@ func (l *loop) run(ctx context.Context) error {
 	for _, kind := range entryKinds {
 		l.startEntries(ctx, kind)
 	}
+	l.startPolicy(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -86,6 +89,7 @@ func (l *loop) run(ctx context.Context) error {
 // publishes the catalog if it is complete and changed.
 func (l *loop) apply(ctx context.Context) {
 	b := l.in.take()
+	secretsChanged := l.applyConnect(ctx, b)
 	for kind, e := range b.entries {
 		l.entries[kind], l.changed, l.stale = e, true, true
 	}
@@ -112,17 +116,37 @@ func (l *loop) apply(ctx context.Context) {
 		l.extend(ctx)
 	}
 	l.grown = l.grown[:0]
-	if !l.complete() || !l.changed {
+	if !l.complete() || (!l.changed && !secretsChanged) {
 		return
 	}
-	l.ready, l.changed = true, false
-	cat := l.build(ctx)
-	if cat == nil || cat.Version() == l.version {
+	if l.changed || l.built == nil {
+		l.ready, l.changed = true, false
+		cat := l.build(ctx)
+		if cat == nil {
+			return
+		}
+		l.built = cat
+		l.syncLeaves(ctx, cat)
+	}
+	l.offer(ctx)
+}
+
+// offer publishes the last built catalog with the current secrets, if
+// either changed since the last publish. Secrets are compared by their
+// own version and never logged.
+func (l *loop) offer(ctx context.Context) {
+	cat, sec := l.built, l.secrets()
+	if cat.Version() == l.version && sec.Version() == l.connect.secrets.Version() {
 		return
 	}
-	l.version = cat.Version()
-	l.src.logger.LogAttrs(ctx, slog.LevelInfo, "catalog changed",
-		slog.String("version", cat.Version()), slog.Int("services", len(cat.Services())))
+	if cat.Version() != l.version {
+		l.src.logger.LogAttrs(ctx, slog.LevelInfo, "catalog changed",
+			slog.String("version", cat.Version()), slog.Int("services", len(cat.Services())))
+	}
+	l.version, l.connect.secrets = cat.Version(), sec
+	if sec != nil {
+		cat = cat.WithSecrets(sec)
+	}
 	l.publish(cat)
 }
 
@@ -170,13 +194,15 @@ func (l *loop) complete() bool {
 	if l.ready {
 		return true
 	}
-	return l.proxies != nil && len(l.entries) == len(entryKinds) && l.dcReady("") && l.want != nil && l.missing == 0
+	return l.proxies != nil && len(l.entries) == len(entryKinds) && l.dcReady("") && l.want != nil && l.missing == 0 &&
+		l.connectReady()
 }
 
 // build assembles the catalog from the last good results; nil if it is
 // invalid, which is logged.
 func (l *loop) build(ctx context.Context) *discovery.Catalog {
 	b := newBuilder(l.health, l.entries, l.src.opts.WarningAs, l.src.logger)
+	b.mesh = l.mesh()
 	cat, err := b.catalog()
 	if err != nil {
 		l.src.logger.LogAttrs(ctx, slog.LevelError, "failed to build catalog, keeping the last good one",

@@ -77,6 +77,11 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait before retrying a failed
 	// query; zero means DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// Plaintext turns Connect mTLS off: without it, once the agent's
+	// Connect CA roots are known, sidecars' public listeners require
+	// mesh certificates and clusters to services behind sidecars use
+	// mTLS, with intentions enforced.
+	Plaintext bool
 	// Logger receives the source's logs; nil means [slog.Default].
 	Logger *slog.Logger
 }
@@ -136,8 +141,9 @@ func New(opts Options) (*Source, error) {
 }
 
 // maxConns is how many requests one Run keeps in flight to the local
-// datacenter: the blocking queries and the workers.
-func maxConns(o *Options) int { return 4 + len(entryKinds) + o.workers() }
+// datacenter: the blocking queries (the Connect CA roots among them) and
+// the workers, and the leaf certificate fetchers.
+func maxConns(o *Options) int { return 5 + len(entryKinds) + o.workers() + leafFetchers }
 
 // pooled makes cfg's transport keep up to conns idle connections, so that
 // the workers reuse their connections instead of opening one per fetch

@@ -47,23 +47,51 @@ func upstreamListener(name string, u discovery.Upstream, svc *discovery.Service)
 
 // inboundListener returns the listener on sc.InboundAddr:sc.InboundPort that
 // forwards to [LocalAppCluster]; HTTP services get an inline route table.
-func inboundListener(sc *discovery.Sidecar, p discovery.Protocol) (*listener.Listener, error) {
+// With authz set, the network (TCP) or HTTP RBAC filter that enforces
+// intentions for the service runs first.
+func inboundListener(sc *discovery.Sidecar, p discovery.Protocol, authz *inboundAuthz) (*listener.Listener, error) {
+	var filters []*listener.Filter
 	var f *listener.Filter
 	var err error
 	if p == discovery.ProtocolHTTP {
-		f, err = hcmFilter(&hcm.HttpConnectionManager{
+		m := &hcm.HttpConnectionManager{
 			StatPrefix: InboundListener,
 			RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{
 				RouteConfig: inboundRoutes(sc),
 			},
-		})
+		}
+		if authz != nil {
+			var rf *hcm.HttpFilter
+			if rf, err = httpRBACFilter(authz.mesh, authz.dest); err == nil {
+				m.HttpFilters = []*hcm.HttpFilter{rf}
+			}
+		}
+		if err == nil {
+			f, err = hcmFilter(m)
+		}
 	} else {
-		f, err = tcpProxyFilter(InboundListener, LocalAppCluster)
+		if authz != nil {
+			var rf *listener.Filter
+			if rf, err = networkRBACFilter(authz.mesh, authz.dest); err == nil {
+				filters = append(filters, rf)
+			}
+		}
+		if err == nil {
+			f, err = tcpProxyFilter(InboundListener, LocalAppCluster)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("translating listener %q: %w", InboundListener, err)
 	}
-	return newListener(InboundListener, sc.InboundAddr, sc.InboundPort, f), nil
+	l := newListener(InboundListener, sc.InboundAddr, sc.InboundPort, f)
+	l.FilterChains[0].Filters = append(filters, f)
+	return l, nil
+}
+
+// inboundAuthz says whose intentions an inbound listener enforces.
+type inboundAuthz struct {
+	mesh *discovery.Mesh
+	dest string // the service's name
 }
 
 func newListener(name, addr string, port int, f *listener.Filter) *listener.Listener {
@@ -82,18 +110,19 @@ func tcpProxyFilter(stat, cluster string) (*listener.Filter, error) {
 	})
 }
 
-// hcmFilter completes m with codec AUTO and the router filter, and returns
-// it as an envoy.filters.network.http_connection_manager filter.
+// hcmFilter completes m with codec AUTO and the router filter after any
+// HTTP filters it has, and returns it as an
+// envoy.filters.network.http_connection_manager filter.
 func hcmFilter(m *hcm.HttpConnectionManager) (*listener.Filter, error) {
 	r, err := marshalAny(&router.Router{})
 	if err != nil {
 		return nil, err
 	}
 	m.CodecType = hcm.HttpConnectionManager_AUTO
-	m.HttpFilters = []*hcm.HttpFilter{{
+	m.HttpFilters = append(m.HttpFilters, &hcm.HttpFilter{
 		Name:       wellknown.Router,
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: r},
-	}}
+	})
 	return typedFilter(wellknown.HTTPConnectionManager, m)
 }
 

@@ -35,6 +35,7 @@ type resources struct {
 	// meshClusters are the clusters added that reach mesh sidecars over
 	// mTLS, in order.
 	meshClusters []string
+	rbac         bool // intentions become RBAC filters
 	byType       [numTypes][]*fragment
 }
 

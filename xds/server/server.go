@@ -36,6 +36,7 @@ type Server struct {
 	xds     serverv3.Server
 	metrics *metrics
 	ready   atomic.Bool
+	rbac    atomic.Bool
 
 	mu     sync.Mutex        // serializes Update
 	frags  *fragments        // resources shared between nodes
@@ -59,6 +60,12 @@ func New(logger *slog.Logger) *Server {
 	return &Server{logger: logger, cache: c, xds: x, metrics: m, frags: newFragments(),
 		nodes: map[string]string{}, inputs: map[string]string{}}
 }
+
+// EnforceIntentions makes the public listeners of a mesh with mTLS
+// enforce its intentions with network and HTTP RBAC filters. It is off by
+// default while meshlb's sidecar lacks those filters (it would NACK the
+// listeners); call it before the first Update.
+func (s *Server) EnforceIntentions(on bool) { s.rbac.Store(on) }
 
 // Cache returns the snapshot cache, for tests and admin endpoints. Callers
 // must not set snapshots on it behind Update's back.
@@ -162,7 +169,7 @@ func (s *Server) staleNodes(cat *discovery.Catalog) ([]nodeJob, map[string]bool)
 func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job nodeJob, start time.Time) nodeResult {
 	id := job.svc.Sidecar.ID
 	prev := s.published(id)
-	snap, err := translateService(cat, job.svc, s.frags, prev)
+	snap, err := translateService(cat, job.svc, s.frags, prev, s.rbac.Load())
 	if err != nil {
 		return nodeResult{err: err}
 	}

@@ -32,14 +32,15 @@ import (
 )
 
 // Translate returns the snapshot for the sidecar whose ID is nodeID: its
-// clusters, endpoints, listeners and routes, each validated, with a
+// clusters, endpoints, listeners, routes and secrets, with intentions as
+// RBAC filters, each validated, with a
 // version per type that is a content hash of that type's resources. The
 // snapshot passes [cache.Snapshot.Consistent]. Translate is safe for
 // concurrent use.
 func Translate(cat *discovery.Catalog, nodeID string) (*cache.Snapshot, error) {
 	for _, svc := range cat.Sidecars() {
 		if svc.Sidecar.ID == nodeID {
-			return translateService(cat, svc, nil, nil)
+			return translateService(cat, svc, nil, nil, true)
 		}
 	}
 	return nil, fmt.Errorf("node %q: no sidecar with this id in the catalog", nodeID)
@@ -47,9 +48,10 @@ func Translate(cat *discovery.Catalog, nodeID string) (*cache.Snapshot, error) {
 
 // translateService translates the sidecar of svc, which must have one,
 // taking shared resources from frags (nil: build them all) and unchanged
-// types from prev, the node's previous snapshot (nil: none).
-func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fragments, prev *cache.Snapshot) (*cache.Snapshot, error) {
-	res, err := buildResources(cat, svc, frags)
+// types from prev, the node's previous snapshot (nil: none); rbac says
+// whether intentions become RBAC filters on public listeners.
+func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fragments, prev *cache.Snapshot, rbac bool) (*cache.Snapshot, error) {
+	res, err := buildResources(cat, svc, frags, rbac)
 	if err == nil {
 		var snap *cache.Snapshot
 		if snap, err = res.snapshot(prev); err == nil {
@@ -60,9 +62,9 @@ func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fra
 }
 
 // buildResources returns the resources of svc's sidecar.
-func buildResources(cat *discovery.Catalog, svc *discovery.Service, frags *fragments) (*resources, error) {
+func buildResources(cat *discovery.Catalog, svc *discovery.Service, frags *fragments, rbac bool) (*resources, error) {
 	sc := svc.Sidecar
-	res := &resources{cat: cat, frags: frags, clusterSet: make(map[string]bool)}
+	res := &resources{cat: cat, frags: frags, clusterSet: make(map[string]bool), rbac: rbac}
 	names := listenerNames(sc.Upstreams)
 	seen := make(map[string]bool, len(sc.Upstreams))
 	for i, u := range sc.Upstreams {
@@ -168,11 +170,17 @@ func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits)
 func (r *resources) addInbound(svc *discovery.Service) error {
 	sc := svc.Sidecar
 	deps, _ := depsKey(r.cat, svc.Name)
-	mtls := r.cat.Mesh().Enabled()
+	mesh := r.cat.Mesh()
+	mtls := mesh.Enabled()
+	var authz *inboundAuthz
+	authzKey := "-"
+	if dest := svc.SidecarIdentity(); r.rbac && needsRBAC(mesh, dest) {
+		authz, authzKey = &inboundAuthz{mesh: mesh, dest: dest}, r.cat.MeshVersion()+"/"+dest
+	}
 	key := fragmentKey("inbound", svc.Name, string(svc.Protocol), sc.InboundAddr, strconv.Itoa(sc.InboundPort),
-		sc.LocalRequestTimeout.String(), strconv.FormatBool(mtls))
+		sc.LocalRequestTimeout.String(), strconv.FormatBool(mtls), authzKey)
 	if err := r.add(ldsType, key, deps, func() (types.Resource, error) {
-		l, err := inboundListener(sc, svc.Protocol)
+		l, err := inboundListener(sc, svc.Protocol, authz)
 		if err != nil || !mtls {
 			return l, err
 		}
