@@ -76,6 +76,7 @@ var runtimeTests = map[string][]string{
 	"http.HTTPFault / headers[]":           {"TestFault"},
 	"http.HTTPFault / max_active_faults":   {"TestFaultMaxActive", "TestFaultMaxActiveThroughSockets"},
 
+	"http.Config / request_rules[]":        {"TestHeaderToMetadata"},
 	"http.RBAC / rules":                    {"TestHTTPRBACPathAndMethod", "TestHTTPRBACSourceIP"},
 	"http.RBAC / rules_stat_prefix":        {"TestHTTPRBACPathAndMethod"},
 	"http.RBAC / shadow_rules":             {"TestHTTPRBACPathAndMethod"},

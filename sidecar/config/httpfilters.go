@@ -19,9 +19,10 @@ type filterDecoder func(a *anypb.Any, perRoute bool) (any, error)
 // URL. They must be the type URLs registered in sidecar/httpfilter (a test
 // checks both agree).
 var filterDecoders = map[string]filterDecoder{
-	localRateLimitType: decodeLocalRateLimit,
-	faultType:          decodeFault,
-	spec.HTTPRBACType:  decodeHTTPRBAC,
+	localRateLimitType:        decodeLocalRateLimit,
+	faultType:                 decodeFault,
+	spec.HTTPRBACType:         decodeHTTPRBAC,
+	spec.HeaderToMetadataType: decodeHeaderToMetadata,
 }
 
 // HTTPFilterTypes returns the type URLs of the HTTP filters this package

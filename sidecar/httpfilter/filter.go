@@ -112,6 +112,9 @@ type Stream struct {
 	Reply Reply
 	// Flags are the Envoy response flags filters set on the stream.
 	Flags stream.Flags
+	// Metadata is the stream's dynamic metadata, set by filters
+	// ([Stream.SetMetadata]); its buffer is kept across Reset.
+	Metadata []Metadatum
 
 	filters *list // the route's filters, set by [Chain.RequestHeaders]
 	stopped int   // the filter that replied; response hooks of those before it run
@@ -120,7 +123,7 @@ type Stream struct {
 
 // Reset prepares s for the next request on req, keeping its buffers.
 func (s *Stream) Reset(req *route.Request, w Waiter) {
-	*s = Stream{Request: req, Wait: w, scratch: Response{Headers: s.scratch.Headers[:0]}}
+	*s = Stream{Request: req, Wait: w, scratch: Response{Headers: s.scratch.Headers[:0]}, Metadata: s.Metadata[:0]}
 }
 
 // wait waits d through s.Wait, or on a timer when there is none.
