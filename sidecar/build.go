@@ -170,7 +170,7 @@ func (s *Sidecar) buildListener(ls *spec.Listener, set *spec.Set, clusters map[s
 	if prev != nil {
 		old = prev.listenerAt(ls.Address)
 	}
-	l := &Listener{Spec: *ls}
+	l := &Listener{Spec: *ls, Stats: s.stats.listener(ls.Address)}
 	var (
 		matches []spec.FilterChainMatch
 		chains  []*filterchain.Chain

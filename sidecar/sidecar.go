@@ -24,6 +24,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/listener"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	sstats "github.com/meshlb/meshlb/sidecar/stats"
 )
 
 // Snapshot is one applied configuration. Immutable.
@@ -49,6 +50,9 @@ type Listener struct {
 	// default chain last.
 	Chains  []*Chain
 	handler *filterchain.Handler
+	// Stats are the listener's downstream_cx_* counters, kept by address
+	// across snapshots.
+	Stats *sstats.Listener
 }
 
 // Chain is a running filter chain: its network filters and exactly one of
@@ -160,7 +164,7 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	var specs []listener.Spec
 	for _, spec := range set.Listeners {
 		l := snap.Listeners[spec.Name]
-		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: l.handler})
+		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: countedHandler{l.handler, l.Stats}})
 	}
 	if err := s.listeners.Reconcile(specs); err != nil {
 		s.abortBuild()

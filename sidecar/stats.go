@@ -1,12 +1,17 @@
 package sidecar
 
 import (
+	"context"
+	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
+	"github.com/meshlb/meshlb/sidecar/listener"
+	sstats "github.com/meshlb/meshlb/sidecar/stats"
 )
 
 // statsRegistry keeps statistics by name across snapshots, as Envoy keeps
@@ -16,11 +21,12 @@ type statsRegistry struct {
 	clusters map[string]*cluster.Stats
 	https    map[string]*l7.Stats
 	tcps     map[string]*l4.Stats
-	counters map[string]*atomic.Uint64 // by Envoy's full stat name
+	counters map[string]*atomic.Uint64   // by Envoy's full stat name
+	listens  map[string]*sstats.Listener // by address
 }
 
 func newStatsRegistry() *statsRegistry {
-	return &statsRegistry{clusters: map[string]*cluster.Stats{}, https: map[string]*l7.Stats{}, tcps: map[string]*l4.Stats{}, counters: map[string]*atomic.Uint64{}}
+	return &statsRegistry{clusters: map[string]*cluster.Stats{}, https: map[string]*l7.Stats{}, tcps: map[string]*l4.Stats{}, counters: map[string]*atomic.Uint64{}, listens: map[string]*sstats.Listener{}}
 }
 
 func getOrNew[T any](mu *sync.Mutex, m map[string]*T, name string) *T {
@@ -40,6 +46,10 @@ func (r *statsRegistry) cluster(name string) *cluster.Stats {
 
 func (r *statsRegistry) http(prefix string) *l7.Stats { return getOrNew(&r.mu, r.https, prefix) }
 
+func (r *statsRegistry) listener(addr string) *sstats.Listener {
+	return getOrNew(&r.mu, r.listens, addr)
+}
+
 func (r *statsRegistry) tcp(prefix string) *l4.Stats { return getOrNew(&r.mu, r.tcps, prefix) }
 
 // counter returns the counter named name (Envoy's full stat name, such as
@@ -56,4 +66,23 @@ func (r *statsRegistry) counterValues() map[string]uint64 {
 		out[name] = c.Load()
 	}
 	return out
+}
+
+// countedHandler counts a listener's connections
+// (listener.<address>.downstream_cx_*) around its handler.
+type countedHandler struct {
+	h  listener.Handler
+	st *sstats.Listener
+}
+
+func (c countedHandler) ServeConn(ctx context.Context, conn net.Conn) {
+	c.st.CxTotal.Add(1)
+	c.st.CxActive.Add(1)
+	start := time.Now()
+	defer func() {
+		c.st.CxLength.Record(time.Since(start))
+		c.st.CxActive.Add(-1)
+		c.st.CxDestroy.Add(1)
+	}()
+	c.h.ServeConn(ctx, conn)
 }

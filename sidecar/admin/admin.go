@@ -19,15 +19,12 @@ import (
 // Handler returns the admin HTTP handler for sc.
 func Handler(sc *sidecar.Sidecar, opts ...Option) http.Handler {
 	mux := http.NewServeMux()
-	a := &admin{sc: sc, start: time.Now()}
-	for _, o := range opts {
-		o(a)
-	}
+	a := newAdmin(sc, opts)
 	mux.HandleFunc("GET /ready", a.ready)
 	mux.HandleFunc("GET /server_info", a.serverInfo)
 	mux.HandleFunc("GET /config_dump", a.configDump)
 	mux.HandleFunc("GET /clusters", a.clusters)
-	mux.HandleFunc("GET /stats", a.stats)
+	mux.HandleFunc("GET /stats", a.statsText)
 	mux.HandleFunc("GET /stats/prometheus", a.prometheus)
 	mux.HandleFunc("GET /{$}", a.index)
 	// Go's profiler, as Envoy's /cpuprofiler and /heapprofiler: the admin
@@ -35,6 +32,14 @@ func Handler(sc *sidecar.Sidecar, opts ...Option) http.Handler {
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	return mux
+}
+
+func newAdmin(sc *sidecar.Sidecar, opts []Option) *admin {
+	a := &admin{sc: sc, start: time.Now()}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 type admin struct {
@@ -141,31 +146,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func (a *admin) stats(w http.ResponseWriter, _ *http.Request) {
-	for _, s := range a.collect() {
-		fmt.Fprintf(w, "%s: %d\n", s.name, s.value)
-	}
-}
-
-// prometheus renders the same counters in Prometheus text format with
-// Envoy's naming (envoy_cluster_upstream_rq_total{envoy_cluster_name="x"}).
-func (a *admin) prometheus(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	typed := map[string]bool{}
-	for _, s := range a.collect() {
-		metric := "envoy_" + s.scope + "_" + s.stat
-		if !typed[metric] {
-			typed[metric] = true
-			fmt.Fprintf(w, "# TYPE %s %s\n", metric, s.kind)
-		}
-		if s.label == "" {
-			fmt.Fprintf(w, "%s %d\n", metric, s.value)
-			continue
-		}
-		fmt.Fprintf(w, "%s{%s=%q} %d\n", metric, s.label, s.subject, s.value)
-	}
 }
 
 // metricName turns a subject into a stats-safe token.

@@ -1,99 +1,221 @@
 package admin
 
 import (
-	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stats"
 )
 
-// stat is one counter or gauge.
+// kind is a stat's type.
+type kind uint8
+
+const (
+	counter kind = iota
+	gauge
+	histogram
+)
+
+func (k kind) String() string { return [...]string{"counter", "gauge", "histogram"}[k] }
+
+// stat is one counter, gauge or histogram, under Envoy's dotted name and
+// under the Prometheus family and labels Envoy's default tag extraction
+// gives it.
 type stat struct {
-	name    string // Envoy's dotted name, e.g. cluster.web.upstream_rq_total
-	scope   string // cluster, http, tcp
-	label   string // Prometheus label name
-	subject string // cluster name or stat prefix
-	stat    string // e.g. upstream_rq_total
-	kind    string // counter or gauge
-	value   int64
+	scope   string // e.g. cluster; empty when full holds the whole name
+	full    string // Envoy's name, or its last part under scope and subject
+	family  string // Prometheus name, e.g. envoy_cluster_upstream_rq
+	label   string // tag name, e.g. envoy_cluster_name; empty for none
+	subject string // its value, e.g. web
+	tag     string // a second tag, e.g. envoy_response_code; empty for none
+	tagVal  string // its value, e.g. 200
+	kind    kind
+	value   float64
+	hist    *stats.Snapshot // for histograms
 }
 
-func add(out []stat, scope, label, subject, name, kind string, v int64) []stat {
-	return append(out, stat{
-		name: scope + "." + metricName(subject) + "." + name, scope: scope, label: label,
-		subject: subject, stat: name, kind: kind, value: v,
+// name returns Envoy's dotted name, e.g. cluster.web.upstream_rq_200.
+func (s *stat) name() string {
+	if s.scope == "" {
+		return s.full
+	}
+	return s.scope + "." + s.subject + "." + s.full
+}
+
+// collector gathers the stats of one read: it caches the families' names
+// so a read of many clusters concatenates each family name once.
+type collector struct {
+	emit     func(*stat)
+	families map[[2]string]string
+	cur      stat // the stat being emitted, reused so it does not escape
+}
+
+// put emits s through c.cur.
+func (c *collector) put(s stat) {
+	c.cur = s
+	c.emit(&c.cur)
+}
+
+// family returns "envoy_<scope>_<stat>" with dots as underscores.
+func (c *collector) family(scope, name string) string {
+	k := [2]string{scope, name}
+	f, ok := c.families[k]
+	if !ok {
+		f = "envoy_" + scope + "_" + strings.ReplaceAll(name, ".", "_")
+		c.families[k] = f
+	}
+	return f
+}
+
+// scoped adds the stat scope.<subject>.<name>, tagged label=subject.
+func (c *collector) scoped(scope, label, subject, name string, k kind, v float64) {
+	c.put(stat{scope: scope, full: name, family: c.family(scope, name),
+		label: label, subject: subject, kind: k, value: v})
+}
+
+// status adds <prefix>_<N>xx and <prefix>_<code> for s, tagged as Envoy's
+// response_code_class and response_code extraction does.
+func (c *collector) status(scope, label, subject, prefix string, s *stats.Status) {
+	for i, n := range s.Classes() {
+		class := strconv.Itoa(i + 1)
+		c.put(stat{scope: scope, full: prefix + "_" + class + "xx", family: c.family(scope, prefix+"_xx"),
+			label: label, subject: subject, tag: "envoy_response_code_class", tagVal: class, value: float64(n)})
+	}
+	s.Codes(func(code int, n uint64) {
+		cs := strconv.Itoa(code)
+		c.put(stat{scope: scope, full: prefix + "_" + cs, family: c.family(scope, prefix),
+			label: label, subject: subject, tag: "envoy_response_code", tagVal: cs, value: float64(n)})
 	})
 }
 
-// collect reads every counter of the snapshot in force, sorted by name.
-func collect(sc *sidecar.Sidecar) []stat {
+// hist adds a histogram.
+func (c *collector) hist(scope, label, subject, name string, h *stats.Histogram) {
+	s := h.Read()
+	c.put(stat{scope: scope, full: name, family: c.family(scope, name), label: label, subject: subject, kind: histogram, hist: &s})
+}
+
+// collect calls emit with every stat of the snapshot in force, in no set
+// order (see sortStats). The stat is emit's only until it returns.
+func collect(sc *sidecar.Sidecar, emit func(*stat)) {
 	snap := sc.Snapshot()
 	if snap == nil {
-		return nil
+		return
 	}
-	var out []stat
+	c := &collector{families: map[[2]string]string{}, emit: emit}
 	for _, name := range sortedKeys(snap.Clusters) {
-		s := snap.Clusters[name].Stats
-		c := func(stat string, v uint64) {
-			out = add(out, "cluster", "envoy_cluster_name", name, stat, "counter", int64(v))
+		c.cluster(snap.Clusters[name])
+	}
+	for _, name := range sortedKeys(snap.Listeners) {
+		c.listener(snap.Listeners[name])
+	}
+	c.namedCounters(sc)
+}
+
+// cluster adds the stats of one cluster.
+func (c *collector) cluster(cl *cluster.Cluster) {
+	name, s := cl.Name, cl.Stats
+	ctr := func(stat string, v uint64) {
+		c.scoped("cluster", "envoy_cluster_name", name, stat, counter, float64(v))
+	}
+	g := func(stat string, v int64) { c.scoped("cluster", "envoy_cluster_name", name, stat, gauge, float64(v)) }
+	ctr("upstream_rq_total", s.RqTotal.Load())
+	c.status("cluster", "envoy_cluster_name", name, "upstream_rq", &s.StatusCounts)
+	ctr("upstream_rq_timeout", s.RqTimeout.Load())
+	ctr("upstream_rq_retry", s.RqRetry.Load())
+	ctr("upstream_rq_pending_overflow", s.OverflowRq.Load())
+	ctr("upstream_rq_retry_overflow", s.RetryOverflow.Load())
+	ctr("upstream_cx_total", s.CxTotal.Load())
+	ctr("upstream_cx_connect_fail", s.CxConnectFail.Load())
+	ctr("upstream_cx_none_healthy", s.NoHealthy.Load())
+	ctr("upstream_cx_overflow", s.CxOverflow.Load())
+	g("upstream_cx_active", s.CxActive.Load())
+	g("upstream_rq_active", s.RqActive.Load())
+	g("upstream_rq_pending_active", s.RqPending.Load())
+	m := membershipOf(cl)
+	g("membership_healthy", m.healthy)
+	g("membership_degraded", m.degraded)
+	g("membership_total", m.total)
+	c.breakers(cl)
+	c.hist("cluster", "envoy_cluster_name", name, "upstream_rq_time", &s.RqTime)
+	c.hist("cluster", "envoy_cluster_name", name, "upstream_cx_connect_ms", &s.CxConnectMs)
+	if cl.HealthCheck != nil {
+		c.healthCheck(cl)
+	}
+	if cl.Outlier != nil {
+		c.outlier(cl)
+	}
+}
+
+// breakers adds Envoy's circuit_breakers.default.*_open gauges: 1 while
+// the breaker is open (the resource is at its limit).
+func (c *collector) breakers(cl *cluster.Cluster) {
+	l, s := cl.Limits, cl.Stats
+	open := func(stat string, n, limit int64) {
+		var v float64
+		if limit != 0 && n >= limit {
+			v = 1
 		}
-		g := func(stat string, v int64) { out = add(out, "cluster", "envoy_cluster_name", name, stat, "gauge", v) }
-		c("upstream_rq_total", s.RqTotal.Load())
-		c("upstream_rq_2xx", s.Rq2xx.Load())
-		c("upstream_rq_3xx", s.Rq3xx.Load())
-		c("upstream_rq_4xx", s.Rq4xx.Load())
-		c("upstream_rq_5xx", s.Rq5xx.Load())
-		c("upstream_rq_timeout", s.RqTimeout.Load())
-		c("upstream_rq_retry", s.RqRetry.Load())
-		c("upstream_rq_pending_overflow", s.OverflowRq.Load())
-		c("upstream_cx_total", s.CxTotal.Load())
-		c("upstream_cx_connect_fail", s.CxConnectFail.Load())
-		c("upstream_cx_none_healthy", s.NoHealthy.Load())
-		c("upstream_cx_overflow", s.CxOverflow.Load())
-		c("upstream_rq_retry_overflow", s.RetryOverflow.Load())
-		g("upstream_cx_active", s.CxActive.Load())
-		g("upstream_rq_active", s.RqActive.Load())
-		g("upstream_rq_pending_active", s.RqPending.Load())
-		if cl := snap.Clusters[name]; cl.HealthCheck != nil {
-			hc := &s.HealthCheck
-			c("health_check.attempt", hc.Attempt.Load())
-			c("health_check.success", hc.Success.Load())
-			c("health_check.failure", hc.Failure.Load())
-			c("health_check.network_failure", hc.NetworkFailure.Load())
-			c("health_check.passive_failure", hc.PassiveFailure.Load())
-			c("health_check.verify_cluster", hc.VerifyCluster.Load())
-			g("health_check.healthy", activeHealthy(cl))
+		c.scoped("cluster", "envoy_cluster_name", cl.Name, "circuit_breakers.default."+stat, gauge, v)
+	}
+	open("cx_open", s.Cx.Active(), l.MaxConnections)
+	open("rq_pending_open", s.RqPending.Load(), l.MaxPending)
+	open("rq_open", s.RqActive.Load(), l.MaxRequests)
+	open("rq_retry_open", s.RetryActive.Load(), l.MaxRetries)
+}
+
+func (c *collector) healthCheck(cl *cluster.Cluster) {
+	hc := &cl.Stats.HealthCheck
+	ctr := func(stat string, v uint64) {
+		c.scoped("cluster", "envoy_cluster_name", cl.Name, "health_check."+stat, counter, float64(v))
+	}
+	ctr("attempt", hc.Attempt.Load())
+	ctr("success", hc.Success.Load())
+	ctr("failure", hc.Failure.Load())
+	ctr("network_failure", hc.NetworkFailure.Load())
+	ctr("passive_failure", hc.PassiveFailure.Load())
+	ctr("verify_cluster", hc.VerifyCluster.Load())
+	c.scoped("cluster", "envoy_cluster_name", cl.Name, "health_check.healthy", gauge, float64(activeHealthy(cl)))
+}
+
+func (c *collector) outlier(cl *cluster.Cluster) {
+	od := &cl.Stats.Outlier
+	ctr := func(stat string, v uint64) {
+		c.scoped("cluster", "envoy_cluster_name", cl.Name, "outlier_detection.ejections_"+stat, counter, float64(v))
+	}
+	ctr("enforced_total", od.EnforcedTotal.Load())
+	ctr("overflow", od.Overflow.Load())
+	ctr("detected_consecutive_5xx", od.Detected5xx.Load())
+	ctr("enforced_consecutive_5xx", od.Enforced5xx.Load())
+	ctr("detected_consecutive_gateway_failure", od.DetectedGateway.Load())
+	ctr("enforced_consecutive_gateway_failure", od.EnforcedGateway.Load())
+	ctr("detected_consecutive_local_origin_failure", od.DetectedLocal.Load())
+	ctr("enforced_consecutive_local_origin_failure", od.EnforcedLocal.Load())
+	ctr("detected_success_rate", od.DetectedSuccessRate.Load())
+	ctr("enforced_success_rate", od.EnforcedSuccessRate.Load())
+	c.scoped("cluster", "envoy_cluster_name", cl.Name, "outlier_detection.ejections_active", gauge, float64(ejectedEndpoints(cl)))
+}
+
+// membership counts a cluster's endpoints as Envoy's membership_* gauges:
+// healthy ones pass every check (EDS, active, outlier), degraded ones are
+// EDS-degraded but pass the others.
+type membership struct{ healthy, degraded, total int64 }
+
+func membershipOf(c *cluster.Cluster) membership {
+	m := membership{total: int64(len(c.Endpoints))}
+	for _, e := range c.Endpoints {
+		if !e.Usable() {
+			continue
 		}
-		if cl := snap.Clusters[name]; cl.Outlier != nil {
-			od := &s.Outlier
-			c("outlier_detection.ejections_enforced_total", od.EnforcedTotal.Load())
-			c("outlier_detection.ejections_overflow", od.Overflow.Load())
-			c("outlier_detection.ejections_detected_consecutive_5xx", od.Detected5xx.Load())
-			c("outlier_detection.ejections_enforced_consecutive_5xx", od.Enforced5xx.Load())
-			c("outlier_detection.ejections_detected_consecutive_gateway_failure", od.DetectedGateway.Load())
-			c("outlier_detection.ejections_enforced_consecutive_gateway_failure", od.EnforcedGateway.Load())
-			c("outlier_detection.ejections_detected_consecutive_local_origin_failure", od.DetectedLocal.Load())
-			c("outlier_detection.ejections_enforced_consecutive_local_origin_failure", od.EnforcedLocal.Load())
-			c("outlier_detection.ejections_detected_success_rate", od.DetectedSuccessRate.Load())
-			c("outlier_detection.ejections_enforced_success_rate", od.EnforcedSuccessRate.Load())
-			g("outlier_detection.ejections_active", ejectedEndpoints(cl))
+		if e.Health == spec.Degraded {
+			m.degraded++
+		} else {
+			m.healthy++
 		}
 	}
-	for _, l := range snap.Listeners {
-		out = listenerStats(out, l)
-	}
-	out = namedCounters(out, sc)
-	slices.SortFunc(out, func(a, b stat) int {
-		if a.name < b.name {
-			return -1
-		}
-		if a.name > b.name {
-			return 1
-		}
-		return 0
-	})
-	return slices.CompactFunc(out, func(a, b stat) bool { return a.name == b.name })
+	return m
 }
 
 // activeHealthy counts the endpoints of c that pass their active health
@@ -120,34 +242,42 @@ func ejectedEndpoints(c *cluster.Cluster) int64 {
 	return n
 }
 
-func listenerStats(out []stat, l *sidecar.Listener) []stat {
-	for _, ch := range l.Chains {
-		out = chainStats(out, ch)
+// listener adds a listener's downstream_cx_* stats and those of its
+// chains' connection managers.
+func (c *collector) listener(l *sidecar.Listener) {
+	if s := l.Stats; s != nil {
+		addr := metricName(l.Spec.Address)
+		lc := func(stat string, k kind, v float64) {
+			c.scoped("listener", "envoy_listener_address", addr, stat, k, v)
+		}
+		lc("downstream_cx_total", counter, float64(s.CxTotal.Load()))
+		lc("downstream_cx_destroy", counter, float64(s.CxDestroy.Load()))
+		lc("downstream_cx_active", gauge, float64(s.CxActive.Load()))
+		c.hist("listener", "envoy_listener_address", addr, "downstream_cx_length_ms", &s.CxLength)
 	}
-	return out
+	for _, ch := range l.Chains {
+		c.chain(ch)
+	}
 }
 
-func chainStats(out []stat, ch *sidecar.Chain) []stat {
+func (c *collector) chain(ch *sidecar.Chain) {
 	if ch.HTTP != nil {
-		cfg := ch.HTTP.Config()
-		s, p := cfg.Stats, ch.Spec.HTTP.StatPrefix
-		c := func(stat string, v uint64) {
-			out = add(out, "http", "envoy_http_conn_manager_prefix", p, stat, "counter", int64(v))
-		}
-		c("downstream_cx_total", s.CxTotal.Load())
-		c("downstream_rq_total", s.RqTotal.Load())
-		c("downstream_rq_2xx", s.Rq2xx.Load())
-		c("downstream_rq_3xx", s.Rq3xx.Load())
-		c("downstream_rq_4xx", s.Rq4xx.Load())
-		c("downstream_rq_5xx", s.Rq5xx.Load())
-		out = add(out, "http", "envoy_http_conn_manager_prefix", p, "downstream_cx_active", "gauge", s.CxActive.Load())
-		return out
+		s, p := ch.HTTP.Config().Stats, ch.Spec.HTTP.StatPrefix
+		const label = "envoy_http_conn_manager_prefix"
+		ctr := func(stat string, v uint64) { c.scoped("http", label, p, stat, counter, float64(v)) }
+		ctr("downstream_cx_total", s.CxTotal.Load())
+		ctr("downstream_rq_total", s.RqTotal.Load())
+		c.status("http", label, p, "downstream_rq", &s.StatusCounts)
+		c.scoped("http", label, p, "downstream_cx_active", gauge, float64(s.CxActive.Load()))
+		c.hist("http", label, p, "downstream_rq_time", &s.RqTime)
+		return
 	}
 	s, p := ch.TCP.Config().Stats, ch.Spec.TCP.StatPrefix
-	out = add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_total", "counter", int64(s.CxTotal.Load()))
-	out = add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_no_route", "counter", int64(s.NoRoute.Load()))
-	out = add(out, "tcp", "envoy_tcp_prefix", p, "upstream_connect_fail", "counter", int64(s.ConnectFail.Load()))
-	return add(out, "tcp", "envoy_tcp_prefix", p, "downstream_cx_active", "gauge", s.CxActive.Load())
+	const label = "envoy_tcp_prefix"
+	c.scoped("tcp", label, p, "downstream_cx_total", counter, float64(s.CxTotal.Load()))
+	c.scoped("tcp", label, p, "downstream_cx_no_route", counter, float64(s.NoRoute.Load()))
+	c.scoped("tcp", label, p, "upstream_connect_fail", counter, float64(s.ConnectFail.Load()))
+	c.scoped("tcp", label, p, "downstream_cx_active", gauge, float64(s.CxActive.Load()))
 }
 
 // counterLabels are the Prometheus labels of the sidecar's named counters
@@ -160,21 +290,19 @@ var counterLabels = map[string]string{
 // namedCounters adds the sidecar's counters kept by full name
 // ("scope.subject.stat", or "scope.stat" without a label), such as
 // local_ratelimit.<prefix>.rate_limited and tls_inspector.tls_found.
-func namedCounters(out []stat, sc *sidecar.Sidecar) []stat {
+func (c *collector) namedCounters(sc *sidecar.Sidecar) {
 	for name, v := range sc.Counters() {
-		if st, ok := filterCounter(name); ok {
-			st.value = int64(v)
-			out = append(out, st)
-			continue
+		st, ok := filterCounter(name)
+		if !ok {
+			scope, rest, _ := strings.Cut(name, ".")
+			st = stat{full: name, family: c.family(scope, rest)}
+			if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+				st.label, st.subject, st.family = counterLabels[scope], rest[:i], c.family(scope, rest[i+1:])
+			}
 		}
-		scope, rest, _ := strings.Cut(name, ".")
-		st := stat{name: name, scope: scope, stat: rest, kind: "counter", value: int64(v)}
-		if i := strings.LastIndexByte(rest, '.'); i >= 0 {
-			st.label, st.subject, st.stat = counterLabels[scope], rest[:i], rest[i+1:]
-		}
-		out = append(out, st)
+		st.kind, st.value = counter, float64(v)
+		c.put(st)
 	}
-	return out
 }
 
 // filterCounter parses the counters of the HTTP filters, whose subject is
@@ -187,31 +315,31 @@ func filterCounter(name string) (stat, bool) {
 		return stat{}, false
 	}
 	head, tail := name[:i], name[i+1:]
-	st := stat{name: name, stat: tail, kind: "counter"}
+	st := stat{full: name}
 	if p, ok := strings.CutSuffix(head, ".http_local_rate_limit"); ok {
-		st.scope, st.label, st.subject = "http_local_rate_limit", "envoy_local_http_ratelimit_prefix", p
+		st.family, st.label, st.subject = "envoy_http_local_rate_limit_"+tail, "envoy_local_http_ratelimit_prefix", p
 		return st, true
 	}
 	if p, ok := strings.CutSuffix(head, ".fault"); ok && strings.HasPrefix(p, "http.") {
-		st.scope, st.label, st.subject = "http_fault", "envoy_http_conn_manager_prefix", p[len("http."):]
+		st.family, st.label, st.subject = "envoy_http_fault_"+tail, "envoy_http_conn_manager_prefix", p[len("http."):]
 		return st, true
 	}
-	return rbacCounter(st, head)
+	return rbacCounter(st, head, tail)
 }
 
 // rbacCounter parses the RBAC filters' counters: the HTTP filter's
 // "http.<stat_prefix>.rbac.<stat>", labelled by the connection manager's
 // prefix, and the network filter's "<stat_prefix>.rbac.<stat>", which
 // Envoy's default tag extractors leave in the metric name.
-func rbacCounter(st stat, head string) (stat, bool) {
+func rbacCounter(st stat, head, tail string) (stat, bool) {
 	p, ok := strings.CutSuffix(head, ".rbac")
 	switch {
 	case !ok:
 		return stat{}, false
 	case strings.HasPrefix(p, "http."):
-		st.scope, st.label, st.subject = "http_rbac", "envoy_http_conn_manager_prefix", p[len("http."):]
+		st.family, st.label, st.subject = "envoy_http_rbac_"+tail, "envoy_http_conn_manager_prefix", p[len("http."):]
 	default:
-		st.scope = strings.ReplaceAll(metricName(p), ".", "_") + "_rbac"
+		st.family = "envoy_" + strings.ReplaceAll(metricName(p), ".", "_") + "_rbac_" + tail
 	}
 	return st, true
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -78,20 +76,4 @@ func (a *admin) state() string {
 		return "PRE_INITIALIZING"
 	}
 	return "LIVE"
-}
-
-// collect returns the sidecar's stats and, with a control plane, Envoy's
-// control_plane.connected_state gauge (1 connected, 0 not), sorted by name.
-func (a *admin) collect() []stat {
-	out := collect(a.sc)
-	if a.cp == nil {
-		return out
-	}
-	var v int64
-	if _, ok := a.cp.ControlPlane(); ok {
-		v = 1
-	}
-	out = append(out, stat{name: "control_plane.connected_state", scope: "control_plane", stat: "connected_state", kind: "gauge", value: v})
-	slices.SortFunc(out, func(x, y stat) int { return strings.Compare(x.name, y.name) })
-	return out
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stats"
 )
 
 // Picker chooses an endpoint for one request or connection. Pick must not
@@ -41,26 +42,13 @@ type Stats struct {
 	RetryOverflow atomic.Uint64 // upstream_rq_retry_overflow (max_retries)
 	HealthCheck   HealthCheckStats
 	Outlier       OutlierStats
+	RqTime        stats.Histogram // upstream_rq_time, ms
+	CxConnectMs   stats.Histogram // upstream_cx_connect_ms
 }
 
-// StatusCounts counts responses by status class. Safe for concurrent use.
-type StatusCounts struct {
-	Rq2xx, Rq3xx, Rq4xx, Rq5xx atomic.Uint64
-}
-
-// CountStatus adds one response of the given status to its class counter.
-func (s *StatusCounts) CountStatus(code int) {
-	switch code / 100 {
-	case 2:
-		s.Rq2xx.Add(1)
-	case 3:
-		s.Rq3xx.Add(1)
-	case 4:
-		s.Rq4xx.Add(1)
-	case 5:
-		s.Rq5xx.Add(1)
-	}
-}
+// StatusCounts counts responses by status class and code (Envoy's
+// upstream_rq_2xx and upstream_rq_200). Safe for concurrent use.
+type StatusCounts = stats.Status
 
 // Cluster is one upstream cluster in one configuration snapshot. It is
 // immutable; its Stats, Runtime and its endpoints' State are shared across

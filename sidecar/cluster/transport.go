@@ -57,7 +57,9 @@ func (c *Cluster) Dial(ep *Endpoint, deadline time.Time) (net.Conn, error) {
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
+	start := time.Now()
 	conn, err := ep.transport().Dial(ctx, ep.Addr)
+	c.Stats.CxConnectMs.Record(time.Since(start))
 	if err != nil {
 		ep.ConnectFailures.Add(1)
 		c.Stats.CxConnectFail.Add(1)

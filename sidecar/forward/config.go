@@ -16,6 +16,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/stats"
 	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
@@ -23,10 +24,11 @@ import (
 // http.<stat_prefix>.downstream_* statistics. The server codec counts the
 // connections, the forwarder the requests.
 type Stats struct {
-	CxTotal              atomic.Uint64 // downstream_cx_total
-	CxActive             atomic.Int64  // downstream_cx_active
-	RqTotal              atomic.Uint64 // downstream_rq_total
-	cluster.StatusCounts               // downstream_rq_2xx ... downstream_rq_5xx
+	CxTotal              atomic.Uint64   // downstream_cx_total
+	CxActive             atomic.Int64    // downstream_cx_active
+	RqTotal              atomic.Uint64   // downstream_rq_total
+	cluster.StatusCounts                 // downstream_rq_2xx ... downstream_rq_5xx
+	RqTime               stats.Histogram // downstream_rq_time, ms
 }
 
 // Config is what the forwarder needs of one HTTP listener's configuration

@@ -15,6 +15,10 @@ func (f *forwarder) finish() {
 	i.Total = time.Since(i.Start)
 	f.ss.Now = i.Start.Add(i.Total)
 	i.BytesReceived, i.BytesSent = f.st.Bytes()
+	f.cfg.Stats.RqTime.Record(i.Total)
+	if f.cl != nil { // upstream_rq_time, from the same clock reading
+		f.cl.Stats.RqTime.Record(i.Total)
+	}
 	if f.cfg.StreamDone != nil {
 		f.cfg.StreamDone(i)
 	}

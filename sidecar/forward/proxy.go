@@ -21,6 +21,7 @@ type forwarder struct {
 	st   Stream
 	ss   *StreamState
 	info *stream.Info
+	cl   *cluster.Cluster // the cluster forwarded to; nil: none
 }
 
 // Serve routes and answers the request of st, recording its stream info.
@@ -72,6 +73,7 @@ func (f *forwarder) dispatch() bool {
 	cl.Stats.RqTotal.Add(1)
 	cl.Stats.RqActive.Add(1)
 	defer cl.Stats.RqActive.Add(-1)
+	f.cl = cl
 	code, keep := f.forward(rt, cl)
 	cl.Stats.CountStatus(code)
 	cfg.Stats.CountStatus(code)
@@ -159,6 +161,11 @@ func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
 		var res result
 		res, fail = f.exchange(rt, cl, ep, f.attempt(rt, cl, &b))
 		pk.Done(outcome(res, fail))
+		if fail != nil && fail.kind == failStatus {
+			// Envoy counts every upstream response, the retried ones too.
+			cl.Stats.RqTotal.Add(1)
+			cl.Stats.CountStatus(res.status)
+		}
 		b.endRetry(cl)
 		if fail == nil {
 			f.noteSuccess(rt, cl, &b, res.status)
