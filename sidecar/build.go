@@ -96,9 +96,8 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 	}
 	c.Picker = balancer.BuildLevels(cs, factor, c.Endpoints)
 	c.HealthCheck, c.Outlier = cs.HealthCheck, cs.Outlier
-	if cs.HealthCheck != nil || cs.Outlier != nil {
-		c.Rebuild = func() cluster.Picker { return balancer.BuildLevels(cs, factor, c.Endpoints) }
-	}
+	// Rebuilt when health changes, and on an operator's runtime action.
+	c.Rebuild = func() cluster.Picker { return balancer.BuildLevels(cs, factor, c.Endpoints) }
 	return c, nil
 }
 

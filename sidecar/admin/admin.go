@@ -5,10 +5,12 @@ package admin
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar"
@@ -27,6 +29,8 @@ func Handler(sc *sidecar.Sidecar, opts ...Option) http.Handler {
 	mux.HandleFunc("GET /stats", a.statsText)
 	mux.HandleFunc("GET /stats/prometheus", a.prometheus)
 	mux.HandleFunc("GET /{$}", a.index)
+	a.routeActions(mux)
+	a.routeViews(mux)
 	// Go's profiler, as Envoy's /cpuprofiler and /heapprofiler: the admin
 	// port is trusted, loopback by default.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -43,14 +47,18 @@ func newAdmin(sc *sidecar.Sidecar, opts []Option) *admin {
 }
 
 type admin struct {
-	sc    *sidecar.Sidecar
-	start time.Time
-	cp    ControlPlane // nil without xDS
-	node  serverNode
+	sc       *sidecar.Sidecar
+	start    time.Time
+	cp       ControlPlane // nil without xDS
+	node     serverNode
+	level    *slog.LevelVar // nil: the log level is fixed
+	quit     func()         // nil: no /quitquitquit
+	hcFailed atomic.Bool    // set by /healthcheck/fail
 }
 
 func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
-	fmt.Fprintln(w, "meshlb admin: /ready /server_info /config_dump /clusters /stats /stats/prometheus /debug/pprof/")
+	fmt.Fprintln(w, "meshlb admin: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus /memory /runtime /logging /debug/pprof/")
+	fmt.Fprintln(w, "POST: /healthcheck/fail /healthcheck/ok /logging?level= /quitquitquit /endpoint/{drain,disable,enable}?cluster=&address=")
 }
 
 // ready answers 200 LIVE once a configuration is in force, as Envoy does
@@ -58,7 +66,7 @@ func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
 // sidecar is shutting down, so load balancers stop sending to it first.
 func (a *admin) ready(w http.ResponseWriter, _ *http.Request) {
 	switch {
-	case a.sc.Draining():
+	case a.sc.Draining() || a.hcFailed.Load():
 		http.Error(w, "DRAINING", http.StatusServiceUnavailable)
 		return
 	case a.sc.Snapshot() == nil:
@@ -90,7 +98,11 @@ func (a *admin) configDump(w http.ResponseWriter, _ *http.Request) {
 
 // clusters prints Envoy's /clusters text format:
 // "<cluster>::<host:port>::<stat>::<value>", one line each.
-func (a *admin) clusters(w http.ResponseWriter, _ *http.Request) {
+func (a *admin) clusters(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("format") == "json" {
+		a.clustersJSON(w)
+		return
+	}
 	snap := a.sc.Snapshot()
 	if snap == nil {
 		return
@@ -124,6 +136,12 @@ func healthFlags(e *cluster.Endpoint) string {
 	}
 	if e.Outlier != nil && e.Outlier.Ejected() {
 		flags += "/failed_outlier_check"
+	}
+	switch cluster.AdminState(e.State.Admin.Load()) {
+	case cluster.AdminDrain:
+		flags += "/admin_drain"
+	case cluster.AdminDisabled:
+		flags += "/admin_disabled"
 	}
 	switch e.Health {
 	case spec.Unhealthy:

@@ -70,7 +70,7 @@ func (a *admin) serverInfo(w http.ResponseWriter, _ *http.Request) {
 // state is Envoy's server state.
 func (a *admin) state() string {
 	switch {
-	case a.sc.Draining():
+	case a.sc.Draining() || a.hcFailed.Load():
 		return "DRAINING"
 	case a.sc.Snapshot() == nil:
 		return "PRE_INITIALIZING"

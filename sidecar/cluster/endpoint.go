@@ -35,7 +35,24 @@ type State struct {
 	// Added is when the registry first saw the endpoint (UnixNano), for
 	// slow start.
 	Added int64
+	// Admin is the operator's runtime action on the address (an
+	// [AdminState]), set through the admin API as HAProxy's "set server
+	// state": kept across snapshots, it applies in every cluster that
+	// reaches the address through this transport.
+	Admin atomic.Uint32
 }
+
+// AdminState is an operator's runtime action on an endpoint.
+type AdminState uint32
+
+// Admin states: AdminReady takes traffic as configured; AdminDrain and
+// AdminDisabled take no new requests or connections, those in progress
+// finish (HAProxy's drain and maint).
+const (
+	AdminReady AdminState = iota
+	AdminDrain
+	AdminDisabled
+)
 
 // Endpoint is one upstream address as a snapshot sees it: configuration
 // (weight, health, priority) plus a pointer to the shared [State].
@@ -60,10 +77,10 @@ type Endpoint struct {
 // Usable reports whether the endpoint may receive new traffic: its EDS
 // health is healthy or degraded and it does not fail its active health
 // check and is not ejected by outlier detection (any failing takes it
-// out, as in Envoy).
+// out, as in Envoy), and no operator drained or disabled it.
 func (e *Endpoint) Usable() bool {
 	return (e.Health == spec.Healthy || e.Health == spec.Degraded) && (e.Active == nil || !e.Active.Failed()) &&
-		(e.Outlier == nil || !e.Outlier.Ejected())
+		(e.Outlier == nil || !e.Outlier.Ejected()) && e.State.Admin.Load() == uint32(AdminReady)
 }
 
 // Since returns when the endpoint last became available (UnixNano): when
@@ -95,7 +112,8 @@ const (
 // Availability classifies the endpoint for balancing, from the same
 // signals as [Endpoint.Usable].
 func (e *Endpoint) Availability() Availability {
-	if (e.Active != nil && e.Active.Failed()) || (e.Outlier != nil && e.Outlier.Ejected()) {
+	if (e.Active != nil && e.Active.Failed()) || (e.Outlier != nil && e.Outlier.Ejected()) ||
+		e.State.Admin.Load() != uint32(AdminReady) {
 		return Unavailable
 	}
 	switch e.Health {
