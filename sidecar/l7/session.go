@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -39,24 +40,19 @@ type session struct {
 	conn net.Conn
 	rd   reader
 	out  writer
-	head reqHead
 	peer []byte // client IP, for X-Forwarded-For
+	// reqState is the state of the request in progress; nil while the
+	// connection is parked, so an idle connection does not hold it.
+	*reqState
 	// sconn is the connection as the filter chain describes it; nil
 	// without one.
 	sconn *stream.Conn
-	// headStart is when the head being read started to arrive, when it
-	// took more than one read; else zero.
-	headStart time.Time
-	state     atomic.Int32
-	ctx       context.Context // done when the listener drains
-	stop      func() bool     // unregisters the drain callback
-	fd        int32           // for the Parker; -1 if unknown
+	state atomic.Int32
+	ctx   context.Context // done when the listener drains
+	stop  func() bool     // unregisters the drain callback
+	fd    int32           // for the Parker; -1 if unknown
 	// parkedAt is when the connection went quiet, set by the Parker.
 	parkedAt time.Time
-	// fs is the forwarder's state for the request in progress.
-	fs forward.StreamState
-	// rdBase and outBase are the byte counts when the request started.
-	rdBase, outBase int64
 	// cxStats are the listener stats the connection counts in as active:
 	// those in force when it was accepted, whatever the stat prefix later.
 	cxStats *Stats
@@ -64,10 +60,42 @@ type session struct {
 	// did not read whole: it closes gracefully, so the client reads the
 	// answer instead of a reset.
 	linger bool
+}
+
+// reqState is a session's per-request state. Sessions take one from
+// requestPool when they start or wake and give it back when they park:
+// idle keep-alive connections are what a proxy holds by the thousand.
+type reqState struct {
+	head reqHead
+	// fs is the forwarder's state for the request in progress.
+	fs forward.StreamState
+	// headStart is when the head being read started to arrive, when it
+	// took more than one read; else zero.
+	headStart time.Time
+	// rdBase and outBase are the byte counts when the request started.
+	rdBase, outBase int64
 	// body decodes the request body for the generic body path.
 	body decoder
 	// respChunked: the response head written says chunked.
 	respChunked bool
+}
+
+var requestPool = sync.Pool{New: func() any { return new(reqState) }}
+
+// takeRequest gives s a request state, if it has none.
+func (s *session) takeRequest() {
+	if s.reqState == nil {
+		s.reqState = requestPool.Get().(*reqState)
+	}
+}
+
+// dropRequest gives s's request state back; s must not use it again
+// before takeRequest. The forwarder's clock reading is dropped with it,
+// so no other session reads a stale one.
+func (s *session) dropRequest() {
+	s.fs.Now = time.Time{}
+	requestPool.Put(s.reqState)
+	s.reqState = nil
 }
 
 func newSession(srv *Server, c net.Conn, ctx context.Context) *session {
@@ -127,6 +155,7 @@ func (s *session) interruptIdle() {
 // run serves requests until the connection must close, closing it, or
 // until it is parked, leaving it to the Parker.
 func (s *session) run() {
+	s.takeRequest()
 	for {
 		switch s.awaitRequest() {
 		case awaitClose:
@@ -162,11 +191,17 @@ func (s *session) run() {
 // parkOrContinue hands the session to the Parker and reports true when it
 // no longer belongs to this goroutine: parked, or closed by a drain.
 func (s *session) parkOrContinue() bool {
+	// Once registered, s may be woken on another goroutine at once.
+	s.dropRequest()
 	s.state.Store(stateParked)
 	if s.srv.parker.park(s) {
 		return true
 	}
-	return !s.state.CompareAndSwap(stateParked, stateBusy)
+	if !s.state.CompareAndSwap(stateParked, stateBusy) {
+		return true
+	}
+	s.takeRequest()
+	return false
 }
 
 // awaitRequest waits, holding no buffer, until the client sends bytes,
