@@ -52,6 +52,8 @@ var runtimeTests = map[string][]string{
 	"network.HttpConnectionManager / request_headers_timeout":                               {"TestHCMRequestOptions", "TestSlowRequestGets408"},
 	"network.HttpConnectionManager / http_protocol_options":                                 {"TestHCMRequestOptions", "TestAuthorityAndHTTP10"},
 	"network.HttpConnectionManager / use_remote_address":                                    {"TestUseRemoteAddress"},
+	"network.HttpConnectionManager / normalize_path":                                        {"TestConsulHCMNormalizePath", "TestNormalizePath"},
+	"network.HttpConnectionManager / merge_slashes":                                         {"TestConsulHCMNormalizePath", "TestNormalizePath"},
 	"network.HttpConnectionManager / upgrade_configs[]":                                     {"TestConsulHCMWebSocketAndTracing"},
 	"network.HttpConnectionManager / codec_type":                                            {"TestCodecType", "TestAuto"},
 	"network.HttpConnectionManager / http2_protocol_options.max_concurrent_streams":         {"TestSettings", "TestMaxConcurrentStreams"},

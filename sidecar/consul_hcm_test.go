@@ -37,6 +37,51 @@ func wsEcho(t *testing.T) string {
 	return strings.TrimPrefix(be.URL, "http://")
 }
 
+// normalize_path and merge_slashes rewrite the path before routing and
+// forwarding: the backend sees the normalized path.
+func TestConsulHCMNormalizePath(t *testing.T) {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.RequestURI)
+	}))
+	defer be.Close()
+	s := newSidecar(t)
+	addr := freeAddr(t)
+	l := consulHTTPListener(t, addr, "be")
+	if err := s.Apply(&config.Set{Listeners: []config.Listener{*l},
+		Clusters: []config.Cluster{staticCluster("be", strings.TrimPrefix(be.URL, "http://"))}}); err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]string{
+		"/a/./b/../c//d/%7e?q=%2e%2e": "/a/c/d/~?q=%2e%2e",
+		"/../../etc/passwd":           "/etc/passwd",
+		"/x/%2E%2e/y%2f":              "/y%2F",
+	} {
+		if got := rawGET(t, addr, in); got != want {
+			t.Errorf("GET %s: backend saw %q, want %q", in, got, want)
+		}
+	}
+}
+
+// rawGET sends GET target as written (no client-side cleaning) and
+// returns the response body.
+func rawGET(t *testing.T, addr, target string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // A listener as Consul sends it, with upgrade_configs [websocket] and
 // tracing, decodes and tunnels a WebSocket upgrade both ways; tracing is
 // announced once, whatever the number of updates, and changes nothing.
@@ -99,6 +144,8 @@ func consulHTTPListener(t *testing.T, addr, cluster string) *config.Listener {
           stat_prefix: public_listener
           tracing: {random_sampling: {}}
           upgrade_configs: [{upgrade_type: websocket}]
+          normalize_path: true
+          merge_slashes: true
           http_filters:
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}

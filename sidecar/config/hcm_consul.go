@@ -8,11 +8,14 @@ import (
 
 // The HTTP connection manager fields Consul's xDS server sets on every
 // HTTP listener besides the ones http.go decodes: tracing and WebSocket
-// upgrades.
+// upgrades, path normalization.
 
 var upgradeFields = allow(&hcmv3.HttpConnectionManager_UpgradeConfig{}, "upgrade_type", "enabled")
 
-// decodeHCMConsul decodes tracing and upgrade_configs of m into out.
+// decodeHCMConsul decodes tracing, upgrade_configs, normalize_path and
+// merge_slashes of m into out. normalize_path defaults to false, as
+// Envoy's (its runtime key http_connection_manager.normalize_path is not
+// read).
 //
 // tracing is accepted whatever it holds (Consul sends random_sampling: {}
 // on every HTTP listener): tracing never changes what is forwarded, and
@@ -25,6 +28,8 @@ var upgradeFields = allow(&hcmv3.HttpConnectionManager_UpgradeConfig{}, "upgrade
 // rejected.
 func decodeHCMConsul(m *hcmv3.HttpConnectionManager, out *HTTPManager) error {
 	out.Tracing = m.GetTracing() != nil
+	out.NormalizePath = m.GetNormalizePath().GetValue()
+	out.MergeSlashes = m.GetMergeSlashes()
 	for i, u := range m.GetUpgradeConfigs() {
 		path := index("upgrade_configs", i)
 		if err := upgradeFields.check(u); err != nil {

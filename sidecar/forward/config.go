@@ -45,7 +45,10 @@ type Config struct {
 	// SkipXFF leaves X-Forwarded-For as the client sent it instead of
 	// appending the peer address (Envoy's use_remote_address false).
 	SkipXFF bool
-	Stats   *Stats
+	// NormalizePath and MergeSlashes normalize the request path before
+	// routing and forwarding (see [NormalizePath]).
+	NormalizePath, MergeSlashes bool
+	Stats                       *Stats
 	// StreamDone receives each request's stream info once it has been
 	// answered; nil: none.
 	StreamDone stream.Sink

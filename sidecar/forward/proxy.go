@@ -41,6 +41,10 @@ func Serve(cfg *Config, st Stream) bool {
 func (f *forwarder) dispatch() bool {
 	cfg := f.cfg
 	cfg.Stats.RqTotal.Add(1)
+	if cfg.NormalizePath || cfg.MergeSlashes {
+		req := f.st.Request()
+		req.Path = NormalizePath(req.Path, cfg.NormalizePath, cfg.MergeSlashes)
+	}
 	rt := cfg.Routes.Match(f.st.Request())
 	if rt != nil {
 		f.info.Route = rt.Name

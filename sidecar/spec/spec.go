@@ -70,6 +70,9 @@ type HTTPManager struct {
 	DefaultHostHTTP10 string
 	// UseRemoteAddress/XFF: append the peer address to X-Forwarded-For.
 	UseRemoteAddress bool
+	// NormalizePath and MergeSlashes normalize request paths (RFC 3986)
+	// and merge slashes before routing, as Envoy's fields of those names.
+	NormalizePath, MergeSlashes bool
 	// Tracing is set when the listener asks for tracing, which meshlb
 	// accepts but does not do (no spans are emitted).
 	Tracing bool
