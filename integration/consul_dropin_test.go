@@ -1,0 +1,114 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// withGRPC gives the agent a plaintext gRPC (xDS) port and returns its
+// address through addr.
+func withGRPC(t *testing.T, addr *string) func(cfg map[string]any) {
+	return func(cfg map[string]any) {
+		port := stablePort(t)
+		cfg["ports"].(map[string]any)["grpc"] = port
+		*addr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+}
+
+// serviceToken returns a token with the service identity of service, as
+// a sidecar of that service is given in production.
+func (a *consulAgent) serviceToken(service string) string {
+	a.t.Helper()
+	tok, _, err := a.client.ACL().TokenCreate(&api.ACLToken{
+		ServiceIdentities: []*api.ACLServiceIdentity{{ServiceName: service}}}, nil)
+	if err != nil {
+		a.t.Fatalf("creating a token for %s: %v", service, err)
+	}
+	return tok.SecretID
+}
+
+// registerWithSidecar registers instance id of service on port with a
+// connect sidecar proxy (id "<id>-sidecar-proxy") on proxyPort.
+func (a *consulAgent) registerWithSidecar(service, id string, port, proxyPort int, meta map[string]string, ups ...api.Upstream) {
+	a.t.Helper()
+	a.register(&api.AgentServiceRegistration{ID: id, Name: service, Address: "127.0.0.1", Port: port, Meta: meta,
+		Connect: &api.AgentServiceConnect{SidecarService: &api.AgentServiceRegistration{
+			Port: proxyPort, Proxy: &api.AgentServiceConnectProxyConfig{Upstreams: ups}}}})
+}
+
+// startEnvoyDropIn runs `consul connect envoy -envoy-binary <meshlb>
+// -sidecar-for service` against agent a (gRPC at grpcAddr) with token, as
+// a Consul user runs Envoy: Consul checks meshlb's --version, writes the
+// bootstrap into a FIFO and execs meshlb with Envoy's command line. No
+// meshlb control server is involved. It waits until the admin listener
+// on adminPort is ready.
+func startEnvoyDropIn(t *testing.T, a *consulAgent, grpcAddr, service, token string) *process {
+	t.Helper()
+	adminPort := freePort(t)
+	cmd := exec.Command(a.bin, "connect", "envoy", "-envoy-binary", meshlbBin, "-sidecar-for", service,
+		"-http-addr", a.addr, "-grpc-addr", grpcAddr, "-token", token,
+		"-admin-bind", fmt.Sprintf("127.0.0.1:%d", adminPort), "--", "--log-level", "debug")
+	p := startCmd(t, service+" sidecar (consul connect envoy)", cmd)
+	waitReady(t, adminPort)
+	return p
+}
+
+// getsAPI reports whether a GET through the local upstream port on a new
+// connection is answered by the api backend.
+func getsAPI(url string) bool {
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	code, body, err := httpGet(c, url)
+	return err == nil && code == 200 && body == "api"
+}
+
+// web → api (TCP) over two meshlb sidecars that Consul's own xDS server
+// drives, started by `consul connect envoy -envoy-binary meshlb`, with
+// ACLs on (default deny) and service-identity tokens: an allow intention
+// lets traffic flow over mTLS, the public listener refuses plaintext, and
+// a deny intention stops new connections within 2 s.
+func TestConsulEnvoyDropInTCP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	var grpcAddr string
+	a := startConsul(t, withACLs, withGRPC(t, &grpcAddr))
+	be := startBackend(t, "api")
+	upstream, apiProxy := freePort(t), freePort(t)
+	a.register(&api.AgentServiceRegistration{ID: "api", Name: "api", Address: "127.0.0.1", Port: be.port,
+		Connect: &api.AgentServiceConnect{SidecarService: &api.AgentServiceRegistration{Port: apiProxy}}})
+	a.registerWithSidecar("web", "web", freePort(t), freePort(t), nil,
+		api.Upstream{DestinationName: "api", LocalBindPort: upstream})
+	a.setEntry(&api.ServiceIntentionsConfigEntry{Kind: api.ServiceIntentions, Name: "api",
+		Sources: []*api.SourceIntention{{Name: "web", Action: api.IntentionActionAllow}}})
+
+	startEnvoyDropIn(t, a, grpcAddr, "api", a.serviceToken("api"))
+	startEnvoyDropIn(t, a, grpcAddr, "web", a.serviceToken("web"))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", upstream)
+	eventually(t, "web → api through both sidecars", func() bool { return getsAPI(url) })
+
+	// The public listener is mTLS only: plaintext gets no answer.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
+	if code, _, err := httpGet(c, fmt.Sprintf("http://127.0.0.1:%d/", apiProxy)); err == nil {
+		t.Errorf("plaintext to api's public listener answered %d, want the connection refused", code)
+	}
+
+	start := time.Now()
+	a.setEntry(&api.ServiceIntentionsConfigEntry{Kind: api.ServiceIntentions, Name: "api",
+		Sources: []*api.SourceIntention{{Name: "web", Action: api.IntentionActionDeny}}})
+	eventually(t, "the deny intention to take effect", func() bool { return !getsAPI(url) })
+	took := time.Since(start)
+	t.Logf("deny intention took effect on new connections after %v", took)
+	if took > 2*time.Second {
+		t.Errorf("deny took %v, want within 2s", took)
+	}
+	for range 5 {
+		if getsAPI(url) {
+			t.Fatal("a new connection got through after the deny intention")
+		}
+	}
+}
