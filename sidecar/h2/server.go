@@ -31,6 +31,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/spec"
+	sstream "github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // maxHeaderBytes bounds a request's header list (SETTINGS_MAX_HEADER_LIST_SIZE
@@ -105,7 +106,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	stats.CxTotal.Add(1)
 	stats.CxActive.Add(1)
 	defer stats.CxActive.Add(-1)
-	g := s.join(groupKey{ctx: ctx, p: cfg.HTTP2, idle: cfg.StreamIdle})
+	// Connections share a group by their listener's context, not their
+	// own (which carries the connection's facts).
+	g := s.join(groupKey{ctx: sstream.ListenerContext(ctx), p: cfg.HTTP2, idle: cfg.StreamIdle})
 	defer s.leave(g)
 	g.h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: g.hs, Handler: s})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
+	sstream "github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // stream is one HTTP/2 request as the forwarder sees it ([forward.Stream]),
@@ -23,6 +24,7 @@ type stream struct {
 	arena []byte
 	trail []route.Header
 	peer  []byte
+	conn  *sstream.Conn // the connection's facts; nil without a filter chain
 	fs    forward.StreamState
 	// recv and sent count body bytes read from and written to the client
 	// (HPACK-compressed heads are not counted).
@@ -37,7 +39,10 @@ type stream struct {
 	armed time.Time
 }
 
-var _ forward.Stream = (*stream)(nil)
+var (
+	_ forward.Stream     = (*stream)(nil)
+	_ forward.ConnStream = (*stream)(nil)
+)
 
 var streams = sync.Pool{New: func() any { return new(stream) }}
 
@@ -46,7 +51,7 @@ func getStream(w http.ResponseWriter, r *http.Request, cfg *Config) *stream {
 	s := streams.Get().(*stream)
 	arena, trail := s.arena[:0], s.trail[:0]
 	hdrs := s.req.Headers[:0]
-	*s = stream{w: w, r: r, cfg: cfg, arena: arena, trail: trail}
+	*s = stream{w: w, r: r, cfg: cfg, arena: arena, trail: trail, conn: sstream.ConnFrom(r.Context())}
 	s.req.Headers = hdrs
 	s.decodeHead()
 	s.hasBody = r.ContentLength != 0
@@ -58,7 +63,7 @@ func getStream(w http.ResponseWriter, r *http.Request, cfg *Config) *stream {
 
 // putStream returns s to the pool; s must not be used after.
 func putStream(s *stream) {
-	s.w, s.rc, s.r, s.cfg = nil, nil, nil, nil
+	s.w, s.rc, s.r, s.cfg, s.conn = nil, nil, nil, nil, nil
 	clear(s.req.Headers[:cap(s.req.Headers)])
 	streams.Put(s)
 }
@@ -72,6 +77,9 @@ func (s *stream) broken() bool {
 	bodyless := s.r.Method == http.MethodHead || s.status == http.StatusNoContent || s.status == http.StatusNotModified
 	return !bodyless
 }
+
+// Conn implements [forward.ConnStream].
+func (s *stream) Conn() *sstream.Conn { return s.conn }
 
 // Request implements [forward.Stream].
 func (s *stream) Request() *route.Request { return &s.req }

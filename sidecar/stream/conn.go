@@ -124,14 +124,39 @@ var pemEscaper = strings.NewReplacer("\n", "%0A", " ", "%20", "+", "%2B", "/", "
 
 type connKey struct{}
 
+// connCtx is a context that carries a Conn and remembers the context it
+// was made from (see [ListenerContext]).
+type connCtx struct {
+	context.Context
+	conn *Conn
+}
+
+func (c *connCtx) Value(k any) any {
+	if _, ok := k.(connKey); ok {
+		return c.conn
+	}
+	return c.Context.Value(k)
+}
+
 // WithConn returns ctx carrying c, for the terminal filter of c's
 // connection.
 func WithConn(ctx context.Context, c *Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, c)
+	return &connCtx{Context: ctx, conn: c}
 }
 
 // ConnFrom returns the Conn ctx carries, or nil.
 func ConnFrom(ctx context.Context) *Conn {
 	c, _ := ctx.Value(connKey{}).(*Conn)
 	return c
+}
+
+// ListenerContext returns the context ctx was made from by [WithConn]
+// (the listener's, shared by its connections), or ctx itself: for state
+// a terminal filter keys by its listener's context rather than by
+// connection.
+func ListenerContext(ctx context.Context) context.Context {
+	if c, ok := ctx.(*connCtx); ok {
+		return c.Context
+	}
+	return ctx
 }
