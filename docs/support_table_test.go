@@ -54,6 +54,8 @@ var runtimeTests = map[string][]string{
 	"network.HttpConnectionManager / use_remote_address":                                    {"TestUseRemoteAddress"},
 	"network.HttpConnectionManager / normalize_path":                                        {"TestConsulHCMNormalizePath", "TestNormalizePath"},
 	"network.HttpConnectionManager / merge_slashes":                                         {"TestConsulHCMNormalizePath", "TestNormalizePath"},
+	"network.HttpConnectionManager / forward_client_cert_details":                           {"TestXFCC", "TestRBACAndXFCCOverHTTP2"},
+	"network.HttpConnectionManager / set_current_client_cert_details":                       {"TestXFCC"},
 	"network.HttpConnectionManager / upgrade_configs[]":                                     {"TestConsulHCMWebSocketAndTracing"},
 	"network.HttpConnectionManager / codec_type":                                            {"TestCodecType", "TestAuto"},
 	"network.HttpConnectionManager / http2_protocol_options.max_concurrent_streams":         {"TestSettings", "TestMaxConcurrentStreams"},

@@ -276,7 +276,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
 	return &l7.Config{Config: forward.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout,
-		SkipXFF: !h.UseRemoteAddress, NormalizePath: h.NormalizePath, MergeSlashes: h.MergeSlashes, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open, Upstream: l7.NewExchange},
+		SkipXFF: !h.UseRemoteAddress, NormalizePath: h.NormalizePath, MergeSlashes: h.MergeSlashes, XFCC: h.XFCC, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open, Upstream: l7.NewExchange},
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
 		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10)}, nil
 }

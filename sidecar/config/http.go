@@ -25,7 +25,8 @@ var (
 		"stat_prefix", "codec_type", "rds", "route_config", "http_filters",
 		"stream_idle_timeout", "request_timeout", "request_headers_timeout",
 		"use_remote_address", "http_protocol_options", "http2_protocol_options",
-		"tracing", "upgrade_configs", "normalize_path", "merge_slashes")
+		"tracing", "upgrade_configs", "normalize_path", "merge_slashes",
+		"forward_client_cert_details", "set_current_client_cert_details")
 	hcmHTTP2Fields = allow(&corev3.Http2ProtocolOptions{}, "max_concurrent_streams",
 		"initial_stream_window_size", "initial_connection_window_size", "allow_connect")
 	hcmHTTP1Fields = allow(&corev3.Http1ProtocolOptions{}, "accept_http_10", "default_host_for_http_10")
@@ -70,6 +71,9 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 	out.StatPrefix = m.GetStatPrefix()
 	out.UseRemoteAddress = m.GetUseRemoteAddress().GetValue()
 	if err := decodeHCMConsul(m, out); err != nil {
+		return nil, err
+	}
+	if out.XFCC, err = decodeXFCC(m); err != nil {
 		return nil, err
 	}
 	if err := decodeRouteSpecifier(m, out); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/stats"
 	"github.com/meshlb/meshlb/sidecar/stream"
 )
@@ -48,7 +49,9 @@ type Config struct {
 	// NormalizePath and MergeSlashes normalize the request path before
 	// routing and forwarding (see [NormalizePath]).
 	NormalizePath, MergeSlashes bool
-	Stats                       *Stats
+	// XFCC says what becomes of the x-forwarded-client-cert header.
+	XFCC  spec.XFCC
+	Stats *Stats
 	// StreamDone receives each request's stream info once it has been
 	// answered; nil: none.
 	StreamDone stream.Sink

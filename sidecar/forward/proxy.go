@@ -45,6 +45,7 @@ func (f *forwarder) dispatch() bool {
 		req := f.st.Request()
 		req.Path = NormalizePath(req.Path, cfg.NormalizePath, cfg.MergeSlashes)
 	}
+	f.clientCert()
 	rt := cfg.Routes.Match(f.st.Request())
 	if rt != nil {
 		f.info.Route = rt.Name

@@ -99,6 +99,9 @@ type StreamState struct {
 	// request's end.
 	Now     time.Time
 	filters requestFilters
+	// xfcc holds the request's x-forwarded-client-cert value when the
+	// forwarder set it; reused from one request to the next.
+	xfcc []byte
 }
 
 // Exchange is one request on an upstream connection as an upstream codec

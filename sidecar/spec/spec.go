@@ -73,6 +73,9 @@ type HTTPManager struct {
 	// NormalizePath and MergeSlashes normalize request paths (RFC 3986)
 	// and merge slashes before routing, as Envoy's fields of those names.
 	NormalizePath, MergeSlashes bool
+	// XFCC is forward_client_cert_details and
+	// set_current_client_cert_details.
+	XFCC XFCC
 	// Tracing is set when the listener asks for tracing, which meshlb
 	// accepts but does not do (no spans are emitted).
 	Tracing bool
