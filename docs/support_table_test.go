@@ -128,11 +128,12 @@ var runtimeTests = map[string][]string{
 	"RouteMatch / headers[]":                           {"TestMatch"},
 	"RouteMatch / query_parameters[]":                  {"TestMatch"},
 
-	"RouteAction / cluster":           {"TestRoundRobinAndRouting"},
-	"RouteAction / weighted_clusters": {"TestWeightedPick"},
-	"RouteAction / timeout":           {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
-	"RouteAction / retry_policy":      {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries"},
-	"RouteAction / hash_policy[]":     {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHashPolicyRetryPreviousHosts", "TestHash"},
+	"RouteAction / cluster":             {"TestRoundRobinAndRouting"},
+	"RouteAction / weighted_clusters":   {"TestWeightedPick"},
+	"RouteAction / timeout":             {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
+	"RouteAction / retry_policy":        {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries", "TestGRPCRetry"},
+	"RouteAction / max_stream_duration": {"TestGRPCTimeoutHeader", "TestGRPCLongStream"},
+	"RouteAction / hash_policy[]":       {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHashPolicyRetryPreviousHosts", "TestHash"},
 
 	"Cluster / connect_timeout":                                          {"TestDialConnectTimeout"},
 	"Cluster / typed_extension_protocol_options":                         {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS", "TestTranslation", "TestStreamLimits", "TestUpstreamReset", "TestFlowControl"},

@@ -9,9 +9,10 @@ import (
 	"strings"
 )
 
-// The retry_on conditions meshlb accepts. The router acts on the first seven;
-// the others (HTTP/2 and gRPC conditions) cannot occur on an HTTP/1.1
-// upstream and are accepted so that configurations written for Envoy load.
+// The retry_on conditions meshlb accepts. The router acts on the first
+// seven and on the gRPC conditions (a response head's grpc-status);
+// envoy-ratelimited and refused-stream are accepted so that
+// configurations written for Envoy load, and never fire.
 const (
 	FiveXX             = "5xx"
 	GatewayError       = "gateway-error"

@@ -20,7 +20,7 @@ const (
 var (
 	routeActionFields = allow(&routev3.RouteAction{},
 		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy",
-		"hash_policy")
+		"hash_policy", "max_stream_duration")
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
 	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
 	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout",
@@ -66,6 +66,9 @@ func decodeAction(a *routev3.RouteAction) (*RouteAction, error) {
 		if out.Retry, err = decodeRetry(rp); err != nil {
 			return nil, within("retry_policy", err)
 		}
+	}
+	if out.GRPCTimeout, err = decodeStreamDuration(a.GetMaxStreamDuration()); err != nil {
+		return nil, within("max_stream_duration", err)
 	}
 	return out, nil
 }

@@ -18,6 +18,8 @@ func TestDecodeRouteErrors(t *testing.T) {
 		{"hash policy filter state", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{filter_state: {key: k}}]}", r0 + "route.hash_policy[0].filter_state: not supported"},
 		{"hash policy header rewrite", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{header: {header_name: x, regex_rewrite: {pattern: {regex: a}, substitution: b}}}]}", r0 + "route.hash_policy[0].header.regex_rewrite: not supported"},
 		{"regex rewrite", "match: {prefix: /}\nroute: {cluster: be, regex_rewrite: {pattern: {regex: a}, substitution: b}}", r0 + "route.regex_rewrite: not supported"},
+		{"max stream duration", "match: {prefix: /}\nroute: {cluster: be, max_stream_duration: {max_stream_duration: 10s}}", r0 + "route.max_stream_duration.max_stream_duration: not supported"},
+		{"grpc offset alone", "match: {prefix: /}\nroute: {cluster: be, max_stream_duration: {grpc_timeout_header_offset: 1s}}", r0 + "route.max_stream_duration.grpc_timeout_header_offset: only with grpc_timeout_header_max"},
 		{"cluster header", "match: {prefix: /}\nroute: {cluster_header: x-cluster}", r0 + "route.cluster_header: not supported"},
 		{"empty cluster", "match: {prefix: /}\nroute: {cluster: ''}", r0 + "route.cluster"},
 		{"all weights zero", "match: {prefix: /}\nroute: {weighted_clusters: {clusters: [{name: a}, {name: b, weight: 0}]}}", r0 + "route.weighted_clusters.clusters: total weight must be between 1 and 4294967295, got 0"},

@@ -109,6 +109,19 @@ route:
 			Weighted: []WeightedCluster{{Name: "a", Weight: 90}, {Name: "b", Weight: 10}, {Name: "c", Weight: 0}},
 			Retry:    &RetryPolicy{On: []string{"reset"}}}},
 	}, {
+		name: "grpc timeout header",
+		route: `match: {prefix: /}
+route:
+  cluster: be
+  max_stream_duration: {grpc_timeout_header_max: 30s, grpc_timeout_header_offset: 0.1s}`,
+		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
+			GRPCTimeout: &spec.GRPCTimeout{Max: 30 * time.Second, Offset: 100 * time.Millisecond}}},
+	}, {
+		name: "grpc timeout header uncapped",
+		route: `match: {prefix: /}
+route: {cluster: be, max_stream_duration: {grpc_timeout_header_max: 0s}}`,
+		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second, GRPCTimeout: &spec.GRPCTimeout{}}},
+	}, {
 		name: "previous hosts predicate",
 		route: `match: {prefix: /}
 route:

@@ -38,10 +38,10 @@ type budget struct {
 	ntried    int
 }
 
-func newBudget(rt *route.Route, now time.Time) budget {
+func newBudget(rt *route.Route, req *route.Request, now time.Time) budget {
 	b := budget{}
-	if rt.Timeout > 0 {
-		b.deadline = now.Add(rt.Timeout)
+	if t := rt.RequestTimeout(req); t > 0 {
+		b.deadline = now.Add(t)
 	}
 	if rt.Retry != nil {
 		b.retries = rt.Retry.NumRetries

@@ -123,7 +123,7 @@ func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptErr
 	f.info.FirstUpstreamByte = time.Since(f.info.Start)
 	f.ss.Now = f.info.Start.Add(f.info.FirstUpstreamByte)
 	res.status = h.Status
-	if o.retryStatus != nil && !touched && o.retryStatus.RetriesStatus(h.Status) {
+	if o.retryStatus != nil && !touched && retries(o.retryStatus, &h) {
 		return res, false, &attemptError{failStatus, fmt.Errorf("upstream answered %d", h.Status)}
 	}
 	fr := f.st.Framing()
@@ -146,6 +146,12 @@ func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptErr
 		return res, false, relayFailure(err)
 	}
 	return res, ex.Reusable(), nil
+}
+
+// retries reports whether p retries a response with head h: by its
+// status, or by the grpc-status it carries.
+func retries(p *route.Retry, h *ResponseHead) bool {
+	return p.RetriesStatus(h.Status) || h.GRPC > 0 && p.RetriesGRPC(h.GRPC-1)
 }
 
 // headFailure classifies an error while waiting for the response head.

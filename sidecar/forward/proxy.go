@@ -22,6 +22,9 @@ type forwarder struct {
 	ss   *StreamState
 	info *stream.Info
 	cl   *cluster.Cluster // the cluster forwarded to; nil: none
+	// replay keeps the request body for retries (replay.go); nil when
+	// bodies are not retried.
+	replay *replayBody
 }
 
 // Serve routes and answers the request of st, recording its stream info.
@@ -142,8 +145,9 @@ var overloaded = []string{"x-envoy-overloaded: true"}
 // returns the status sent to the client and whether the client connection
 // may be reused.
 func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
-	b := newBudget(rt, f.info.Start)
+	b := newBudget(rt, f.st.Request(), f.info.Start)
 	defer b.endRetry(cl)
+	f.replayable(rt, cl)
 	hash := rt.Hash(f.st.Request(), f.st.Peer())
 	var fail *attemptError
 	for i := range maxAttempts {
@@ -217,7 +221,7 @@ func (f *forwarder) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) att
 	// A response is held back for a retry only if the retry will be
 	// allowed: the max_retries breaker is checked now, not after.
 	b.retryRefused = false
-	if b.retries > 0 && !f.st.Framing().HasBody {
+	if b.retries > 0 && (!f.st.Framing().HasBody || f.replay != nil) {
 		if b.retryRefused = cl.RetryOverloaded(); !b.retryRefused {
 			o.retryStatus = rt.Retry
 		}
@@ -241,9 +245,9 @@ func (f *forwarder) retry(rt *route.Route, cl *cluster.Cluster, fail *attemptErr
 		}
 		return p != nil && p.RetriesConnect() && b.spend(cl)
 	case failReset, failTimeout:
-		return p != nil && p.RetriesReset() && !f.st.Framing().HasBody && b.spend(cl)
+		return p != nil && p.RetriesReset() && f.bodyRetryable() && b.spend(cl)
 	case failStatus:
-		return b.spend(cl)
+		return f.bodyRetryable() && b.spend(cl)
 	}
 	return false
 }

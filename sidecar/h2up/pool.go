@@ -60,6 +60,7 @@ type conn struct {
 	active   atomic.Int32  // streams this codec has in flight on cc
 	requests atomic.Uint32 // streams started on cc
 	max      uint32        // max_requests_per_connection; 0: none
+	retired  atomic.Bool   // its pool closed: it closes once idle
 }
 
 // get takes a stream slot on a pooled connection under the cluster's
@@ -154,8 +155,7 @@ func (p *pool) published(done chan struct{}, c *conn) {
 		close(done)
 	}
 	if c != nil && closed {
-		c.cc.SetDoNotReuse()
-		c.closeIfIdle()
+		c.retire()
 	}
 }
 
@@ -195,19 +195,21 @@ func (c *conn) take() {
 // requests.
 func (c *conn) spent() bool { return c.max > 0 && c.requests.Load() >= c.max }
 
-// release ends a stream of c; the last stream of a spent connection
-// closes it.
+// release ends a stream of c; the last stream of a spent or retired
+// connection closes it.
 func (c *conn) release() {
-	c.active.Add(-1)
-	if c.spent() {
-		c.cc.SetDoNotReuse()
-		c.closeIfIdle()
+	if c.active.Add(-1) == 0 && (c.spent() || c.retired.Load()) {
+		c.cc.Close()
 	}
 }
 
-// closeIfIdle closes c if no stream is in flight or reserved on it.
-func (c *conn) closeIfIdle() {
-	if st := c.cc.State(); st.StreamsActive == 0 && st.StreamsReserved == 0 {
+// retire makes c take no new stream and close once this codec has no
+// stream on it (resets x/net still waits to see acknowledged do not
+// hold it open).
+func (c *conn) retire() {
+	c.retired.Store(true)
+	c.cc.SetDoNotReuse()
+	if c.active.Load() == 0 {
 		c.cc.Close()
 	}
 }
@@ -220,8 +222,7 @@ func (p *pool) Close() {
 	p.conns, p.closed = nil, true
 	p.mu.Unlock()
 	for _, c := range conns {
-		c.cc.SetDoNotReuse()
-		c.closeIfIdle()
+		c.retire()
 	}
 }
 

@@ -11,9 +11,10 @@ import (
 // RetryOn is a set of retry conditions, compiled from Envoy's retry_on.
 type RetryOn uint16
 
-// Retry conditions the HTTP/1 engine acts on. The others Envoy defines
-// (refused-stream, envoy-ratelimited and the gRPC status conditions) cannot
-// occur on an HTTP/1.1 upstream and compile to nothing.
+// Retry conditions the router acts on. The others Envoy defines
+// (refused-stream, envoy-ratelimited) compile to nothing. The gRPC
+// conditions read the grpc-status of a response head (a trailers-only
+// gRPC response, as Envoy).
 const (
 	// Retry5xx: any 5xx response, a reset, a connect failure or a per-try
 	// timeout.
@@ -29,7 +30,23 @@ const (
 	RetryRetriable4xx
 	// RetryStatusCodes: a response whose status is one of Retry.Codes.
 	RetryStatusCodes
+	// RetryGRPCCancelled ... RetryGRPCUnavailable: a response head with
+	// grpc-status CANCELLED (1), DEADLINE_EXCEEDED (4), RESOURCE_EXHAUSTED
+	// (8), INTERNAL (13) or UNAVAILABLE (14).
+	RetryGRPCCancelled
+	RetryGRPCDeadlineExceeded
+	RetryGRPCResourceExhausted
+	RetryGRPCInternal
+	RetryGRPCUnavailable
 )
+
+// retryGRPC is every gRPC condition.
+const retryGRPC = RetryGRPCCancelled | RetryGRPCDeadlineExceeded | RetryGRPCResourceExhausted |
+	RetryGRPCInternal | RetryGRPCUnavailable
+
+// grpcCodes maps a gRPC status code to its retry condition.
+var grpcCodes = map[int]RetryOn{1: RetryGRPCCancelled, 4: RetryGRPCDeadlineExceeded,
+	8: RetryGRPCResourceExhausted, 13: RetryGRPCInternal, 14: RetryGRPCUnavailable}
 
 // retryNames maps the conditions the engine acts on to their bits; the
 // vocabulary itself is internal/retryon's.
@@ -37,6 +54,9 @@ var retryNames = map[string]RetryOn{
 	retryon.FiveXX: Retry5xx, retryon.GatewayError: RetryGatewayError, retryon.Reset: RetryReset,
 	retryon.ResetBeforeRequest: RetryReset, retryon.ConnectFailure: RetryConnectFailure,
 	retryon.Retriable4xx: RetryRetriable4xx, retryon.RetriableStatusCodes: RetryStatusCodes,
+	retryon.Cancelled:        RetryGRPCCancelled,
+	retryon.DeadlineExceeded: RetryGRPCDeadlineExceeded, retryon.ResourceExhausted: RetryGRPCResourceExhausted,
+	retryon.Internal: RetryGRPCInternal, retryon.Unavailable: RetryGRPCUnavailable,
 }
 
 // Retry is a compiled retry policy.
@@ -91,3 +111,13 @@ func (r *Retry) RetriesReset() bool {
 func (r *Retry) RetriesConnect() bool {
 	return r.On&(Retry5xx|RetryGatewayError|RetryReset|RetryConnectFailure) != 0
 }
+
+// RetriesGRPC reports whether a response head with grpc-status code is
+// retried.
+func (r *Retry) RetriesGRPC(code int) bool {
+	c, ok := grpcCodes[code]
+	return ok && r.On&c != 0
+}
+
+// HasGRPC reports whether the policy retries on gRPC statuses.
+func (r *Retry) HasGRPC() bool { return r.On&retryGRPC != 0 }

@@ -33,6 +33,9 @@ type Route struct {
 	Rewrite     *string
 	HostRewrite string
 	Retry       *Retry // nil: only failed connects are redispatched
+	// GRPCTimeout, when set, takes a request's timeout from its
+	// grpc-timeout header (see RequestTimeout).
+	GRPCTimeout *spec.GRPCTimeout
 	// HashPolicy makes the request hash for hashing balancers; see Hash.
 	HashPolicy []spec.HashPolicy
 	Direct     *spec.DirectResponse
@@ -135,6 +138,7 @@ func compileRoute(cr *spec.Route, clusters Clusters) (*Route, error) {
 	}
 	r.Timeout, r.HostRewrite = a.Timeout, a.HostRewrite
 	r.Retry = compileRetry(a.Retry)
+	r.GRPCTimeout = compileGRPCTimeout(a.GRPCTimeout)
 	r.HashPolicy = compileHashPolicy(a.HashPolicy)
 	if a.PrefixRewrite != "" {
 		r.Rewrite = &a.PrefixRewrite

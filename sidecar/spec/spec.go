@@ -219,6 +219,16 @@ type RouteAction struct {
 	// HashPolicy makes the request's hash for the hashing balancers
 	// (Envoy's hash_policy), in order.
 	HashPolicy []HashPolicy
+	// GRPCTimeout, when set, makes a request's grpc-timeout header its
+	// timeout (max_stream_duration.grpc_timeout_header_max); nil: the
+	// header is ignored.
+	GRPCTimeout *GRPCTimeout
+}
+
+// GRPCTimeout is how a route takes a gRPC request's timeout from its
+// grpc-timeout header: capped at Max (0: uncapped), less Offset.
+type GRPCTimeout struct {
+	Max, Offset time.Duration
 }
 
 // HashPolicyKind says what a hash policy hashes.
