@@ -28,7 +28,7 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	nodeID := fs.String("node-id", "", "xDS node id, when there is no --config (overrides the bootstrap's)")
 	delta := fs.Bool("delta", false, "with --xds: use incremental xDS (DELTA_GRPC)")
 	adminAddr := fs.String("admin", "", "admin listener address (overrides the bootstrap's)")
-	stateDir := fs.String("state-dir", "", "directory to persist the last good configuration in")
+	stateDir := fs.String("state-dir", "", "directory to persist the last good configuration and endpoint health in")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	var sd shutdownTimes
 	sd.register(fs)
@@ -106,6 +106,9 @@ func loadBootstrap(path string, xds []string, nodeID string, delta bool) (*confi
 
 func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd shutdownTimes, logger *slog.Logger) error {
 	sc := sidecar.New(logger.With("component", "sidecar"))
+	if o.stateDir != "" {
+		defer sc.KeepHAState(o.stateDir)() // last: after the drain
+	}
 	sc.LimitConnections(b.MaxDownstreamConnections)
 	var c *client.Client
 	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster)}

@@ -144,6 +144,7 @@ type Registry struct {
 	mu       sync.Mutex
 	m        map[stateKey]*State
 	runtimes map[string]*Runtime
+	restored *HAState // see RestoreHA
 	// Idle bounds the idle pooled connections of all addresses together.
 	Idle IdleBudget
 }
@@ -165,6 +166,7 @@ func (r *Registry) Get(addr string, t Transport) *State {
 	s, ok := r.m[k]
 	if !ok {
 		s = &State{Addr: addr, Transport: t, Added: time.Now().UnixNano()}
+		r.restoreLatency(s)
 		s.Pool.shared = &r.Idle
 		r.m[k] = s
 	}
@@ -179,6 +181,7 @@ func (r *Registry) Runtime(name string) *Runtime {
 	rt, ok := r.runtimes[name]
 	if !ok {
 		rt = &Runtime{}
+		r.restoreRuntime(name, rt)
 		r.runtimes[name] = rt
 	}
 	return rt

@@ -58,6 +58,10 @@ type runtimeHealth struct {
 	// ejections and detector are outlier detection's (outlier.go).
 	ejections map[*State]*Ejection
 	detector  Checker
+	// restored is the persisted state of the cluster's endpoints by
+	// address, used when their verdicts are first made (hastate.go).
+	restored map[string]EndpointHA
+	until    time.Time // restored is ignored after
 }
 
 // ActiveHealth returns the active health of the endpoint with state s,
@@ -72,6 +76,7 @@ func (r *Runtime) ActiveHealth(s *State) *ActiveHealth {
 		}
 		h = &ActiveHealth{}
 		h.failed.Store(true)
+		r.restoreActive(s, h)
 		r.h.active[s] = h
 	}
 	return h

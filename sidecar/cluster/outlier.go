@@ -1,6 +1,9 @@
 package cluster
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Ejection is the outlier-detection verdict on one endpoint of one cluster
 // (Envoy's FAILED_OUTLIER_CHECK flag). Like [ActiveHealth] it is kept in
@@ -8,6 +11,23 @@ import "sync/atomic"
 // configuration change never resets it. Safe for concurrent use.
 type Ejection struct {
 	ejected atomic.Bool
+	at      atomic.Int64  // UnixNano of the last ejection
+	count   atomic.Uint32 // the detector's ejection count (time multiplier)
+}
+
+// Record notes when the endpoint was last ejected and the detector's
+// count of its ejections, so they can be persisted and restored.
+func (e *Ejection) Record(at time.Time, count uint32) {
+	e.at.Store(at.UnixNano())
+	e.count.Store(count)
+}
+
+// Recorded returns what [Ejection.Record] noted (zero values: nothing).
+func (e *Ejection) Recorded() (at time.Time, count uint32) {
+	if n := e.at.Load(); n != 0 {
+		at = time.Unix(0, n)
+	}
+	return at, e.count.Load()
 }
 
 // Ejected reports whether the endpoint is ejected.
@@ -40,6 +60,7 @@ func (r *Runtime) Ejection(s *State) *Ejection {
 			r.h.ejections = map[*State]*Ejection{}
 		}
 		e = &Ejection{}
+		r.restoreEjection(s, e)
 		r.h.ejections[s] = e
 	}
 	return e

@@ -113,6 +113,8 @@ func (d *Detector) Update(c *cluster.Cluster) {
 		h := old[e.State]
 		if h == nil || h.ej != e.Outlier {
 			h = &host{addr: e.Addr, ej: e.Outlier}
+			// An ejection restored after a restart keeps its time.
+			h.ejectedAt, h.ejections = e.Outlier.Recorded()
 		}
 		next[e.State] = h
 	}
@@ -266,6 +268,7 @@ func (d *Detector) eject(ev event, now time.Time) {
 	}
 	h.ejections++
 	h.ejectedAt = now
+	h.ej.Record(now, h.ejections)
 	h.ej.SetEjected(true)
 	enforced.Add(1)
 	d.stats.EnforcedTotal.Add(1)
@@ -291,6 +294,7 @@ func (d *Detector) review(now time.Time) {
 			}
 		case h.ejections > 0:
 			h.ejections--
+			h.ej.Record(h.ejectedAt, h.ejections)
 		}
 	}
 	if changed {
