@@ -22,7 +22,7 @@ func BenchmarkTranslate(b *testing.B) {
 		for b.Loop() {
 			frags := newFragments()
 			for _, svc := range cat.Sidecars() {
-				if _, err := translateService(cat, svc, frags, nil, true); err != nil {
+				if _, _, err := translateService(cat, svc, frags, nil, true); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -32,7 +32,7 @@ func BenchmarkTranslate(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for _, svc := range cat.Sidecars() {
-				if _, err := translateService(cat, svc, nil, nil, true); err != nil {
+				if _, _, err := translateService(cat, svc, nil, nil, true); err != nil {
 					b.Fatal(err)
 				}
 			}

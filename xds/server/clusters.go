@@ -68,7 +68,7 @@ func circuitBreakers(l *discovery.Limits) *cluster.CircuitBreakers {
 // endpoint in catalog order and its weight and health at priority 0, and
 // the endpoints of svc.Failover[i] at priority i+1, so that they serve
 // only while no endpoint of a better priority is usable.
-func loadAssignment(cat *discovery.Catalog, svc *discovery.Service) *endpoint.ClusterLoadAssignment {
+func loadAssignment(cat *reads, svc *discovery.Service) *endpoint.ClusterLoadAssignment {
 	cla := &endpoint.ClusterLoadAssignment{
 		ClusterName: svc.Name,
 		Endpoints:   []*endpoint.LocalityLbEndpoints{locality(svc.Endpoints, 0)},

@@ -143,7 +143,7 @@ func current(cat *discovery.Catalog, deps []serviceVersion) bool {
 
 // routesKey returns a key part that identifies svc's routes: a hash of
 // their JSON, computed once per service version.
-func (c *fragments) routesKey(cat *discovery.Catalog, svc *discovery.Service) string {
+func (c *fragments) routesKey(cat *reads, svc *discovery.Service) string {
 	if len(svc.Routes) == 0 {
 		return "-"
 	}
@@ -172,7 +172,7 @@ func fragmentKey(parts ...string) string { return strings.Join(parts, "\x00") }
 
 // depsKey returns the catalog versions of names, as deps and as a key
 // part for a resource built from all of their content.
-func depsKey(cat *discovery.Catalog, names ...string) ([]serviceVersion, string) {
+func depsKey(cat *reads, names ...string) ([]serviceVersion, string) {
 	deps := make([]serviceVersion, len(names))
 	var b strings.Builder
 	for i, n := range names {

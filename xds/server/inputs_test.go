@@ -78,3 +78,32 @@ func TestUpdateSkipsOnlyUnchangedInputs(t *testing.T) {
 		})
 	}
 }
+
+// TestReadsRecordTheServicesTranslated checks what a node's translation
+// records as read: its own service, its upstreams, their route
+// destinations and failovers, and the mesh, not the other services of the
+// catalog; so an edit to any of them, and only to them, retranslates it.
+func TestReadsRecordTheServicesTranslated(t *testing.T) {
+	cat := routingCatalog(t)
+	var client *discovery.Service
+	for _, svc := range cat.Sidecars() {
+		if svc.Sidecar.ID == "client" {
+			client = svc
+		}
+	}
+	if client == nil {
+		t.Fatal("no sidecar client in the routing catalog")
+	}
+	_, in, err := translateService(cat, client, nil, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := inputs{services: []string{"admin", "client", "db", "db-primary", "web", "web-dc2", "web~v1", "web~v2"},
+		identity: "client", mesh: true}
+	if diff := cmp.Diff(want, in, cmp.AllowUnexported(inputs{})); diff != "" {
+		t.Errorf("reads of client (-want +got):\n%s", diff)
+	}
+	if in.version(cat) != in.version(routingCatalog(t)) {
+		t.Error("version differs between equal catalogs")
+	}
+}

@@ -9,8 +9,6 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-
-	"github.com/meshlb/meshlb/discovery"
 )
 
 // The resource types of a node's snapshot, in the order they are listed.
@@ -29,7 +27,7 @@ var typeURLs = [numTypes]string{resource.ClusterType, resource.EndpointType, res
 // resources is one node's xDS resources by type, and what building them
 // needs.
 type resources struct {
-	cat        *discovery.Catalog
+	cat        *reads          // the catalog, recording what is read
 	frags      *fragments      // shared across nodes; nil builds afresh
 	clusterSet map[string]bool // names of the clusters added
 	// meshClusters are the clusters added that reach mesh sidecars over

@@ -38,10 +38,13 @@ type Server struct {
 	ready   atomic.Bool
 	rbac    atomic.Bool
 
-	mu     sync.Mutex        // serializes Update
-	frags  *fragments        // resources shared between nodes
-	nodes  map[string]string // node id → snapshotVersion of its snapshot in cache
-	inputs map[string]string // node id → inputVersion its snapshot was built from
+	mu    sync.Mutex        // serializes Update
+	frags *fragments        // resources shared between nodes
+	nodes map[string]string // node id → snapshotVersion of its snapshot in cache
+	// reads and inputs are, by node id, what its snapshot's translation
+	// read from the catalog and the version of that ([inputs.version]).
+	reads  map[string]inputs
+	inputs map[string]string
 }
 
 // New returns a Server with an empty cache. A nil logger discards logs.
@@ -58,7 +61,7 @@ func New(logger *slog.Logger) *Server {
 	x := serverv3.NewServer(context.Background(), c, callbacks(logger, m),
 		sotw.WithOrderedADS(), sotw.WithLogger(lg))
 	return &Server{logger: logger, cache: c, xds: x, metrics: m, frags: newFragments(),
-		nodes: map[string]string{}, inputs: map[string]string{}}
+		nodes: map[string]string{}, reads: map[string]inputs{}, inputs: map[string]string{}}
 }
 
 // EnforceIntentions makes the public listeners of a mesh with mTLS
@@ -113,12 +116,14 @@ func (s *Server) Update(ctx context.Context, cat *discovery.Catalog) error {
 	var errs []error
 	published := 0
 	for i, r := range results {
+		id := jobs[i].svc.Sidecar.ID
 		if r.err != nil {
 			errs = append(errs, r.err)
+			delete(s.inputs, id)
+			delete(s.reads, id) // tried again on the next update
 			continue
 		}
-		id := jobs[i].svc.Sidecar.ID
-		s.nodes[id], s.inputs[id] = r.version, jobs[i].inputs
+		s.nodes[id], s.reads[id], s.inputs[id] = r.version, r.reads, r.reads.version(cat)
 		if r.published {
 			published++
 		}
@@ -132,33 +137,32 @@ func (s *Server) Update(ctx context.Context, cat *discovery.Catalog) error {
 	return errors.Join(errs...)
 }
 
-// nodeJob is a node to translate and the inputVersion it is built from.
+// nodeJob is a node to translate.
 type nodeJob struct {
-	svc    *discovery.Service
-	inputs string
+	svc *discovery.Service
 }
 
 // nodeResult is the outcome of translating one node.
 type nodeResult struct {
 	version   string // snapshotVersion of the node's snapshot in cache
 	published bool   // a new snapshot was set
+	reads     inputs // what the translation read
 	err       error
 }
 
-// staleNodes returns the sidecars of cat whose inputs (see [inputVersion])
-// differ from those of their published snapshot, and the ids of all of
-// cat's sidecars. s.mu must be held.
+// staleNodes returns the sidecars of cat whose inputs (what translating
+// them read, see [reads]) changed since their published snapshot, and the
+// ids of all of cat's sidecars. s.mu must be held.
 func (s *Server) staleNodes(cat *discovery.Catalog) ([]nodeJob, map[string]bool) {
 	live := make(map[string]bool)
 	var jobs []nodeJob
 	for _, svc := range cat.Sidecars() {
 		id := svc.Sidecar.ID
 		live[id] = true
-		inputs := inputVersion(cat, svc)
-		if _, ok := s.nodes[id]; ok && s.inputs[id] == inputs {
+		if v, ok := s.inputs[id]; ok && s.reads[id].version(cat) == v {
 			continue
 		}
-		jobs = append(jobs, nodeJob{svc: svc, inputs: inputs})
+		jobs = append(jobs, nodeJob{svc: svc})
 	}
 	return jobs, live
 }
@@ -169,13 +173,13 @@ func (s *Server) staleNodes(cat *discovery.Catalog) ([]nodeJob, map[string]bool)
 func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job nodeJob, start time.Time) nodeResult {
 	id := job.svc.Sidecar.ID
 	prev := s.published(id)
-	snap, err := translateService(cat, job.svc, s.frags, prev, s.rbac.Load())
+	snap, reads, err := translateService(cat, job.svc, s.frags, prev, s.rbac.Load())
 	if err != nil {
 		return nodeResult{err: err}
 	}
 	version := snapshotVersion(snap)
 	if prev != nil && s.nodes[id] == version {
-		return nodeResult{version: version}
+		return nodeResult{version: version, reads: reads}
 	}
 	// Push latency counts changes to nodes that have connected; a node's
 	// first snapshot, or one it has yet to ask for, is not a push.
@@ -193,7 +197,7 @@ func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job 
 		s.logger.LogAttrs(ctx, slog.LevelDebug, "published snapshot",
 			slog.String("node", id), slog.String("version", version))
 	}
-	return nodeResult{version: version, published: true}
+	return nodeResult{version: version, published: true, reads: reads}
 }
 
 // published returns the snapshot of node in cache, or nil if it has none

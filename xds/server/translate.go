@@ -40,7 +40,8 @@ import (
 func Translate(cat *discovery.Catalog, nodeID string) (*cache.Snapshot, error) {
 	for _, svc := range cat.Sidecars() {
 		if svc.Sidecar.ID == nodeID {
-			return translateService(cat, svc, nil, nil, true)
+			snap, _, err := translateService(cat, svc, nil, nil, true)
+			return snap, err
 		}
 	}
 	return nil, fmt.Errorf("node %q: no sidecar with this id in the catalog", nodeID)
@@ -49,26 +50,28 @@ func Translate(cat *discovery.Catalog, nodeID string) (*cache.Snapshot, error) {
 // translateService translates the sidecar of svc, which must have one,
 // taking shared resources from frags (nil: build them all) and unchanged
 // types from prev, the node's previous snapshot (nil: none); rbac says
-// whether intentions become RBAC filters on public listeners.
-func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fragments, prev *cache.Snapshot, rbac bool) (*cache.Snapshot, error) {
+// whether intentions become RBAC filters on public listeners. It returns
+// the snapshot and what the translation read from cat.
+func translateService(cat *discovery.Catalog, svc *discovery.Service, frags *fragments, prev *cache.Snapshot, rbac bool) (*cache.Snapshot, inputs, error) {
 	res, err := buildResources(cat, svc, frags, rbac)
 	if err == nil {
 		var snap *cache.Snapshot
 		if snap, err = res.snapshot(prev); err == nil {
-			return snap, nil
+			return snap, res.cat.done(), nil
 		}
 	}
-	return nil, fmt.Errorf("translating node %q: %w", svc.Sidecar.ID, err)
+	return nil, inputs{}, fmt.Errorf("translating node %q: %w", svc.Sidecar.ID, err)
 }
 
 // buildResources returns the resources of svc's sidecar.
 func buildResources(cat *discovery.Catalog, svc *discovery.Service, frags *fragments, rbac bool) (*resources, error) {
 	sc := svc.Sidecar
-	res := &resources{cat: cat, frags: frags, clusterSet: make(map[string]bool), rbac: rbac}
+	in := newReads(cat, svc)
+	res := &resources{cat: in, frags: frags, clusterSet: make(map[string]bool), rbac: rbac}
 	names := listenerNames(sc.Upstreams)
 	seen := make(map[string]bool, len(sc.Upstreams))
 	for i, u := range sc.Upstreams {
-		up, ok := cat.Service(u.Service)
+		up, ok := in.Service(u.Service)
 		if !ok {
 			return nil, fmt.Errorf("translating upstream %q: unknown service", u.Service)
 		}
@@ -85,7 +88,7 @@ func buildResources(cat *discovery.Catalog, svc *discovery.Service, frags *fragm
 			return nil, err
 		}
 	}
-	if cat.Mesh().Enabled() {
+	if in.Mesh().Enabled() {
 		if err := res.addSecrets(svc.SidecarIdentity(), sc.InboundPort != 0); err != nil {
 			return nil, err
 		}
