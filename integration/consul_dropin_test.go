@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,7 +71,8 @@ func getsAPI(url string) bool {
 // drives, started by `consul connect envoy -envoy-binary meshlb`, with
 // ACLs on (default deny) and service-identity tokens: an allow intention
 // lets traffic flow over mTLS, the public listener refuses plaintext, and
-// a deny intention stops new connections within 2 s.
+// a deny intention stops new connections within 2 s; Consul's
+// envoy_prometheus_bind_addr listener serves the sidecar's metrics.
 func TestConsulEnvoyDropInTCP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -78,9 +80,11 @@ func TestConsulEnvoyDropInTCP(t *testing.T) {
 	var grpcAddr string
 	a := startConsul(t, withACLs, withGRPC(t, &grpcAddr))
 	be := startBackend(t, "api")
-	upstream, apiProxy := freePort(t), freePort(t)
+	upstream, apiProxy, prom := freePort(t), freePort(t), freePort(t)
 	a.register(&api.AgentServiceRegistration{ID: "api", Name: "api", Address: "127.0.0.1", Port: be.port,
-		Connect: &api.AgentServiceConnect{SidecarService: &api.AgentServiceRegistration{Port: apiProxy}}})
+		Connect: &api.AgentServiceConnect{SidecarService: &api.AgentServiceRegistration{Port: apiProxy,
+			Proxy: &api.AgentServiceConnectProxyConfig{Config: map[string]any{
+				"envoy_prometheus_bind_addr": fmt.Sprintf("127.0.0.1:%d", prom)}}}}})
 	a.registerWithSidecar("web", "web", freePort(t), freePort(t), nil,
 		api.Upstream{DestinationName: "api", LocalBindPort: upstream})
 	a.setEntry(&api.ServiceIntentionsConfigEntry{Kind: api.ServiceIntentions, Name: "api",
@@ -90,6 +94,13 @@ func TestConsulEnvoyDropInTCP(t *testing.T) {
 	startEnvoyDropIn(t, a, grpcAddr, "web", a.serviceToken("web"))
 	url := fmt.Sprintf("http://127.0.0.1:%d/", upstream)
 	eventually(t, "web → api through both sidecars", func() bool { return getsAPI(url) })
+
+	// envoy_prometheus_bind_addr: Consul's bootstrap listener serves the
+	// admin's /stats/prometheus as /metrics.
+	code, body, err := httpGet(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/metrics", prom))
+	if err != nil || code != 200 || !strings.Contains(body, "envoy_") {
+		t.Errorf("GET /metrics on envoy_prometheus_bind_addr: %d %v, body %.200q", code, err, body)
+	}
 
 	// The public listener is mTLS only: plaintext gets no answer.
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}

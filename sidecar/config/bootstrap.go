@@ -21,7 +21,7 @@ import (
 
 var (
 	bootstrapFields = allow(&bootstrapv3.Bootstrap{}, "node", "admin", "static_resources", "dynamic_resources",
-		"overload_manager", "stats_config", "layered_runtime")
+		"overload_manager", "stats_config", "layered_runtime", "stats_flush_interval")
 	nodeFields = allow(&corev3.Node{},
 		"id", "cluster", "metadata", "locality", "user_agent_name", "user_agent_version", "user_agent_build_version")
 	adminFields  = allow(&bootstrapv3.Admin{}, "address", "access_log", "access_log_path")

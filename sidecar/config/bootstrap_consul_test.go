@@ -131,3 +131,22 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	}
 	return cmp.Equal(va, vb)
 }
+
+// With envoy_prometheus_bind_addr and envoy_stats_bind_addr in the proxy's
+// Proxy.Config (and envoy_stats_flush_interval), Consul's bootstrap adds
+// static listeners that route /metrics and /stats to the admin listener
+// through a self_admin cluster: they load as any static listener.
+func TestLoadConsulMetricsBootstrap(t *testing.T) {
+	b, err := LoadBootstrap("testdata/consul-1.21-metrics-bootstrap.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range b.Static.Listeners {
+		names = append(names, l.Name+"@"+l.Address)
+	}
+	want := []string{"envoy_prometheus_metrics_listener@127.0.0.1:29102", "envoy_metrics_listener@127.0.0.1:29103"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("static listeners (-want +got):\n%s", diff)
+	}
+}

@@ -129,7 +129,12 @@ func compileRoute(cr *spec.Route, clusters Clusters) (*Route, error) {
 		return nil, err
 	}
 	r := &Route{Name: cr.Name, match: m, Direct: cr.Direct, Redirect: cr.Redirect}
-	if cr.Match.Kind == spec.PathPrefix {
+	switch cr.Match.Kind {
+	case spec.PathPrefix, spec.PathSeparatedPrefix:
+		r.Prefix = cr.Match.Path
+	case spec.PathExact:
+		// prefix_rewrite under an exact path match replaces the whole
+		// path, as in Envoy (Consul's /metrics → /stats/prometheus).
 		r.Prefix = cr.Match.Path
 	}
 	a := cr.Action
