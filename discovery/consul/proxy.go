@@ -56,7 +56,9 @@ func (b *builder) sidecars() []discovery.Service {
 // sidecar. The sidecar's node id is the proxy's service id.
 func (b *builder) sidecar(e *api.ServiceEntry) (discovery.Service, error) {
 	s, p := e.Service, e.Service.Proxy
-	cfg, err := parseProxyConfig(b.proxyConfig(p))
+	raw := b.proxyConfig(p)
+	warnIgnoredKeys(b.logger, s.ID, raw)
+	cfg, err := parseProxyConfig(raw)
 	if err != nil {
 		return discovery.Service{}, err
 	}
