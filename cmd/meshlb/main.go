@@ -4,6 +4,7 @@
 //	meshlb control   run the control server (services.yaml)
 //	meshlb demo      run a whole mesh on this machine
 //	meshlb validate  check a services.yaml or an Envoy bootstrap file
+//	meshlb wait-ready  wait until a sidecar's admin /ready answers 200
 //
 // Started with Envoy's command line instead (`meshlb --config-path f`, or
 // as a binary named envoy), meshlb runs as Envoy would: see runEnvoy and
@@ -30,6 +31,7 @@ var commands = []command{
 	{"control", "run the control server", runControl},
 	{"demo", "run a whole mesh on this machine", runDemo},
 	{"validate", "check a services.yaml or an Envoy bootstrap file", runValidate},
+	{"wait-ready", "wait until a sidecar's admin /ready answers 200", runWaitReady},
 }
 
 func main() {
@@ -67,7 +69,8 @@ func newLogger(level string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	logLevel.Set(l)
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})), nil
 }
 
 // run runs c with args until it returns or the process is signalled,

@@ -111,7 +111,9 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd sh
 	}
 	sc.LimitConnections(b.MaxDownstreamConnections)
 	var c *client.Client
-	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster)}
+	ctx, quit := context.WithCancel(ctx) // POST /quitquitquit shuts down as SIGTERM does
+	defer quit()
+	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster), admin.WithLogLevel(logLevel), admin.WithQuit(quit)}
 	if b.ADS != nil {
 		var err error
 		if c, err = newADSClient(b, o, sc, logger); err != nil {

@@ -84,7 +84,7 @@ func (s *session) WriteHead(status int, reason []byte, headers []route.Header, c
 		w.write(h.Value)
 		w.writeString("\r\n")
 	}
-	if closing {
+	if closing || s.ctx.Err() != nil { // a draining listener closes after this response
 		w.writeString("Connection: close\r\n")
 	}
 	w.writeString("\r\n")

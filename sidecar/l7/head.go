@@ -118,7 +118,7 @@ func (s *session) writeResponseHead(r *respHead, closing bool) {
 		w.write(f)
 		w.writeString("\r\n")
 	}
-	if closing {
+	if closing || s.ctx.Err() != nil { // a draining listener closes after this response
 		w.writeString("Connection: close\r\n")
 	}
 	w.writeString("\r\n")
@@ -129,7 +129,7 @@ func (s *session) writeResponseHead(r *respHead, closing bool) {
 // nor when the client asked to close.
 func (s *session) respond(code int, body string, extra []string) bool {
 	h := &s.head
-	keep := !h.close && h.length <= 0 && !h.chunked
+	keep := !h.close && h.length <= 0 && !h.chunked && s.ctx.Err() == nil
 	if keep {
 		h.consume(&s.rd)
 	} else if h.length > 0 || h.chunked {
