@@ -123,3 +123,52 @@ func TestConsulEnvoyDropInTCP(t *testing.T) {
 		}
 	}
 }
+
+// A 90/10 service-splitter over api's two subsets, from Consul's config
+// entries through Consul's own xDS server to meshlb sidecars started by
+// `consul connect envoy` (HTTP, mTLS, ACL default deny with an allow
+// intention): v1's share over 2,000 requests is within 87-93%.
+func TestConsulEnvoyDropInSplitter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	var grpcAddr string
+	a := startConsul(t, withACLs, withGRPC(t, &grpcAddr))
+	v1, v2 := startBackend(t, "v1"), startBackend(t, "v2")
+	a.setProtocol("web", "http")
+	a.setProtocol("api", "http")
+	a.setEntry(&api.ServiceResolverConfigEntry{Kind: api.ServiceResolver, Name: "api", DefaultSubset: "v1",
+		Subsets: map[string]api.ServiceResolverSubset{
+			"v1": {Filter: "Service.Meta.version == v1"}, "v2": {Filter: "Service.Meta.version == v2"}}})
+	a.setEntry(&api.ServiceSplitterConfigEntry{Kind: api.ServiceSplitter, Name: "api", Splits: []api.ServiceSplit{
+		{Weight: 90, ServiceSubset: "v1"}, {Weight: 10, ServiceSubset: "v2"}}})
+	a.setEntry(&api.ServiceIntentionsConfigEntry{Kind: api.ServiceIntentions, Name: "api",
+		Sources: []*api.SourceIntention{{Name: "web", Action: api.IntentionActionAllow}}})
+	upstream := freePort(t)
+	a.registerWithSidecar("api", "api-v1", v1.port, freePort(t), map[string]string{"version": "v1"})
+	a.registerWithSidecar("api", "api-v2", v2.port, freePort(t), map[string]string{"version": "v2"})
+	a.registerWithSidecar("web", "web", freePort(t), freePort(t), nil,
+		api.Upstream{DestinationName: "api", LocalBindPort: upstream})
+	tok := a.serviceToken("api")
+	startEnvoyDropIn(t, a, grpcAddr, "api-v1", tok)
+	startEnvoyDropIn(t, a, grpcAddr, "api-v2", tok)
+	startEnvoyDropIn(t, a, grpcAddr, "web", a.serviceToken("web"))
+	url := fmt.Sprintf("http://127.0.0.1:%d/", upstream)
+	c := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	eventually(t, "traffic to v1 and v2", func() bool { return seenAll(c, url, v1, v2) })
+	const n = 2000
+	count := map[string]int{}
+	for range n {
+		_, body, err := httpGet(c, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[body]++
+	}
+	share := float64(count["v1"]) / n * 100
+	t.Logf("splitter 90/10 over %d requests: v1 %.1f%% (%v)", n, share, count)
+	if share < 87 || share > 93 || count["v1"]+count["v2"] != n {
+		t.Errorf("v1 share %.1f%% (%v), want 87-93%% and only v1/v2", share, count)
+	}
+}
