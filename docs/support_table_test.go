@@ -146,7 +146,7 @@ var runtimeTests = map[string][]string{
 	"Cluster / load_balancing_policy":                     {"TestTypedPolicyThroughSockets", "TestSlowEndpointShare"},
 	"Cluster / maglev_lb_config":                          {"TestHashConfigSizes"},
 	"Cluster / load_assignment":                           {"TestRoundRobinAndRouting"},
-	"Cluster / circuit_breakers.thresholds[]":             {"TestHTTPCircuitBreakers", "TestTCPMaxConnections", "TestMaxRetries"},
+	"Cluster / circuit_breakers.thresholds[]":             {"TestHTTPCircuitBreakers", "TestTCPMaxConnections", "TestMaxRetries", "TestMaxRequestsAdmitsExactlyN"},
 	"Cluster / common_http_protocol_options.idle_timeout": {"TestUpstreamIdleTimeout", "TestIdleTimeout"},
 	"Cluster / health_checks[]":                           {"TestHealthCheckersOutliveSnapshots", "TestActiveHealthCheckKillAndRestart"},
 	"Cluster / health_checks[].timeout, interval, healthy_threshold, unhealthy_threshold":          {"TestCheckTimeout", "TestInterval", "TestHTTPCheckStatuses"},
