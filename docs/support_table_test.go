@@ -132,11 +132,11 @@ var runtimeTests = map[string][]string{
 	"RouteAction / weighted_clusters":   {"TestWeightedPick"},
 	"RouteAction / timeout":             {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
 	"RouteAction / retry_policy":        {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries", "TestGRPCRetry"},
-	"RouteAction / max_stream_duration": {"TestGRPCTimeoutHeader", "TestGRPCLongStream"},
+	"RouteAction / max_stream_duration": {"TestGRPCTimeoutHeader", "TestGRPCLongStream", "TestGRPCInterop"},
 	"RouteAction / hash_policy[]":       {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHashPolicyRetryPreviousHosts", "TestHash"},
 
 	"Cluster / connect_timeout":                                          {"TestDialConnectTimeout"},
-	"Cluster / typed_extension_protocol_options":                         {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS", "TestTranslation", "TestStreamLimits", "TestUpstreamReset", "TestFlowControl"},
+	"Cluster / typed_extension_protocol_options":                         {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS", "TestTranslation", "TestStreamLimits", "TestUpstreamReset", "TestFlowControl", "TestGRPCInterop"},
 	"Cluster / http2_protocol_options":                                   {"TestStreamLimits"},
 	"Cluster / common_http_protocol_options.max_requests_per_connection": {"TestStreamLimits"},
 	"Cluster / lb_policy":                                                {"TestDefaultPolicyIsRoundRobin", "TestLeastRequestPrefersIdle", "TestRandomWeighted", "TestHashRemoveOneMovesFewKeys", "TestHashWeighted"},

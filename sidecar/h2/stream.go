@@ -90,7 +90,7 @@ func (s *stream) Request() *route.Request { return &s.req }
 // read.
 func (s *stream) Framing() forward.Framing {
 	return forward.Framing{HasBody: s.hasBody, Replayable: !s.hasBody && idempotent(s.r.Method),
-		Head: s.r.Method == http.MethodHead}
+		Head: s.r.Method == http.MethodHead, HTTP2: true}
 }
 
 // idempotent reports whether a request with method m can be sent again

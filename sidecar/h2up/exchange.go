@@ -85,8 +85,7 @@ func (x *exchange) ReadHead(st forward.Stream, idle time.Duration, hard time.Tim
 		return forward.ResponseHead{}, false, x.headError(err)
 	}
 	x.resp = resp
-	h := forward.ResponseHead{Status: resp.StatusCode, Bodyless: resp.Body == http.NoBody, GRPC: grpcStatus(resp.Header)}
-	return h, false, nil
+	return forward.ResponseHead{Status: resp.StatusCode, GRPC: grpcStatus(resp.Header)}, false, nil
 }
 
 // bound cancels the stream once idle (if positive) or hard (if set) has
@@ -149,9 +148,15 @@ func (x *exchange) WriteHead(st forward.Stream, closing bool) {
 
 // CopyBody implements [forward.Exchange]: the response body, flushed as it
 // arrives, then its trailers.
+// A response that ends with its head (a gRPC trailers-only response) is
+// not flushed to an HTTP/2 client: its codec then sends the head with
+// END_STREAM, as gRPC clients require, instead of a head and an empty
+// DATA frame.
 func (x *exchange) CopyBody(st forward.Stream, bodyless bool) error {
+	wrote := false
 	if !bodyless {
-		if err := x.copyBody(st); err != nil {
+		var err error
+		if wrote, err = x.copyBody(st); err != nil {
 			return err
 		}
 	}
@@ -159,12 +164,15 @@ func (x *exchange) CopyBody(st forward.Stream, bodyless bool) error {
 	if err := st.WriteTrailers(x.hdrs); err != nil {
 		return err
 	}
+	if !wrote && len(x.hdrs) == 0 && st.Framing().HTTP2 {
+		return nil
+	}
 	return st.Flush()
 }
 
 // copyBody relays the response body, each read bounded by the stream idle
-// timeout.
-func (x *exchange) copyBody(st forward.Stream) error {
+// timeout, and reports whether it had any byte.
+func (x *exchange) copyBody(st forward.Stream) (wrote bool, err error) {
 	pb := bufs.Get().(*[]byte)
 	defer bufs.Put(pb)
 	var t *time.Timer
@@ -176,26 +184,27 @@ func (x *exchange) copyBody(st forward.Stream) error {
 		defer t.Stop()
 	}
 	for {
-		n, err := x.resp.Body.Read(*pb)
+		n, rerr := x.resp.Body.Read(*pb)
 		if t != nil && !t.Reset(x.idle) {
-			err = os.ErrDeadlineExceeded
+			rerr = os.ErrDeadlineExceeded
 		}
 		if n > 0 {
-			if werr := st.WriteBody((*pb)[:n]); werr != nil {
-				return werr
+			wrote = true
+			if err := st.WriteBody((*pb)[:n]); err != nil {
+				return wrote, err
 			}
-			if werr := st.Flush(); werr != nil {
-				return werr
+			if err := st.Flush(); err != nil {
+				return wrote, err
 			}
 		}
-		if err == io.EOF {
-			return nil
+		if rerr == io.EOF {
+			return wrote, nil
 		}
-		if err != nil {
+		if rerr != nil {
 			if x.timedOut.Load() {
-				err = os.ErrDeadlineExceeded
+				rerr = os.ErrDeadlineExceeded
 			}
-			return &forward.SourceError{Err: err}
+			return wrote, &forward.SourceError{Err: rerr}
 		}
 	}
 }
