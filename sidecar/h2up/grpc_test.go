@@ -140,12 +140,14 @@ func TestGRPCTimeoutHeader(t *testing.T) {
 		wantCode int
 		min, max time.Duration
 	}{
-		{"header honoured", &spec.GRPCTimeout{}, "100m", 504, 80 * time.Millisecond, 500 * time.Millisecond},
 		{"header capped", &spec.GRPCTimeout{Max: 150 * time.Millisecond}, "10S", 504, 130 * time.Millisecond, 500 * time.Millisecond},
 		{"offset", &spec.GRPCTimeout{Offset: 100 * time.Millisecond}, "250m", 504, 130 * time.Millisecond, 500 * time.Millisecond},
 		{"header ignored", nil, "10S", 504, 180 * time.Millisecond, 500 * time.Millisecond},
 		{"no header", &spec.GRPCTimeout{}, "", 200, 550 * time.Millisecond, 3 * time.Second},
 	}
+	// The sidecar's deadline is always shorter than the header's here:
+	// grpc-go resets a stream at its own deadline (503 UR), which would
+	// race a 504 at the same instant.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rt := prefixRoute(5 * time.Second)
