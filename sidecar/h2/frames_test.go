@@ -61,8 +61,19 @@ func (rc *rawConn) request(id uint32, method, path string, end bool, extra ...st
 	for i := 0; i+1 < len(fields); i += 2 {
 		rc.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
 	}
-	if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: rc.buf.Bytes(), EndStream: end, EndHeaders: true}); err != nil {
+	// Fragments of at most 16 KiB, the server's SETTINGS_MAX_FRAME_SIZE.
+	block := rc.buf.Bytes()
+	frag := block[:min(len(block), 16<<10)]
+	block = block[len(frag):]
+	if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: len(block) == 0}); err != nil {
 		rc.t.Fatal(err)
+	}
+	for len(block) > 0 {
+		frag = block[:min(len(block), 16<<10)]
+		block = block[len(frag):]
+		if err := rc.fr.WriteContinuation(id, len(block) == 0, frag); err != nil {
+			rc.t.Fatal(err)
+		}
 	}
 }
 

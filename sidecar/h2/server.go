@@ -20,6 +20,7 @@ package h2
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -106,11 +107,42 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	stats.CxTotal.Add(1)
 	stats.CxActive.Add(1)
 	defer stats.CxActive.Add(-1)
+	if !readPreface(c, cfg.StreamIdle) {
+		lingerClose(c)
+		return
+	}
 	// Connections share a group by their listener's context, not their
 	// own (which carries the connection's facts).
 	g := s.join(groupKey{ctx: sstream.ListenerContext(ctx), p: cfg.HTTP2, idle: cfg.StreamIdle})
 	defer s.leave(g)
-	g.h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: g.hs, Handler: s})
+	g.h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: g.hs, Handler: s, SawClientPreface: true})
+}
+
+// lingerClose closes c's write side first and reads what the client is
+// still sending for a moment, so that closing does not reset the
+// connection (the client sees the close, not a reset).
+func lingerClose(c net.Conn) {
+	defer c.Close()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+}
+
+// readPreface reads the client preface from c within idle (0: no bound)
+// and reports whether it was the HTTP/2 one. A connection that sends
+// anything else is closed without a byte in answer (RFC 9113 3.4; x/net
+// would answer it as HTTP/1).
+func readPreface(c net.Conn, idle time.Duration) bool {
+	if idle > 0 {
+		c.SetReadDeadline(time.Now().Add(idle))
+		defer c.SetReadDeadline(time.Time{})
+	}
+	var buf [len(preface)]byte
+	_, err := io.ReadFull(c, buf[:])
+	return err == nil && string(buf[:]) == preface
 }
 
 func (s *Server) join(k groupKey) *group {
@@ -152,6 +184,9 @@ func (s *Server) newGroup(k groupKey) *group {
 		MaxUploadBufferPerStream:     int32(k.p.InitialStreamWindowSize),
 		MaxUploadBufferPerConnection: int32(k.p.InitialConnectionWindowSize),
 		IdleTimeout:                  k.idle,
+		// The protocol's initial SETTINGS_MAX_FRAME_SIZE, as Envoy: x/net
+		// would advertise 1 MiB.
+		MaxReadFrameSize: 16 << 10,
 	}
 	// ConfigureServer registers the graceful shutdown of h's connections
 	// on hs; it fails only for TLS settings hs does not have.
