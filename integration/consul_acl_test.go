@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -44,4 +45,18 @@ func TestConsulACLToken(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
 	eventually(t, "traffic to a with a read-only ACL token", func() bool { return seenAll(c, m.webURL(), wa) })
+}
+
+// tokenWith creates a policy with rules and a token with it.
+func (a *consulAgent) tokenWith(rules string) string {
+	a.t.Helper()
+	p, _, err := a.client.ACL().PolicyCreate(&api.ACLPolicy{Name: fmt.Sprintf("meshlb-%d", len(rules)), Rules: rules}, nil)
+	if err != nil {
+		a.t.Fatalf("creating policy: %v", err)
+	}
+	tok, _, err := a.client.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{ID: p.ID}}}, nil)
+	if err != nil {
+		a.t.Fatalf("creating token: %v", err)
+	}
+	return tok.SecretID
 }

@@ -89,6 +89,19 @@ func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.So
 	defer cancel()
 	srv := server.New(logger)
 	srv.EnforceIntentions(cc.enforceIntentions)
+	auth, err := cc.xds.authorizer(src)
+	if err != nil {
+		closeAll(lis, admin)
+		return err
+	}
+	if auth != nil {
+		srv.SetAuthorizer(auth)
+	}
+	grpcOpts, err := cc.xds.serverOptions()
+	if err != nil {
+		closeAll(lis, admin)
+		return err
+	}
 	var adminErr error
 	var wg sync.WaitGroup
 	if admin != nil {
@@ -108,7 +121,7 @@ func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.So
 		cancel()
 		runErr <- err
 	}()
-	serveErr := server.Serve(ctx, lis, srv)
+	serveErr := server.Serve(ctx, lis, srv, grpcOpts...)
 	cancel()
 	wg.Wait()
 	return errors.Join(<-runErr, serveErr, adminErr)
@@ -118,9 +131,20 @@ func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.So
 // xDS server serves.
 type controlConfig struct {
 	enforceIntentions bool
+	xds               xdsServerFlags
 }
 
 func (c *controlConfig) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.enforceIntentions, "enforce-intentions", false,
 		"enforce intentions on mTLS public listeners with RBAC filters (needs sidecars with the RBAC filters)")
+	c.xds.register(fs)
+}
+
+// closeAll closes the listeners that are not nil.
+func closeAll(ls ...net.Listener) {
+	for _, l := range ls {
+		if l != nil {
+			l.Close()
+		}
+	}
 }

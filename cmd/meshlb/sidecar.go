@@ -33,6 +33,8 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	var sd shutdownTimes
 	sd.register(fs)
 	var cf consulFlags
+	var xf xdsClientFlags
+	xf.register(fs)
 	sidecarFor := fs.String("sidecar-for", "", "take the node id from the connect-proxy registered for this service on the local Consul agent")
 	proxyID := fs.String("proxy-id", "", "take the node id from this connect-proxy service id (checked on the local Consul agent)")
 	fs.StringVar(&cf.addr, "consul-addr", "", "Consul HTTP address for -sidecar-for and -proxy-id (default $CONSUL_HTTP_ADDR)")
@@ -55,13 +57,14 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 	if *adminAddr != "" {
 		b.AdminAddress = *adminAddr
 	}
-	return serveSidecar(ctx, b, sidecarOpts{stateDir: *stateDir, maxRecv: *maxRecv}, sd, logger)
+	return serveSidecar(ctx, b, sidecarOpts{stateDir: *stateDir, maxRecv: *maxRecv, xds: xf}, sd, logger)
 }
 
 // sidecarOpts are the flags serveSidecar needs besides the bootstrap.
 type sidecarOpts struct {
 	stateDir string
-	maxRecv  int // xDS receive limit, bytes
+	maxRecv  int            // xDS receive limit, bytes
+	xds      xdsClientFlags // TLS and token for the control server
 }
 
 // targetList is a repeatable flag of control server addresses, each
@@ -184,6 +187,9 @@ func newADSClient(b *config.Bootstrap, o sidecarOpts, a client.Applier, logger *
 			return nil, fmt.Errorf("TLS to the control server: %w", err)
 		}
 		opts.TLS = cfg
+	}
+	if err := o.xds.apply(&opts); err != nil {
+		return nil, err
 	}
 	return client.New(opts, a), nil
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -172,4 +173,41 @@ func serialNumber() (*big.Int, error) {
 		return nil, fmt.Errorf("generating serial number: %w", err)
 	}
 	return n, nil
+}
+
+// IssueServer returns a new ECDSA P-256 server certificate for host (an
+// IP address or DNS name), valid for ttl: for the control server's xDS
+// port, which sidecars reach by address.
+func (c *CA) IssueServer(host string, ttl time.Duration) (discovery.Leaf, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return discovery.Leaf{}, fmt.Errorf("generating server key: %w", err)
+	}
+	serial, err := serialNumber()
+	if err != nil {
+		return discovery.Leaf{}, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: host},
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(ttl),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		tmpl.IPAddresses = []net.IP{ip}
+	} else {
+		tmpl.DNSNames = []string{host}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		return discovery.Leaf{}, fmt.Errorf("signing server certificate for %s: %w", host, err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return discovery.Leaf{}, fmt.Errorf("encoding server key: %w", err)
+	}
+	return discovery.Leaf{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+	}, nil
 }

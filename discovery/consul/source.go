@@ -109,6 +109,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // own queries and state.
 type Source struct {
 	client *api.Client
+	cfg    *api.Config // of client
 	opts   Options
 	logger *slog.Logger
 	stats  counters
@@ -137,7 +138,7 @@ func New(opts Options) (*Source, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Source{client: c, opts: opts, logger: logger.With("component", "discovery-consul")}, nil
+	return &Source{client: c, cfg: cfg, opts: opts, logger: logger.With("component", "discovery-consul")}, nil
 }
 
 // maxConns is how many requests one Run keeps in flight to the local

@@ -12,11 +12,15 @@ import (
 )
 
 // callbacks logs stream lifecycles at Info and NACKs (requests that carry
-// error_detail) at Warn, with the keys node, type, version and err, and
-// keeps m's stream, response, NACK and push latency metrics.
-func callbacks(logger *slog.Logger, m *metrics) serverv3.Callbacks {
+// error_detail) at Warn, with the keys node, type, version and err, keeps
+// m's stream, response, NACK and push latency metrics, and has s check
+// every request's node against its Authorizer.
+func callbacks(logger *slog.Logger, m *metrics, s *Server) serverv3.Callbacks {
 	opened := func(kind string) func(ctx context.Context, id int64, typeURL string) error {
 		return func(ctx context.Context, id int64, typeURL string) error {
+			if s.authorizer() != nil {
+				s.authStreams.open(ctx, id)
+			}
 			m.streams.WithLabelValues(kind).Inc()
 			logger.LogAttrs(ctx, slog.LevelInfo, "xds stream opened",
 				slog.Int64("stream", id), slog.String("type", typeURL))
@@ -25,6 +29,7 @@ func callbacks(logger *slog.Logger, m *metrics) serverv3.Callbacks {
 	}
 	closed := func(kind string) func(id int64, node *core.Node) {
 		return func(id int64, node *core.Node) {
+			s.authStreams.close(id)
 			m.streams.WithLabelValues(kind).Dec()
 			logger.LogAttrs(context.Background(), slog.LevelInfo, "xds stream closed",
 				slog.Int64("stream", id), slog.String("node", node.GetId()))
@@ -42,6 +47,9 @@ func callbacks(logger *slog.Logger, m *metrics) serverv3.Callbacks {
 		StreamClosedFunc:      closed("sotw"),
 		DeltaStreamClosedFunc: closed("delta"),
 		StreamRequestFunc: func(id int64, req *discoverygrpc.DiscoveryRequest) error {
+			if err := s.check(id, req.GetNode()); err != nil {
+				return err
+			}
 			if d := req.GetErrorDetail(); d != nil {
 				m.nacks.WithLabelValues(req.GetTypeUrl()).Inc()
 				logNACK(logger, id, req.GetNode(), req.GetTypeUrl(), req.GetVersionInfo(), d.GetMessage())
@@ -49,6 +57,9 @@ func callbacks(logger *slog.Logger, m *metrics) serverv3.Callbacks {
 			return nil
 		},
 		StreamDeltaRequestFunc: func(id int64, req *discoverygrpc.DeltaDiscoveryRequest) error {
+			if err := s.check(id, req.GetNode()); err != nil {
+				return err
+			}
 			if d := req.GetErrorDetail(); d != nil {
 				m.nacks.WithLabelValues(req.GetTypeUrl()).Inc()
 				logNACK(logger, id, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), d.GetMessage())

@@ -38,6 +38,11 @@ type Server struct {
 	ready   atomic.Bool
 	rbac    atomic.Bool
 
+	auth        atomic.Pointer[authorizer] // nil: no authentication
+	authStreams authStreams
+	idMu        sync.Mutex
+	identities  map[string]string // node id → the service it proxies for
+
 	mu    sync.Mutex        // serializes Update
 	frags *fragments        // resources shared between nodes
 	nodes map[string]string // node id → snapshotVersion of its snapshot in cache
@@ -58,10 +63,11 @@ func New(logger *slog.Logger) *Server {
 	m := newMetrics()
 	// The server's context is never cancelled: streams end with their gRPC
 	// stream context, which [Serve] cancels on shutdown.
-	x := serverv3.NewServer(context.Background(), c, callbacks(logger, m),
-		sotw.WithOrderedADS(), sotw.WithLogger(lg))
-	return &Server{logger: logger, cache: c, xds: x, metrics: m, frags: newFragments(),
+	s := &Server{logger: logger, cache: c, metrics: m, frags: newFragments(),
 		nodes: map[string]string{}, reads: map[string]inputs{}, inputs: map[string]string{}}
+	s.xds = serverv3.NewServer(context.Background(), c, callbacks(logger, m, s),
+		sotw.WithOrderedADS(), sotw.WithLogger(lg))
+	return s
 }
 
 // EnforceIntentions makes the public listeners of a mesh with mTLS
@@ -111,6 +117,7 @@ func (s *Server) Update(ctx context.Context, cat *discovery.Catalog) error {
 	defer s.mu.Unlock()
 	start := time.Now()
 	jobs, live := s.staleNodes(cat)
+	s.setIdentities(cat)
 	results := make([]nodeResult, len(jobs))
 	parallel(len(jobs), func(i int) { results[i] = s.translateNode(ctx, cat, jobs[i], start) })
 	var errs []error
@@ -267,4 +274,16 @@ func (s *Server) clearVanished(live map[string]bool) int {
 
 func hasWatches(info cache.StatusInfo) bool {
 	return info != nil && info.GetNumWatches()+info.GetNumDeltaWatches() > 0
+}
+
+// setIdentities records the service each node of cat proxies for, for
+// the Authorizer.
+func (s *Server) setIdentities(cat *discovery.Catalog) {
+	ids := make(map[string]string)
+	for _, svc := range cat.Sidecars() {
+		ids[svc.Sidecar.ID] = svc.SidecarIdentity()
+	}
+	s.idMu.Lock()
+	s.identities = ids
+	s.idMu.Unlock()
 }
