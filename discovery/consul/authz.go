@@ -26,11 +26,11 @@ const authzTTL = time.Minute
 // every token passes, as in Consul. It satisfies xds/server's Authorizer
 // and is safe for concurrent use.
 type ACLAuthorizer struct {
-	url   string // of /v1/internal/acl/authorize
-	http  *http.Client
-	mu    sync.Mutex
-	ok    map[[32]byte]time.Time // hash of token and service → when authorized
-	now   func() time.Time
+	url  string // of /v1/internal/acl/authorize
+	http *http.Client
+	mu   sync.Mutex
+	ok   map[[32]byte]time.Time // hash of token and service → when authorized
+	now  func() time.Time
 }
 
 // Authorizer returns an ACLAuthorizer that asks the source's agent.
