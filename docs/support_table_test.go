@@ -61,6 +61,9 @@ var runtimeTests = map[string][]string{
 	"network.HttpConnectionManager / http2_protocol_options.max_concurrent_streams":         {"TestSettings", "TestMaxConcurrentStreams"},
 	"network.HttpConnectionManager / http2_protocol_options.initial_stream_window_size":     {"TestSettings"},
 	"network.HttpConnectionManager / http2_protocol_options.initial_connection_window_size": {"TestSettings"},
+	"network.HttpConnectionManager / http_filters router suppress_envoy_headers":            {"TestEnvoyHeaders", "TestEnvoyDefaultsThroughSidecar"},
+	"network.HttpConnectionManager / generate_request_id":                                   {"TestRequestID", "TestEnvoyDefaultsThroughSidecar"},
+	"network.HttpConnectionManager / preserve_external_request_id":                          {"TestRequestID", "TestInternal"},
 
 	"http.LocalRateLimit / stat_prefix":                                {"TestHTTPFilterStats"},
 	"http.LocalRateLimit / token_bucket":                               {"TestLocalRateLimitThroughSockets", "TestLocalRateLimitRefill"},
@@ -115,6 +118,9 @@ var runtimeTests = map[string][]string{
 	"RouteConfiguration / validate_clusters":                       {"TestValidateClusters"},
 	"RouteConfiguration / virtual_hosts[].name, .domains, .routes": {"TestMatch"},
 	"RouteConfiguration / virtual_hosts[].typed_per_filter_config": {"TestLocalRateLimitVirtualHost"},
+	"RouteConfiguration / request_headers_to_add[], request_headers_to_remove[], response_headers_to_add[], response_headers_to_remove[]":    {"TestHeaderMutationsThroughSockets", "TestMutationActions"},
+	"RouteConfiguration / virtual_hosts[].request_headers_to_add[], …_to_remove[], virtual_hosts[].response_headers_to_add[], …_to_remove[]": {"TestHeaderMutationsThroughSockets", "TestMutationActions"},
+	"Route / request_headers_to_add[], request_headers_to_remove[], response_headers_to_add[], response_headers_to_remove[]":                 {"TestHeaderMutationsThroughSockets", "TestMutationActions", "TestResponseMutations"},
 
 	"Route / name":                    {"TestStreamInfoFields"},
 	"Route / match":                   {"TestMatch", "TestRoundRobinAndRouting"},
@@ -133,6 +139,8 @@ var runtimeTests = map[string][]string{
 	"RouteAction / timeout":             {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
 	"RouteAction / retry_policy":        {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries", "TestGRPCRetry"},
 	"RouteAction / max_stream_duration": {"TestGRPCTimeoutHeader", "TestGRPCLongStream", "TestGRPCInterop"},
+	"RouteAction / regex_rewrite":       {"TestRouteRewrites", "TestRegexRewrite"},
+	"RouteAction / host_rewrite_header": {"TestRouteRewrites"},
 	"RouteAction / hash_policy[]":       {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHashPolicyRetryPreviousHosts", "TestHash"},
 
 	"Cluster / connect_timeout":                                          {"TestDialConnectTimeout"},

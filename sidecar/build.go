@@ -15,6 +15,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/outlier"
+	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	tlstransport "github.com/meshlb/meshlb/sidecar/transport"
 )
@@ -276,10 +277,17 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
 	return &l7.Config{Config: forward.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout,
-		SkipXFF: !h.UseRemoteAddress, NormalizePath: h.NormalizePath, MergeSlashes: h.MergeSlashes, XFCC: h.XFCC, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open, Upstream: l7.NewExchange},
+		SkipXFF: !h.UseRemoteAddress, NormalizePath: h.NormalizePath, MergeSlashes: h.MergeSlashes, XFCC: h.XFCC, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open, Upstream: l7.NewExchange,
+		Describe:     describes(table),
+		RequestID:    forward.RequestID{Generate: h.GenerateRequestID, Edge: h.UseRemoteAddress, Preserve: h.PreserveExternalRequestID},
+		EnvoyHeaders: !h.SuppressEnvoyHeaders},
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
 		AcceptHTTP10: h.AcceptHTTP10, DefaultHostHTTP10: []byte(h.DefaultHostHTTP10)}, nil
 }
+
+// describes reports whether an HTTP listener's streams must describe
+// their connections (protocol, addresses) for what reads them.
+func describes(table *route.Table) bool { return table.Mutates() }
 
 func (s *Sidecar) tcpConfig(listener string, t *spec.TCPProxy, clusters map[string]*cluster.Cluster) *l4.Config {
 	var targets []l4.Target

@@ -20,7 +20,7 @@ const (
 var (
 	routeActionFields = allow(&routev3.RouteAction{},
 		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy",
-		"hash_policy", "max_stream_duration")
+		"hash_policy", "max_stream_duration", "regex_rewrite", "host_rewrite_header")
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
 	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
 	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout",
@@ -52,6 +52,9 @@ func decodeAction(a *routev3.RouteAction) (*RouteAction, error) {
 	}
 	out := &RouteAction{Cluster: a.GetCluster(), Timeout: timeout,
 		PrefixRewrite: a.GetPrefixRewrite(), HostRewrite: a.GetHostRewriteLiteral()}
+	if err := decodeRewrites(a, out); err != nil {
+		return nil, err
+	}
 	if wc := a.GetWeightedClusters(); wc != nil {
 		if out.Weighted, err = decodeWeighted(wc); err != nil {
 			return nil, within("weighted_clusters", err)

@@ -29,7 +29,7 @@ func TestLoadBenchBootstrap(t *testing.T) {
 		Routes: []Route{{Match: prefixRoot, Action: toBE}}}}}
 	want := &Bootstrap{NodeID: "bench", NodeCluster: "bench", AdminAddress: "127.0.0.1:18100", Static: Set{
 		Listeners: []Listener{
-			{Name: "http", Address: "127.0.0.1:18098", FilterChains: []FilterChain{{HTTP: &HTTPManager{StatPrefix: "http", Routes: routes, StreamIdleTimeout: 5 * time.Minute,
+			{Name: "http", Address: "127.0.0.1:18098", FilterChains: []FilterChain{{HTTP: &HTTPManager{StatPrefix: "http", Routes: routes, StreamIdleTimeout: 5 * time.Minute, GenerateRequestID: true,
 				RequestHeadersTimeout: defaultRequestHeadersTimeout}}}},
 			{Name: "tcp", Address: "127.0.0.1:18099", FilterChains: []FilterChain{{TCP: &TCPProxy{StatPrefix: "tcp", Cluster: "be", IdleTimeout: time.Hour}}}},
 		},

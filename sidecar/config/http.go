@@ -26,7 +26,8 @@ var (
 		"stream_idle_timeout", "request_timeout", "request_headers_timeout",
 		"use_remote_address", "http_protocol_options", "http2_protocol_options",
 		"tracing", "upgrade_configs", "normalize_path", "merge_slashes",
-		"forward_client_cert_details", "set_current_client_cert_details")
+		"forward_client_cert_details", "set_current_client_cert_details", "generate_request_id",
+		"preserve_external_request_id")
 	hcmHTTP2Fields = allow(&corev3.Http2ProtocolOptions{}, "max_concurrent_streams",
 		"initial_stream_window_size", "initial_connection_window_size", "allow_connect")
 	hcmHTTP1Fields = allow(&corev3.Http1ProtocolOptions{}, "accept_http_10", "default_host_for_http_10")
@@ -34,7 +35,7 @@ var (
 	// wherever its listeners come from (ADS).
 	rdsFields        = allow(&hcmv3.Rds{}, "config_source", "route_config_name")
 	httpFilterFields = allow(&hcmv3.HttpFilter{}, "name", "typed_config")
-	routerFields     = allow(&routerv3.Router{}, "dynamic_stats")
+	routerFields     = allow(&routerv3.Router{}, "dynamic_stats", "suppress_envoy_headers")
 
 	hcmType    = typeURL(&hcmv3.HttpConnectionManager{})
 	routerType = typeURL(&routerv3.Router{})
@@ -76,6 +77,9 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 	if out.XFCC, err = decodeXFCC(m); err != nil {
 		return nil, err
 	}
+	out.GenerateRequestID = m.GetGenerateRequestId() == nil || m.GetGenerateRequestId().GetValue()
+	out.PreserveExternalRequestID = m.GetPreserveExternalRequestId()
+	out.SuppressEnvoyHeaders = routerSuppresses(m.GetHttpFilters())
 	if err := decodeRouteSpecifier(m, out); err != nil {
 		return nil, err
 	}
@@ -181,4 +185,14 @@ func checkRouter(f *hcmv3.HttpFilter) error {
 		return within("typed_config", err)
 	}
 	return nil
+}
+
+// routerSuppresses reports the suppress_envoy_headers of the router, the
+// last of fs (already checked by decodeHTTPFilters).
+func routerSuppresses(fs []*hcmv3.HttpFilter) bool {
+	r := &routerv3.Router{}
+	if len(fs) == 0 || unpack(fs[len(fs)-1].GetTypedConfig(), r) != nil {
+		return false
+	}
+	return r.GetSuppressEnvoyHeaders()
 }

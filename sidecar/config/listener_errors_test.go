@@ -171,9 +171,9 @@ filter_chains:
       - name: envoy.filters.http.router
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-          suppress_envoy_headers: true
+          start_child_span: true
 `,
-		want: `listener "web": ` + hcm + `http_filters[0].typed_config.suppress_envoy_headers: not supported`,
+		want: `listener "web": ` + hcm + `http_filters[0].typed_config.start_child_span: not supported`,
 	}, {
 		name: "inline route error",
 		yaml: httpListener + `      route_config:

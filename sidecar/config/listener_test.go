@@ -82,7 +82,7 @@ filter_chains:
       use_remote_address: true
       http_protocol_options: {accept_http_10: true, default_host_for_http_10: legacy.local}
 `,
-		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{GenerateRequestID: true,
 			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 30 * time.Second,
 			RequestTimeout: 10 * time.Second, RequestHeadersTimeout: 3 * time.Second, UseRemoteAddress: true,
 			AcceptHTTP10: true, DefaultHostHTTP10: "legacy.local", Codec: spec.CodecHTTP1}}}},
@@ -105,7 +105,7 @@ filter_chains:
 		yaml: httpListener + `      rds: {route_config_name: main, config_source: {ads: {}}}
       request_headers_timeout: 0s
 `,
-		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{GenerateRequestID: true,
 			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 5 * time.Minute}}}},
 	}, {
 		name: "http with inline routes and defaults",
@@ -116,7 +116,7 @@ filter_chains:
           domains: ["*"]
           routes: [{match: {prefix: /}, route: {cluster: be}}]
 `,
-		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
+		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{GenerateRequestID: true,
 			StatPrefix: "ingress", StreamIdleTimeout: 5 * time.Minute, RequestHeadersTimeout: 10 * time.Second,
 			Routes: &RouteConfig{Name: "local", VirtualHosts: []VirtualHost{{
 				Name: "all", Domains: []string{"*"},

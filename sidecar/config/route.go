@@ -9,10 +9,13 @@ import (
 var (
 	// validate_clusters is checked by whoever knows the clusters (the xDS
 	// client, see [ValidateListenerClusters]).
-	routeConfigFields = allow(&routev3.RouteConfiguration{}, "name", "virtual_hosts", "validate_clusters")
-	virtualHostFields = allow(&routev3.VirtualHost{}, "name", "domains", "routes", "metadata", "typed_per_filter_config")
-	routeFields       = allow(&routev3.Route{},
-		"name", "match", "route", "redirect", "direct_response", "metadata", "typed_per_filter_config")
+	routeConfigFields = allow(&routev3.RouteConfiguration{},
+		append([]string{"name", "virtual_hosts", "validate_clusters"}, headerListFields...)...)
+	virtualHostFields = allow(&routev3.VirtualHost{},
+		append([]string{"name", "domains", "routes", "metadata", "typed_per_filter_config"}, headerListFields...)...)
+	routeFields = allow(&routev3.Route{},
+		append([]string{"name", "match", "route", "redirect", "direct_response", "metadata", "typed_per_filter_config"},
+			headerListFields...)...)
 )
 
 // DecodeRouteConfig validates rc and decodes it into a [RouteConfig]. An
@@ -40,6 +43,10 @@ func decodeRouteConfig(rc *routev3.RouteConfiguration) (*RouteConfig, error) {
 		return nil, err
 	}
 	out := &RouteConfig{Name: rc.GetName()}
+	var err error
+	if out.Headers, err = decodeMutations(rc); err != nil {
+		return nil, err
+	}
 	if v := rc.GetValidateClusters(); v != nil {
 		b := v.GetValue()
 		out.ValidateClusters = &b
@@ -64,6 +71,9 @@ func decodeVirtualHost(vh *routev3.VirtualHost, seen map[string]int, i int) (Vir
 	out := VirtualHost{Name: vh.GetName()}
 	perFilter, err := decodePerFilter(vh.GetTypedPerFilterConfig())
 	if err != nil {
+		return VirtualHost{}, err
+	}
+	if out.Headers, err = decodeMutations(vh); err != nil {
 		return VirtualHost{}, err
 	}
 	for j, d := range vh.GetDomains() {
@@ -108,6 +118,9 @@ func decodeRoute(r *routev3.Route) (Route, error) {
 	}
 	out := Route{Name: r.GetName(), Match: m}
 	if out.PerFilter, err = decodePerFilter(r.GetTypedPerFilterConfig()); err != nil {
+		return Route{}, err
+	}
+	if out.Headers, err = decodeMutations(r); err != nil {
 		return Route{}, err
 	}
 	switch a := r.GetAction().(type) {

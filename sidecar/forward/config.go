@@ -55,6 +55,15 @@ type Config struct {
 	// StreamDone receives each request's stream info once it has been
 	// answered; nil: none.
 	StreamDone stream.Sink
+	// Describe fills each stream's Info.Protocol, Downstream and Local
+	// (through [Describer]) for header formats and access logs.
+	Describe bool
+	// RequestID is the x-request-id policy.
+	RequestID RequestID
+	// EnvoyHeaders adds x-envoy-expected-rq-timeout-ms to upstream
+	// requests and x-envoy-upstream-service-time to their responses (the
+	// router's suppress_envoy_headers false).
+	EnvoyHeaders bool
 	// Upstream makes the upstream codec's [Exchange] for a new upstream
 	// connection. Envoy chooses it per cluster from its protocol options;
 	// with one upstream codec the server codec sets it.

@@ -131,7 +131,7 @@ func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptErr
 		return res, false, relayFailure(ex.Tunnel(f.st))
 	}
 	res.keep = !fr.Close && !h.Delimited
-	if f.ss.filters.stream.WantsResponseHeaders() {
+	if f.ss.filters.stream.WantsResponseHeaders() || f.editsResponse(f.rt) {
 		if replied, keep := f.writeFilteredHead(ex, &h, !res.keep); replied {
 			return result{status: f.ss.filters.stream.Reply.Status, keep: keep}, false, nil
 		}

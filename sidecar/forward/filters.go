@@ -89,6 +89,7 @@ func (f *forwarder) writeFilteredHead(ex Exchange, h *ResponseHead, closing bool
 	fs := &f.ss.filters
 	r := &fs.resp
 	r.Status, r.Headers = h.Status, ex.Headers(r.Headers[:0])
+	f.mutateResponse(f.rt, &r.Headers)
 	verdict := f.cfg.Filters.ResponseHeaders(&fs.stream, r)
 	f.info.Flags |= fs.stream.Flags
 	if verdict != httpfilter.Continue {

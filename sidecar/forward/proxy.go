@@ -25,6 +25,7 @@ type forwarder struct {
 	// replay keeps the request body for retries (replay.go); nil when
 	// bodies are not retried.
 	replay *replayBody
+	rt     *route.Route // the matched route, nil before or without a match
 }
 
 // Serve routes and answers the request of st, recording its stream info.
@@ -35,6 +36,7 @@ func Serve(cfg *Config, st Stream) bool {
 	now := time.Now()
 	*f.info = stream.Info{Listener: cfg.Listener, Start: now}
 	ss.Now = now
+	f.describe()
 	keep := f.dispatch()
 	f.finish()
 	return keep
@@ -49,7 +51,9 @@ func (f *forwarder) dispatch() bool {
 		req.Path = NormalizePath(req.Path, cfg.NormalizePath, cfg.MergeSlashes)
 	}
 	f.clientCert()
+	f.requestID()
 	rt := cfg.Routes.Match(f.st.Request())
+	f.rt = rt
 	if rt != nil {
 		f.info.Route = rt.Name
 	}
@@ -145,6 +149,7 @@ var overloaded = []string{"x-envoy-overloaded: true"}
 // returns the status sent to the client and whether the client connection
 // may be reused.
 func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
+	f.prepare(rt)
 	b := newBudget(rt, f.st.Request(), f.info.Start)
 	defer b.endRetry(cl)
 	f.replayable(rt, cl)

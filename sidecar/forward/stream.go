@@ -101,7 +101,8 @@ type StreamState struct {
 	filters requestFilters
 	// xfcc holds the request's x-forwarded-client-cert value when the
 	// forwarder set it; reused from one request to the next.
-	xfcc []byte
+	xfcc    []byte
+	headers headerState
 }
 
 // Exchange is one request on an upstream connection as an upstream codec

@@ -41,6 +41,14 @@ type Route struct {
 	Direct     *spec.DirectResponse
 	Redirect   *spec.Redirect
 	split      weighted.Split
+	// Headers are the header mutations of the route, its virtual host
+	// and its route configuration; nil: none.
+	Headers *Mutations
+	// PathRegex rewrites the path (regex_rewrite) when set.
+	PathRegex *PathRewrite
+	// HostHeader names the request header (lower case) whose value, when
+	// present, is the upstream Host (host_rewrite_header).
+	HostHeader string
 }
 
 // Pick returns the target for one request: the only one, or one by weight.
@@ -58,7 +66,11 @@ type Table struct {
 	suffixes []domainPattern // "*.example.com" / "*-bar.com", longest first
 	prefixes []domainPattern // "foo.*", longest first
 	any      *vhost
+	mutates  bool // some route has header mutations
 }
+
+// Mutates reports whether some route of t has header mutations.
+func (t *Table) Mutates() bool { return t.mutates }
 
 type domainPattern struct {
 	pattern string
@@ -77,6 +89,10 @@ func Compile(rc *spec.RouteConfig, clusters Clusters) (*Table, error) {
 		vh := &vhost{name: cvh.Name}
 		for j := range cvh.Routes {
 			r, err := compileRoute(&cvh.Routes[j], clusters)
+			if err == nil {
+				r.Headers, err = compileMutations(&cvh.Routes[j].Headers, &cvh.Headers, &rc.Headers)
+				t.mutates = t.mutates || r.Headers != nil
+			}
 			if err != nil {
 				return nil, fmt.Errorf("route config %q: virtual_hosts[%d].routes[%d]: %w", rc.Name, i, j, err)
 			}
@@ -141,7 +157,10 @@ func compileRoute(cr *spec.Route, clusters Clusters) (*Route, error) {
 	if a == nil {
 		return r, nil
 	}
-	r.Timeout, r.HostRewrite = a.Timeout, a.HostRewrite
+	r.Timeout, r.HostRewrite, r.HostHeader = a.Timeout, a.HostRewrite, a.HostRewriteHeader
+	if r.PathRegex, err = compilePathRewrite(a.RegexRewrite); err != nil {
+		return nil, err
+	}
 	r.Retry = compileRetry(a.Retry)
 	r.GRPCTimeout = compileGRPCTimeout(a.GRPCTimeout)
 	r.HashPolicy = compileHashPolicy(a.HashPolicy)

@@ -84,6 +84,14 @@ type HTTPManager struct {
 	// HTTP2 is http2_protocol_options, for connections the HTTP/2 codec
 	// serves.
 	HTTP2 HTTP2Options
+	// GenerateRequestID gives requests without x-request-id one
+	// (generate_request_id, default true); PreserveExternalRequestID keeps
+	// a client's own under UseRemoteAddress.
+	GenerateRequestID         bool
+	PreserveExternalRequestID bool
+	// SuppressEnvoyHeaders is the router's suppress_envoy_headers: no
+	// x-envoy-expected-rq-timeout-ms or x-envoy-upstream-service-time.
+	SuppressEnvoyHeaders bool
 }
 
 // Codec is the HTTP connection manager's codec_type.
@@ -120,6 +128,9 @@ type RouteConfig struct {
 	// when it is set; nil means Envoy's default (true for a route
 	// configuration inline in a listener, false for one fetched over RDS).
 	ValidateClusters *bool
+	// Headers are the configuration-wide header mutations, applied after
+	// the virtual host's and the route's (Envoy's default order).
+	Headers HeaderMutations
 }
 
 // VirtualHost holds the routes for a set of domains. Domains follow
@@ -128,6 +139,7 @@ type VirtualHost struct {
 	Name    string
 	Domains []string
 	Routes  []Route
+	Headers HeaderMutations
 }
 
 // Route is one match and the action taken when it matches. Exactly one of
@@ -142,6 +154,8 @@ type Route struct {
 	// own entries and its virtual host's (the route's win). Entries that
 	// came from the virtual host are shared by its routes.
 	PerFilter map[string]*HTTPFilter
+	// Headers are the route's own header mutations, applied first.
+	Headers HeaderMutations
 }
 
 // PathMatch says how RouteMatch.Path is compared.
@@ -215,7 +229,12 @@ type RouteAction struct {
 	Timeout       time.Duration
 	PrefixRewrite string
 	HostRewrite   string
-	Retry         *RetryPolicy
+	// RegexRewrite, when set, rewrites the path instead of PrefixRewrite.
+	RegexRewrite *RegexRewrite
+	// HostRewriteHeader takes the upstream Host from this request header
+	// (lower case) when the request has it.
+	HostRewriteHeader string
+	Retry             *RetryPolicy
 	// HashPolicy makes the request's hash for the hashing balancers
 	// (Envoy's hash_policy), in order.
 	HashPolicy []HashPolicy

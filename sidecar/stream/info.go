@@ -5,7 +5,7 @@
 package stream
 
 import (
-	"strings"
+	"net/netip"
 	"time"
 )
 
@@ -39,20 +39,26 @@ var flagNames = [...]string{"DI", "FI", "RL", "UH", "UF", "UO", "NR", "URX", "UT
 // String returns the flags as Envoy's %RESPONSE_FLAGS% does, e.g. "UF,URX",
 // or "-" for none. It allocates; sinks call it, the request path does not.
 func (f Flags) String() string {
-	var b strings.Builder
-	for i, n := range flagNames {
+	return string(f.Append(make([]byte, 0, 16)))
+}
+
+// Append appends the flags as String does to dst, without allocating
+// when dst has room.
+func (f Flags) Append(dst []byte) []byte {
+	n := len(dst)
+	for i, name := range flagNames {
 		if f&(1<<i) == 0 {
 			continue
 		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
+		if len(dst) > n {
+			dst = append(dst, ',')
 		}
-		b.WriteString(n)
+		dst = append(dst, name...)
 	}
-	if b.Len() == 0 {
-		return "-"
+	if len(dst) == n {
+		dst = append(dst, '-')
 	}
-	return b.String()
+	return dst
 }
 
 // Info is what one request stream did, recorded as it is served: the
@@ -62,6 +68,12 @@ func (f Flags) String() string {
 // never from request bytes, so they stay valid after the stream.
 type Info struct {
 	Listener string
+	// Protocol is the request's protocol as Envoy's %PROTOCOL% says it
+	// ("HTTP/1.1"); Addrs are the connection's. The forwarder fills them
+	// only when a header format or an access log may read them
+	// (forward.Config.Describe).
+	Protocol string
+	Addrs    Addrs
 	Route    string // the matched route's name; empty when none matched
 	Cluster  string
 	Endpoint string // address of the last endpoint tried
@@ -80,6 +92,15 @@ type Info struct {
 	FirstUpstreamByte time.Duration
 	Total             time.Duration
 }
+
+// Addrs are a stream's connection addresses: the client's and the
+// listener's. The zero value is unknown.
+type Addrs struct {
+	Downstream, Local netip.AddrPort
+}
+
+// Equal reports whether a and b are the same (go-cmp compares with it).
+func (a Addrs) Equal(b Addrs) bool { return a == b }
 
 // Sink receives each stream's info once the stream has ended. It runs on
 // the stream's goroutine before the connection serves another request, so
