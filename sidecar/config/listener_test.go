@@ -98,7 +98,7 @@ filter_chains:
 `,
 		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
 			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 5 * time.Minute, RequestHeadersTimeout: 10 * time.Second,
-			Codec: spec.CodecHTTP2, HTTP2: spec.HTTP2Options{MaxConcurrentStreams: 7, InitialStreamWindowSize: 65535,
+			GenerateRequestID: true, Codec: spec.CodecHTTP2, HTTP2: spec.HTTP2Options{MaxConcurrentStreams: 7, InitialStreamWindowSize: 65535,
 				InitialConnectionWindowSize: 1 << 20}}}}},
 	}, {
 		name: "request_headers_timeout 0s disables it",
