@@ -40,9 +40,12 @@ demo: build
 # Unit and integration tests (integration/ builds the binary itself). The
 # pinned Consul agent is built first when it is not cached, so the Consul
 # integration tests always run; they fail, never skip, without an agent.
+# The integration package (real Consul agents, sidecars, gRPC interop,
+# h2spec) takes several minutes on two cores, more than go test's default
+# 10-minute bound per package on a cold build cache: it gets 30.
 test:
 	$(GO) vet ./...
-	CONSUL_BIN="$${CONSUL_BIN:-$$(tools/consul/install.sh)}" $(GO) test -count=1 ./...
+	CONSUL_BIN="$${CONSUL_BIN:-$$(tools/consul/install.sh)}" $(GO) test -count=1 -timeout 30m ./...
 
 # Push latency at the sizes of issue 14: 1,000 ADS streams (half delta)
 # against a real control server, one endpoint edit of a service they all
