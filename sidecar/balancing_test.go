@@ -62,7 +62,9 @@ static_resources:
 
 // TestTypedPolicyThroughSockets: the load_balancing_policy typed
 // extensions reach the data plane. Peak EWMA (our TypedStruct type URL)
-// sends almost nothing to a backend 20x slower; least_request from its
+// sends almost nothing to a backend 100ms slower (default_rtt 1ms, so an
+// endpoint not yet measured is tried; decay_time 1s, so a latency spike
+// of the fast one on a loaded machine passes); least_request from its
 // typed config with choice_count; maglev from its typed config keeps a
 // key on one backend.
 func TestTypedPolicyThroughSockets(t *testing.T) {
@@ -72,10 +74,10 @@ func TestTypedPolicyThroughSockets(t *testing.T) {
 		header      string // sent with value k1
 		check       func(fast, slow int64) error
 	}{
-		{"peak_ewma", `{"@type": type.googleapis.com/xds.type.v3.TypedStruct, type_url: type.googleapis.com/meshlb.load_balancing_policies.peak_ewma.v1.PeakEwma, value: {decay_time: 10s}}`, "x-other",
+		{"peak_ewma", `{"@type": type.googleapis.com/xds.type.v3.TypedStruct, type_url: type.googleapis.com/meshlb.load_balancing_policies.peak_ewma.v1.PeakEwma, value: {decay_time: 1s, default_rtt: 0.001s}}`, "x-other",
 			func(fast, slow int64) error {
-				if slow > 5 {
-					return fmt.Errorf("slow backend got %d of 100 requests, want at most 5", slow)
+				if slow > 10 {
+					return fmt.Errorf("slow backend got %d of 100 requests, want at most 10", slow)
 				}
 				return nil
 			}},
@@ -91,7 +93,7 @@ func TestTypedPolicyThroughSockets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSidecar(t)
 			fast, fastN := delayedBackend(t, 0)
-			slow, slowN := delayedBackend(t, 20*time.Millisecond)
+			slow, slowN := delayedBackend(t, 100*time.Millisecond)
 			addr := freeAddr(t)
 			applyBootstrap(t, s, policyBootstrap(addr, fmt.Sprintf(ext, tt.typed), fast, slow))
 			if got := string(s.Snapshot().Set.Clusters[0].LBPolicy); got != tt.name {

@@ -62,7 +62,16 @@ func TestOutlierEjects5xx(t *testing.T) {
 	}
 	snap := s.Snapshot().Clusters["od"]
 	ej := snap.Endpoints[1].Outlier
-	waitOutlier(t, "the 503 backend to be ejected", ej.Ejected)
+	// The detector marks the ejection, then installs a picker without the
+	// endpoint: wait for both.
+	waitOutlier(t, "the 503 backend to be ejected", func() bool {
+		for range 4 {
+			if e := snap.Runtime.Picker().Pick(0); e == nil || e.State == snap.Endpoints[1].State {
+				return false
+			}
+		}
+		return ej.Ejected()
+	})
 	ejectedAt := time.Now()
 	before, goodBefore := badN.Load(), goodN.Load()
 	for range 20 {
