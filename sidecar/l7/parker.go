@@ -31,6 +31,7 @@ type Parker struct {
 	mu      sync.Mutex
 	parked  map[int32]*session
 	closed  bool
+	trim    trimmer
 	loop    sync.WaitGroup
 	resumed sync.WaitGroup
 }
@@ -75,6 +76,7 @@ func (p *Parker) park(s *session) bool {
 	}
 	s.parkedAt = time.Now().Add(-p.After)
 	p.parked[fd] = s
+	p.trim.parked++
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollOneShot, Fd: fd}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
 		delete(p.parked, fd)
@@ -147,7 +149,11 @@ func (p *Parker) sweep() bool {
 			syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 		}
 	}
+	trim := p.trim.due(now)
 	p.mu.Unlock()
+	if trim {
+		go trimHeap()
+	}
 	for _, s := range expired {
 		if s.state.CompareAndSwap(stateParked, stateClosing) {
 			s.finish()

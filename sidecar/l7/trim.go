@@ -1,0 +1,41 @@
+package l7
+
+import (
+	"runtime"
+	"runtime/debug"
+	"time"
+)
+
+// A burst of connections that go idle leaves behind the memory it was
+// served with: request buffers in pools, goroutine stacks, heap the
+// runtime keeps for minutes before it returns it to the OS. A proxy holds
+// idle keep-alive connections by the thousand, so once many have been
+// parked the parker gives that memory back at once, as HAProxy trims its
+// pools when it goes idle. The cost is two garbage collections, at most
+// once per trimEvery, and only after trimParks sessions were parked.
+const (
+	trimParks = 1024
+	trimEvery = 10 * time.Second
+)
+
+// trimmer decides when the parker trims; the parker's lock guards it.
+type trimmer struct {
+	parked int       // sessions parked since the last trim
+	last   time.Time // the last trim
+}
+
+// due reports whether a trim is due now, and if so starts counting anew.
+func (t *trimmer) due(now time.Time) bool {
+	if t.parked < trimParks || now.Sub(t.last) < trimEvery {
+		return false
+	}
+	t.parked, t.last = 0, now
+	return true
+}
+
+// trimHeap collects twice (sync.Pool keeps its objects one collection
+// longer) and returns the free heap to the OS.
+func trimHeap() {
+	runtime.GC()
+	debug.FreeOSMemory()
+}
