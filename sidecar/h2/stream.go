@@ -35,7 +35,10 @@ type stream struct {
 	ended      bool // the response is complete (trailers written, or a local reply)
 	grpc       bool // the request's content-type is application/grpc
 	// armed is when the stream's read and write deadlines were last pushed
-	// on; zero when the stream idle timeout is off.
+	// on; zero when the stream idle timeout is off. mu guards it: an
+	// upstream codec may read the body on its own goroutine (h2up) while
+	// the stream's goroutine writes the response.
+	mu    sync.Mutex
 	armed time.Time
 }
 
@@ -51,7 +54,8 @@ func getStream(w http.ResponseWriter, r *http.Request, cfg *Config) *stream {
 	s := streams.Get().(*stream)
 	arena, trail := s.arena[:0], s.trail[:0]
 	hdrs := s.req.Headers[:0]
-	*s = stream{w: w, r: r, cfg: cfg, arena: arena, trail: trail, conn: sstream.ConnFrom(r.Context())}
+	*s = stream{w: w, r: r, cfg: cfg, arena: arena, trail: trail, conn: sstream.ConnFrom(r.Context()),
+		rc: http.NewResponseController(w)}
 	s.req.Headers = hdrs
 	s.decodeHead()
 	s.hasBody = r.ContentLength != 0
@@ -202,9 +206,6 @@ func (s *stream) WriteTrailers(trailers []route.Header) error {
 // Flush implements [forward.Stream].
 func (s *stream) Flush() error {
 	s.touch()
-	if s.rc == nil {
-		s.rc = http.NewResponseController(s.w)
-	}
 	return s.rc.Flush()
 }
 
@@ -212,6 +213,8 @@ func (s *stream) Flush() error {
 // flows, at most every half stream idle timeout (each push is a message
 // to the connection's goroutine).
 func (s *stream) touch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.armed.IsZero() {
 		return
 	}
@@ -221,9 +224,6 @@ func (s *stream) touch() {
 		return
 	}
 	s.armed = now
-	if s.rc == nil {
-		s.rc = http.NewResponseController(s.w)
-	}
 	d := now.Add(idle * 3 / 2)
 	s.rc.SetReadDeadline(d)
 	s.rc.SetWriteDeadline(d)
