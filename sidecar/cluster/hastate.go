@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/meshlb/meshlb/internal/atomicfile"
 )
 
 // HAStateFile is the name of the persisted HA state in a state directory.
@@ -189,7 +191,7 @@ func (r *Registry) PersistHA(stop <-chan struct{}, dir string, every time.Durati
 			return
 		}
 		if err == nil {
-			err = writeAtomic(filepath.Join(dir, HAStateFile), data)
+			err = atomicfile.Write(filepath.Join(dir, HAStateFile), data)
 		}
 		if err != nil {
 			logger.Warn("cannot persist HA state", "err", err)
@@ -206,26 +208,4 @@ func (r *Registry) PersistHA(stop <-chan struct{}, dir string, every time.Durati
 			write()
 		}
 	}
-}
-
-// writeAtomic replaces path with data through a synced temporary file.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }

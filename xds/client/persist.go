@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/meshlb/meshlb/internal/atomicfile"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -117,7 +118,7 @@ func (c *Client) startSaver() (stop func()) {
 func (c *Client) write(s *state) {
 	data, err := encodeState(s)
 	if err == nil {
-		err = writeAtomic(filepath.Join(c.opts.StateDir, stateFile), data)
+		err = atomicfile.Write(filepath.Join(c.opts.StateDir, stateFile), data)
 	}
 	if err != nil {
 		c.log.Warn("cannot persist xDS state", "err", err)
@@ -151,45 +152,6 @@ func encodeResources(m map[string]*resource) ([][]byte, error) {
 		out = append(out, b)
 	}
 	return out, nil
-}
-
-// writeAtomic replaces path with data: it writes a temporary file in the
-// same directory, syncs it and renames it over path, so that a crash leaves
-// the old file or the new one, never a torn one.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	syncDir(dir)
-	return nil
-}
-
-// syncDir makes a rename in dir durable. It is best effort: the rename
-// itself is already atomic.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // readState loads a state written by [Client.save]; it returns nil, nil if

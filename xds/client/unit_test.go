@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/meshlb/meshlb/internal/atomicfile"
 	"github.com/meshlb/meshlb/sidecar/config"
 )
 
@@ -177,7 +178,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "sub", stateFile)
-	if err := writeAtomic(path, data); err != nil {
+	if err := atomicfile.Write(path, data); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readState(path)
