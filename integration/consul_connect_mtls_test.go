@@ -153,7 +153,10 @@ func TestConsulCARotation(t *testing.T) {
 		Config: map[string]any{"PrivateKey": newKeyPEM(t)}}, nil); err != nil {
 		t.Fatalf("setting the CA config: %v", err)
 	}
-	took := eventually(t, "api's sidecar to serve a leaf from the new CA", func() bool {
+	// Consul's agent spreads the re-signing of leaves after a root change
+	// over a random delay of up to 30 s (agent/leafcert's
+	// caChangeJitterWindow), and the control server polls leaves every 5 s.
+	took := eventuallyWithin(t, 30*time.Second+2*waitTimeout, "api's sidecar to serve a leaf from the new CA", func() bool {
 		cert := serverCert(t, p.publicAddr())
 		return cert != nil && !strings.EqualFold(cert.AuthorityKeyId2(), before.AuthorityKeyId2())
 	})

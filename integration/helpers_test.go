@@ -90,13 +90,20 @@ func (p *process) stop() {
 // eventually polls cond every 20ms until it holds or waitTimeout passes.
 func eventually(t *testing.T, what string, cond func() bool) time.Duration {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	return eventuallyWithin(t, waitTimeout, what, cond)
+}
+
+// eventuallyWithin is [eventually] with its own bound, for a wait whose
+// length a component outside the test decides.
+func eventuallyWithin(t *testing.T, bound time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	start := time.Now()
 	for !cond() {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
+			t.Fatalf("timed out after %v waiting for %s", bound, what)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
