@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/meshlb/meshlb/internal/peek"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
 )
 
@@ -69,7 +70,7 @@ func (a *Auto) ServeConn(ctx context.Context, c net.Conn) {
 func detect(c net.Conn) (bool, net.Conn, error) {
 	var buf [len(preface)]byte
 	n, err := peekPrefix(c, buf[:])
-	if err != errNoPeek {
+	if err != peek.ErrUnsupported {
 		return n == len(preface), c, err
 	}
 	n, err = readPrefix(c, buf[:])
