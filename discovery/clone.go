@@ -49,6 +49,7 @@ func cloneService(s *Service) {
 		if r.Retry != nil {
 			rt := *r.Retry
 			rt.On = cloneOrNil(rt.On)
+			rt.StatusCodes = cloneOrNil(rt.StatusCodes)
 			r.Retry = &rt
 		}
 	}

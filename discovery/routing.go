@@ -69,7 +69,10 @@ type QueryMatch struct {
 type Retry struct {
 	NumRetries int `json:"num_retries"`
 	// On lists Envoy retry_on conditions, e.g. "5xx", "connect-failure".
-	On            []string      `json:"on,omitempty"`
+	On []string `json:"on,omitempty"`
+	// StatusCodes are the statuses retried under the
+	// "retriable-status-codes" condition (Envoy's retriable_status_codes).
+	StatusCodes   []uint32      `json:"status_codes,omitempty"`
 	PerTryTimeout time.Duration `json:"per_try_timeout,omitempty"`
 }
 

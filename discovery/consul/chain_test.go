@@ -92,6 +92,8 @@ func TestChain(t *testing.T) {
 					Header: []api.ServiceRouteHTTPMatchHeader{{Name: "x-canary", Exact: "1"}}}},
 					Destination: &api.ServiceRouteDestination{ServiceSubset: "v2", NumRetries: 2,
 						RetryOnConnectFailure: true, RequestTimeout: time.Second}},
+				{Match: &api.ServiceRouteMatch{HTTP: &api.ServiceRouteHTTPMatch{PathPrefix: "/flaky"}},
+					Destination: &api.ServiceRouteDestination{RetryOnStatusCodes: []uint32{503, 429}}},
 			}},
 		}, summary{
 			Routes: []discovery.Route{
@@ -100,6 +102,8 @@ func TestChain(t *testing.T) {
 				{Match: discovery.RouteMatch{Methods: []string{"POST"}, Headers: []discovery.HeaderMatch{{Name: "x-canary", Exact: "1"}}},
 					Destinations: []discovery.Destination{to(10000, "web~v2")}, Timeout: time.Second,
 					Retry: &discovery.Retry{NumRetries: 2, On: []string{"connect-failure"}}},
+				{Match: discovery.RouteMatch{PathPrefix: "/flaky"}, Destinations: []discovery.Destination{to(10000, "web")},
+					Retry: &discovery.Retry{NumRetries: 1, On: []string{"retriable-status-codes"}, StatusCodes: []uint32{503, 429}}},
 				{Destinations: []discovery.Destination{to(10000, "web")}},
 			},
 			Ports: with(map[string][]int{"web~v2": {2}}),

@@ -1,6 +1,7 @@
 package consul
 
 import (
+	"slices"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -101,11 +102,12 @@ func (b *builder) subsetEndpoints(t target, sub api.ServiceResolverSubset) []dis
 	return out
 }
 
-// retry maps a router destination's retry settings; nil when it has none.
-// RetryOnStatusCodes needs retriable-status-codes, which the sidecar does
-// not implement: it is skipped with a log, as are unknown conditions.
+// retry maps a router destination's retry settings as Consul's xDS server
+// does; nil when it has none. RetryOnStatusCodes adds the
+// retriable-status-codes condition with those codes. Unknown conditions
+// are skipped with a log.
 func (b *builder) retry(d *api.ServiceRouteDestination) *discovery.Retry {
-	if d.NumRetries == 0 && !d.RetryOnConnectFailure && len(d.RetryOn) == 0 {
+	if d.NumRetries == 0 && !d.RetryOnConnectFailure && len(d.RetryOn) == 0 && len(d.RetryOnStatusCodes) == 0 {
 		return nil
 	}
 	r := &discovery.Retry{NumRetries: max(int(d.NumRetries), 1)}
@@ -120,7 +122,10 @@ func (b *builder) retry(d *api.ServiceRouteDestination) *discovery.Retry {
 		r.On = append(r.On, retryon.ConnectFailure)
 	}
 	if len(d.RetryOnStatusCodes) > 0 {
-		b.logger.Warn("skipping retry_on_status_codes: not supported by the sidecar", "codes", d.RetryOnStatusCodes)
+		if !slices.Contains(r.On, retryon.RetriableStatusCodes) {
+			r.On = append(r.On, retryon.RetriableStatusCodes)
+		}
+		r.StatusCodes = slices.Clone(d.RetryOnStatusCodes)
 	}
 	return r
 }

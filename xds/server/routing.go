@@ -87,7 +87,7 @@ func envoyRoute(r *discovery.Route) *route.Route {
 	}
 	if rt := r.Retry; rt != nil {
 		a.RetryPolicy = &route.RetryPolicy{RetryOn: strings.Join(rt.On, ","),
-			NumRetries: wrapperspb.UInt32(uint32(rt.NumRetries))}
+			NumRetries: wrapperspb.UInt32(uint32(rt.NumRetries)), RetriableStatusCodes: rt.StatusCodes}
 		if rt.PerTryTimeout > 0 {
 			a.RetryPolicy.PerTryTimeout = durationpb.New(rt.PerTryTimeout)
 		}

@@ -31,7 +31,8 @@ func routingCatalog(t *testing.T) *discovery.Catalog {
 					Headers: []discovery.HeaderMatch{{Name: "X-Canary", Exact: "1"}},
 					Query:   []discovery.QueryMatch{{Name: "debug", Present: true}}},
 					Destinations: []discovery.Destination{{Service: "web~v2"}},
-					Timeout:      2 * time.Second, Retry: &discovery.Retry{NumRetries: 3, On: []string{"connect-failure", "5xx"}}},
+					Timeout:      2 * time.Second, Retry: &discovery.Retry{NumRetries: 3, On: []string{"connect-failure", "5xx", "retriable-status-codes"},
+						StatusCodes: []uint32{503}}},
 				{Destinations: []discovery.Destination{{Service: "web~v1", Weight: 9000}, {Service: "web~v2", Weight: 1000}}},
 			}},
 		{Name: "web~v1", Protocol: discovery.ProtocolHTTP, Endpoints: ep(2)},
@@ -95,7 +96,7 @@ func TestTranslateRouting(t *testing.T) {
 	}
 	want := []string{
 		"prefix /admin nocase h0 q0 -> admin rewrite / timeout 15s retry <nil>",
-		"prefix / h2 q1 -> web~v2 rewrite  timeout 2s retry [connect-failure 5xx] 3 0s",
+		"prefix / h2 q1 -> web~v2 rewrite  timeout 2s retry [connect-failure 5xx retriable-status-codes] 3 0s [503]",
 		"prefix / h0 q0 -> [{web~v1 9000} {web~v2 1000}] rewrite  timeout 15s retry <nil>",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -136,6 +137,9 @@ func routeSummary(r config.Route) string {
 	retry := "<nil>"
 	if rt := a.Retry; rt != nil {
 		retry = fmt.Sprintf("%v %d %v", rt.On, rt.NumRetries, rt.PerTry)
+		if len(rt.RetriableStatusCodes) > 0 {
+			retry += fmt.Sprintf(" %v", rt.RetriableStatusCodes)
+		}
 	}
 	return fmt.Sprintf("%s h%d q%d -> %v rewrite %s timeout %v retry %s", p,
 		len(r.Match.Headers), len(r.Match.Query), dst, a.PrefixRewrite, a.Timeout, retry)
