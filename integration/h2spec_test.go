@@ -37,6 +37,13 @@ func h2specBin(t *testing.T) string {
 // routing everything to a backend on port be.
 func h2Bootstrap(t *testing.T, adminPort, httpPort, be int, codec string) string {
 	t.Helper()
+	return h2BootstrapTLS(t, adminPort, httpPort, be, codec, "")
+}
+
+// h2BootstrapTLS is [h2Bootstrap] with transportSocket (YAML indented for
+// a filter chain's fields; "": plaintext) on the listener's chain.
+func h2BootstrapTLS(t *testing.T, adminPort, httpPort, be int, codec, transportSocket string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "envoy.yaml")
 	yaml := fmt.Sprintf(`node: { id: h2, cluster: h2 }
 admin:
@@ -46,7 +53,7 @@ static_resources:
   - name: h2c
     address: { socket_address: { address: 127.0.0.1, port_value: %d } }
     filter_chains:
-    - filters:
+    - %sfilters:
       - name: hcm
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -72,7 +79,7 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: %d } } }
-`, adminPort, httpPort, codec, be)
+`, adminPort, httpPort, transportSocket, codec, be)
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -123,39 +130,57 @@ var h2specKnown = map[string][]string{
 }
 
 // TestH2Spec runs h2spec's 145 HTTP/2 conformance cases against a real
-// sidecar's h2c listener (codec_type HTTP2 and AUTO) whose upstream answers
-// 200 with a 2 KiB body: none is skipped, and every case passes but the
-// known x/net ones (h2specKnown), which must fail exactly as listed so a
-// new failure, or a fix, shows.
+// sidecar's h2c listener (codec_type HTTP2 and AUTO) and its TLS listener
+// (codec_type AUTO, ALPN h2 and http/1.1; h2spec -t -k) whose upstream
+// answers 200 with a 2 KiB body: none is skipped, and every case passes
+// but the known x/net ones (h2specKnown), which must fail exactly as
+// listed so a new failure, or a fix, shows. Over TLS the connection is
+// HTTP/2 by ALPN, so an invalid preface is refused as under HTTP2: the
+// TLS run passes exactly as many cases as the h2c HTTP2 run.
 func TestH2Spec(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
 	bin := h2specBin(t)
 	be := kiloBackend(t)
-	for _, codec := range []string{"HTTP2", "AUTO"} {
-		t.Run(codec, func(t *testing.T) {
+	tlsSocket := downstreamTLSSocket(t, "h2", "http/1.1")
+	for _, tc := range []struct{ name, codec, socket, known string }{
+		{"HTTP2", "HTTP2", "", "HTTP2"},
+		{"AUTO", "AUTO", "", "AUTO"},
+		{"TLS", "AUTO", tlsSocket, "HTTP2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			adminPort, httpPort := freePort(t), freePort(t)
-			start(t, "sidecar", "sidecar", "--config", h2Bootstrap(t, adminPort, httpPort, be, codec))
+			start(t, "sidecar", "sidecar", "--config", h2BootstrapTLS(t, adminPort, httpPort, be, tc.codec, tc.socket))
 			waitReady(t, adminPort)
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			out, _ := exec.CommandContext(ctx, bin, "-h", "127.0.0.1", "-p", fmt.Sprint(httpPort), "-o", "5").CombinedOutput()
-			known := h2specKnown[codec]
-			want := fmt.Sprintf("145 tests, %d passed, 0 skipped, %d failed", 145-len(known), len(known))
-			if m := h2specSummary.FindString(string(out)); m != want {
-				t.Errorf("h2spec: %q, want %q\n%s", m, want, out)
+			args := []string{"-h", "127.0.0.1", "-p", fmt.Sprint(httpPort), "-o", "5"}
+			if tc.socket != "" {
+				args = append(args, "-t", "-k")
 			}
-			// The failures are listed twice: as they run and in the summary.
-			var failed []string
-			if i := strings.Index(string(out), "Failures:"); i >= 0 {
-				for _, m := range h2specFailure.FindAllStringSubmatch(string(out)[i:], -1) {
-					failed = append(failed, strings.TrimSpace(m[1]))
-				}
-			}
-			if diff := cmp.Diff(known, failed); diff != "" {
-				t.Errorf("h2spec failures (-known +got):\n%s", diff)
-			}
+			checkH2Spec(t, bin, args, h2specKnown[tc.known])
 		})
+	}
+}
+
+// checkH2Spec runs h2spec with args and checks that exactly the known
+// cases fail and none is skipped.
+func checkH2Spec(t *testing.T, bin string, args, known []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	want := fmt.Sprintf("145 tests, %d passed, 0 skipped, %d failed", 145-len(known), len(known))
+	if m := h2specSummary.FindString(string(out)); m != want {
+		t.Errorf("h2spec: %q, want %q\n%s", m, want, out)
+	}
+	// The failures are listed twice: as they run and in the summary.
+	var failed []string
+	if i := strings.Index(string(out), "Failures:"); i >= 0 {
+		for _, m := range h2specFailure.FindAllStringSubmatch(string(out)[i:], -1) {
+			failed = append(failed, strings.TrimSpace(m[1]))
+		}
+	}
+	if diff := cmp.Diff(known, failed); diff != "" {
+		t.Errorf("h2spec failures (-known +got):\n%s", diff)
 	}
 }

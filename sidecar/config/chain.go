@@ -88,7 +88,7 @@ func decodeFilterChain(fc *listenerv3.FilterChain, out *FilterChain, inspected b
 // decodeChainTLS sets out.TLS from fc's transport socket, once out's
 // terminal filter is known.
 func decodeChainTLS(fc *listenerv3.FilterChain, out *FilterChain) error {
-	t, err := decodeDownstreamTLS(fc.GetTransportSocket(), out.HTTP != nil)
+	t, err := decodeDownstreamTLS(fc.GetTransportSocket(), out.HTTP != nil && out.HTTP.Codec == spec.CodecHTTP1)
 	if err != nil {
 		return within("transport_socket", err)
 	}

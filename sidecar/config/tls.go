@@ -68,9 +68,10 @@ func transportSocketConfig(ts *corev3.TransportSocket) (string, error) {
 }
 
 // decodeDownstreamTLS decodes a chain's transport_socket; nil for
-// plaintext. httpOnly says the chain's terminal filter is the HTTP
-// connection manager, which speaks HTTP/1.1 only: ALPN may not offer
-// anything else.
+// plaintext. httpOnly says the chain's terminal filter is an HTTP
+// connection manager of codec_type HTTP1: ALPN may not offer anything
+// but HTTP/1 then. Under AUTO or HTTP2 it may offer "h2", which a
+// connection that negotiates it is served ([spec.CodecAuto]).
 func decodeDownstreamTLS(ts *corev3.TransportSocket, httpOnly bool) (*spec.DownstreamTLS, error) {
 	url, err := transportSocketConfig(ts)
 	if url == "" || err != nil {
@@ -108,7 +109,7 @@ func decodeDownstreamContext(d *tlsv3.DownstreamTlsContext, httpOnly bool) (*spe
 		for i, p := range out.ALPN {
 			if p != "http/1.1" && p != "http/1.0" {
 				return nil, errorf("common_tls_context."+index("alpn_protocols", i),
-					"%q is not supported: the http_connection_manager speaks HTTP/1.1 only", p)
+					"%q is not supported: the http_connection_manager's codec_type is HTTP1", p)
 			}
 		}
 	}

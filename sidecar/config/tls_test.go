@@ -171,10 +171,11 @@ func TestDecodeTLSErrors(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name string
-		http bool // an http_connection_manager chain, else tcp_proxy
-		edit func(*listenerv3.FilterChain)
-		want string
+		name  string
+		http  bool // an http_connection_manager chain, else tcp_proxy
+		http1 bool // of codec_type HTTP1
+		edit  func(*listenerv3.FilterChain)
+		want  string
 	}{{
 		name: "TLS 1.1",
 		edit: downstream(func(d *tlsv3.DownstreamTlsContext) {
@@ -188,10 +189,10 @@ func TestDecodeTLSErrors(t *testing.T) {
 		}),
 		want: ts + `common_tls_context.tls_params.cipher_suites[0]: "AES128-SHA" is not supported`,
 	}, {
-		name: "h2 on an HTTP chain",
-		http: true,
+		name: "h2 on an HTTP1 chain",
+		http: true, http1: true,
 		edit: downstream(func(d *tlsv3.DownstreamTlsContext) { d.CommonTlsContext.AlpnProtocols = []string{"h2", "http/1.1"} }),
-		want: ts + `common_tls_context.alpn_protocols[0]: "h2" is not supported: the http_connection_manager speaks HTTP/1.1 only`,
+		want: ts + `common_tls_context.alpn_protocols[0]: "h2" is not supported: the http_connection_manager's codec_type is HTTP1`,
 	}, {
 		name: "client certificate required without a validation context",
 		edit: downstream(func(d *tlsv3.DownstreamTlsContext) {
@@ -251,6 +252,9 @@ func TestDecodeTLSErrors(t *testing.T) {
 			if tt.http {
 				src = httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n"
 			}
+			if tt.http1 {
+				src += "      codec_type: HTTP1\n"
+			}
 			l := fromYAML(t, src, &listenerv3.Listener{})
 			tt.edit(l.FilterChains[0])
 			_, err := DecodeListener(l)
@@ -292,6 +296,28 @@ func TestDecodeUpstreamTLSErrors(t *testing.T) {
 			c.TransportSocket = socket(t, u)
 			_, err := DecodeCluster(c)
 			wantError(t, err, `cluster "api": `+tt.want)
+		})
+	}
+}
+
+// TestDecodeDownstreamALPNH2 shows that a chain whose connection manager
+// may speak HTTP/2 (codec_type AUTO or HTTP2) may offer "h2" by ALPN.
+func TestDecodeDownstreamALPNH2(t *testing.T) {
+	f := newTLSFixture(t)
+	for _, codec := range []string{"AUTO", "HTTP2"} {
+		t.Run(codec, func(t *testing.T) {
+			src := httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      codec_type: " + codec + "\n"
+			l := fromYAML(t, src, &listenerv3.Listener{})
+			common := f.common()
+			common.AlpnProtocols = []string{"h2", "http/1.1"}
+			l.FilterChains[0].TransportSocket = socket(t, &tlsv3.DownstreamTlsContext{CommonTlsContext: common})
+			got, err := DecodeListener(l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]string{"h2", "http/1.1"}, got.FilterChains[0].TLS.ALPN); diff != "" {
+				t.Errorf("ALPN (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
