@@ -94,6 +94,10 @@ func (s *session) dropRequestHeader(name []byte) bool {
 		if equalFold(name, "connection") {
 			return true
 		}
+	case 14:
+		if s.head.h2cIgnored && equalFold(name, "http2-settings") {
+			return true
+		}
 	}
 	if isHopByHop(name) {
 		return true

@@ -231,3 +231,20 @@ func BenchmarkRequestHeaderMutations(b *testing.B) {
 		}
 	}
 }
+
+// TestH2CUpgradeIgnored: a request asking to upgrade to h2c (RFC 7540
+// 3.2) is served as plain HTTP/1.1, as Envoy does: the upstream sees
+// neither Upgrade nor HTTP2-Settings, and the client gets the upstream's
+// 200, not 101, on a connection that stays HTTP/1.1.
+func TestH2CUpgradeIgnored(t *testing.T) {
+	up := headerEcho(t)
+	p := startProxy(t, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {hostOf(up)}})
+	defer p.stop()
+	req := "GET /h2c HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n" +
+		"HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nX-Show: upgrade,http2-settings\r\n\r\n"
+	got := rawExchange(t, p.addr, req)
+	want := "HTTP/1.1 200 OK\r\n\r\nhost=h\npath=/h2c\nupgrade=\nhttp2-settings="
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

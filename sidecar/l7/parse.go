@@ -33,9 +33,12 @@ type reqHead struct {
 	chunked bool
 	close   bool // the client wants the connection closed after this request
 	upgrade []byte
-	expect  bool // Expect: 100-continue
-	hasXFP  bool
-	xfpHop  bool // Connection names X-Forwarded-Proto: the client's is dropped
+	// h2cIgnored: the request asked for Upgrade: h2c, which is not
+	// honoured ([reqHead.finish]); its HTTP2-Settings field is dropped.
+	h2cIgnored bool
+	expect     bool // Expect: 100-continue
+	hasXFP     bool
+	xfpHop     bool // Connection names X-Forwarded-Proto: the client's is dropped
 	// hostHeader is set once a Host header has been seen.
 	hostHeader bool
 	connOpts   [][]byte // extra hop-by-hop header names from Connection
@@ -261,5 +264,19 @@ func (h *reqHead) finish() error {
 	if h.upgrade != nil && !h.http11 {
 		h.upgrade = nil
 	}
+	h.ignoreH2CUpgrade()
 	return nil
+}
+
+// ignoreH2CUpgrade serves a request that asks to upgrade to h2c (RFC 7540
+// 3.2) as the plain HTTP/1.1 request it also is, as Envoy does
+// (source/common/http/http1/codec_impl.cc, "removing unsupported h2c
+// upgrade headers", envoyproxy/envoy#7161): the Upgrade field goes, and
+// so do the HTTP2-Settings field and the Connection tokens naming them
+// (Connection is never forwarded). An h2c client wanting HTTP/2 uses
+// prior knowledge instead, which codec_type AUTO and HTTP2 serve.
+func (h *reqHead) ignoreH2CUpgrade() {
+	if h.upgrade != nil && equalFold(h.upgrade, "h2c") {
+		h.upgrade, h.h2cIgnored = nil, true
+	}
 }

@@ -33,6 +33,8 @@ func TestParseRequest(t *testing.T) {
 			method: "POST", host: "x", path: "/", length: -1, chunked: true, headerCnt: 2},
 		{name: "websocket", in: "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
 			method: "GET", host: "x", path: "/ws", length: -1, upgrade: "websocket", headerCnt: 3},
+		{name: "h2c upgrade ignored", in: "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+			method: "GET", host: "x", path: "/", length: -1, headerCnt: 4},
 		{name: "ows trimmed", in: "GET / HTTP/1.1\r\nHost: \t x \t\r\n\r\n", method: "GET", host: "x", path: "/", length: -1, headerCnt: 1},
 	}
 	for _, tc := range tests {
