@@ -95,10 +95,11 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 	if la != nil {
 		factor = la.Overprovisioning
 	}
-	c.Picker = balancer.BuildLevels(cs, factor, c.Endpoints)
+	c.Picker = balancer.BuildLevels(cs, factor, c.Runtime.Weighted(c.Endpoints))
 	c.HealthCheck, c.Outlier = cs.HealthCheck, cs.Outlier
-	// Rebuilt when health changes, and on an operator's runtime action.
-	c.Rebuild = func() cluster.Picker { return balancer.BuildLevels(cs, factor, c.Endpoints) }
+	// Rebuilt when health changes, and on an operator's runtime action
+	// (an endpoint's state or weight).
+	c.Rebuild = func() cluster.Picker { return balancer.BuildLevels(cs, factor, c.Runtime.Weighted(c.Endpoints)) }
 	return c, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
@@ -28,6 +29,7 @@ func (a *admin) routeActions(mux *http.ServeMux) {
 	mux.HandleFunc("POST /endpoint/drain", a.endpointAction(cluster.AdminDrain))
 	mux.HandleFunc("POST /endpoint/disable", a.endpointAction(cluster.AdminDisabled))
 	mux.HandleFunc("POST /endpoint/enable", a.endpointAction(cluster.AdminReady))
+	mux.HandleFunc("POST /endpoint/weight", a.endpointWeight)
 }
 
 // healthcheck sets or clears Envoy's health check failure: while failed,
@@ -85,19 +87,8 @@ func (a *admin) quitquitquit(w http.ResponseWriter, _ *http.Request) {
 // drain|maint|ready", which Envoy lacks.
 func (a *admin) endpointAction(st cluster.AdminState) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		snap := a.sc.Snapshot()
-		var cl *cluster.Cluster
-		if snap != nil {
-			cl = snap.Clusters[q.Get("cluster")]
-		}
-		if cl == nil {
-			http.Error(w, fmt.Sprintf("cluster %q not found", q.Get("cluster")), http.StatusNotFound)
-			return
-		}
-		ep := findEndpoint(cl, q.Get("address"))
-		if ep == nil {
-			http.Error(w, fmt.Sprintf("cluster %q has no endpoint %q", cl.Name, q.Get("address")), http.StatusNotFound)
+		cl, ep, ok := a.endpointOf(w, r)
+		if !ok {
 			return
 		}
 		ep.State.Admin.Store(uint32(st))
@@ -106,6 +97,51 @@ func (a *admin) endpointAction(st cluster.AdminState) http.HandlerFunc {
 		}
 		fmt.Fprintf(w, "%s::%s::%s\n", cl.Name, ep.Addr, adminStateName(st))
 	}
+}
+
+// endpointWeight sets the weight of the endpoint ?address= of the cluster
+// ?cluster= to ?weight= (1 to 1048576) and rebuilds the cluster's picker:
+// HAProxy's "set server <b>/<s> weight". The weight holds until a
+// configuration update changes what EDS says of the endpoint; /clusters
+// shows it as overridden meanwhile.
+func (a *admin) endpointWeight(w http.ResponseWriter, r *http.Request) {
+	cl, ep, ok := a.endpointOf(w, r)
+	if !ok {
+		return
+	}
+	n, err := strconv.ParseUint(r.URL.Query().Get("weight"), 10, 32)
+	if err != nil || n < 1 || n > cluster.MaxWeightOverride {
+		http.Error(w, fmt.Sprintf("weight: want an integer from 1 to %d", cluster.MaxWeightOverride), http.StatusBadRequest)
+		return
+	}
+	if cl.Runtime == nil {
+		http.Error(w, fmt.Sprintf("cluster %q has no runtime", cl.Name), http.StatusConflict)
+		return
+	}
+	cl.Runtime.SetWeight(ep, uint32(n))
+	cl.Runtime.Rebuild()
+	fmt.Fprintf(w, "%s::%s::weight::%d\n", cl.Name, ep.Addr, n)
+}
+
+// endpointOf finds the endpoint ?address= of the cluster ?cluster= in the
+// snapshot in force, or answers 404 and reports false.
+func (a *admin) endpointOf(w http.ResponseWriter, r *http.Request) (*cluster.Cluster, *cluster.Endpoint, bool) {
+	q := r.URL.Query()
+	snap := a.sc.Snapshot()
+	var cl *cluster.Cluster
+	if snap != nil {
+		cl = snap.Clusters[q.Get("cluster")]
+	}
+	if cl == nil {
+		http.Error(w, fmt.Sprintf("cluster %q not found", q.Get("cluster")), http.StatusNotFound)
+		return nil, nil, false
+	}
+	ep := findEndpoint(cl, q.Get("address"))
+	if ep == nil {
+		http.Error(w, fmt.Sprintf("cluster %q has no endpoint %q", cl.Name, q.Get("address")), http.StatusNotFound)
+		return nil, nil, false
+	}
+	return cl, ep, true
 }
 
 func findEndpoint(cl *cluster.Cluster, addr string) *cluster.Endpoint {

@@ -58,7 +58,7 @@ type admin struct {
 
 func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "meshlb admin: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus /memory /runtime /logging /debug/pprof/")
-	fmt.Fprintln(w, "POST: /healthcheck/fail /healthcheck/ok /logging?level= /quitquitquit /endpoint/{drain,disable,enable}?cluster=&address=")
+	fmt.Fprintln(w, "POST: /healthcheck/fail /healthcheck/ok /logging?level= /quitquitquit /endpoint/{drain,disable,enable}?cluster=&address= /endpoint/weight?cluster=&address=&weight=")
 }
 
 // ready answers 200 LIVE once a configuration is in force, as Envoy does
@@ -120,11 +120,26 @@ func (a *admin) clusters(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "%srq_active::%d\n", p, e.Inflight.Load())
 			fmt.Fprintf(w, "%srq_total::%d\n", p, e.Requests.Load())
 			fmt.Fprintf(w, "%sidle_connections::%d\n", p, e.Pool.Idle())
-			fmt.Fprintf(w, "%sweight::%d\n", p, e.Weight)
+			weight, overridden := effectiveWeight(c, e)
+			fmt.Fprintf(w, "%sweight::%d\n", p, weight)
+			if overridden {
+				// Envoy has no such line: the EDS weight an operator's
+				// weight replaces, until EDS changes the endpoint.
+				fmt.Fprintf(w, "%smeshlb_eds_weight::%d\n", p, e.Weight)
+			}
 			fmt.Fprintf(w, "%spriority::%d\n", p, e.Priority)
 			fmt.Fprintf(w, "%shealth_flags::%s\n", p, healthFlags(e))
 		}
 	}
+}
+
+// effectiveWeight returns the weight e takes in c's balancing, and
+// whether an operator set it.
+func effectiveWeight(c *cluster.Cluster, e *cluster.Endpoint) (uint32, bool) {
+	if c.Runtime == nil {
+		return e.Weight, false
+	}
+	return c.Runtime.Weight(e)
 }
 
 // healthFlags renders health as Envoy does: "healthy" or the failing

@@ -81,6 +81,9 @@ type hostStatus struct {
 	Weight       uint32         `json:"weight"`
 	Priority     uint32         `json:"priority,omitempty"`
 	AdminState   string         `json:"meshlb_admin_state,omitempty"`
+	// EDSWeight is set when an operator's weight overrides it: Weight is
+	// the operator's.
+	EDSWeight uint32 `json:"meshlb_eds_weight,omitempty"`
 }
 
 type hostStat struct {
@@ -92,7 +95,8 @@ type hostStat struct {
 // clustersJSON answers /clusters?format=json in the shape of Envoy's
 // admin.v3.Clusters: cluster_statuses with host_statuses, their stats,
 // health_status flags, weight and priority, plus meshlb_admin_state for an
-// endpoint an operator drained or disabled.
+// endpoint an operator drained or disabled, and meshlb_eds_weight for one
+// whose weight an operator set (weight is then the operator's).
 func (a *admin) clustersJSON(w http.ResponseWriter) {
 	snap := a.sc.Snapshot()
 	type clusterStatus struct {
@@ -106,7 +110,11 @@ func (a *admin) clustersJSON(w http.ResponseWriter) {
 			c := snap.Clusters[name]
 			cs := clusterStatus{Name: name, AddedViaAPI: true}
 			for _, e := range c.Endpoints {
-				cs.HostStatuses = append(cs.HostStatuses, hostJSON(e))
+				h := hostJSON(e)
+				if weight, overridden := effectiveWeight(c, e); overridden {
+					h.Weight, h.EDSWeight = weight, e.Weight
+				}
+				cs.HostStatuses = append(cs.HostStatuses, h)
 			}
 			out = append(out, cs)
 		}

@@ -85,6 +85,7 @@ type Runtime struct {
 	// attached observe every outcome, whatever the picker.
 	attached []Observer
 	h        runtimeHealth
+	w        weights // an operator's endpoint weights (weights.go)
 }
 
 type installed struct {
