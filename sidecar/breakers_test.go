@@ -84,6 +84,18 @@ func doAsync(c *http.Client, url string) (string, string, string) {
 	return http.StatusText(resp.StatusCode), string(b), resp.Header.Get("X-Envoy-Overloaded")
 }
 
+// flakyBackend answers its first request 503 and the others 200, counting
+// them in n, and returns its address.
+func flakyBackend(t *testing.T, n *atomic.Int64) string {
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.WriteHeader(503)
+		}
+	}))
+	t.Cleanup(be.Close)
+	return strings.TrimPrefix(be.URL, "http://")
+}
+
 // max_retries: with the breaker at 0 retries in flight, a 503 the policy
 // would retry is relayed, and counted in upstream_rq_retry_overflow.
 func TestMaxRetries(t *testing.T) {
@@ -99,13 +111,7 @@ func TestMaxRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSidecar(t)
 			var n atomic.Int64
-			be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if n.Add(1) == 1 {
-					w.WriteHeader(503)
-				}
-			}))
-			defer be.Close()
-			cl := staticCluster("be", strings.TrimPrefix(be.URL, "http://"))
+			cl := staticCluster("be", flakyBackend(t, &n))
 			cl.MaxRetries = tc.maxRetries
 			url := serveHTTP(t, s, cl, func(l *config.Listener) {
 				action(l).Retry = &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 1}

@@ -72,6 +72,7 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 		Limits: cluster.Limits{
 			MaxConnections: int64(cs.MaxConnections), MaxPending: int64(cs.MaxPendingRequests),
 			MaxRequests: int64(cs.MaxRequests), MaxRetries: int64(cs.MaxRetries),
+			RetryBudget: cs.RetryBudget,
 		},
 		IdleTimeout: cs.IdleTimeout,
 		HTTP:        cs.HTTP,

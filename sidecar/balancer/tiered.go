@@ -43,17 +43,26 @@ func (maglevBuilder) hashes()   {}
 // buildTiered builds the picker over endpoints (of every priority and
 // availability) that spreads traffic as Envoy's priority load, panic mode
 // and locality weights do, with b's pickers underneath. factor is the
-// overprovisioning factor in percent.
+// overprovisioning factor in percent. Over several levels the picker can
+// also skip levels ([cluster.LevelSkipper]), so every level's pickers are
+// built, the idle ones too.
 func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*cluster.Endpoint) cluster.Picker {
 	lv := levels(endpoints)
 	ld := computeLoads(lv, factor, cfg.PanicThreshold)
+	multi := len(lv) > 1
+	tl := make([]tierLevel, len(lv))
 	var (
 		pickers []cluster.Picker
 		weights []uint64
 	)
-	add := func(w uint64, eps, all []*cluster.Endpoint) {
-		if w == 0 || len(eps) == 0 {
-			return
+	add := func(w uint64, p cluster.Picker) {
+		if w > 0 && p != nil {
+			pickers, weights = append(pickers, p), append(weights, w)
+		}
+	}
+	bucket := func(w uint64, eps, all []*cluster.Endpoint) cluster.Picker {
+		if (w == 0 && !multi) || len(eps) == 0 {
+			return nil
 		}
 		var p cluster.Picker
 		if all != nil && cfg.LocalityWeighted {
@@ -62,18 +71,28 @@ func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*clust
 		if p == nil {
 			p = b.Build(cfg, eps)
 		}
-		pickers, weights = append(pickers, p), append(weights, w)
+		return p
 	}
 	for i := range lv {
-		l := &lv[i]
-		if ld.panic[i] {
-			add(ld.healthy[i]+ld.degraded[i], l.all, nil)
+		l, t := &lv[i], &tl[i]
+		t.prio, t.panic = l.all[0].Priority, ld.panic[i]
+		t.health, t.degraded = l.availability(factor)
+		if t.panic {
+			t.all = bucket(ld.healthy[i]+ld.degraded[i], l.all, nil)
+			add(ld.healthy[i]+ld.degraded[i], t.all)
 			continue
 		}
-		add(ld.healthy[i], l.healthy, l.all)
-		add(ld.degraded[i], l.degraded, l.all)
+		t.healthy = bucket(ld.healthy[i], l.healthy, l.all)
+		t.degr = bucket(ld.degraded[i], l.degraded, l.all)
+		add(ld.healthy[i], t.healthy)
+		add(ld.degraded[i], t.degr)
 	}
-	return combine(b, pickers, weights)
+	p := combine(b, pickers, weights)
+	if !multi {
+		return p
+	}
+	_, hashing := b.(hasher)
+	return withLevels(p, tl, hashing)
 }
 
 // combine returns the one picker, or a tiered picker over several.

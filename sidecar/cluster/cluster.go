@@ -16,6 +16,15 @@ type Picker interface {
 	Pick(hash uint64) *Endpoint
 }
 
+// LevelSkipper is implemented by the pickers of clusters with several
+// priority levels. PickSkipping picks as Pick would if the levels whose
+// priority p has bit p set in skip had no available endpoint (Envoy's
+// previous_priorities retry priority; priorities over 63 are never
+// skipped); when that leaves none it picks as Pick. Same contract as Pick.
+type LevelSkipper interface {
+	PickSkipping(hash, skip uint64) *Endpoint
+}
+
 // Stats are a cluster's counters, named after Envoy's cluster statistics,
 // and the counts its circuit breakers check. They are shared by every
 // snapshot that has a cluster of this name, so a configuration change
@@ -90,7 +99,11 @@ type Cluster struct {
 // Pick picks an endpoint for an attempt with the picker in force (the
 // Runtime's, else the snapshot's). The result's Endpoint is nil when none
 // is usable. Pick does not block or allocate.
-func (c *Cluster) Pick(hash uint64) Pick {
+func (c *Cluster) Pick(hash uint64) Pick { return c.PickSkipping(hash, 0) }
+
+// PickSkipping is Pick skipping the priority levels in skip (see
+// [LevelSkipper]); a picker over one level ignores skip.
+func (c *Cluster) PickSkipping(hash, skip uint64) Pick {
 	var in *installed
 	if c.Runtime != nil {
 		in = c.Runtime.cur.Load()
@@ -101,7 +114,15 @@ func (c *Cluster) Pick(hash uint64) Pick {
 	} else {
 		obs, _ = p.(Observer)
 	}
-	pk := Pick{Endpoint: p.Pick(hash), obs: obs}
+	pk := Pick{obs: obs}
+	if skip != 0 {
+		if s, ok := p.(LevelSkipper); ok {
+			pk.Endpoint = s.PickSkipping(hash, skip)
+		}
+	}
+	if pk.Endpoint == nil {
+		pk.Endpoint = p.Pick(hash)
+	}
 	if obs != nil {
 		pk.start = time.Now()
 	}
@@ -112,7 +133,8 @@ func (c *Cluster) Pick(hash uint64) Pick {
 // open.
 func (c *Cluster) Overloaded() bool { return over(c.Stats.RqActive.Load(), c.Limits.MaxRequests) }
 
-// RetryOverloaded reports whether the max_retries circuit breaker is open.
+// RetryOverloaded reports whether the max_retries circuit breaker, or the
+// retry budget that replaces it, is open.
 func (c *Cluster) RetryOverloaded() bool {
-	return over(c.Stats.RetryActive.Load(), c.Limits.MaxRetries)
+	return over(c.Stats.RetryActive.Load(), c.retryLimit())
 }

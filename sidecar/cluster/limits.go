@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Slots counts the use of one shared resource (connections to a cluster)
@@ -88,6 +90,24 @@ type Limits struct {
 	MaxRequests int64
 	// MaxRetries bounds the retries in flight.
 	MaxRetries int64
+	// RetryBudget, when set, bounds the retries in flight instead of
+	// MaxRetries (Envoy's retry_budget).
+	RetryBudget *spec.RetryBudget
+}
+
+// retryLimit returns the bound on the retries in flight, as [over] takes
+// it: MaxRetries, or with a retry budget its percentage of the requests
+// active and pending, and at least its minimum (a budget of 0 allows none).
+func (c *Cluster) retryLimit() int64 {
+	b := c.Limits.RetryBudget
+	if b == nil {
+		return c.Limits.MaxRetries
+	}
+	active := c.Stats.RqActive.Load() + c.Stats.RqPending.Load()
+	if n := max(int64(b.Percent/100*float64(active)), int64(b.MinConcurrency)); n > 0 {
+		return n
+	}
+	return -1
 }
 
 // over reports whether n in use reaches limit.

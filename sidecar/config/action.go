@@ -6,6 +6,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	previoushostsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/host/previous_hosts/v3"
+	previousprioritiesv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/retry/priority/previous_priorities/v3"
 
 	"github.com/meshlb/meshlb/internal/retryon"
 )
@@ -24,10 +25,13 @@ var (
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
 	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
 	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout",
-		"retry_host_predicate", "host_selection_retry_max_attempts", "retriable_status_codes")
-	hostPredicateFields = allow(&routev3.RetryPolicy_RetryHostPredicate{}, "name", "typed_config")
-	previousHostsType   = typeURL(&previoushostsv3.PreviousHostsPredicate{})
-	redirectFields      = allow(&routev3.RedirectAction{},
+		"retry_host_predicate", "host_selection_retry_max_attempts", "retriable_status_codes",
+		"retry_priority")
+	hostPredicateFields    = allow(&routev3.RetryPolicy_RetryHostPredicate{}, "name", "typed_config")
+	previousHostsType      = typeURL(&previoushostsv3.PreviousHostsPredicate{})
+	retryPriorityFields    = allow(&routev3.RetryPolicy_RetryPriority{}, "name", "typed_config")
+	previousPrioritiesType = typeURL(&previousprioritiesv3.PreviousPrioritiesConfig{})
+	redirectFields         = allow(&routev3.RedirectAction{},
 		"https_redirect", "scheme_redirect", "host_redirect", "path_redirect", "response_code", "strip_query")
 	directFields     = allow(&routev3.DirectResponseAction{}, "status", "body")
 	dataSourceFields = allow(&corev3.DataSource{}, "inline_string", "inline_bytes")
@@ -126,7 +130,29 @@ func decodeRetry(p *routev3.RetryPolicy) (*RetryPolicy, error) {
 	if err := decodeHostPredicates(p, out); err != nil {
 		return nil, err
 	}
+	if rp := p.GetRetryPriority(); rp != nil {
+		if out.PreviousPriorities, err = decodeRetryPriority(rp); err != nil {
+			return nil, within("retry_priority", err)
+		}
+	}
 	return out, nil
+}
+
+// decodeRetryPriority accepts Envoy's previous_priorities retry priority
+// (by its typed_config type) and returns its update_frequency.
+func decodeRetryPriority(rp *routev3.RetryPolicy_RetryPriority) (uint32, error) {
+	if err := retryPriorityFields.check(rp); err != nil {
+		return 0, err
+	}
+	tc := rp.GetTypedConfig()
+	if tc.GetTypeUrl() != previousPrioritiesType {
+		return 0, errorf("typed_config", "unsupported retry priority %q: only %q is supported", tc.GetTypeUrl(), previousPrioritiesType)
+	}
+	var c previousprioritiesv3.PreviousPrioritiesConfig
+	if err := unpack(tc, &c); err != nil {
+		return 0, within("typed_config", err)
+	}
+	return uint32(c.GetUpdateFrequency()), nil
 }
 
 // decodeHostPredicates accepts Envoy's previous_hosts retry host predicate

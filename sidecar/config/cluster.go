@@ -15,6 +15,8 @@ const (
 	defaultMaxPendingRequests = 1024
 	defaultMaxRequests        = 1024
 	defaultMaxRetries         = 3
+	defaultBudgetPercent      = 20
+	defaultMinRetries         = 3
 )
 
 var (
@@ -29,7 +31,9 @@ var (
 	edsConfigFields = allow(&clusterv3.Cluster_EdsClusterConfig{}, "eds_config", "service_name")
 	breakersFields  = allow(&clusterv3.CircuitBreakers{}, "thresholds")
 	thresholdFields = allow(&clusterv3.CircuitBreakers_Thresholds{},
-		"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining")
+		"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining",
+		"retry_budget")
+	retryBudgetFields = allow(&clusterv3.CircuitBreakers_Thresholds_RetryBudget{}, "budget_percent", "min_retry_concurrency")
 )
 
 var lbPolicies = map[clusterv3.Cluster_LbPolicy]LBPolicy{
@@ -167,14 +171,33 @@ func decodeBreakers(cb *clusterv3.CircuitBreakers, out *Cluster) error {
 			return errorf(index("thresholds", i)+".priority", "%s is listed twice", t.GetPriority())
 		}
 		seen[t.GetPriority()] = true
+		if err := retryBudgetFields.check(t.GetRetryBudget()); err != nil {
+			return within(index("thresholds", i)+".retry_budget", err)
+		}
 		if t.GetPriority() == corev3.RoutingPriority_DEFAULT {
 			setLimit(&out.MaxConnections, t.GetMaxConnections())
 			setLimit(&out.MaxPendingRequests, t.GetMaxPendingRequests())
 			setLimit(&out.MaxRequests, t.GetMaxRequests())
 			setLimit(&out.MaxRetries, t.GetMaxRetries())
+			if rb := t.GetRetryBudget(); rb != nil {
+				out.RetryBudget = decodeRetryBudget(rb)
+			}
 		}
 	}
 	return nil
+}
+
+// decodeRetryBudget decodes a retry budget with Envoy's defaults (20% of
+// the requests active or pending, at least 3 retries).
+func decodeRetryBudget(rb *clusterv3.CircuitBreakers_Thresholds_RetryBudget) *RetryBudget {
+	out := &RetryBudget{Percent: defaultBudgetPercent, MinConcurrency: defaultMinRetries}
+	if p := rb.GetBudgetPercent(); p != nil {
+		out.Percent = p.GetValue()
+	}
+	if m := rb.GetMinRetryConcurrency(); m != nil {
+		out.MinConcurrency = m.GetValue()
+	}
+	return out
 }
 
 // setLimit sets *dst to v when v is set. An explicit 0, which allows

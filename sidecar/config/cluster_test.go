@@ -67,6 +67,18 @@ metadata: {filter_metadata: {meshlb: {team: a}}}
 		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
 			EDSName: "api", MaxConnections: 1024, MaxPendingRequests: -1, MaxRequests: 1024, MaxRetries: -1, IdleTimeout: time.Hour, PanicThreshold: 50},
 	}, {
+		name: "retry budget with Envoy's defaults",
+		yaml: `{name: api, type: EDS, eds_cluster_config: {eds_config: {ads: {}}}, circuit_breakers: {thresholds: [{retry_budget: {}}, {priority: HIGH, retry_budget: {budget_percent: {value: 1}}}]}}`,
+		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			EDSName: "api", MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50,
+			RetryBudget: &RetryBudget{Percent: 20, MinConcurrency: 3}},
+	}, {
+		name: "retry budget",
+		yaml: `{name: api, type: EDS, eds_cluster_config: {eds_config: {ads: {}}}, circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: 12.5}, min_retry_concurrency: 0}}]}}`,
+		want: &Cluster{Name: "api", Type: DiscoveryEDS, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
+			EDSName: "api", MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour, PanicThreshold: 50,
+			RetryBudget: &RetryBudget{Percent: 12.5}},
+	}, {
 		name: "idle timeout in common_http_protocol_options",
 		yaml: "{name: be, common_http_protocol_options: {idle_timeout: 30s}}",
 		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
@@ -216,7 +228,8 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"static endpoint host name", "{name: be, load_assignment: {cluster_name: be, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: db, port_value: 5432}}}}]}]}}",
 			`cluster "be": load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.address: "db" is not an IP address`},
 		{"duplicate thresholds", "{name: be, circuit_breakers: {thresholds: [{max_connections: 1}, {max_connections: 2}]}}", `cluster "be": circuit_breakers.thresholds[1].priority: DEFAULT is listed twice`},
-		{"retry budget", "{name: be, circuit_breakers: {thresholds: [{retry_budget: {}}]}}", `cluster "be": circuit_breakers.thresholds[0].retry_budget: not supported`},
+		{"retry budget interval", "{name: be, circuit_breakers: {thresholds: [{retry_budget: {budget_interval: 1s}}]}}", `cluster "be": circuit_breakers.thresholds[0].retry_budget.budget_interval: not supported`},
+		{"high retry budget interval", "{name: be, circuit_breakers: {thresholds: [{priority: HIGH, retry_budget: {budget_interval: 1s}}]}}", `cluster "be": circuit_breakers.thresholds[0].retry_budget.budget_interval: not supported`},
 		{"per host thresholds", "{name: be, circuit_breakers: {per_host_thresholds: [{max_connections: 1}]}}", `cluster "be": circuit_breakers.per_host_thresholds: not supported`},
 		{"validation: zero connect timeout", "{name: be, connect_timeout: 0s}", `cluster "be": connect_timeout: value must be greater than 0s`},
 		{"no name", "{lb_policy: RANDOM}", `cluster "": name: value length must be at least 1 runes`},

@@ -135,6 +135,18 @@ route:
 		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
 			Retry: &RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PreviousHosts: true, HostSelectionAttempts: 5}}},
 	}, {
+		name: "previous priorities retry priority",
+		route: `match: {prefix: /}
+route:
+  cluster: be
+  retry_policy:
+    retry_on: 5xx
+    retry_priority:
+      name: envoy.retry_priorities.previous_priorities
+      typed_config: {"@type": type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig, update_frequency: 2}`,
+		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
+			Retry: &RetryPolicy{On: []string{"5xx"}, NumRetries: 1, PreviousPriorities: 2}}},
+	}, {
 		name: "hash policies",
 		route: `match: {prefix: /}
 route:

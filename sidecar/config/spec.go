@@ -23,6 +23,7 @@ type (
 	WeightedCluster = spec.WeightedCluster
 	RouteAction     = spec.RouteAction
 	RetryPolicy     = spec.RetryPolicy
+	RetryBudget     = spec.RetryBudget
 	DirectResponse  = spec.DirectResponse
 	Redirect        = spec.Redirect
 	DiscoveryType   = spec.DiscoveryType

@@ -36,6 +36,12 @@ type budget struct {
 	exhausted bool
 	tried     [maxTried]*cluster.State
 	ntried    int
+	// attempts counts the failed attempts, prios has bit p set for each
+	// priority p they were made at, and skip is the priorities the
+	// route's retry priority skips (prios as of the last multiple of its
+	// update frequency).
+	attempts    int
+	prios, skip uint64
 }
 
 func newBudget(rt *route.Route, req *route.Request, now time.Time) budget {
@@ -56,13 +62,34 @@ func (b *budget) expired(now time.Time) bool {
 
 // failed records an attempt on ep that failed as kind. A pooled connection
 // found closed says nothing about the endpoint, so it is not remembered.
-func (b *budget) failed(ep *cluster.Endpoint, kind failKind) {
+func (b *budget) failed(rt *route.Route, ep *cluster.Endpoint, kind failKind) {
 	b.lastFail = kind
-	if kind == failStale || b.hasTried(ep.State) || b.ntried == len(b.tried) {
+	if kind == failStale {
+		return
+	}
+	b.attemptedPriority(rt, ep.Priority)
+	if b.hasTried(ep.State) || b.ntried == len(b.tried) {
 		return
 	}
 	b.tried[b.ntried] = ep.State
 	b.ntried++
+}
+
+// attemptedPriority records an attempt at priority prio for the route's
+// previous_priorities retry priority: after every update-frequency
+// attempts, the priorities tried so far are skipped (Envoy's
+// PreviousPrioritiesRetryPriority::determinePriorityLoad).
+func (b *budget) attemptedPriority(rt *route.Route, prio uint32) {
+	if rt.Retry == nil || rt.Retry.PriorityEvery <= 0 {
+		return
+	}
+	b.attempts++
+	if prio < 64 {
+		b.prios |= 1 << prio
+	}
+	if b.attempts%rt.Retry.PriorityEvery == 0 {
+		b.skip = b.prios
+	}
 }
 
 func (b *budget) hasTried(st *cluster.State) bool {
@@ -82,7 +109,7 @@ func (b *budget) hasTried(st *cluster.State) bool {
 // hash is the request's hash (route.Route.Hash) for hashing balancers.
 // Picks it does not return are not attempts: they get no Done.
 func (b *budget) pick(cl *cluster.Cluster, rt *route.Route, hash uint64) cluster.Pick {
-	pk := cl.Pick(hash)
+	pk := cl.PickSkipping(hash, b.skip)
 	if b.ntried == 0 || pk.Endpoint == nil {
 		return pk
 	}
@@ -95,7 +122,7 @@ func (b *budget) pick(cl *cluster.Cluster, rt *route.Route, hash uint64) cluster
 		picks = rt.Retry.HostAttempts
 	}
 	for i := 0; i < picks && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State); i++ {
-		pk = cl.Pick(rehash(hash, i+1))
+		pk = cl.PickSkipping(rehash(hash, i+1), b.skip)
 	}
 	if redispatch && pk.Endpoint != nil && b.hasTried(pk.Endpoint.State) {
 		pk.Endpoint = b.untried(cl, pk.Endpoint)

@@ -185,7 +185,7 @@ func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
 			f.noteSuccess(rt, cl, &b, res.status)
 			return res.status, res.keep
 		}
-		b.failed(ep, fail.kind)
+		b.failed(rt, ep, fail.kind)
 		if !f.retry(rt, cl, fail, &b) {
 			break
 		}

@@ -70,6 +70,10 @@ type Retry struct {
 	// previous_hosts predicate and host_selection_retry_max_attempts).
 	PreviousHosts bool
 	HostAttempts  int
+	// PriorityEvery, when positive, makes a retry after every that many
+	// attempts skip the priority levels the request tried (Envoy's
+	// previous_priorities retry priority and its update_frequency).
+	PriorityEvery int
 	// Codes are the statuses RetryStatusCodes retries.
 	Codes []int
 }
@@ -79,7 +83,8 @@ func compileRetry(p *spec.RetryPolicy) *Retry {
 		return nil
 	}
 	r := &Retry{NumRetries: p.NumRetries, PerTry: p.PerTry,
-		PreviousHosts: p.PreviousHosts, HostAttempts: p.HostSelectionAttempts, Codes: p.RetriableStatusCodes}
+		PreviousHosts: p.PreviousHosts, HostAttempts: p.HostSelectionAttempts, Codes: p.RetriableStatusCodes,
+		PriorityEvery: int(p.PreviousPriorities)}
 	for _, c := range p.On {
 		r.On |= retryNames[c]
 	}

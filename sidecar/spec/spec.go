@@ -281,6 +281,12 @@ type RetryPolicy struct {
 	// picking again up to HostSelectionAttempts times.
 	PreviousHosts         bool
 	HostSelectionAttempts int
+	// PreviousPriorities, when positive, is the update_frequency of Envoy's
+	// envoy.retry_priorities.previous_priorities: after every that many
+	// attempts, a retry spreads its load as if the priority levels the
+	// request tried had no available endpoint (back to the normal load
+	// when that leaves none).
+	PreviousPriorities uint32
 }
 
 // DirectResponse answers without an upstream.
@@ -329,6 +335,9 @@ type Cluster struct {
 	MaxPendingRequests int
 	MaxRequests        int
 	MaxRetries         int
+	// RetryBudget, when set, replaces MaxRetries (circuit breakers'
+	// retry_budget).
+	RetryBudget *RetryBudget
 	// IdleTimeout closes upstream connections idle that long in the pool
 	// (Envoy's common_http_protocol_options.idle_timeout); 0 for never.
 	// Decoders fill Envoy's default, 1h.
@@ -364,6 +373,14 @@ type Cluster struct {
 	// SlowStart ramps up the traffic of new endpoints (round_robin and
 	// least_request); nil: none.
 	SlowStart *SlowStart
+}
+
+// RetryBudget is Envoy's circuit_breakers retry_budget: the retries in
+// flight may reach Percent of the requests active or pending, and at
+// least MinConcurrency. Decoders fill Envoy's defaults, 20% and 3.
+type RetryBudget struct {
+	Percent        float64
+	MinConcurrency uint32
 }
 
 // LeastRequest is Envoy's least_request_lb_config. Zero values mean
