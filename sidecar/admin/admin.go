@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -54,7 +55,18 @@ type admin struct {
 	level    *slog.LevelVar // nil: the log level is fixed
 	quit     func()         // nil: no /quitquitquit
 	hcFailed atomic.Bool    // set by /healthcheck/fail
+	// dumpQuery answers /config_dump's query; nil: none.
+	dumpQuery DumpQuerier
 }
+
+// DumpQuerier answers q over dump, a whole config dump: sidecar/config's
+// QueryDump, which the admin server cannot call itself (it links no
+// protobuf). Errors of type *[spec.DumpQueryError] are the query's.
+type DumpQuerier func(dump []byte, q spec.DumpQuery) ([]byte, error)
+
+// WithDumpQuery makes /config_dump answer Envoy's query parameters with
+// q.
+func WithDumpQuery(q DumpQuerier) Option { return func(a *admin) { a.dumpQuery = q } }
 
 func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "meshlb admin: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus /memory /runtime /logging /debug/pprof/")
@@ -78,7 +90,10 @@ func (a *admin) ready(w http.ResponseWriter, _ *http.Request) {
 
 // configDump renders the configuration in force as Envoy's /config_dump.
 // A configuration from xDS is rendered here, on demand, not when applied.
-func (a *admin) configDump(w http.ResponseWriter, _ *http.Request) {
+// With a [DumpQuerier] (WithDumpQuery) it answers Envoy's ?resource=,
+// ?mask=, ?name_regex= and ?include_eds, and leaves the endpoints out
+// unless asked, as Envoy does; without one, those are answered 501.
+func (a *admin) configDump(w http.ResponseWriter, r *http.Request) {
 	snap := a.sc.Snapshot()
 	var dump []byte
 	if snap != nil {
@@ -88,12 +103,47 @@ func (a *admin) configDump(w http.ResponseWriter, _ *http.Request) {
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	if dump == nil {
-		fmt.Fprintln(w, `{"configs":[]}`)
+	q, asked := dumpQuery(r)
+	switch {
+	case dump == nil:
+		dump = []byte(`{"configs":[]}` + "\n")
+	case a.dumpQuery != nil:
+		var err error
+		if dump, err = a.dumpQuery(dump, q); err != nil {
+			dumpQueryFailed(w, err)
+			return
+		}
+	case asked:
+		http.Error(w, "this admin server answers /config_dump without query parameters only", http.StatusNotImplemented)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
 	w.Write(dump)
+}
+
+// dumpQuery reads Envoy's /config_dump parameters, and whether any is
+// there.
+func dumpQuery(r *http.Request) (spec.DumpQuery, bool) {
+	v := r.URL.Query()
+	_, eds := v["include_eds"]
+	q := spec.DumpQuery{Resource: v.Get("resource"), Mask: v.Get("mask"), NameRegex: v.Get("name_regex"), IncludeEDS: eds}
+	return q, q != spec.DumpQuery{}
+}
+
+// dumpQueryFailed answers as Envoy does: 404 for a resource no section
+// has, 400 for another bad query, as text.
+func dumpQueryFailed(w http.ResponseWriter, err error) {
+	var qe *spec.DumpQueryError
+	if !errors.As(err, &qe) {
+		http.Error(w, "querying the config dump: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	code := http.StatusBadRequest
+	if qe.NotFound {
+		code = http.StatusNotFound
+	}
+	http.Error(w, qe.Msg, code)
 }
 
 // clusters prints Envoy's /clusters text format:

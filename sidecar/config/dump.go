@@ -118,7 +118,9 @@ func marshalDump(sections ...proto.Message) ([]byte, error) {
 		}
 		d.Configs = append(d.Configs, a)
 	}
-	raw, err := protojson.Marshal(d)
+	// Proto field names, as Envoy writes them (and as ?mask= and
+	// ?resource= name them).
+	raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(d)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,30 @@
+package spec
+
+// DumpQuery selects part of a /config_dump, as the query parameters of
+// Envoy's /config_dump do.
+type DumpQuery struct {
+	// Resource, when set, names a repeated field of one of the dump's
+	// sections (dynamic_active_clusters, static_listeners, …): the dump
+	// then lists each of its elements as one config (?resource=).
+	Resource string
+	// Mask is a field mask, comma-separated paths (?mask=), applied to
+	// each section, or with Resource to each element, where a path may go
+	// on into the resource the element wraps (cluster.name).
+	Mask string
+	// NameRegex keeps only the resources whose name it matches in full
+	// (?name_regex=, RE2 syntax); empty keeps all.
+	NameRegex string
+	// IncludeEDS keeps the endpoints section, which Envoy leaves out
+	// unless asked (?include_eds).
+	IncludeEDS bool
+}
+
+// DumpQueryError is a [DumpQuery] a dump cannot answer. NotFound is set
+// when Resource names a field of no section (Envoy answers 404); other
+// errors are the query's (400).
+type DumpQueryError struct {
+	NotFound bool
+	Msg      string
+}
+
+func (e *DumpQueryError) Error() string { return e.Msg }
