@@ -271,7 +271,8 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	if err != nil {
 		return nil, err
 	}
-	filters, err := httpfilter.Compile(h.Filters, rc, httpfilter.Env{Scope: scope, State: fs, StatPrefix: h.StatPrefix, Counter: s.stats.counter})
+	filters, err := httpfilter.Compile(h.Filters, rc, httpfilter.Env{Scope: scope, State: fs, StatPrefix: h.StatPrefix,
+		Counter: s.stats.counter, Logger: s.logger})
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func (s *Sidecar) buildFilter(listener string, nf *spec.NetworkFilter, prev filt
 	if b == nil {
 		return nil, fmt.Errorf("network filter %q is not supported", nf.TypeURL)
 	}
-	return b.Build(nf.Config, filterchain.Env{Listener: listener, Counter: s.stats.counter, Prev: prev})
+	return b.Build(nf.Config, filterchain.Env{Listener: listener, Counter: s.stats.counter, Logger: s.logger, Prev: prev})
 }
 
 // runtime returns the chain as the connection handler runs it.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 
 	"github.com/meshlb/meshlb/discovery"
@@ -88,7 +89,7 @@ func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.So
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := server.New(logger)
-	srv.EnforceIntentions(cc.enforceIntentions)
+	srv.EnforceIntentions(!cc.intentionsOff)
 	auth, err := cc.xds.authorizer(src)
 	if err != nil {
 		closeAll(lis, admin)
@@ -128,15 +129,22 @@ func runControlOn(ctx context.Context, lis, admin net.Listener, src discovery.So
 }
 
 // controlConfig holds the flags of `meshlb control` that shape what the
-// xDS server serves.
+// xDS server serves. Its zero value is the secure default: intentions
+// enforced.
 type controlConfig struct {
-	enforceIntentions bool
-	xds               xdsServerFlags
+	intentionsOff bool // --enforce-intentions=false
+	xds           xdsServerFlags
 }
 
 func (c *controlConfig) register(fs *flag.FlagSet) {
-	fs.BoolVar(&c.enforceIntentions, "enforce-intentions", false,
-		"enforce intentions on mTLS public listeners with RBAC filters (needs sidecars with the RBAC filters)")
+	fs.BoolFunc("enforce-intentions", "enforce intentions on mTLS public listeners with RBAC filters; callers no "+
+		"intention matches get the default Consul decides (default true; =false lets every mesh identity call "+
+		"every service, for sidecars without RBAC filters)",
+		func(v string) error {
+			on, err := strconv.ParseBool(v)
+			c.intentionsOff = !on
+			return err
+		})
 	c.xds.register(fs)
 }
 

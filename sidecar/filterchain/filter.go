@@ -10,6 +10,7 @@ package filterchain
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"sync/atomic"
 
@@ -62,6 +63,9 @@ type Env struct {
 	// Counter returns the counter with an Envoy stat name, such as
 	// "local_ratelimit.ingress.rate_limited"; counters outlive snapshots.
 	Counter func(name string) *atomic.Uint64
+	// Logger is for what a filter decides that an operator must see (an
+	// RBAC denial), rate limited by the filter; nil: none.
+	Logger *slog.Logger
 	// Prev is the filter built at the same place (listener, chain,
 	// position, type) in the previous configuration, or nil. A builder may
 	// carry state over from it, as a rate limiter keeps its bucket when its

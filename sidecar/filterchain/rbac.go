@@ -24,7 +24,7 @@ func (rbacBuilder) Build(cfg any, env Env) (Filter, error) {
 		return nil, fmt.Errorf("rbac: configuration is %T, want *spec.RBAC", cfg)
 	}
 	p := c.StatPrefix + ".rbac."
-	f, err := rbac.NewFilter(c, p, p+c.ShadowStatPrefix, env.Counter)
+	f, err := rbac.NewFilter(c, p, p+c.ShadowStatPrefix, env.Counter, env.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func (rbacBuilder) Build(cfg any, env Env) (Filter, error) {
 		return nil, nil
 	}
 	p := "http." + env.StatPrefix + ".rbac."
-	f, err := rbac.NewFilter(c, p+c.StatPrefix, p+c.ShadowStatPrefix, env.counter)
+	f, err := rbac.NewFilter(c, p+c.StatPrefix, p+c.ShadowStatPrefix, env.counter, env.Logger)
 	if err != nil {
 		return nil, err
 	}

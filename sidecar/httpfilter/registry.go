@@ -2,6 +2,7 @@ package httpfilter
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 
@@ -35,6 +36,9 @@ type Env struct {
 	// "rl.http_local_rate_limit.ok"; counters outlive snapshots. nil: each
 	// filter counts on its own.
 	Counter func(name string) *atomic.Uint64
+	// Logger is for what a filter decides that an operator must see (an
+	// RBAC denial), rate limited by the filter; nil: none.
+	Logger *slog.Logger
 }
 
 // counter returns the counter named name, from e.Counter if set.

@@ -160,20 +160,33 @@ func TestSpiffePrincipal(t *testing.T) {
 	}
 }
 
-// TestServerRBACOff shows the Server leaves intentions out unless told to
-// enforce them.
-func TestServerRBACOff(t *testing.T) {
+// TestServerRBACDefault shows the Server enforces intentions by default
+// (a mesh is secure by default) and leaves them out when told not to.
+func TestServerRBACDefault(t *testing.T) {
 	cat := rbacCatalog(t, false)
-	srv := New(nil)
-	if err := srv.Update(t.Context(), cat); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := srv.Cache().GetSnapshot("web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := snap.GetResources(resource.ListenerType)[InboundListener].(*listener.Listener)
-	if name := l.FilterChains[0].Filters[0].Name; name == networkRBACName {
-		t.Error("RBAC filter generated without EnforceIntentions")
+	for _, tc := range []struct {
+		name     string
+		set      func(*Server)
+		wantRBAC bool
+	}{
+		{"default", func(*Server) {}, true},
+		{"off", func(s *Server) { s.EnforceIntentions(false) }, false},
+		{"on", func(s *Server) { s.EnforceIntentions(true) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := New(nil)
+			tc.set(srv)
+			if err := srv.Update(t.Context(), cat); err != nil {
+				t.Fatal(err)
+			}
+			snap, err := srv.Cache().GetSnapshot("web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := snap.GetResources(resource.ListenerType)[InboundListener].(*listener.Listener)
+			if got := l.FilterChains[0].Filters[0].Name == networkRBACName; got != tc.wantRBAC {
+				t.Errorf("network RBAC filter first: %v, want %v", got, tc.wantRBAC)
+			}
+		})
 	}
 }

@@ -36,7 +36,7 @@ type Server struct {
 	xds     serverv3.Server
 	metrics *metrics
 	ready   atomic.Bool
-	rbac    atomic.Bool
+	noRBAC  atomic.Bool // intentions not enforced
 
 	auth        atomic.Pointer[authorizer] // nil: no authentication
 	authStreams authStreams
@@ -70,11 +70,11 @@ func New(logger *slog.Logger) *Server {
 	return s
 }
 
-// EnforceIntentions makes the public listeners of a mesh with mTLS
-// enforce its intentions with network and HTTP RBAC filters. It is off by
-// default while meshlb's sidecar lacks those filters (it would NACK the
-// listeners); call it before the first Update.
-func (s *Server) EnforceIntentions(on bool) { s.rbac.Store(on) }
+// EnforceIntentions says whether the public listeners of a mesh with
+// mTLS enforce its intentions with network and HTTP RBAC filters. It is on
+// by default, so a mesh is secure by default; turn it off only for
+// sidecars without RBAC filters. Call it before the first Update.
+func (s *Server) EnforceIntentions(on bool) { s.noRBAC.Store(!on) }
 
 // Cache returns the snapshot cache, for tests and admin endpoints. Callers
 // must not set snapshots on it behind Update's back.
@@ -180,7 +180,7 @@ func (s *Server) staleNodes(cat *discovery.Catalog) ([]nodeJob, map[string]bool)
 func (s *Server) translateNode(ctx context.Context, cat *discovery.Catalog, job nodeJob, start time.Time) nodeResult {
 	id := job.svc.Sidecar.ID
 	prev := s.published(id)
-	snap, reads, err := translateService(cat, job.svc, s.frags, prev, s.rbac.Load())
+	snap, reads, err := translateService(cat, job.svc, s.frags, prev, !s.noRBAC.Load())
 	if err != nil {
 		return nodeResult{err: err}
 	}
