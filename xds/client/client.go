@@ -104,6 +104,7 @@ type Client struct {
 	static  *config.Set
 	ready   chan struct{}
 	conn    atomic.Pointer[connState] // see ControlPlane
+	status  statusBoard               // see XDSStatus
 
 	// Owned by the Run goroutine.
 	cur     *state // last good state: ACKed resources, active versions

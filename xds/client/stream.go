@@ -215,6 +215,7 @@ func runADS[Req, Resp any](ctx context.Context, c *Client, target string,
 // the pacer.
 func (c *Client) respond(ctx context.Context, s requester, pace *pacer, k kind, version, nonce string, accept func() error) error {
 	if err := accept(); err != nil {
+		c.status.nack(k, version, err)
 		d := pace.nack(k, version, err)
 		c.log.Log(ctx, nackLevel(d), "NACK", "type", kinds[k].url, "version", version, "err", err)
 		if d > 0 {
@@ -227,6 +228,7 @@ func (c *Client) respond(ctx context.Context, s requester, pace *pacer, k kind, 
 		}
 		return s.syncAll()
 	}
+	c.status.ack(k, version)
 	pace.ack(k)
 	pace.take(k)
 	c.log.Debug("ACK", "type", kinds[k].url, "version", version)
