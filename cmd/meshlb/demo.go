@@ -169,6 +169,7 @@ func printGuide(out io.Writer, cat *discovery.Catalog) {
 	}
 	for i, s := range cat.Sidecars() {
 		fmt.Fprintf(out, "\nsidecar %q (admin http://127.0.0.1:%d/clusters)\n", s.Sidecar.ID, demoAdminBase+i)
+		fmt.Fprintf(out, "  dashboard http://127.0.0.1:%d/dashboard\n", demoAdminBase+i)
 		for _, u := range s.Sidecar.Upstreams {
 			up, _ := cat.Service(u.Service)
 			addr := net.JoinHostPort(u.BindAddress, fmt.Sprint(u.BindPort))

@@ -123,7 +123,7 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd sh
 			sc.Close(0)
 			return err
 		}
-		adminOpts = append(adminOpts, admin.WithControlPlane(c))
+		adminOpts = append(adminOpts, admin.WithControlPlane(c), admin.WithXDSStatus(xdsStatus(c)))
 	}
 	if b.AdminAddress != "" {
 		h, closeLogs, err := adminAccessLog(admin.Handler(sc, adminOpts...), b.AdminAccessLogs)

@@ -32,6 +32,7 @@ func Handler(sc *sidecar.Sidecar, opts ...Option) http.Handler {
 	mux.HandleFunc("GET /{$}", a.index)
 	a.routeActions(mux)
 	a.routeViews(mux)
+	a.routeDashboard(mux)
 	// Go's profiler, as Envoy's /cpuprofiler and /heapprofiler: the admin
 	// port is trusted, loopback by default.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -57,6 +58,7 @@ type admin struct {
 	hcFailed atomic.Bool    // set by /healthcheck/fail
 	// dumpQuery answers /config_dump's query; nil: none.
 	dumpQuery DumpQuerier
+	dash      dashboard // /dashboard
 }
 
 // DumpQuerier answers q over dump, a whole config dump: sidecar/config's
