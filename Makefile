@@ -43,9 +43,12 @@ demo: build
 # The integration package (real Consul agents, sidecars, gRPC interop,
 # h2spec) takes several minutes on two cores, more than go test's default
 # 10-minute bound per package on a cold build cache: it gets 30.
+# Test artifacts (t.ArtifactDir: the dashboard's browser screenshot) are
+# kept under bin/test-artifacts.
 test:
 	$(GO) vet ./...
-	CONSUL_BIN="$${CONSUL_BIN:-$$(tools/consul/install.sh)}" $(GO) test -count=1 -timeout 30m ./...
+	@mkdir -p $(BIN)/test-artifacts
+	CONSUL_BIN="$${CONSUL_BIN:-$$(tools/consul/install.sh)}" $(GO) test -count=1 -timeout 30m -artifacts -outputdir $(BIN)/test-artifacts ./...
 
 # Push latency at the sizes of issue 14: 1,000 ADS streams (half delta)
 # against a real control server, one endpoint edit of a service they all
