@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshlb/meshlb/sidecar/accesslog"
 	"github.com/meshlb/meshlb/sidecar/balancer"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
@@ -279,9 +280,13 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	if filters.HasBodyHooks() { // sidecar/l7 streams bodies without hooks
 		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
+	logs, err := accesslog.Compile(h.AccessLogs, s.logs)
+	if err != nil {
+		return nil, err
+	}
 	return &l7.Config{Config: forward.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout,
 		SkipXFF: !h.UseRemoteAddress, NormalizePath: h.NormalizePath, MergeSlashes: h.MergeSlashes, XFCC: h.XFCC, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Open, Upstream: l7.NewExchange,
-		Describe:     describes(table),
+		Describe: describes(table) || logs != nil, AccessLog: logs,
 		RequestID:    forward.RequestID{Generate: h.GenerateRequestID, Edge: h.UseRemoteAddress, Preserve: h.PreserveExternalRequestID},
 		EnvoyHeaders: !h.SuppressEnvoyHeaders},
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,
@@ -292,7 +297,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 // their connections (protocol, addresses) for what reads them.
 func describes(table *route.Table) bool { return table.Mutates() }
 
-func (s *Sidecar) tcpConfig(listener string, t *spec.TCPProxy, clusters map[string]*cluster.Cluster) *l4.Config {
+func (s *Sidecar) tcpConfig(listener string, t *spec.TCPProxy, clusters map[string]*cluster.Cluster) (*l4.Config, error) {
 	var targets []l4.Target
 	var weights []uint32
 	if len(t.Weighted) == 0 {
@@ -302,7 +307,13 @@ func (s *Sidecar) tcpConfig(listener string, t *spec.TCPProxy, clusters map[stri
 		targets = append(targets, l4.Target{Name: w.Name, Cluster: clusters[w.Name]})
 		weights = append(weights, w.Weight)
 	}
-	return l4.NewConfig(listener, targets, weights, t.IdleTimeout, s.stats.tcp(t.StatPrefix))
+	logs, err := accesslog.Compile(t.AccessLogs, s.logs)
+	if err != nil {
+		return nil, fmt.Errorf("access_log: %w", err)
+	}
+	cfg := l4.NewConfig(listener, targets, weights, t.IdleTimeout, s.stats.tcp(t.StatPrefix))
+	cfg.AccessLog = logs
+	return cfg, nil
 }
 
 // tcpServer keeps the server of a chain that stays TCP under the same key

@@ -42,7 +42,10 @@ func (s *Sidecar) buildChain(name string, fc *spec.FilterChain, key string, set 
 			ch.H2 = s.h2Server(prev, ch.h2Cfg)
 		}
 	case fc.TCP != nil:
-		cfg := s.tcpConfig(name, fc.TCP, clusters)
+		cfg, err := s.tcpConfig(name, fc.TCP, clusters)
+		if err != nil {
+			return nil, err
+		}
 		ch.tcpCfg, ch.TCP = cfg, s.tcpServer(prev, cfg)
 	default:
 		return nil, fmt.Errorf("no terminal network filter")

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshlb/meshlb/sidecar/accesslog"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/filterchain"
 	"github.com/meshlb/meshlb/sidecar/h2"
@@ -98,6 +99,9 @@ type Sidecar struct {
 	tracingOnce sync.Once
 	stopReap    chan struct{}
 	reaped      chan struct{}
+	// logs are the access log sinks, shared by all snapshots; closed
+	// after the listeners.
+	logs *accesslog.Sinks
 }
 
 // New returns a sidecar with no configuration.
@@ -116,6 +120,7 @@ func New(logger *slog.Logger) *Sidecar {
 		stopReap:  make(chan struct{}),
 		reaped:    make(chan struct{}),
 	}
+	s.logs = accesslog.NewSinks(logger, s.stats.counter)
 	s.LimitConnections(0)
 	go func() {
 		defer close(s.reaped)
@@ -197,6 +202,7 @@ func (s *Sidecar) Draining() bool { return s.draining.Load() }
 func (s *Sidecar) Close(grace time.Duration) {
 	s.draining.Store(true)
 	s.listeners.Close(grace)
+	s.logs.Close()
 	if s.parker != nil {
 		s.parker.Close()
 	}

@@ -27,7 +27,7 @@ var (
 		"use_remote_address", "http_protocol_options", "http2_protocol_options",
 		"tracing", "upgrade_configs", "normalize_path", "merge_slashes",
 		"forward_client_cert_details", "set_current_client_cert_details", "generate_request_id",
-		"preserve_external_request_id")
+		"preserve_external_request_id", "access_log")
 	hcmHTTP2Fields = allow(&corev3.Http2ProtocolOptions{}, "max_concurrent_streams",
 		"initial_stream_window_size", "initial_connection_window_size", "allow_connect")
 	hcmHTTP1Fields = allow(&corev3.Http1ProtocolOptions{}, "accept_http_10", "default_host_for_http_10")
@@ -80,6 +80,9 @@ func decodeHCM(a *anypb.Any) (*HTTPManager, error) {
 	out.GenerateRequestID = m.GetGenerateRequestId() == nil || m.GetGenerateRequestId().GetValue()
 	out.PreserveExternalRequestID = m.GetPreserveExternalRequestId()
 	out.SuppressEnvoyHeaders = routerSuppresses(m.GetHttpFilters())
+	if out.AccessLogs, err = decodeAccessLogs(m.GetAccessLog(), false); err != nil {
+		return nil, within("access_log", err)
+	}
 	if err := decodeRouteSpecifier(m, out); err != nil {
 		return nil, err
 	}

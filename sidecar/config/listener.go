@@ -16,7 +16,7 @@ var (
 		"listener_filters", "listener_filters_timeout", "continue_on_listener_filters_timeout")
 
 	tcpProxyFields = allow(&tcpproxyv3.TcpProxy{},
-		"stat_prefix", "cluster", "weighted_clusters", "idle_timeout")
+		"stat_prefix", "cluster", "weighted_clusters", "idle_timeout", "access_log")
 	tcpWeightedFields      = allow(&tcpproxyv3.TcpProxy_WeightedCluster{}, "clusters")
 	tcpClusterWeightFields = allow(&tcpproxyv3.TcpProxy_WeightedCluster_ClusterWeight{}, "name", "weight")
 
@@ -82,6 +82,9 @@ func decodeTCPProxy(p *tcpproxyv3.TcpProxy) (*TCPProxy, error) {
 		}
 	} else if out.Cluster == "" {
 		return nil, errorf("cluster", "must not be empty")
+	}
+	if out.AccessLogs, err = decodeAccessLogs(p.GetAccessLog(), true); err != nil {
+		return nil, within("access_log", err)
 	}
 	return out, nil
 }

@@ -140,7 +140,7 @@ func (ch *Chain) serve(ctx context.Context, c net.Conn, ci *ConnInfo) {
 		}
 		c = tc
 	}
-	sc := &stream.Conn{Local: ci.Local, Remote: ci.Remote, DirectRemote: ci.DirectRemote}
+	sc := &stream.Conn{ID: stream.NextConnID(), Local: ci.Local, Remote: ci.Remote, DirectRemote: ci.DirectRemote}
 	if tc, ok := c.(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		sc.TLS = stream.NewTLS(&cs, ch.LocalURIs)

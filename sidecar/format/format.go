@@ -32,6 +32,8 @@ type Context struct {
 	Info     *stream.Info
 	Request  Headers
 	Response Headers
+	// Trailers are the response's trailers (%TRAILER(x)%).
+	Trailers Headers
 }
 
 // Format is a compiled format string. Immutable and safe for concurrent
@@ -67,6 +69,14 @@ const (
 	opLocalNoPort
 	opHostname
 	opAttempts
+	opTrailer
+	opRequestDuration
+	opCodeDetails
+	opUpstreamLocal
+	opUpstreamLocalNoPort
+	opServerName
+	opUpstreamFailure
+	opConnID
 )
 
 // part is a literal or one command operator.
@@ -122,6 +132,8 @@ func (p *part) append(dst []byte, c *Context) ([]byte, bool) {
 		return appendHeader(dst, c.Request, p.name, p.alt)
 	case opResp:
 		return appendHeader(dst, c.Response, p.name, p.alt)
+	case opTrailer:
+		return appendHeader(dst, c.Trailers, p.name, p.alt)
 	case opHostname:
 		return append(dst, p.lit...), true
 	}
@@ -141,7 +153,7 @@ func (p *part) appendInfo(dst []byte, i *stream.Info) ([]byte, bool) {
 	case opResponseCode:
 		return strconv.AppendInt(dst, int64(i.Code), 10), true
 	case opResponseFlags:
-		return i.Flags.Append(dst), true
+		return AppendFlags(dst, i.Flags), true
 	case opBytesReceived:
 		return strconv.AppendInt(dst, i.BytesReceived, 10), true
 	case opBytesSent:
@@ -150,6 +162,8 @@ func (p *part) appendInfo(dst []byte, i *stream.Info) ([]byte, bool) {
 		return strconv.AppendInt(dst, i.Total.Milliseconds(), 10), true
 	case opResponseDuration:
 		return strconv.AppendInt(dst, i.FirstUpstreamByte.Milliseconds(), 10), i.FirstUpstreamByte > 0
+	case opRequestDuration:
+		return strconv.AppendInt(dst, i.RequestDone.Milliseconds(), 10), i.RequestDone > 0
 	case opAttempts:
 		return strconv.AppendInt(dst, int64(i.Attempts), 10), true
 	case opUpstreamHost:
@@ -166,6 +180,26 @@ func (p *part) appendInfo(dst []byte, i *stream.Info) ([]byte, bool) {
 		return appendAddr(dst, i.Addrs.Local, true)
 	case opLocalNoPort:
 		return appendAddr(dst, i.Addrs.Local, false)
+	}
+	return p.appendMore(dst, i)
+}
+
+// appendMore appends the values appendInfo leaves to it.
+func (p *part) appendMore(dst []byte, i *stream.Info) ([]byte, bool) {
+	switch p.op {
+	case opUpstreamLocal:
+		return appendAddr(dst, i.Addrs.UpstreamLocal, true)
+	case opUpstreamLocalNoPort:
+		return appendAddr(dst, i.Addrs.UpstreamLocal, false)
+	case opServerName:
+		return append(dst, i.ServerName...), i.ServerName != ""
+	case opUpstreamFailure:
+		return append(dst, i.UpstreamFailure...), i.UpstreamFailure != ""
+	case opConnID:
+		return strconv.AppendUint(dst, i.ConnID, 10), i.ConnID != 0
+	case opCodeDetails:
+		d, ok := codeDetails(i)
+		return append(dst, d...), ok
 	}
 	return dst, false
 }
@@ -212,4 +246,34 @@ func appendAddr(dst []byte, a netip.AddrPort, port bool) ([]byte, bool) {
 		return a.AppendTo(dst), true
 	}
 	return a.Addr().AppendTo(dst), true
+}
+
+// Names are the header names (lower case) a format reads with %REQ(…)%,
+// %RESP(…)% and %TRAILER(…)%, alternatives included.
+type Names struct {
+	Request, Response, Trailers []string
+}
+
+// Names returns the header names f reads, for callers that copy them
+// ahead.
+func (f *Format) Names() Names {
+	var n Names
+	for _, p := range f.parts {
+		var to *[]string
+		switch p.op {
+		case opReq:
+			to = &n.Request
+		case opResp:
+			to = &n.Response
+		case opTrailer:
+			to = &n.Trailers
+		default:
+			continue
+		}
+		*to = append(*to, p.name)
+		if p.alt != "" {
+			*to = append(*to, p.alt)
+		}
+	}
+	return n
 }

@@ -43,10 +43,13 @@ func testContext() *Context {
 	info := &stream.Info{Protocol: "HTTP/1.1", Route: "r1", Cluster: "web", Endpoint: "10.0.0.2:8080", Attempts: 2,
 		Code: 503, Flags: stream.UpstreamConnectionFailure | stream.UpstreamRetryLimitExceeded,
 		BytesReceived: 120, BytesSent: 345, Start: start, FirstUpstreamByte: 7 * time.Millisecond, Total: 12*time.Millisecond + 900*time.Microsecond,
-		Addrs: stream.Addrs{Downstream: netip.MustParseAddrPort("192.0.2.7:41000"), Local: netip.MustParseAddrPort("[2001:db8::1]:8080")}}
+		RequestDone: 3 * time.Millisecond, ConnID: 77, ServerName: "api.example.com", UpstreamFailure: "tls: bad certificate",
+		Addrs: stream.Addrs{Downstream: netip.MustParseAddrPort("192.0.2.7:41000"), Local: netip.MustParseAddrPort("[2001:db8::1]:8080"),
+			UpstreamLocal: netip.MustParseAddrPort("10.0.0.1:51234")}}
 	req := &request{headerMap: headerMap{":method": []byte("GET"), ":authority": []byte("api.example.com"),
 		"user-agent": []byte("curl/8"), "x-request-id": []byte("abc")}, path: []byte("/v1/items"), query: []byte("id=4")}
-	return &Context{Info: info, Request: req, Response: headerMap{"content-type": []byte("text/plain")}}
+	return &Context{Info: info, Request: req, Response: headerMap{"content-type": []byte("text/plain")},
+		Trailers: headerMap{"grpc-status": []byte("14")}}
 }
 
 // TestOperators shows every command operator, for access logs (missing
@@ -79,6 +82,14 @@ func TestOperators(t *testing.T) {
 		{"%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT%", "[2001:db8::1]:8080 2001:db8::1", ""},
 		{"%HOSTNAME%", host, ""},
 		{"100%% sure", "100% sure", ""},
+		{"%TRAILER(GRPC-STATUS)% %TRAILER(X-NONE?GRPC-STATUS)% %TRAILER(X-NONE)%", "14 14 -", "14 14 "},
+		{"%REQUEST_DURATION%", "3", ""},
+		{"%RESPONSE_CODE_DETAILS%", "upstream_reset_before_response_started{connection_failure}", ""},
+		{"%UPSTREAM_LOCAL_ADDRESS% %UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT%", "10.0.0.1:51234 10.0.0.1", ""},
+		{"%UPSTREAM_REMOTE_ADDRESS%", "10.0.0.2:8080", ""},
+		{"%REQUESTED_SERVER_NAME%", "api.example.com", ""},
+		{"%UPSTREAM_TRANSPORT_FAILURE_REASON%", "tls: bad certificate", ""},
+		{"%CONNECTION_ID%", "77", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.format, func(t *testing.T) {
@@ -103,12 +114,63 @@ func TestOperators(t *testing.T) {
 }
 
 func TestMissingInfo(t *testing.T) {
-	f, err := Parse("%UPSTREAM_HOST% %RESPONSE_DURATION% %DOWNSTREAM_REMOTE_ADDRESS% %PROTOCOL%", true)
+	f, err := Parse("%UPSTREAM_HOST% %RESPONSE_DURATION% %DOWNSTREAM_REMOTE_ADDRESS% %PROTOCOL% %REQUEST_DURATION% "+
+		"%RESPONSE_CODE_DETAILS% %UPSTREAM_LOCAL_ADDRESS% %REQUESTED_SERVER_NAME% %UPSTREAM_TRANSPORT_FAILURE_REASON% "+
+		"%CONNECTION_ID% %REQ(A)% %RESP(A)% %TRAILER(A)%", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(f.Append(nil, &Context{Info: &stream.Info{}})); got != "- - - -" {
-		t.Errorf("got %q, want %q", got, "- - - -")
+	want := "- - - - - - - - - - - - -"
+	if got := string(f.Append(nil, &Context{Info: &stream.Info{}})); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestResponseFlags shows %RESPONSE_FLAGS% in Envoy's order and
+// %RESPONSE_CODE_DETAILS% for the flags and outcomes that decide it.
+func TestResponseFlags(t *testing.T) {
+	tests := []struct {
+		name          string
+		info          stream.Info
+		flags, detail string
+	}{
+		{"relayed", stream.Info{Code: 200, Endpoint: "10.0.0.2:80"}, "-", "via_upstream"},
+		{"local reply", stream.Info{Code: 403}, "-", "-"},
+		{"no route", stream.Info{Code: 404, Flags: stream.NoRouteFound}, "NR", "route_not_found"},
+		{"no healthy", stream.Info{Code: 503, Flags: stream.NoHealthyUpstream}, "UH", "no_healthy_upstream"},
+		{"overflow", stream.Info{Code: 503, Flags: stream.UpstreamOverflow}, "UO", "upstream_reset_before_response_started{overflow}"},
+		{"connect and retries", stream.Info{Code: 503, Flags: stream.UpstreamRetryLimitExceeded | stream.UpstreamConnectionFailure},
+			"UF,URX", "upstream_reset_before_response_started{connection_failure}"},
+		{"timeout", stream.Info{Code: 504, Flags: stream.UpstreamRequestTimeout}, "UT", "response_timeout"},
+		{"client gone", stream.Info{Flags: stream.DownstreamConnectionTermination}, "DC", "downstream_remote_disconnect"},
+		{"upstream closed", stream.Info{Code: 503, Flags: stream.UpstreamConnectionTermination}, "UC",
+			"upstream_reset_before_response_started{connection_termination}"},
+		{"reset", stream.Info{Code: 503, Flags: stream.UpstreamRemoteReset}, "UR", "upstream_reset_before_response_started{remote_reset}"},
+		{"rate limited, delayed", stream.Info{Code: 429, Flags: stream.RateLimited | stream.DelayInjected}, "DI,RL", "local_rate_limited"},
+		{"fault", stream.Info{Code: 503, Flags: stream.FaultInjected}, "FI", "fault_filter_abort"},
+		{"idle", stream.Info{Code: 504, Flags: stream.StreamIdleTimeout}, "SI", "stream_idle_timeout"},
+		{"protocol errors", stream.Info{Code: 502, Flags: stream.UpstreamProtocolError | stream.DownstreamProtocolError}, "DPE,UPE", "upstream_reset_before_response_started{protocol_error}"},
+		{"no cluster", stream.Info{Code: 503, Flags: stream.NoClusterFound}, "NC", "cluster_not_found"},
+	}
+	f, err := Parse("%RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := string(f.Append(nil, &Context{Info: &tc.info}))
+			if want := tc.flags + " " + tc.detail; got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+	for _, name := range []string{"UF", "LR", "UAEX", "DR"} {
+		if _, ok := ResponseFlag(name); !ok {
+			t.Errorf("ResponseFlag(%q) unknown", name)
+		}
+	}
+	if _, ok := ResponseFlag("XX"); ok {
+		t.Error("ResponseFlag(XX) known")
 	}
 }
 
@@ -134,15 +196,20 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
-	tests := []struct{ format, want string }{
-		{"%RESPONSE_CODE%", "503"},
-		{"%DURATION%", "12"},
-		{"%REQ(X-NONE)%", "null"},
-		{"%REQ(:METHOD)%", `"GET"`},
-		{"%REQ(USER-AGENT):2%", `"cu"`},
-		{"code %RESPONSE_CODE%", `"code 503"`},
-		{"say \"hi\"\n", `"say \"hi\"\n"`},
-		{"literal", `"literal"`},
+	tests := []struct {
+		format, want string
+		empty        bool
+	}{
+		{"%RESPONSE_CODE%", "503", false},
+		{"%DURATION%", "12", false},
+		{"%CONNECTION_ID%", "77", false},
+		{"%REQ(X-NONE)%", "null", true},
+		{"%REQ(:METHOD)%", `"GET"`, false},
+		{"%REQ(USER-AGENT):2%", `"cu"`, false},
+		{"code %RESPONSE_CODE%", `"code 503"`, false},
+		{"say \"hi\"\n", `"say \"hi\"\n"`, false},
+		{"literal", `"literal"`, false},
+		{"", `""`, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.format, func(t *testing.T) {
@@ -150,8 +217,9 @@ func TestJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := string(f.AppendJSON([]byte("x"), testContext())); got != "x"+tc.want {
-				t.Errorf("got %q, want %q", got, "x"+tc.want)
+			got, ok := f.AppendJSON([]byte("x"), testContext())
+			if string(got) != "x"+tc.want || ok == tc.empty {
+				t.Errorf("got %q, %t; want %q, %t", got, ok, "x"+tc.want, !tc.empty)
 			}
 		})
 	}

@@ -5,25 +5,26 @@ import "unicode/utf8"
 // AppendJSON appends f's value for c as a JSON value: a format that is
 // one numeric operator (RESPONSE_CODE, DURATION...) writes a number, and
 // one operator with no value writes null, as Envoy's json_format does;
-// anything else writes a string.
-func (f *Format) AppendJSON(dst []byte, c *Context) []byte {
+// anything else writes a string. ok is false when the value is empty: null
+// or "" (omit_empty_values drops such keys).
+func (f *Format) AppendJSON(dst []byte, c *Context) (_ []byte, ok bool) {
+	n := len(dst)
 	if len(f.parts) == 1 && f.parts[0].op != opLiteral {
 		p := &f.parts[0]
-		n := len(dst)
 		v, ok := p.append(dst, c)
 		switch {
 		case !ok:
-			return append(v[:n], "null"...)
+			return append(v[:n], "null"...), false
 		case p.numbered:
-			return v
+			return v, true
 		}
 		if p.max > 0 && len(v)-n > p.max {
 			v = v[:n+p.max]
 		}
-		return quoteTail(v, n)
+		return quoteTail(v, n), len(v) > n
 	}
-	n := len(dst)
-	return quoteTail(f.Append(dst, c), n)
+	v := f.Append(dst, c)
+	return quoteTail(v, n), len(v) > n
 }
 
 // quoteTail makes dst[n:] a JSON string in place (escaping as needed).

@@ -33,15 +33,23 @@ var operators = map[string]op{
 	"DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT":         opLocalNoPort,
 	"HOSTNAME":                                      opHostname,
 	"UPSTREAM_REQUEST_ATTEMPT_COUNT":                opAttempts,
+	"REQUEST_DURATION":                              opRequestDuration,
+	"RESPONSE_CODE_DETAILS":                         opCodeDetails,
+	"UPSTREAM_LOCAL_ADDRESS":                        opUpstreamLocal,
+	"UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT":           opUpstreamLocalNoPort,
+	"UPSTREAM_REMOTE_ADDRESS":                       opUpstreamHost,
+	"REQUESTED_SERVER_NAME":                         opServerName,
+	"UPSTREAM_TRANSPORT_FAILURE_REASON":             opUpstreamFailure,
+	"CONNECTION_ID":                                 opConnID,
 }
 
 // numeric are the operators whose value is a number.
 var numeric = map[op]bool{opResponseCode: true, opBytesReceived: true, opBytesSent: true,
-	opDuration: true, opResponseDuration: true, opAttempts: true}
+	opDuration: true, opResponseDuration: true, opAttempts: true, opRequestDuration: true, opConnID: true}
 
 // Parse compiles s. text selects the access log rendering, where a
 // missing value writes "-"; header values write nothing for one. The
-// operators are START_TIME[(strftime)], REQ(h[?alt]), RESP(h[?alt]) (with
+// operators are START_TIME[(strftime)], REQ(h[?alt]), RESP(h[?alt]) and TRAILER(h[?alt]) (with
 // an optional :N length limit), the names in the table above, and "%%"
 // for a percent sign. Anything else is an error naming the operator.
 func Parse(s string, text bool) (*Format, error) {
@@ -119,7 +127,7 @@ func parseOperator(s string) (part, error) {
 		}
 		p.op, p.time = opStartTime, layout
 		return p, nil
-	case name == "REQ" || name == "RESP":
+	case name == "REQ" || name == "RESP" || name == "TRAILER":
 		return headerOperator(p, name, arg, hasArg, s)
 	case hasArg:
 		return p, fmt.Errorf("%%%s%%: command operator %s takes no argument", s, name)
@@ -157,10 +165,7 @@ func headerOperator(p part, name, arg string, hasArg bool, s string) (part, erro
 	if !hasArg || arg == "" {
 		return p, fmt.Errorf("%%%s%%: %s needs a header name", s, name)
 	}
-	p.op = opReq
-	if name == "RESP" {
-		p.op = opResp
-	}
+	p.op = map[string]op{"REQ": opReq, "RESP": opResp, "TRAILER": opTrailer}[name]
 	main, alt, _ := strings.Cut(arg, "?")
 	p.name, p.alt = strings.ToLower(main), strings.ToLower(alt)
 	return p, nil

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meshlb/meshlb/sidecar/accesslog"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
@@ -60,6 +61,8 @@ type Config struct {
 	Describe bool
 	// RequestID is the x-request-id policy.
 	RequestID RequestID
+	// AccessLog is the listener's access logs; nil: none.
+	AccessLog *accesslog.Set
 	// EnvoyHeaders adds x-envoy-expected-rq-timeout-ms to upstream
 	// requests and x-envoy-upstream-service-time to their responses (the
 	// router's suppress_envoy_headers false).

@@ -27,6 +27,7 @@ func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.E
 		if !o.deadline.IsZero() && !time.Now().Before(o.deadline) {
 			return result{}, &attemptError{failTimeout, err}
 		}
+		f.failedConnect(err)
 		return result{}, &attemptError{failConnect, err}
 	}
 	if !reused {
@@ -36,7 +37,9 @@ func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.E
 	if f.st.Framing().HasBody {
 		f.blocked() // the upload
 	}
-	if err != nil {
+	if err == nil {
+		f.sent(ex)
+	} else {
 		fail := sendFailure(err, reused, f.st.Framing())
 		if fail.kind == failUpload {
 			return f.earlyResponse(ex, ep, o, fail)
@@ -131,14 +134,14 @@ func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptErr
 		return res, false, relayFailure(ex.Tunnel(f.st))
 	}
 	res.keep = !fr.Close && !h.Delimited
-	if f.ss.filters.stream.WantsResponseHeaders() || f.editsResponse(f.rt) {
+	if f.ss.filters.stream.WantsResponseHeaders() || f.editsResponse(f.rt) || f.cfg.AccessLog.WantsResponse() {
 		if replied, keep := f.writeFilteredHead(ex, &h, !res.keep); replied {
 			return result{status: f.ss.filters.stream.Reply.Status, keep: keep}, false, nil
 		}
 	} else {
 		ex.WriteHead(f.st, !res.keep)
 	}
-	if err := ex.CopyBody(f.st, h.Bodyless); err != nil {
+	if err := ex.CopyBody(f.bodyStream(), h.Bodyless); err != nil {
 		var src *SourceError
 		if !errors.As(err, &src) {
 			f.info.Flags |= stream.DownstreamConnectionTermination

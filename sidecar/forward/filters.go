@@ -90,6 +90,9 @@ func (f *forwarder) writeFilteredHead(ex Exchange, h *ResponseHead, closing bool
 	r := &fs.resp
 	r.Status, r.Headers = h.Status, ex.Headers(r.Headers[:0])
 	f.mutateResponse(f.rt, &r.Headers)
+	if f.cfg.AccessLog.WantsResponse() {
+		f.cfg.AccessLog.Response(&f.ss.log, r.Headers)
+	}
 	verdict := f.cfg.Filters.ResponseHeaders(&fs.stream, r)
 	f.info.Flags |= fs.stream.Flags
 	if verdict != httpfilter.Continue {

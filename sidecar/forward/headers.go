@@ -48,8 +48,22 @@ var (
 // the configuration may read it.
 func (f *forwarder) describe() {
 	f.ss.headers.scratch.Reset()
-	if d, ok := f.st.(Describer); ok && f.cfg.Describe {
+	if !f.cfg.Describe {
+		return
+	}
+	if d, ok := f.st.(Describer); ok {
 		d.Describe(f.info)
+	} else if f.st.Framing().HTTP2 {
+		f.info.Protocol = "HTTP/2"
+	}
+	if c := f.conn(); c != nil {
+		if !f.info.Addrs.Downstream.IsValid() {
+			f.info.Addrs.Downstream, f.info.Addrs.Local = c.Remote, c.Local
+		}
+		f.info.ConnID = c.ID
+		if c.TLS != nil {
+			f.info.ServerName = c.TLS.ServerName
+		}
 	}
 }
 
@@ -118,6 +132,9 @@ func (f *forwarder) prepare(rt *route.Route) {
 	}
 	if f.cfg.EnvoyHeaders {
 		f.expectedTimeout(rt, r)
+	}
+	if rt.Headers.Requests() || rt.PathRegex != nil || rt.HostHeader != "" || f.cfg.EnvoyHeaders {
+		f.captureRequest() // the logs see the head as forwarded
 	}
 }
 

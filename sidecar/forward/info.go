@@ -19,6 +19,9 @@ func (f *forwarder) finish() {
 	if f.cl != nil { // upstream_rq_time, from the same clock reading
 		f.cl.Stats.RqTime.Record(i.Total)
 	}
+	if f.cfg.AccessLog != nil {
+		f.cfg.AccessLog.Log(i, &f.ss.log)
+	}
 	if f.cfg.StreamDone != nil {
 		f.cfg.StreamDone(i)
 	}

@@ -57,7 +57,9 @@ func (f *forwarder) dispatch() bool {
 	if rt != nil {
 		f.info.Route = rt.Name
 	}
-	if done, keep := f.filterRequest(rt); done {
+	done, keep := f.filterRequest(rt)
+	f.captureRequest()
+	if done {
 		return keep
 	}
 	switch {

@@ -3,6 +3,7 @@ package forward
 import (
 	"time"
 
+	"github.com/meshlb/meshlb/sidecar/accesslog"
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
 	"github.com/meshlb/meshlb/sidecar/route"
@@ -103,6 +104,10 @@ type StreamState struct {
 	// forwarder set it; reused from one request to the next.
 	xfcc    []byte
 	headers headerState
+	// log holds what the access logs read of the request's heads, and tap
+	// the stream as the upstream codec sees it when they read trailers.
+	log accesslog.Capture
+	tap trailerTap
 }
 
 // Exchange is one request on an upstream connection as an upstream codec

@@ -39,11 +39,12 @@ func (a *activity) idleFor(now time.Time) time.Duration {
 // connection quiet for the whole timeout first interrupts the other
 // direction's copy (peer is the socket it reads from) and waits for its
 // report, so traffic the other way in its current window is not missed.
-func copyIdle(dst, src, peer net.Conn, act *activity) {
+func copyIdle(dst, src, peer net.Conn, act *activity) (total int64) {
 	step := act.idle / idleChecks
 	for {
 		src.SetReadDeadline(time.Now().Add(step))
 		n, err := io.Copy(dst, src)
+		total += n
 		if n > 0 {
 			act.last.Store(time.Now().UnixNano())
 		}
@@ -52,13 +53,13 @@ func copyIdle(dst, src, peer net.Conn, act *activity) {
 		default:
 		}
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
-			return // EOF or a real error
+			return total // EOF or a real error
 		}
 		if act.idleFor(time.Now()) < act.idle {
 			continue
 		}
 		if act.confirmIdle(peer) {
-			return
+			return total
 		}
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/internal/weighted"
+	"github.com/meshlb/meshlb/sidecar/accesslog"
 	"github.com/meshlb/meshlb/sidecar/cluster"
+	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // Stats are a TCP listener's counters, named after Envoy's
@@ -38,7 +40,9 @@ type Config struct {
 	Targets     []Target
 	IdleTimeout time.Duration
 	Stats       *Stats
-	split       weighted.Split
+	// AccessLog is the tcp_proxy's access logs; nil: none.
+	AccessLog *accesslog.Set
+	split     weighted.Split
 }
 
 // NewConfig returns a configuration relaying to targets, split by the
@@ -91,27 +95,39 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	cfg.Stats.CxTotal.Add(1)
 	cfg.Stats.CxActive.Add(1)
 	defer cfg.Stats.CxActive.Add(-1)
-	cl := cfg.pick().Cluster
+	var info *connInfo // nil: no access log
+	if cfg.AccessLog != nil {
+		info = newInfo(ctx, cfg.Listener, c)
+		defer info.log(cfg)
+	}
+	t := cfg.pick()
+	cl := t.Cluster
 	if cl == nil {
 		cfg.Stats.NoRoute.Add(1)
+		info.flag(stream.NoClusterFound)
 		return
 	}
+	info.cluster(t.Name)
 	// max_connections: over it the connection is closed, as Envoy's
 	// tcp_proxy does (upstream_cx_overflow).
 	if !cl.Stats.Cx.Acquire(cl.Limits.MaxConnections) {
 		cl.Stats.CxOverflow.Add(1)
+		info.flag(stream.UpstreamOverflow)
 		return
 	}
 	defer cl.Stats.Cx.Release()
-	up, ep := connect(cl)
+	up, ep, flags := connect(cl)
 	if up == nil {
 		cfg.Stats.ConnectFail.Add(1)
+		info.flag(flags)
 		return
 	}
 	defer up.Close()
 	ep.Inflight.Add(1)
 	defer ep.Inflight.Add(-1)
-	relay(unwrap(c), unwrap(up), cfg.IdleTimeout)
+	info.upstream(ep.Addr, up)
+	fromClient, toClient := relay(unwrap(c), unwrap(up), cfg.IdleTimeout)
+	info.bytes(fromClient, toClient)
 }
 
 // unwrap returns the connection under a wrapper that exposes it (the
@@ -132,28 +148,30 @@ func unwrap(c net.Conn) net.Conn {
 // connect dials an endpoint of cl, trying another one when a dial fails.
 // Each attempt's outcome goes to the balancer: a TCP attempt ends when the
 // connection is made or fails.
-func connect(cl *cluster.Cluster) (net.Conn, *cluster.Endpoint) {
+// On failure it returns the response flag that says why (UH or UF).
+func connect(cl *cluster.Cluster) (net.Conn, *cluster.Endpoint, stream.Flags) {
 	for range maxConnectAttempts {
 		pk := cl.Pick(0)
 		ep := pk.Endpoint
 		if ep == nil {
 			cl.Stats.NoHealthy.Add(1)
-			return nil, nil
+			return nil, nil, stream.NoHealthyUpstream
 		}
 		ep.Requests.Add(1)
 		up, err := cl.Dial(ep, time.Time{})
 		if err == nil {
 			pk.Done(cluster.Outcome{})
-			return up, ep
+			return up, ep, 0
 		}
 		pk.Done(cluster.Outcome{Failure: cluster.ConnectFailure})
 	}
-	return nil, nil
+	return nil, nil, stream.UpstreamConnectionFailure
 }
 
 // relay copies both ways; when one direction ends it half-closes the other
-// side's write, and returns when both are done.
-func relay(down, up net.Conn, idle time.Duration) {
+// side's write, and returns when both are done, with the bytes copied to
+// up and to down.
+func relay(down, up net.Conn, idle time.Duration) (toUp, toDown int64) {
 	var act *activity
 	if idle > 0 {
 		act = newActivity(idle)
@@ -161,23 +179,27 @@ func relay(down, up net.Conn, idle time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		copyHalf(up, down, act)
+		toUp = copyHalf(up, down, act)
 	}()
-	copyHalf(down, up, act)
+	toDown = copyHalf(down, up, act)
 	<-done
+	return toUp, toDown
 }
 
-// copyHalf copies src to dst with splice, then half-closes dst. With an
-// idle timeout (act not nil) the copy also ends when the connection idles.
-func copyHalf(dst, src net.Conn, act *activity) {
+// copyHalf copies src to dst with splice, then half-closes dst, and
+// returns the bytes copied. With an idle timeout (act not nil) the copy
+// also ends when the connection idles.
+func copyHalf(dst, src net.Conn, act *activity) int64 {
+	var n int64
 	if act == nil {
-		io.Copy(dst, src)
+		n, _ = io.Copy(dst, src)
 	} else {
-		copyIdle(dst, src, dst, act)
+		n = copyIdle(dst, src, dst, act)
 	}
 	if tc, ok := dst.(*net.TCPConn); ok {
 		tc.CloseWrite()
 	} else {
 		dst.Close()
 	}
+	return n
 }

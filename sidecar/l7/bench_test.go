@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
+	"path/filepath"
 	"testing"
 
 	"github.com/meshlb/meshlb/internal/loopback"
+	"github.com/meshlb/meshlb/sidecar/accesslog"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // rawUpstream answers every bodyless request on each connection with resp,
@@ -42,9 +46,24 @@ func serveRaw(c net.Conn, resp []byte) {
 
 // BenchmarkRequest measures one whole keep-alive request through the
 // proxy over loopback sockets: client, proxy and upstream.
-func BenchmarkRequest(b *testing.B) {
+func BenchmarkRequest(b *testing.B) { benchRequest(b) }
+
+// BenchmarkRequestAccessLog is BenchmarkRequest with a file access log in
+// Envoy's default format: the cost of a logged request on the request
+// path (the sink's goroutine writes the file).
+func BenchmarkRequestAccessLog(b *testing.B) {
+	sinks := accesslog.NewSinks(slog.New(slog.DiscardHandler), nil)
+	defer sinks.Close()
+	set, err := accesslog.Compile([]spec.AccessLog{{Path: filepath.Join(b.TempDir(), "access.log")}}, sinks)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRequest(b, func(c *Config) { c.AccessLog, c.Describe = set, true })
+}
+
+func benchRequest(b *testing.B, opts ...func(*Config)) {
 	up := rawUpstream(b, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"))
-	p := startProxy(b, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {up}})
+	p := startProxy(b, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {up}}, opts...)
 	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
 		b.Fatal(err)

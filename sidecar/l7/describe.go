@@ -1,9 +1,6 @@
 package l7
 
 import (
-	"net"
-	"net/netip"
-
 	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/stream"
 )
@@ -17,16 +14,6 @@ func (s *session) Describe(info *stream.Info) {
 	if s.head.http11 {
 		info.Protocol = "HTTP/1.1"
 	}
-	info.Addrs.Downstream = addrPort(s.conn.RemoteAddr())
-	info.Addrs.Local = addrPort(s.conn.LocalAddr())
-}
-
-// addrPort returns a TCP address as a netip.AddrPort, IPv4 unmapped.
-func addrPort(a net.Addr) netip.AddrPort {
-	t, ok := a.(*net.TCPAddr)
-	if !ok {
-		return netip.AddrPort{}
-	}
-	ap := t.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	info.Addrs.Downstream = stream.AddrPort(s.conn.RemoteAddr())
+	info.Addrs.Local = stream.AddrPort(s.conn.LocalAddr())
 }

@@ -46,6 +46,8 @@ type TCPProxy struct {
 	// Weighted, when not empty, replaces Cluster.
 	Weighted    []WeightedCluster
 	IdleTimeout time.Duration // 0: none (Envoy's default is 1h; decoders fill it)
+	// AccessLogs are written for every connection, in order.
+	AccessLogs []AccessLog
 }
 
 // HTTPManager is an HTTP connection manager: its HTTP filters, then the
@@ -92,6 +94,8 @@ type HTTPManager struct {
 	// SuppressEnvoyHeaders is the router's suppress_envoy_headers: no
 	// x-envoy-expected-rq-timeout-ms or x-envoy-upstream-service-time.
 	SuppressEnvoyHeaders bool
+	// AccessLogs are written for every request, in order.
+	AccessLogs []AccessLog
 }
 
 // Codec is the HTTP connection manager's codec_type.

@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Conn is what filters may know of a downstream connection: its
@@ -19,6 +21,9 @@ import (
 // after that (its lazily computed digests aside, which are safe for
 // concurrent use) and shared by the connection's streams.
 type Conn struct {
+	// ID numbers the connection, from 1, unique in the process
+	// (%CONNECTION_ID%); 0 when the maker did not number it.
+	ID uint64
 	// Local is the address the client connected to.
 	Local netip.AddrPort
 	// Remote is the client as the listener infers it (Envoy's remote
@@ -53,6 +58,22 @@ type TLS struct {
 	chainOnce sync.Once
 	chain     string
 }
+
+// AddrPort returns a TCP address as a netip.AddrPort, IPv4 unmapped; the
+// zero value for another kind of address.
+func AddrPort(a net.Addr) netip.AddrPort {
+	t, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	ap := t.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+var lastConnID atomic.Uint64
+
+// NextConnID returns a new connection id for [Conn.ID].
+func NextConnID() uint64 { return lastConnID.Add(1) }
 
 // NewTLS returns the TLS facts of a handshake that established cs, on a
 // listener presenting a certificate with the URI SANs localURIs.

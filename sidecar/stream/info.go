@@ -74,12 +74,16 @@ type Info struct {
 	// (forward.Config.Describe).
 	Protocol string
 	Addrs    Addrs
-	Route    string // the matched route's name; empty when none matched
-	Cluster  string
-	Endpoint string // address of the last endpoint tried
-	Attempts int    // upstream attempts made
-	Code     int    // status of the response head sent; 0 if none was
-	Flags    Flags
+	// ConnID is the downstream connection's [Conn.ID] and ServerName the
+	// SNI its client sent; filled with Addrs.
+	ConnID     uint64
+	ServerName string
+	Route      string // the matched route's name; empty when none matched
+	Cluster    string
+	Endpoint   string // address of the last endpoint tried
+	Attempts   int    // upstream attempts made
+	Code       int    // status of the response head sent; 0 if none was
+	Flags      Flags
 	// BytesReceived counts the request bytes read from the client (head
 	// and body); BytesSent the response bytes written to it (interim heads
 	// included). A tunnel's bytes after 101 are not counted.
@@ -91,12 +95,20 @@ type Info struct {
 	// was written whole or the stream failed.
 	FirstUpstreamByte time.Duration
 	Total             time.Duration
+	// RequestDone is from Start until the request was read whole (its
+	// body sent upstream, or its head read when it has none); 0 if never.
+	RequestDone time.Duration
+	// UpstreamFailure says why the last upstream connection or exchange
+	// failed (Envoy's upstream transport failure reason); empty if none.
+	// Set only where an access log reads it.
+	UpstreamFailure string
 }
 
 // Addrs are a stream's connection addresses: the client's and the
-// listener's. The zero value is unknown.
+// listener's, and the local address of the upstream connection when the
+// upstream codec tells it. The zero value is unknown.
 type Addrs struct {
-	Downstream, Local netip.AddrPort
+	Downstream, Local, UpstreamLocal netip.AddrPort
 }
 
 // Equal reports whether a and b are the same (go-cmp compares with it).
