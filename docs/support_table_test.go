@@ -9,6 +9,7 @@ var runtimeTests = map[string][]string{
 	"Listener / name":                                                         {"TestRemovedListenerDrains", "TestUpdateKeepsConnections"},
 	"Listener / address.socket_address":                                       {"TestUpdateKeepsConnections", "TestFilterChainMatch"},
 	"Listener / filter_chains[]":                                              {"TestFilterChainMatch", "TestHandlerSelectsBySocket"},
+	"Listener / traffic_direction":                                            {"TestDrainListenersInboundOnly"},
 	"Listener / default_filter_chain":                                         {"TestHandlerSelectsBySocket"},
 	"Listener / filter_chains[].filters[]":                                    {"TestLocalRateLimitBeforeTCPProxy", "TestLocalRateLimitBeforeHTTP"},
 	"Listener / filter_chains[].filter_chain_match":                           {"TestFilterChainMatch", "TestMatchPrecedence"},

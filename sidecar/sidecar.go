@@ -169,7 +169,8 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	var specs []listener.Spec
 	for _, spec := range set.Listeners {
 		l := snap.Listeners[spec.Name]
-		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: countedHandler{l.handler, l.Stats}})
+		specs = append(specs, listener.Spec{Name: spec.Name, Address: spec.Address, Handler: countedHandler{l.handler, l.Stats},
+			Inbound: spec.Inbound})
 	}
 	if err := s.listeners.Reconcile(specs); err != nil {
 		s.abortBuild()
@@ -209,6 +210,15 @@ func (s *Sidecar) Close(grace time.Duration) {
 	close(s.stopReap)
 	<-s.reaped
 	s.registry.Close()
+}
+
+// DrainListeners stops the listeners, or with inboundOnly those of
+// traffic direction INBOUND, as Envoy's /drain_listeners: their
+// connections drain at once, and they stop accepting at once or, with
+// grace > 0, after grace (see [listener.Manager.Stop]). Listeners stay
+// stopped across configuration updates.
+func (s *Sidecar) DrainListeners(inboundOnly bool, grace time.Duration) {
+	s.listeners.Stop(inboundOnly, grace)
 }
 
 // Addresses returns the bound address of each listener by name.

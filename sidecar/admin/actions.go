@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 )
@@ -18,6 +19,14 @@ func WithLogLevel(lv *slog.LevelVar) Option { return func(a *admin) { a.level = 
 // sidecar's shutdown and return.
 func WithQuit(quit func()) Option { return func(a *admin) { a.quit = quit } }
 
+// WithDrainTime sets how long /drain_listeners?graceful lets listeners
+// accept before they stop (Envoy's --drain-time-s); default
+// [DefaultDrainTime].
+func WithDrainTime(d time.Duration) Option { return func(a *admin) { a.drainTime = d } }
+
+// DefaultDrainTime is Envoy's default --drain-time-s.
+const DefaultDrainTime = 600 * time.Second
+
 // routeActions registers the mutating endpoints, POST only: the mux
 // answers any other method 405 with Allow: POST.
 func (a *admin) routeActions(mux *http.ServeMux) {
@@ -26,6 +35,7 @@ func (a *admin) routeActions(mux *http.ServeMux) {
 	mux.HandleFunc("POST /logging", a.setLogging)
 	mux.HandleFunc("GET /logging", a.logging)
 	mux.HandleFunc("POST /quitquitquit", a.quitquitquit)
+	mux.HandleFunc("POST /drain_listeners", a.drainListeners)
 	mux.HandleFunc("POST /endpoint/drain", a.endpointAction(cluster.AdminDrain))
 	mux.HandleFunc("POST /endpoint/disable", a.endpointAction(cluster.AdminDisabled))
 	mux.HandleFunc("POST /endpoint/enable", a.endpointAction(cluster.AdminReady))
@@ -79,6 +89,22 @@ func (a *admin) quitquitquit(w http.ResponseWriter, _ *http.Request) {
 	}
 	fmt.Fprintln(w, "OK")
 	a.quit()
+}
+
+// drainListeners is Envoy's /drain_listeners: the listeners (with
+// ?inboundonly those of traffic_direction INBOUND) drain their
+// connections and stop accepting, at once or with ?graceful after the
+// drain time. The sidecar goes on running, and /ready is unchanged, as in
+// Envoy.
+func (a *admin) drainListeners(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	_, inbound := q["inboundonly"]
+	var grace time.Duration
+	if _, graceful := q["graceful"]; graceful {
+		grace = a.drainTime
+	}
+	a.sc.DrainListeners(inbound, grace)
+	fmt.Fprintln(w, "OK")
 }
 
 // endpointAction sets the admin state of the endpoint ?address= of the

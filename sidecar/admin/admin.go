@@ -41,7 +41,7 @@ func Handler(sc *sidecar.Sidecar, opts ...Option) http.Handler {
 }
 
 func newAdmin(sc *sidecar.Sidecar, opts []Option) *admin {
-	a := &admin{sc: sc, start: time.Now()}
+	a := &admin{sc: sc, start: time.Now(), drainTime: DefaultDrainTime}
 	for _, o := range opts {
 		o(a)
 	}
@@ -56,6 +56,8 @@ type admin struct {
 	level    *slog.LevelVar // nil: the log level is fixed
 	quit     func()         // nil: no /quitquitquit
 	hcFailed atomic.Bool    // set by /healthcheck/fail
+	// drainTime is how long /drain_listeners?graceful accepts.
+	drainTime time.Duration
 	// dumpQuery answers /config_dump's query; nil: none.
 	dumpQuery DumpQuerier
 	dash      dashboard // /dashboard
@@ -72,7 +74,7 @@ func WithDumpQuery(q DumpQuerier) Option { return func(a *admin) { a.dumpQuery =
 
 func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "meshlb admin: /ready /server_info /config_dump /clusters /listeners /stats /stats/prometheus /memory /runtime /logging /debug/pprof/")
-	fmt.Fprintln(w, "POST: /healthcheck/fail /healthcheck/ok /logging?level= /quitquitquit /endpoint/{drain,disable,enable}?cluster=&address= /endpoint/weight?cluster=&address=&weight=")
+	fmt.Fprintln(w, "POST: /healthcheck/fail /healthcheck/ok /logging?level= /quitquitquit /drain_listeners?graceful&inboundonly /endpoint/{drain,disable,enable}?cluster=&address= /endpoint/weight?cluster=&address=&weight=")
 }
 
 // ready answers 200 LIVE once a configuration is in force, as Envoy does

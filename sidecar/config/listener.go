@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tcpproxyv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
 )
@@ -56,7 +57,7 @@ func decodeListener(l *listenerv3.Listener) (*Listener, error) {
 	if err != nil {
 		return nil, within("address", err)
 	}
-	out := &Listener{Name: l.GetName(), Address: addr}
+	out := &Listener{Name: l.GetName(), Address: addr, Inbound: l.GetTrafficDirection() == corev3.TrafficDirection_INBOUND}
 	if err := decodeListenerFilters(l, out); err != nil {
 		return nil, err
 	}

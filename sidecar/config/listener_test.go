@@ -139,3 +139,18 @@ filter_chains:
 		})
 	}
 }
+
+// TestListenerTrafficDirection: traffic_direction INBOUND marks the
+// listener for /drain_listeners?inboundonly; OUTBOUND and unset do not.
+func TestListenerTrafficDirection(t *testing.T) {
+	for dir, want := range map[string]bool{"INBOUND": true, "OUTBOUND": false, "UNSPECIFIED": false} {
+		l := fromYAML(t, tcpListener+"      cluster: be\ntraffic_direction: "+dir+"\n", &listenerv3.Listener{})
+		got, err := DecodeListener(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Inbound != want {
+			t.Errorf("traffic_direction %s: Inbound = %v, want %v", dir, got.Inbound, want)
+		}
+	}
+}

@@ -28,6 +28,9 @@ type Spec struct {
 	Name    string
 	Address string // host:port
 	Handler Handler
+	// Inbound marks a listener of traffic_direction INBOUND, which
+	// [Manager.Stop] may stop alone.
+	Inbound bool
 }
 
 type handlerBox struct{ h Handler }
@@ -41,6 +44,11 @@ type entry struct {
 	handler atomic.Pointer[handlerBox]
 	ctx     context.Context // done when the entry drains
 	cancel  context.CancelFunc
+	// gen is the context new connections get: ctx, or one of its
+	// children once a graceful stop began (stop.go).
+	gen     atomic.Pointer[connGen]
+	inbound atomic.Bool
+	stopped bool // by Stop; guarded by Manager.mu
 	conns   sync.WaitGroup
 	liveMu  sync.Mutex
 	live    map[net.Conn]struct{}
@@ -78,6 +86,7 @@ type Manager struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	slots   chan struct{} // one per open connection; nil: no bound
+	stop    stopSel       // what Stop stopped; guarded by mu
 }
 
 // NewManager returns a manager with no listeners.
@@ -99,8 +108,15 @@ func (m *Manager) Reconcile(specs []Spec) error {
 	}
 	next := make(map[string]*entry, len(specs))
 	var bound []*entry
+	m.mu.Lock()
+	stop := m.stop
+	m.mu.Unlock()
 	for _, s := range specs {
 		e := old[s.Address]
+		if e == nil && stop.selects(s.Inbound) {
+			m.logger.Warn("listener not started: listeners were stopped by /drain_listeners", "listener", s.Name)
+			continue
+		}
 		if e == nil {
 			var err error
 			if e, err = m.bind(s); err != nil {
@@ -113,6 +129,10 @@ func (m *Manager) Reconcile(specs []Spec) error {
 	}
 	for _, s := range specs {
 		e := next[s.Address]
+		if e == nil {
+			continue // not started (above)
+		}
+		e.inbound.Store(s.Inbound)
 		e.name.Store(&s.Name)
 		e.handler.Store(&handlerBox{s.Handler})
 	}
@@ -147,7 +167,9 @@ func (m *Manager) bind(s Spec) (*entry, error) {
 		return nil, fmt.Errorf("listener %q: binding %s: %w", s.Name, s.Address, err)
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	return &entry{addr: s.Address, ln: ln, ctx: ctx, cancel: cancel, live: map[net.Conn]struct{}{}}, nil
+	e := &entry{addr: s.Address, ln: ln, ctx: ctx, cancel: cancel, live: map[net.Conn]struct{}{}}
+	e.gen.Store(&connGen{ctx, cancel})
+	return e, nil
 }
 
 func closeAll(es []*entry) {
@@ -189,10 +211,11 @@ func (m *Manager) accept(e *entry) {
 		h := e.handler.Load().h
 		e.conns.Add(1)
 		e.track(c)
+		ctx := e.gen.Load().ctx
 		go func() {
 			defer e.conns.Done()
 			defer e.untrack(c)
-			h.ServeConn(e.ctx, c)
+			h.ServeConn(ctx, c)
 		}()
 	}
 }

@@ -20,6 +20,9 @@ type Listener struct {
 	// match server names, application protocols and transport protocol
 	// "tls".
 	TLSInspector *TLSInspector
+	// Inbound is traffic_direction INBOUND: /drain_listeners?inboundonly
+	// stops it.
+	Inbound bool
 }
 
 // TLSInspector configures Envoy's tls_inspector listener filter.
