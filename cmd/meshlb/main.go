@@ -5,6 +5,7 @@
 //	meshlb demo      run a whole mesh on this machine
 //	meshlb validate  check a services.yaml or an Envoy bootstrap file
 //	meshlb wait-ready  wait until a sidecar's admin /ready answers 200
+//	meshlb explain   say where a request or connection would go, and why
 //
 // Started with Envoy's command line instead (`meshlb --config-path f`, or
 // as a binary named envoy), meshlb runs as Envoy would: see runEnvoy and
@@ -32,6 +33,7 @@ var commands = []command{
 	{"demo", "run a whole mesh on this machine", runDemo},
 	{"validate", "check a services.yaml or an Envoy bootstrap file", runValidate},
 	{"wait-ready", "wait until a sidecar's admin /ready answers 200", runWaitReady},
+	{"explain", "say which listener, route, cluster and endpoint a request would take, and why", runExplain},
 }
 
 func main() {

@@ -47,11 +47,7 @@ func (b *Bucket) take(elapsed time.Duration) bool {
 	interval := uint64(elapsed/b.cfg.FillInterval) & (1<<32 - 1)
 	for {
 		old := b.state.Load()
-		tokens, last := old>>32, old&(1<<32-1)
-		if interval > last {
-			tokens = min(uint64(b.cfg.MaxTokens), tokens+(interval-last)*uint64(b.cfg.TokensPerFill))
-			last = interval
-		}
+		tokens, last := b.refill(old, interval)
 		if tokens == 0 {
 			return false
 		}
@@ -59,4 +55,22 @@ func (b *Bucket) take(elapsed time.Duration) bool {
 			return true
 		}
 	}
+}
+
+// refill returns the tokens and last interval of state old once the
+// intervals up to interval have refilled it.
+func (b *Bucket) refill(old, interval uint64) (tokens, last uint64) {
+	tokens, last = old>>32, old&(1<<32-1)
+	if interval > last {
+		tokens = min(uint64(b.cfg.MaxTokens), tokens+(interval-last)*uint64(b.cfg.TokensPerFill))
+		last = interval
+	}
+	return tokens, last
+}
+
+// Tokens returns the tokens the bucket holds now, without taking one.
+func (b *Bucket) Tokens() uint32 {
+	interval := uint64(time.Since(b.start)/b.cfg.FillInterval) & (1<<32 - 1)
+	tokens, _ := b.refill(b.state.Load(), interval)
+	return uint32(tokens)
 }

@@ -29,6 +29,7 @@ func Handler(sc *sidecar.Sidecar, opts ...Option) http.Handler {
 	mux.HandleFunc("GET /clusters", a.clusters)
 	mux.HandleFunc("GET /stats", a.statsText)
 	mux.HandleFunc("GET /stats/prometheus", a.prometheus)
+	mux.HandleFunc("GET /explain", a.explain)
 	mux.HandleFunc("GET /{$}", a.index)
 	a.routeActions(mux)
 	a.routeViews(mux)

@@ -77,15 +77,18 @@ func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*clust
 		l, t := &lv[i], &tl[i]
 		t.prio, t.panic = l.all[0].Priority, ld.panic[i]
 		t.health, t.degraded = l.availability(factor)
-		if t.panic {
-			t.all = bucket(ld.healthy[i]+ld.degraded[i], l.all, nil)
-			add(ld.healthy[i]+ld.degraded[i], t.all)
-			continue
-		}
-		t.healthy = bucket(ld.healthy[i], l.healthy, l.all)
-		t.degr = bucket(ld.degraded[i], l.degraded, l.all)
-		add(ld.healthy[i], t.healthy)
-		add(ld.degraded[i], t.degr)
+		eachBucket(l, ld, i, func(kind string, w uint64, eps, all []*cluster.Endpoint) {
+			p := bucket(w, eps, all)
+			switch kind {
+			case panicBucket:
+				t.all = p
+			case healthyBucket:
+				t.healthy = p
+			default:
+				t.degr = p
+			}
+			add(w, p)
+		})
 	}
 	p := combine(b, pickers, weights)
 	if !multi {
@@ -93,6 +96,26 @@ func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*clust
 	}
 	_, hashing := b.(hasher)
 	return withLevels(p, tl, hashing)
+}
+
+// The kinds of buckets a level's endpoints are balanced in.
+const (
+	panicBucket    = "panic" // all of a level in panic
+	healthyBucket  = "healthy"
+	degradedBucket = "degraded"
+)
+
+// eachBucket calls f with the buckets of level l (index i of ld): all its
+// endpoints when it is in panic, else its healthy and its degraded ones
+// (all: the level's endpoints, for locality weights), each with its load.
+// The tiered picker and [Explain] both split levels with it.
+func eachBucket(l *level, ld loads, i int, f func(kind string, w uint64, eps, all []*cluster.Endpoint)) {
+	if ld.panic[i] {
+		f(panicBucket, ld.healthy[i]+ld.degraded[i], l.all, nil)
+		return
+	}
+	f(healthyBucket, ld.healthy[i], l.healthy, l.all)
+	f(degradedBucket, ld.degraded[i], l.degraded, l.all)
 }
 
 // combine returns the one picker, or a tiered picker over several.

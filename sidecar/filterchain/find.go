@@ -12,19 +12,39 @@ func (m *Matcher) Match(ci *ConnInfo) int {
 	if m == nil {
 		return -1
 	}
-	n := m.root.byPort(ci.Local.Port())
-	n = n.byPrefix4or6(ci.Local.Addr())
-	n = n.byServerName(ci.ServerName)
-	n = n.byName(transport(ci))
-	n = n.byALPN(ci.ApplicationProtocols)
-	n = n.byPrefix4or6(ci.DirectRemote.Addr())
-	n = n.bySourceType(ci)
-	n = n.byPrefix4or6(ci.Remote.Addr())
-	n = n.byPort(ci.Remote.Port())
+	n := m.root
+	for lv := levelDstPort; lv < levelLeaf && n != nil; lv++ {
+		n = n.step(lv, ci)
+	}
 	if n == nil {
 		return -1
 	}
 	return n.chain
+}
+
+// step follows the branch of n that ci takes at level lv, or returns nil.
+// Match and [Matcher.Trace] both walk the tree with it.
+func (n *node) step(lv int, ci *ConnInfo) *node {
+	switch lv {
+	case levelDstPort:
+		return n.byPort(ci.Local.Port())
+	case levelDstIP:
+		return n.byPrefix4or6(ci.Local.Addr())
+	case levelServerName:
+		return n.byServerName(ci.ServerName)
+	case levelTransport:
+		return n.byName(transport(ci))
+	case levelALPN:
+		return n.byALPN(ci.ApplicationProtocols)
+	case levelDirectSrcIP:
+		return n.byPrefix4or6(ci.DirectRemote.Addr())
+	case levelSrcType:
+		return n.bySourceType(ci)
+	case levelSrcIP:
+		return n.byPrefix4or6(ci.Remote.Addr())
+	default: // levelSrcPort
+		return n.byPort(ci.Remote.Port())
+	}
 }
 
 func transport(ci *ConnInfo) string {

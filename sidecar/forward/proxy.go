@@ -120,21 +120,8 @@ func (f *forwarder) respondError(code int, msg string) bool {
 
 // redirect answers with the route's redirect.
 func (f *forwarder) redirect(rt *route.Route) bool {
-	rd, h := rt.Redirect, f.st.Request()
-	scheme, host, path := rd.Scheme, rd.Host, rd.Path
-	if scheme == "" {
-		scheme = "http"
-	}
-	if host == "" {
-		host = string(h.Host)
-	}
-	if path == "" {
-		path = string(h.Path)
-	}
-	loc := scheme + "://" + host + path
-	if !rd.StripQuery && h.Query != nil {
-		loc += "?" + string(h.Query)
-	}
+	rd := rt.Redirect
+	loc := Location(rd, f.st.Request())
 	f.cfg.Stats.CountStatus(rd.Status)
 	return f.st.Reply(LocalReply{Code: rd.Status, Headers: []string{"location: " + loc}})
 }

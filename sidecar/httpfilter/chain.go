@@ -20,6 +20,7 @@ type Chain struct {
 // once: resp is aligned with req (nil where a filter has no response
 // hook).
 type list struct {
+	names    []string // aligned with req, for [Chain.Explain]
 	req      []Filter
 	resp     []ResponseHeadersFilter
 	hasResp  bool
@@ -27,7 +28,8 @@ type list struct {
 	respBody []ResponseBodyFilter
 }
 
-func (l *list) add(f Filter) {
+func (l *list) add(name string, f Filter) {
+	l.names = append(l.names, name)
 	l.req = append(l.req, f)
 	rf, _ := f.(ResponseHeadersFilter)
 	l.resp = append(l.resp, rf)
@@ -56,7 +58,7 @@ func Compile(filters []spec.HTTPFilter, rc *spec.RouteConfig, env Env) (*Chain, 
 			return nil, fmt.Errorf("http_filters[%d] %q: %w", i, f.Name, err)
 		}
 		if base[i] = built; built != nil {
-			c.base.add(built)
+			c.base.add(f.Name, built)
 		}
 	}
 	if rc == nil {
@@ -121,7 +123,7 @@ func (b *routeBuilder) list(r *spec.Route, env Env) (*list, error) {
 			}
 		}
 		if built != nil {
-			l.add(built)
+			l.add(f.Name, built)
 		}
 	}
 	return l, nil

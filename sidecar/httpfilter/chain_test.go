@@ -285,7 +285,7 @@ func BenchmarkChain(b *testing.B) {
 	b.Run("three-continue", func(b *testing.B) {
 		c := &Chain{base: &list{}}
 		for range 3 {
-			c.base.add(contFilter{})
+			c.base.add("cont", contFilter{})
 		}
 		run(b, c)
 	})

@@ -41,10 +41,7 @@ func (c *Chain) RequestHeaders(s *Stream, routeIndex int) Status {
 	if c == nil {
 		return Continue
 	}
-	l := c.base
-	if uint(routeIndex) < uint(len(c.routes)) && c.routes[routeIndex] != nil {
-		l = c.routes[routeIndex]
-	}
+	l := c.of(routeIndex)
 	s.filters = l
 	for i, f := range l.req {
 		switch st := f.RequestHeaders(s); st {

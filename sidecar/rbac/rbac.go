@@ -74,6 +74,11 @@ func Compile(r *spec.RBACRules) (*Engine, error) {
 // LOG, as Envoy.
 func (e *Engine) Allowed(in *Input) bool {
 	_, matched := e.Match(in)
+	return e.allows(matched)
+}
+
+// allows is the decision of e's action when a policy matched or not.
+func (e *Engine) allows(matched bool) bool {
 	switch e.action {
 	case spec.RBACAllow:
 		return matched

@@ -27,7 +27,11 @@ func compileHashPolicy(hp []spec.HashPolicy) []spec.HashPolicy {
 // that leaves a hash ends the walk. peer is the client's IP as text. It
 // returns 0 when no policy made a hash (the balancer then picks at random)
 // and never 0 otherwise. It does not allocate.
-func (r *Route) Hash(req *Request, peer []byte) uint64 {
+func (r *Route) Hash(req *Request, peer []byte) uint64 { return r.hash(req, peer, nil) }
+
+// hash is Hash, calling seen (when not nil) with each policy's index and
+// the value it found, if any, for [Route.HashTrace].
+func (r *Route) hash(req *Request, peer []byte, seen func(i int, v []byte, ok bool)) uint64 {
 	var hash uint64
 	have := false
 	for i := range r.HashPolicy {
@@ -41,6 +45,9 @@ func (r *Route) Hash(req *Request, peer []byte) uint64 {
 			v, ok = peer, len(peer) > 0
 		case spec.HashQuery:
 			v, ok = req.QueryParam(p.Name)
+		}
+		if seen != nil {
+			seen(i, v, ok)
 		}
 		if ok {
 			next := xxhash.Sum64(v)

@@ -11,7 +11,7 @@ import (
 // Match returns the first route of the request's virtual host that
 // matches, or nil. It does not allocate.
 func (t *Table) Match(r *Request) *Route {
-	vh := t.virtualHost(r.Host)
+	vh, _ := t.virtualHost(r.Host)
 	if vh == nil {
 		return nil
 	}
@@ -25,39 +25,41 @@ func (t *Table) Match(r *Request) *Route {
 
 // virtualHost finds the virtual host for host: exact, then longest
 // suffix wildcard, then longest prefix wildcard, then "*". A host with a
-// port is tried as is, then without the port.
-func (t *Table) virtualHost(host []byte) *vhost {
+// port is tried as is, then without the port. It also says how it found
+// it, for [Table.Trace].
+func (t *Table) virtualHost(host []byte) (*vhost, hostMatch) {
 	var buf [256]byte
 	if len(host) > len(buf) {
-		return t.any
+		return t.any, hostMatch{kind: hostAny, pattern: "*"}
 	}
 	h := lower(buf[:len(host)], host)
-	if vh := t.lookup(h); vh != nil {
-		return vh
+	if vh, hm := t.lookup(h); vh != nil {
+		return vh, hm
 	}
 	if i := bytes.LastIndexByte(h, ':'); i > 0 && bytes.IndexByte(h[i:], ']') < 0 {
-		if vh := t.lookup(h[:i]); vh != nil {
-			return vh
+		if vh, hm := t.lookup(h[:i]); vh != nil {
+			hm.portless = true
+			return vh, hm
 		}
 	}
-	return t.any
+	return t.any, hostMatch{kind: hostAny, pattern: "*"}
 }
 
-func (t *Table) lookup(h []byte) *vhost {
+func (t *Table) lookup(h []byte) (*vhost, hostMatch) {
 	if vh, ok := t.exact[string(h)]; ok {
-		return vh
+		return vh, hostMatch{kind: hostExact}
 	}
 	for _, p := range t.suffixes {
 		if len(h) > len(p.pattern) && string(h[len(h)-len(p.pattern):]) == p.pattern {
-			return p.vh
+			return p.vh, hostMatch{kind: hostSuffix, pattern: p.pattern}
 		}
 	}
 	for _, p := range t.prefixes {
 		if len(h) > len(p.pattern) && string(h[:len(p.pattern)]) == p.pattern {
-			return p.vh
+			return p.vh, hostMatch{kind: hostPrefix, pattern: p.pattern}
 		}
 	}
-	return nil
+	return nil, hostMatch{}
 }
 
 func lower(dst, src []byte) []byte {
@@ -137,29 +139,34 @@ func compileString(s spec.StringMatch) (stringMatcher, error) {
 	return sm, nil
 }
 
-func (m *matcher) matches(r *Request) bool {
+func (m *matcher) matches(r *Request) bool { return m.check(r).kind == critNone }
+
+// check returns the first criterion of m that r fails, in the order path,
+// headers, query parameters, grpc; kind critNone when r matches.
+func (m *matcher) check(r *Request) criterion {
 	if !m.matchPath(r.Path) {
-		return false
+		return criterion{kind: critPath}
 	}
 	for i := range m.headers {
 		h := &m.headers[i]
 		v, ok := r.Header(h.name)
 		if h.m.matches(v, ok) == h.invert {
-			return false
+			return criterion{kind: critHeader, i: i}
 		}
 	}
 	for i := range m.query {
 		q := &m.query[i]
 		v, ok := r.QueryParam(q.name)
 		if !q.m.matches(v, ok) {
-			return false
+			return criterion{kind: critQuery, i: i}
 		}
 	}
 	if m.grpc {
-		ct, _ := r.Header("content-type")
-		return bytes.HasPrefix(ct, []byte("application/grpc"))
+		if ct, _ := r.Header("content-type"); !bytes.HasPrefix(ct, []byte("application/grpc")) {
+			return criterion{kind: critGRPC}
+		}
 	}
-	return true
+	return criterion{}
 }
 
 func (m *matcher) matchPath(p []byte) bool {
