@@ -108,6 +108,8 @@ var goldenCases = []struct {
 	{name: "ring-hash-source-ip", bootstrap: "http", params: http + "GET+http://api/hash&from=10.0.0.6:4711"},
 	{name: "ejected-endpoint", bootstrap: "http", params: http + "GET+http://api/ejected",
 		setup: func(t testing.TB, sc *sidecar.Sidecar) { eject(t, sc, "outlier", "10.0.4.2:8080") }},
+	{name: "circuit-breaker-open", bootstrap: "http", params: http + "GET+http://api/busy",
+		setup: func(t testing.TB, sc *sidecar.Sidecar) { sc.Snapshot().Clusters["busy"].Stats.RqActive.Add(1) }},
 	{name: "panic-mode", bootstrap: "http", params: http + "GET+http://api/panic"},
 	{name: "priority-failover", bootstrap: "http", params: http + "GET+http://api/failover"},
 	// Filter-chain match and the TCP proxy.

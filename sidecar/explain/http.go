@@ -99,7 +99,7 @@ func (r *Report) toClusters(s []SplitTarget) string {
 		if len(c.Pick.Candidates) > 0 {
 			return fmt.Sprintf("to cluster %q, one of %s", c.Name, strings.Join(c.Pick.Candidates, ", "))
 		}
-		return fmt.Sprintf("to cluster %q: %s", c.Name, c.Pick.Why)
+		return fmt.Sprintf("cluster %q: %s", c.Name, c.Pick.Why)
 	}
 	var parts []string
 	for _, t := range s {
