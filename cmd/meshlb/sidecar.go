@@ -117,7 +117,7 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd sh
 	ctx, quit := context.WithCancel(ctx) // POST /quitquitquit shuts down as SIGTERM does
 	defer quit()
 	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster), admin.WithLogLevel(logLevel), admin.WithQuit(quit), admin.WithDumpQuery(config.QueryDump),
-		admin.WithDrainTime(sd.drain)}
+		admin.WithDrainTime(sd.drain), admin.WithStatsTags(b.Stats)}
 	if b.ADS != nil {
 		var err error
 		if c, err = newADSClient(b, o, sc, logger); err != nil {

@@ -57,6 +57,8 @@ type admin struct {
 	level    *slog.LevelVar // nil: the log level is fixed
 	quit     func()         // nil: no /quitquitquit
 	hcFailed atomic.Bool    // set by /healthcheck/fail
+	// tags applies stats_config's tags to Prometheus labels; nil: none.
+	tags *tagger
 	// drainTime is how long /drain_listeners?graceful accepts.
 	drainTime time.Duration
 	// dumpQuery answers /config_dump's query; nil: none.

@@ -35,6 +35,11 @@ type stat struct {
 	kind    kind
 	value   float64
 	hist    *stats.Snapshot // for histograms
+	// extra are the labels of the bootstrap's stats_config tags (see
+	// tagger); shared, read only.
+	extra []label
+	// extraText is extra in the text format, written as is when set.
+	extraText string
 }
 
 // name returns Envoy's dotted name, e.g. cluster.web.upstream_rq_200.

@@ -72,6 +72,11 @@ func familySize(s *stat, clusters int) int {
 		n = clusters + 1
 	}
 	line := len(s.family) + len(s.label) + len(s.subject) + len(s.tag) + 24
+	if line += len(s.extraText); s.extraText == "" {
+		for _, l := range s.extra {
+			line += len(l.name) + len(l.value) + 4
+		}
+	}
 	if s.kind == histogram {
 		line = (line + 12) * (len(leValues) + 3)
 	}
@@ -98,7 +103,7 @@ func appendSeries(b []byte, s *stat) []byte {
 }
 
 func appendLabels(b []byte, s *stat, le string) []byte {
-	if s.label == "" && s.tag == "" && le == "" {
+	if s.label == "" && s.tag == "" && le == "" && len(s.extra) == 0 {
 		return b
 	}
 	b = append(b, '{')
@@ -117,6 +122,19 @@ func appendLabels(b []byte, s *stat, le string) []byte {
 	}
 	if s.tag != "" {
 		pair(s.tag, s.tagVal)
+	}
+	switch {
+	case s.extraText != "" && sep:
+		b = append(b, s.extraText...)
+	case s.extraText != "":
+		b = append(b, s.extraText[1:]...) // no leading comma
+		sep = true
+	default:
+		for _, l := range s.extra {
+			if l.name != s.label && l.name != s.tag {
+				pair(l.name, l.value)
+			}
+		}
 	}
 	if le != "" {
 		pair("le", le)

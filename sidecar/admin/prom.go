@@ -23,6 +23,8 @@ func (a *admin) collect() []stat {
 // (server.live, server.uptime, server.memory_allocated and, with a control
 // plane, control_plane.connected_state).
 func (a *admin) each(emit func(*stat)) {
+	emit, done := a.tags.tagged(emit)
+	defer done()
 	collect(a.sc, emit)
 	g := func(name string, v float64) {
 		scope, rest, _ := strings.Cut(name, ".")
@@ -99,12 +101,20 @@ func (Collector) Describe(chan<- *prometheus.Desc) {}
 // envoy_response_code="200"}.
 func (c Collector) Collect(ch chan<- prometheus.Metric) {
 	descs := map[descKey]*prometheus.Desc{}
-	c.a.each(func(s *stat) { ch <- constMetric(descs, s) })
+	var custom []string // every custom label, so a family's labels agree
+	if c.a.tags != nil {
+		custom = c.a.tags.names
+	}
+	c.a.each(func(s *stat) { ch <- constMetric(descs, custom, s) })
 }
 
 type descKey struct{ family, label, tag string }
 
-func constMetric(descs map[descKey]*prometheus.Desc, s *stat) prometheus.Metric {
+// constMetric makes s a constant metric. custom are the names of the
+// stats_config labels, each given to every metric (empty where its tag
+// was not extracted, which Prometheus reads as absent), as client_golang
+// wants the same labels throughout a family.
+func constMetric(descs map[descKey]*prometheus.Desc, custom []string, s *stat) prometheus.Metric {
 	k := descKey{s.family, s.label, s.tag}
 	d := descs[k]
 	var values []string
@@ -114,6 +124,11 @@ func constMetric(descs map[descKey]*prometheus.Desc, s *stat) prometheus.Metric 
 	if s.tag != "" {
 		values = append(values, s.tagVal)
 	}
+	for _, name := range custom {
+		if name != s.label && name != s.tag {
+			values = append(values, extraValue(s.extra, name))
+		}
+	}
 	if d == nil {
 		var names []string
 		if s.label != "" {
@@ -121,6 +136,11 @@ func constMetric(descs map[descKey]*prometheus.Desc, s *stat) prometheus.Metric 
 		}
 		if s.tag != "" {
 			names = append(names, s.tag)
+		}
+		for _, name := range custom {
+			if name != s.label && name != s.tag {
+				names = append(names, name)
+			}
 		}
 		d = prometheus.NewDesc(s.family, "Envoy stat "+s.family, names, nil)
 		descs[k] = d
@@ -136,4 +156,14 @@ func constMetric(descs map[descKey]*prometheus.Desc, s *stat) prometheus.Metric 
 		buckets[b] = s.hist.Cumulative[i]
 	}
 	return prometheus.MustNewConstHistogram(d, s.hist.Count, s.hist.SumMs, buckets, values...)
+}
+
+// extraValue returns the value of the label name in extra, or "".
+func extraValue(extra []label, name string) string {
+	for _, l := range extra {
+		if l.name == name {
+			return l.value
+		}
+	}
+	return ""
 }

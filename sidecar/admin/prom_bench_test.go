@@ -16,11 +16,28 @@ import (
 // BenchmarkScrape5000Clusters scrapes /stats/prometheus of a sidecar with
 // 5,000 clusters of two endpoints each (issue 13: under 200 ms a scrape).
 func BenchmarkScrape5000Clusters(b *testing.B) {
+	benchScrape(b, func(i int) string { return fmt.Sprintf("service-%04d", i) })
+}
+
+// BenchmarkScrape5000ClustersConsulTags is BenchmarkScrape5000Clusters
+// with Consul's cluster names and the stats_config tags of the bootstrap
+// Consul 1.21 writes: 26 more labels on each cluster series.
+func BenchmarkScrape5000ClustersConsulTags(b *testing.B) {
+	bs, err := config.LoadBootstrap("../config/testdata/consul-1.21-bootstrap.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchScrape(b, func(i int) string {
+		return fmt.Sprintf("service-%04d.default.dc1.internal.11111111-2222-3333-4444-555555555555.consul", i)
+	}, WithStatsTags(bs.Stats))
+}
+
+func benchScrape(b *testing.B, clusterName func(int) string, opts ...Option) {
 	sc := sidecar.New(slog.New(slog.DiscardHandler))
 	defer sc.Close(time.Second)
 	set := &config.Set{}
 	for i := range 5000 {
-		name := fmt.Sprintf("service-%04d", i)
+		name := clusterName(i)
 		set.Clusters = append(set.Clusters, config.Cluster{Name: name, LBPolicy: "round_robin", ConnectTimeout: time.Second,
 			Static: &config.LoadAssignment{ClusterName: name, Endpoints: []config.Endpoint{
 				{Address: fmt.Sprintf("10.%d.%d.1:8080", i/250, i%250), Weight: 1},
@@ -34,7 +51,7 @@ func BenchmarkScrape5000Clusters(b *testing.B) {
 		cl.Stats.CountStatus(200)
 		cl.Stats.RqTime.Record(3 * time.Millisecond)
 	}
-	h := Handler(sc)
+	h := Handler(sc, opts...)
 	b.ReportAllocs()
 	w := &countingWriter{h: http.Header{}}
 	req := httptest.NewRequest("GET", "/stats/prometheus", nil)
