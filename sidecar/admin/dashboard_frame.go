@@ -66,16 +66,18 @@ type frameCluster struct {
 }
 
 type frameEndpoint struct {
-	Address  string  `json:"address"`
-	Health   string  `json:"health"` // Envoy's health_flags: "healthy" or the failing flags
-	Usable   bool    `json:"usable"`
-	Ejected  bool    `json:"ejected"`
-	Admin    string  `json:"admin,omitempty"` // drain, disabled: an operator's action
-	Weight   uint32  `json:"weight"`
-	Priority uint32  `json:"priority"`
-	Inflight int64   `json:"inflight"`
-	Requests uint64  `json:"requests"`
-	RPS      float64 `json:"rps"`
+	Address string `json:"address"`
+	Health  string `json:"health"` // Envoy's health_flags: "healthy" or the failing flags
+	Usable  bool   `json:"usable"`
+	Ejected bool   `json:"ejected"`
+	Admin   string `json:"admin,omitempty"` // drain, disabled: an operator's action
+	Weight  uint32 `json:"weight"`          // in force: an operator's, if set
+	// EDSWeight is the weight EDS gave while an operator's overrides it.
+	EDSWeight uint32  `json:"eds_weight,omitempty"`
+	Priority  uint32  `json:"priority"`
+	Inflight  int64   `json:"inflight"`
+	Requests  uint64  `json:"requests"`
+	RPS       float64 `json:"rps"`
 }
 
 type frameListener struct {
@@ -142,7 +144,7 @@ func clusterRow(cl *cluster.Cluster, cs clusterSample, base *sample, window floa
 		row.P50, row.P90, row.P99 = w.rqTime.Quantile(0.5), w.rqTime.Quantile(0.9), w.rqTime.Quantile(0.99)
 	}
 	for _, e := range cl.Endpoints[:min(len(cl.Endpoints), dashMaxEndpoints)] {
-		ep := endpointRow(e)
+		ep := endpointRow(cl, e)
 		if ok && window > 0 {
 			if n, seen := prev.endpoints[e.Addr]; seen {
 				ep.RPS = float64(sub64(ep.Requests, n)) / window
@@ -153,10 +155,13 @@ func clusterRow(cl *cluster.Cluster, cs clusterSample, base *sample, window floa
 	return row
 }
 
-func endpointRow(e *cluster.Endpoint) frameEndpoint {
+func endpointRow(cl *cluster.Cluster, e *cluster.Endpoint) frameEndpoint {
 	ep := frameEndpoint{Address: e.Addr, Health: healthFlags(e), Usable: e.Usable(),
 		Ejected: e.Outlier != nil && e.Outlier.Ejected(), Weight: e.Weight, Priority: e.Priority,
 		Inflight: e.Inflight.Load(), Requests: e.Requests.Load()}
+	if w, overridden := effectiveWeight(cl, e); overridden {
+		ep.Weight, ep.EDSWeight = w, e.Weight
+	}
 	if st := cluster.AdminState(e.State.Admin.Load()); st != cluster.AdminReady {
 		ep.Admin = adminStateName(st)
 	}

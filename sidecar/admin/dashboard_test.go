@@ -70,7 +70,7 @@ func TestDashboardOffline(t *testing.T) {
 
 // TestDashboardState checks a frame lists the cluster with its endpoint
 // and health, the listener, the control plane, and each xDS type's ACK and
-// NACK, and that an operator's disable shows in the next frame.
+// NACK, and that an operator's disable and weight show in the next frame.
 func TestDashboardState(t *testing.T) {
 	acked := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
 	xds := func() []XDSType {
@@ -105,14 +105,17 @@ func TestDashboardState(t *testing.T) {
 		t.Errorf("xds = %+v, want Listener ACKed and Cluster's current NACK, clipped", f.XDS)
 	}
 
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", "/endpoint/disable?cluster=be&address="+be, nil))
-	if rec.Code != 200 {
-		t.Fatalf("disable: %d %s", rec.Code, rec.Body)
+	for _, action := range []string{"disable", "weight"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/endpoint/"+action+"?cluster=be&weight=5&address="+be, nil))
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d %s", action, rec.Code, rec.Body)
+		}
 	}
 	f = decodeFrame(t, a.dash.current(time.Now().Add(dashReuse))) // a new frame, not the last one again
-	if ep := f.Clusters[0].Endpoints[0]; ep.Usable || ep.Admin != "disabled" || ep.Health != "/admin_disabled" || f.Clusters[0].Healthy != 0 {
-		t.Errorf("after disable: %+v, healthy %d; want unusable, admin disabled, 0 healthy", ep, f.Clusters[0].Healthy)
+	want.Healthy, want.Endpoints[0] = 0, frameEndpoint{Address: be, Health: "/admin_disabled", Admin: "disabled", Weight: 5, EDSWeight: 1}
+	if diff := cmp.Diff([]frameCluster{want}, f.Clusters); diff != "" {
+		t.Errorf("after disable and weight 5 (-want +got):\n%s", diff)
 	}
 }
 
@@ -135,6 +138,12 @@ func TestDashboardRates(t *testing.T) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+	// The sidecar counts a response once it has sent it.
+	st := sc.Snapshot().Clusters["be"].Stats
+	waitFor(t, "6 responses counted", func() bool {
+		c := st.StatusCounts.Classes()
+		return st.RqTotal.Load() == 6 && c[1]+c[4] == 6
+	})
 	f = decodeFrame(t, a.dash.current(t0.Add(2*time.Second)))
 	c := f.Clusters[0]
 	if f.WindowS != 2 || c.RPS != 3 || c.ErrorRate != 2.0/6 || c.Requests != 6 || c.Endpoints[0].RPS != 3 {
