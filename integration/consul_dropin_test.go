@@ -101,6 +101,15 @@ func TestConsulEnvoyDropInTCP(t *testing.T) {
 	if err != nil || code != 200 || !strings.Contains(body, "envoy_") {
 		t.Errorf("GET /metrics on envoy_prometheus_bind_addr: %d %v, body %.200q", code, err, body)
 	}
+	// The stats_config tags of Consul's bootstrap label the stats as
+	// Envoy's do (issue 12, 13): api's sidecar has no upstream, so only its
+	// fixed tags apply here (sidecar/admin TestConsulStatsTags checks the
+	// consul.destination.* ones on this bootstrap).
+	for _, want := range []string{`local_cluster="api"`, `consul_source_service="api"`, `consul_source_datacenter="dc1"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks the label %s", want)
+		}
+	}
 
 	// The public listener is mTLS only: plaintext gets no answer.
 	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
