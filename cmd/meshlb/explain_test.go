@@ -20,8 +20,8 @@ static_resources:
   listeners:
   - name: web
     address: {socket_address: {address: 127.0.0.1, port_value: 0}}
-    filter_chains:
-    - filters:
+    default_filter_chain:
+      filters:
       - name: hcm
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
@@ -67,7 +67,7 @@ func TestExplainCommand(t *testing.T) {
 		wantErr string
 	}{
 		{name: "flags after the request", args: []string{"--admin", addr, "GET http://api/users/7", "-H", "x-canary: 1", "--from", "10.0.0.5:4711"},
-			want: []string{`route         [0] "canary" prefix "/", header x-canary exact "1" -> matched`, `outcome       to cluster "canary", endpoint 10.0.0.2:80`}},
+			want: []string{"the listener has only a default_filter_chain", `route         [0] "canary" prefix "/", header x-canary exact "1" -> matched`, `outcome       to cluster "canary", endpoint 10.0.0.2:80`}},
 		{name: "method and URL apart", args: []string{"--admin", addr, "GET", "http://api/users/7"},
 			want: []string{`-> no: header x-canary exact "1": request has none`, `outcome       to cluster "be", endpoint 10.0.0.1:80`}},
 		{name: "unknown listener", args: []string{"--admin", addr, "--listener", "nope", "http://api/"},

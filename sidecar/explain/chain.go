@@ -15,8 +15,13 @@ func (r *Report) chain(l *sidecar.Listener, ci filterchain.ConnInfo) *sidecar.Ch
 	ch, tr := l.SelectChain(&ci)
 	step := &ChainStep{Steps: tr.Steps}
 	r.Chain = step
-	last := tr.Steps[len(tr.Steps)-1]
+	var last filterchain.Step
+	if len(tr.Steps) > 0 {
+		last = tr.Steps[len(tr.Steps)-1]
+	}
 	switch {
+	case ch != nil && ch.IsDefault() && len(l.Spec.FilterChains) == 0:
+		step.Why = "the listener has only a default_filter_chain"
 	case ch == nil:
 		step.Why = fmt.Sprintf("no chain matches: %s %s matches none of the remaining chains; the listener has no default_filter_chain",
 			last.Criterion, last.Value)
