@@ -3,7 +3,9 @@ package integration
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,13 +49,21 @@ func (a *consulAgent) registerWithSidecar(service, id string, port, proxyPort in
 // a Consul user runs Envoy: Consul checks meshlb's --version, writes the
 // bootstrap into a FIFO and execs meshlb with Envoy's command line. No
 // meshlb control server is involved. It waits until the admin listener
-// on adminPort is ready.
-func startEnvoyDropIn(t *testing.T, a *consulAgent, grpcAddr, service, token string) *process {
+// is ready and returns its port.
+func startEnvoyDropIn(t *testing.T, a *consulAgent, grpcAddr, service, token string) (*process, int) {
 	t.Helper()
 	adminPort := freePort(t)
-	cmd := exec.Command(a.bin, "connect", "envoy", "-envoy-binary", meshlbBin, "-sidecar-for", service,
+	return startEnvoyDropInAt(t, a, grpcAddr, service, token, adminPort), adminPort
+}
+
+// startEnvoyDropInAt is startEnvoyDropIn with the admin listener on
+// adminPort and passthrough, the arguments after `--` that Consul hands
+// to the binary.
+func startEnvoyDropInAt(t *testing.T, a *consulAgent, grpcAddr, service, token string, adminPort int, passthrough ...string) *process {
+	t.Helper()
+	cmd := exec.Command(a.bin, append([]string{"connect", "envoy", "-envoy-binary", meshlbBin, "-sidecar-for", service,
 		"-http-addr", a.addr, "-grpc-addr", grpcAddr, "-token", token,
-		"-admin-bind", fmt.Sprintf("127.0.0.1:%d", adminPort), "--", "--log-level", "debug")
+		"-admin-bind", fmt.Sprintf("127.0.0.1:%d", adminPort), "--", "--log-level", "debug"}, passthrough...)...)
 	p := startCmd(t, service+" sidecar (consul connect envoy)", cmd)
 	waitReady(t, adminPort)
 	return p
@@ -179,5 +189,51 @@ func TestConsulEnvoyDropInSplitter(t *testing.T) {
 	t.Logf("splitter 90/10 over %d requests: v1 %.1f%% (%v)", n, share, count)
 	if share < 87 || share > 93 || count["v1"]+count["v2"] != n {
 		t.Errorf("v1 share %.1f%% (%v), want 87-93%% and only v1/v2", share, count)
+	}
+}
+
+// A drop-in sidecar given `-- --state-dir DIR` by `consul connect envoy`
+// keeps its last good configuration and the bootstrap Consul wrote there.
+// With the Consul agent down, `consul connect envoy` cannot start (it asks
+// the agent for the proxy's registration), but `meshlb --config-path
+// DIR/bootstrap.json --state-dir DIR` starts and serves web → api (mTLS,
+// intentions) from the state at once.
+func TestConsulEnvoyDropInStateDir(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	var grpcAddr string
+	a := startConsul(t, withACLs, withGRPC(t, &grpcAddr))
+	be := startBackend(t, "api")
+	upstream, webAdmin := freePort(t), freePort(t)
+	a.registerWithSidecar("api", "api", be.port, freePort(t), nil)
+	a.registerWithSidecar("web", "web", freePort(t), freePort(t), nil,
+		api.Upstream{DestinationName: "api", LocalBindPort: upstream})
+	a.setEntry(&api.ServiceIntentionsConfigEntry{Kind: api.ServiceIntentions, Name: "api",
+		Sources: []*api.SourceIntention{{Name: "web", Action: api.IntentionActionAllow}}})
+	startEnvoyDropIn(t, a, grpcAddr, "api", a.serviceToken("api"))
+	state := t.TempDir()
+	webToken := a.serviceToken("web")
+	web := startEnvoyDropInAt(t, a, grpcAddr, "web", webToken, webAdmin, "--state-dir", state)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", upstream)
+	eventually(t, "web → api through both sidecars", func() bool { return getsAPI(url) })
+	eventually(t, "the xDS state to be written", func() bool {
+		_, err := os.Stat(filepath.Join(state, "xds-state.json"))
+		return err == nil
+	})
+
+	web.stop()
+	a.stop()
+	out, err := exec.Command(a.bin, "connect", "envoy", "-envoy-binary", meshlbBin, "-sidecar-for", "web",
+		"-http-addr", a.addr, "-grpc-addr", grpcAddr, "-token", webToken).CombinedOutput()
+	if err == nil {
+		t.Fatalf("consul connect envoy started with the agent down: %s", out)
+	}
+	t.Logf("consul connect envoy with the agent down: %v: %.200s", err, out)
+	start(t, "web sidecar (restarted from --state-dir)", "--config-path", filepath.Join(state, "bootstrap.json"),
+		"--state-dir", state)
+	waitReady(t, webAdmin)
+	if !getsAPI(url) {
+		t.Fatal("restarted web sidecar with the agent down: no answer from api, want api at once")
 	}
 }

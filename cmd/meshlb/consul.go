@@ -54,10 +54,12 @@ func (c *consulFlags) source(logger *slog.Logger) (discovery.Source, error) {
 // consulNodeID returns the xDS node id for `meshlb sidecar -sidecar-for` or
 // `-proxy-id`, which exclude each other and --node-id. -sidecar-for looks
 // the proxy up on the local agent, as `consul connect envoy -sidecar-for`
-// does. -proxy-id is checked there too, but an agent that cannot be
-// reached only logs a warning, so that a sidecar with --state-dir still
-// starts while Consul is down.
-func consulNodeID(ctx context.Context, c *consulFlags, sidecarFor, proxyID, nodeID string, logger *slog.Logger) (string, error) {
+// does; with stateDir, an agent that cannot be reached falls back to the
+// id recorded there by the last successful lookup ([lookupSidecar]).
+// -proxy-id is checked there too, but an agent that cannot be reached
+// only logs a warning, so that a sidecar with --state-dir still starts
+// while Consul is down.
+func consulNodeID(ctx context.Context, c *consulFlags, sidecarFor, proxyID, nodeID, stateDir string, logger *slog.Logger) (string, error) {
 	if nodeID != "" || (sidecarFor != "" && proxyID != "") {
 		return "", errors.New("-sidecar-for, -proxy-id and --node-id are exclusive")
 	}
@@ -66,7 +68,7 @@ func consulNodeID(ctx context.Context, c *consulFlags, sidecarFor, proxyID, node
 		return "", fmt.Errorf("consul client: %w", err)
 	}
 	if sidecarFor != "" {
-		return consul.LookupSidecar(ctx, client, sidecarFor)
+		return lookupSidecar(ctx, client, sidecarFor, stateDir, logger)
 	}
 	switch err := consul.CheckProxy(ctx, client, proxyID); {
 	case err == nil:

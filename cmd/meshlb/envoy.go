@@ -47,6 +47,7 @@ type envoyFlags struct {
 	mode             string
 	serviceNode      string
 	serviceCluster   string
+	stateDir         string
 	sd               shutdownTimes
 	ignoredFlagNames []string // accepted, no effect (logged)
 }
@@ -80,6 +81,8 @@ func (f *envoyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.mode, "mode", "serve", "serve, or validate the bootstrap and exit")
 	fs.StringVar(&f.serviceNode, "service-node", "", "the node id (overrides node.id)")
 	fs.StringVar(&f.serviceCluster, "service-cluster", "", "the node cluster (overrides node.cluster)")
+	fs.StringVar(&f.stateDir, "state-dir", os.Getenv("MESHLB_STATE_DIR"),
+		"meshlb's own flag: keep the last good configuration and the bootstrap here (default $MESHLB_STATE_DIR)")
 	f.sd.register(fs)
 	for _, name := range envoyIgnored {
 		if envoyBoolFlags[name] {
@@ -143,7 +146,11 @@ func runEnvoy(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := config.LoadBootstrap(f.configPath)
+	data, err := os.ReadFile(f.configPath) // once: it may be a FIFO
+	if err != nil {
+		return fmt.Errorf("loading bootstrap: %w", err)
+	}
+	b, err := config.ParseBootstrap(f.configPath, data)
 	if err != nil {
 		return err
 	}
@@ -162,8 +169,13 @@ func runEnvoy(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(f.ignoredFlagNames) > 0 {
 		logger.Info("Envoy flags accepted with no effect", "flags", f.ignoredFlagNames)
 	}
-	logger.Info("running as Envoy", "config_path", f.configPath, "node", b.NodeID)
-	return serveSidecar(ctx, b, sidecarOpts{maxRecv: client.DefaultMaxRecvMsgSize}, f.sd, logger)
+	if f.stateDir != "" {
+		if err := keepBootstrap(f.stateDir, data); err != nil {
+			return err
+		}
+	}
+	logger.Info("running as Envoy", "config_path", f.configPath, "node", b.NodeID, "state_dir", f.stateDir)
+	return serveSidecar(ctx, b, sidecarOpts{stateDir: f.stateDir, maxRecv: client.DefaultMaxRecvMsgSize}, f.sd, logger)
 }
 
 // reportedEnvoyVersion is envoyVersion or $MESHLB_ENVOY_VERSION.

@@ -46,7 +46,7 @@ func runSidecar(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	if *sidecarFor != "" || *proxyID != "" {
-		if *nodeID, err = consulNodeID(ctx, &cf, *sidecarFor, *proxyID, *nodeID, logger); err != nil {
+		if *nodeID, err = consulNodeID(ctx, &cf, *sidecarFor, *proxyID, *nodeID, *stateDir, logger); err != nil {
 			return err
 		}
 	}
