@@ -60,7 +60,8 @@ func consulL7Mesh(t *testing.T, a *consulAgent) {
 // and L7 intentions and ACL default deny decodes with sidecar/config: no
 // resource would be NACKed. The resources are recorded from the real
 // agent, as Envoy would receive them (delta ADS, node id = proxy service
-// id, token in x-consul-token).
+// id, token in x-consul-token). Every field and filter they set must be
+// in the list of docs/consul.md with its status (checkFieldList).
 func TestConsulXDSResourcesDecode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -70,6 +71,7 @@ func TestConsulXDSResourcesDecode(t *testing.T) {
 	consulL7Mesh(t, a)
 	var nacks []string
 	kinds := map[string]int{}
+	fields := fieldSet{}
 	for _, p := range []struct{ service, proxy string }{
 		{"web", "web-sidecar-proxy"}, {"api", "api-v1-sidecar-proxy"}, {"db", "db-sidecar-proxy"},
 	} {
@@ -81,6 +83,9 @@ func TestConsulXDSResourcesDecode(t *testing.T) {
 			for name, res := range byName {
 				if err := decodeResource(typeURL, res); err != nil {
 					nacks = append(nacks, fmt.Sprintf("%s: %s %q: %v", p.proxy, typeURL, name, err))
+				}
+				if m, err := res.UnmarshalNew(); err == nil {
+					fields.add(m.ProtoReflect())
 				}
 			}
 		}
@@ -94,6 +99,7 @@ func TestConsulXDSResourcesDecode(t *testing.T) {
 	for _, n := range nacks {
 		t.Errorf("would NACK: %s", n)
 	}
+	checkFieldList(t, fields)
 }
 
 // decodeResource decodes one recorded resource as the sidecar's xDS
