@@ -84,3 +84,20 @@ func TestRetryBudget(t *testing.T) {
 		})
 	}
 }
+
+// A connect failure at every endpoint of priority 0 (dead before any
+// health check could tell) is redispatched to priority 1: no request
+// fails, with no retry policy at all.
+func TestRedispatchToNextPriority(t *testing.T) {
+	s := newSidecar(t)
+	cl := staticCluster("be", deadAddr(t), deadAddr(t), named(t, "backup"))
+	cl.Static.Endpoints[2].Priority = 1
+	url := serveHTTP(t, s, cl, nil)
+	c := newClient()
+	defer c.CloseIdleConnections()
+	for i := range 20 {
+		if code, body, _ := do(t, c, url); code != 200 || body != "backup" {
+			t.Fatalf("request %d: %d %q, want 200 from the priority 1 endpoint", i, code, body)
+		}
+	}
+}

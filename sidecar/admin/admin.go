@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -186,6 +187,11 @@ func (a *admin) clusters(w http.ResponseWriter, r *http.Request) {
 			}
 			fmt.Fprintf(w, "%spriority::%d\n", p, e.Priority)
 			fmt.Fprintf(w, "%shealth_flags::%s\n", p, healthFlags(e))
+			fmt.Fprintf(w, "%ssuccess_rate::%s\n", p, successRate(e))
+			if ms, ok := ewmaMillis(e); ok {
+				// Envoy has no such line: the peak-EWMA latency estimate.
+				fmt.Fprintf(w, "%sewma_ms::%s\n", p, strconv.FormatFloat(ms, 'f', 3, 64))
+			}
 		}
 	}
 }
@@ -197,6 +203,27 @@ func effectiveWeight(c *cluster.Cluster, e *cluster.Endpoint) (uint32, bool) {
 		return e.Weight, false
 	}
 	return c.Runtime.Weight(e)
+}
+
+// successRate renders the outlier detector's success rate of e in its
+// last interval as Envoy does: percent, or -1 when not rated or without
+// outlier detection.
+func successRate(e *cluster.Endpoint) string {
+	if e.Outlier != nil {
+		if r, ok := e.Outlier.SuccessRate(); ok {
+			return strconv.FormatFloat(r, 'g', -1, 64)
+		}
+	}
+	return "-1"
+}
+
+// ewmaMillis returns e's peak-EWMA latency estimate in milliseconds, and
+// false without one (only the peak_ewma policy measures it).
+func ewmaMillis(e *cluster.Endpoint) (float64, bool) {
+	if e.Latency.At() == 0 {
+		return 0, false
+	}
+	return e.Latency.Cost() / 1e6, true
 }
 
 // healthFlags renders health as Envoy does: "healthy" or the failing

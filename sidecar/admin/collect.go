@@ -135,6 +135,7 @@ func (c *collector) cluster(cl *cluster.Cluster) {
 	ctr("upstream_cx_total", s.CxTotal.Load())
 	ctr("upstream_cx_connect_fail", s.CxConnectFail.Load())
 	ctr("upstream_cx_none_healthy", s.NoHealthy.Load())
+	ctr("lb_healthy_panic", s.HealthyPanic.Load())
 	ctr("upstream_cx_overflow", s.CxOverflow.Load())
 	g("upstream_cx_active", s.CxActive.Load())
 	g("upstream_rq_active", s.RqActive.Load())
@@ -168,7 +169,7 @@ func (c *collector) breakers(cl *cluster.Cluster) {
 	open("cx_open", s.Cx.Active(), l.MaxConnections)
 	open("rq_pending_open", s.RqPending.Load(), l.MaxPending)
 	open("rq_open", s.RqActive.Load(), l.MaxRequests)
-	open("rq_retry_open", s.RetryActive.Load(), l.MaxRetries)
+	open("rq_retry_open", s.RetryActive.Load(), cl.RetryLimit())
 }
 
 func (c *collector) healthCheck(cl *cluster.Cluster) {

@@ -84,6 +84,15 @@ type hostStatus struct {
 	// EDSWeight is set when an operator's weight overrides it: Weight is
 	// the operator's.
 	EDSWeight uint32 `json:"meshlb_eds_weight,omitempty"`
+	// SuccessRate is set when outlier detection rated the endpoint.
+	SuccessRate *percent `json:"success_rate,omitempty"`
+	// EWMAMillis is the peak-EWMA latency estimate, when there is one.
+	EWMAMillis *float64 `json:"meshlb_ewma_ms,omitempty"`
+}
+
+// percent is Envoy's type.v3.Percent.
+type percent struct {
+	Value float64 `json:"value"`
 }
 
 type hostStat struct {
@@ -138,6 +147,14 @@ func hostJSON(e *cluster.Endpoint) hostStatus {
 	}
 	if st := cluster.AdminState(e.State.Admin.Load()); st != cluster.AdminReady {
 		h.AdminState = adminStateName(st)
+	}
+	if e.Outlier != nil {
+		if r, ok := e.Outlier.SuccessRate(); ok {
+			h.SuccessRate = &percent{r}
+		}
+	}
+	if ms, ok := ewmaMillis(e); ok {
+		h.EWMAMillis = &ms
 	}
 	return h
 }

@@ -38,17 +38,24 @@ func (t *tierLevel) skipped(skip uint64) bool {
 	return t.prio < 64 && skip&(1<<t.prio) != 0
 }
 
-// leveled is the picker of a cluster with several priority levels: Pick
-// is its tiered picker's, and PickSkipping redoes Envoy's priority load
-// without the skipped levels (the previous_priorities retry priority's
-// adjustForAttemptedPriorities).
+// leveled is the picker of a cluster with several priority levels or one
+// in panic: Pick is its tiered picker's, PickSkipping redoes Envoy's
+// priority load without the skipped levels (the previous_priorities retry
+// priority's adjustForAttemptedPriorities), and PanicLevels names the
+// levels in panic.
 type leveled struct {
 	cluster.Picker
 	levels  []tierLevel
 	hashing bool
+	panics  uint64
 }
 
-var _ cluster.LevelSkipper = (*leveled)(nil)
+var (
+	_ cluster.LevelSkipper  = (*leveled)(nil)
+	_ cluster.PanicReporter = (*leveled)(nil)
+)
+
+func (l *leveled) PanicLevels() uint64 { return l.panics }
 
 // observingLeveled is a leveled picker whose policy learns from outcomes.
 type observingLeveled struct {
@@ -58,9 +65,10 @@ type observingLeveled struct {
 
 func (l *observingLeveled) Observe(ep *cluster.Endpoint, o cluster.Outcome) { l.obs.Observe(ep, o) }
 
-// withLevels wraps p, the picker over levels, so that it can skip levels.
-func withLevels(p cluster.Picker, levels []tierLevel, hashing bool) cluster.Picker {
-	l := leveled{Picker: p, levels: levels, hashing: hashing}
+// withLevels wraps p, the picker over levels, so that it can skip levels
+// and report those in panic (panics).
+func withLevels(p cluster.Picker, levels []tierLevel, hashing bool, panics uint64) cluster.Picker {
+	l := leveled{Picker: p, levels: levels, hashing: hashing, panics: panics}
 	if obs, ok := p.(cluster.Observer); ok {
 		return &observingLeveled{leveled: l, obs: obs}
 	}

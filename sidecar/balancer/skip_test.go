@@ -66,6 +66,31 @@ func TestPickSkippingSplit(t *testing.T) {
 	}
 }
 
+// TestPanicLevels: the picker names the priority levels in panic.
+func TestPanicLevels(t *testing.T) {
+	tests := []struct {
+		name   string
+		levels []string
+		want   uint64
+	}{
+		{"all healthy", []string{"hh", "h"}, 0},
+		{"one level in panic", []string{"huuu"}, 1},
+		{"no panic at full availability", []string{"huuu", "hh"}, 0},
+		{"total panic", []string{"huuu", "huu"}, 1<<0 | 1<<1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got uint64
+			if pr, ok := BuildLevels(&spec.Cluster{PanicThreshold: 60}, 0, hosts(tt.levels...)).(cluster.PanicReporter); ok {
+				got = pr.PanicLevels()
+			}
+			if got != tt.want {
+				t.Errorf("PanicLevels() = %b, want %b", got, tt.want)
+			}
+		})
+	}
+}
+
 // TestPickSkippingKeepsObserver: a policy that learns from outcomes
 // still hears them through a picker over several levels.
 func TestPickSkippingKeepsObserver(t *testing.T) {

@@ -45,7 +45,8 @@ func (maglevBuilder) hashes()   {}
 // and locality weights do, with b's pickers underneath. factor is the
 // overprovisioning factor in percent. Over several levels the picker can
 // also skip levels ([cluster.LevelSkipper]), so every level's pickers are
-// built, the idle ones too.
+// built, the idle ones too; with a level in panic it reports it
+// ([cluster.PanicReporter]).
 func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*cluster.Endpoint) cluster.Picker {
 	lv := levels(endpoints)
 	ld := computeLoads(lv, factor, cfg.PanicThreshold)
@@ -91,11 +92,17 @@ func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*clust
 		})
 	}
 	p := combine(b, pickers, weights)
-	if !multi {
+	var panics uint64
+	for i := range tl {
+		if tl[i].panic && tl[i].prio < 64 {
+			panics |= 1 << tl[i].prio
+		}
+	}
+	if !multi && panics == 0 {
 		return p
 	}
 	_, hashing := b.(hasher)
-	return withLevels(p, tl, hashing)
+	return withLevels(p, tl, hashing, panics)
 }
 
 // The kinds of buckets a level's endpoints are balanced in.

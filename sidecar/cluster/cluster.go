@@ -25,6 +25,14 @@ type LevelSkipper interface {
 	PickSkipping(hash, skip uint64) *Endpoint
 }
 
+// PanicReporter is implemented by pickers that balance some priority
+// levels in panic mode (over all their endpoints, healthy or not).
+// PanicLevels has bit p set for each such priority p (below 64); it is
+// fixed for the picker's life.
+type PanicReporter interface {
+	PanicLevels() uint64
+}
+
 // Stats are a cluster's counters, named after Envoy's cluster statistics,
 // and the counts its circuit breakers check. They are shared by every
 // snapshot that has a cluster of this name, so a configuration change
@@ -41,11 +49,14 @@ type Stats struct {
 	CxActive atomic.Int64
 	// Cx counts the upstream connections carrying a request or a TCP
 	// relay, for max_connections.
-	Cx            Slots
-	RqActive      atomic.Int64  // upstream_rq_active
-	RqPending     atomic.Int64  // upstream_rq_pending_active
-	RetryActive   atomic.Int64  // retries in flight, for max_retries
-	NoHealthy     atomic.Uint64 // upstream_cx_none_healthy
+	Cx          Slots
+	RqActive    atomic.Int64  // upstream_rq_active
+	RqPending   atomic.Int64  // upstream_rq_pending_active
+	RetryActive atomic.Int64  // retries in flight, for max_retries
+	NoHealthy   atomic.Uint64 // upstream_cx_none_healthy
+	// HealthyPanic counts the picks made at a priority level in panic
+	// mode (lb_healthy_panic).
+	HealthyPanic  atomic.Uint64
 	OverflowRq    atomic.Uint64 // upstream_rq_pending_overflow (max_requests, max_pending_requests)
 	CxOverflow    atomic.Uint64 // upstream_cx_overflow (max_connections)
 	RetryOverflow atomic.Uint64 // upstream_rq_retry_overflow (max_retries)
@@ -123,6 +134,10 @@ func (c *Cluster) PickSkipping(hash, skip uint64) Pick {
 	if pk.Endpoint == nil {
 		pk.Endpoint = p.Pick(hash)
 	}
+	if in != nil && in.panic != 0 && pk.Endpoint != nil && pk.Endpoint.Priority < 64 &&
+		in.panic&(1<<pk.Endpoint.Priority) != 0 {
+		c.Stats.HealthyPanic.Add(1)
+	}
 	if obs != nil {
 		pk.start = time.Now()
 	}
@@ -136,5 +151,5 @@ func (c *Cluster) Overloaded() bool { return over(c.Stats.RqActive.Load(), c.Lim
 // RetryOverloaded reports whether the max_retries circuit breaker, or the
 // retry budget that replaces it, is open.
 func (c *Cluster) RetryOverloaded() bool {
-	return over(c.Stats.RetryActive.Load(), c.retryLimit())
+	return over(c.Stats.RetryActive.Load(), c.RetryLimit())
 }

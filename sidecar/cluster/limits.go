@@ -95,10 +95,10 @@ type Limits struct {
 	RetryBudget *spec.RetryBudget
 }
 
-// retryLimit returns the bound on the retries in flight, as [over] takes
+// RetryLimit returns the bound on the retries in flight, as [over] takes
 // it: MaxRetries, or with a retry budget its percentage of the requests
 // active and pending, and at least its minimum (a budget of 0 allows none).
-func (c *Cluster) retryLimit() int64 {
+func (c *Cluster) RetryLimit() int64 {
 	b := c.Limits.RetryBudget
 	if b == nil {
 		return c.Limits.MaxRetries

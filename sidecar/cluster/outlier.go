@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -13,6 +14,27 @@ type Ejection struct {
 	ejected atomic.Bool
 	at      atomic.Int64  // UnixNano of the last ejection
 	count   atomic.Uint32 // the detector's ejection count (time multiplier)
+	// rate is the last interval's success rate in thousandths of a
+	// percent, plus 1; 0: not rated.
+	rate atomic.Int64
+}
+
+// SuccessRate returns the success rate (percent) of the endpoint's
+// requests in the detector's last interval, and false when it was not
+// rated (too few requests, or ejected), which Envoy's admin shows as -1.
+func (e *Ejection) SuccessRate() (float64, bool) {
+	r := e.rate.Load()
+	return float64(r-1) / 1000, r != 0
+}
+
+// SetSuccessRate records the endpoint's success rate (percent) for the
+// interval that ended, or with ok false that it was not rated.
+func (e *Ejection) SetSuccessRate(rate float64, ok bool) {
+	var r int64
+	if ok {
+		r = int64(math.Round(rate*1000)) + 1
+	}
+	e.rate.Store(r)
 }
 
 // Record notes when the endpoint was last ejected and the detector's

@@ -91,6 +91,7 @@ type Runtime struct {
 type installed struct {
 	picker Picker
 	obs    Observer // nil: nobody listens
+	panic  uint64   // the picker's PanicLevels
 }
 
 // Install puts p in force for every snapshot's view of the cluster. If p
@@ -123,6 +124,9 @@ func (r *Runtime) install(p Picker) {
 	}
 	all = append(all, r.attached...)
 	in := &installed{picker: p}
+	if pr, ok := p.(PanicReporter); ok {
+		in.panic = pr.PanicLevels()
+	}
 	switch len(all) {
 	case 0:
 	case 1:

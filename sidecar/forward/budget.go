@@ -143,13 +143,24 @@ func rehash(h uint64, n int) uint64 {
 	return h
 }
 
-// untried returns a usable endpoint of ep's priority that the request has
-// not tried, or ep if there is none.
+// untried returns a usable endpoint that the request has not tried: of
+// ep's priority, else of the nearest priority after it (every endpoint of
+// a level refused the connection before health checks noticed: the
+// backups take the request, as HAProxy redispatches to its backup
+// servers), or ep if there is none.
 func (b *budget) untried(cl *cluster.Cluster, ep *cluster.Endpoint) *cluster.Endpoint {
+	var next *cluster.Endpoint
 	for _, e := range cl.Endpoints {
-		if e.Usable() && e.Priority == ep.Priority && !b.hasTried(e.State) {
+		switch {
+		case !e.Usable() || b.hasTried(e.State) || e.Priority < ep.Priority:
+		case e.Priority == ep.Priority:
 			return e
+		case next == nil || e.Priority < next.Priority:
+			next = e
 		}
+	}
+	if next != nil {
+		return next
 	}
 	return ep
 }

@@ -308,8 +308,9 @@ func (d *Detector) review(now time.Time) {
 // outliersBySuccessRate returns the endpoints not ejected whose success
 // rate in the interval that ends is below mean - stdev ×
 // success_rate_stdev_factor/1000 of those with success_rate_request_volume
-// requests, if at least success_rate_minimum_hosts have; it starts the
-// next interval's counts.
+// requests, if at least success_rate_minimum_hosts have; it records each
+// endpoint's rate (for the admin's /clusters) and starts the next
+// interval's counts.
 func outliersBySuccessRate(cfg *spec.OutlierDetection, hosts map[*cluster.State]*host) []*host {
 	var (
 		rated []*host
@@ -319,9 +320,11 @@ func outliersBySuccessRate(cfg *spec.OutlierDetection, hosts map[*cluster.State]
 	for _, h := range hosts {
 		n, ok := h.requests.Swap(0), h.successes.Swap(0)
 		if h.ej.Ejected() || n == 0 || n < cfg.SuccessRateRequestVolume {
+			h.ej.SetSuccessRate(0, false)
 			continue
 		}
 		r := 100 * float64(ok) / float64(n)
+		h.ej.SetSuccessRate(r, true)
 		rated, rates, sum = append(rated, h), append(rates, r), sum+r
 	}
 	if len(rated) == 0 || len(rated) < int(cfg.SuccessRateMinimumHosts) {
