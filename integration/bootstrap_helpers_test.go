@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,12 +22,26 @@ type staticBootstrap struct {
 	routeTimeout        string
 	backends            []int
 	clusterExtra        string // YAML lines appended to the cluster, indented 4
+	// priorities, when set, gives each backend's priority (by index),
+	// from 0 up with none skipped.
+	priorities []int
 }
 
 func (b staticBootstrap) yaml() string {
 	var eps strings.Builder
-	for _, p := range b.backends {
-		fmt.Fprintf(&eps, "        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: %d } } }\n", p)
+	last := 0
+	if b.priorities != nil {
+		last = slices.Max(b.priorities)
+	}
+	for prio := 0; prio <= last; prio++ {
+		if prio > 0 {
+			fmt.Fprintf(&eps, "      - priority: %d\n        lb_endpoints:\n", prio)
+		}
+		for i, p := range b.backends {
+			if b.priorities == nil || b.priorities[i] == prio {
+				fmt.Fprintf(&eps, "        - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: %d } } }\n", p)
+			}
+		}
 	}
 	return fmt.Sprintf(`node: { id: limits, cluster: limits }
 admin:

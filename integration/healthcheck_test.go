@@ -13,13 +13,15 @@ import (
 	"time"
 )
 
-// hcBackend is an HTTP backend that answers /healthz with 200, counts the
-// other requests, and can be killed (listener and connections closed) and
+// hcBackend is an HTTP backend that answers /healthz with 200 (503 when
+// sick), counts the other requests, and can be killed (listener and connections closed) and
 // restarted on the same port.
 type hcBackend struct {
 	name string
 	port int
 	hits atomic.Int64
+	// sick makes /healthz answer 503 while other requests still succeed.
+	sick atomic.Bool
 	mu   sync.Mutex
 	srv  *http.Server
 }
@@ -42,6 +44,8 @@ func (b *hcBackend) listen(t *testing.T, addr string) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" {
 			b.hits.Add(1)
+		} else if b.sick.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		io.WriteString(w, b.name)
 	})}
