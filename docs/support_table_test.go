@@ -47,6 +47,8 @@ var runtimeTests = map[string][]string{
 
 	"Access logs / typed_config envoy.extensions.access_loggers.file.v3.FileAccessLog":                      {"TestAccessLogFile", "TestFormats"},
 	"Access logs / typed_config envoy.extensions.access_loggers.stream.v3.StdoutAccessLog, StderrAccessLog": {"TestStdoutStderr"},
+	"Access logs / typed_config envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig":            {"TestAccessLogGRPC", "TestStreamsEntries", "TestDeadPeer"},
+	"Access logs / typed_config envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig":             {"TestAccessLogGRPC", "TestTCPEntries"},
 	"Access logs / log_format.text_format, log_format.text_format_source":                                   {"TestFormats", "TestOperators"},
 	"Access logs / log_format.json_format":                                                                  {"TestFormats", "TestJSON"},
 	"Access logs / log_format.omit_empty_values":                                                            {"TestFormats"},

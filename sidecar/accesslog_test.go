@@ -3,14 +3,19 @@ package sidecar
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/meshlb/meshlb/sidecar/accesslog/als/alstest"
 	"github.com/meshlb/meshlb/sidecar/config"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
@@ -99,5 +104,67 @@ func waitLines(t *testing.T, path string, n int) []string {
 			t.Fatalf("%s holds %q, want %d lines", path, b, n)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// TestAccessLogGRPC sends an HTTP listener's entries (http_grpc, HTTP/1.1
+// and h2c) and a TCP listener's (tcp_grpc) to a real access log service
+// behind a cluster.
+func TestAccessLogGRPC(t *testing.T) {
+	srv := alstest.StartServer(t)
+	be, echo := named(t, "be"), echoServer(t, "echo")
+	s := newSidecar(t)
+	s.SetNode("web-1", "web")
+	httpAddr, tcpAddr := freeAddr(t), freeAddr(t)
+	hl := httpListener("web", httpAddr, "be")
+	hl.FilterChains[0].HTTP.AccessLogs = []spec.AccessLog{{GRPC: &spec.GRPCAccessLog{LogName: "http", Cluster: "als",
+		FlushInterval: 10 * time.Millisecond, RequestHeaders: []string{"x-tenant"}}}}
+	tl := tcpListener("tcp", tcpAddr, "echo")
+	tl.FilterChains[0].TCP.AccessLogs = []spec.AccessLog{{TCP: true, GRPC: &spec.GRPCAccessLog{LogName: "tcp", Cluster: "als",
+		FlushInterval: 10 * time.Millisecond}}}
+	set := &config.Set{Listeners: []config.Listener{hl, tl},
+		Clusters: []config.Cluster{staticCluster("be", be), staticCluster("echo", echo), staticCluster("als", srv.Addr)}}
+	if err := s.Apply(set); err != nil {
+		t.Fatal(err)
+	}
+	h1, h2 := newClient(), h2cClient()
+	defer h1.CloseIdleConnections()
+	defer h2.CloseIdleConnections()
+	if code, b, _ := do(t, h1, "http://"+httpAddr+"/one", "X-Tenant", "acme"); code != 200 || b != "be" {
+		t.Fatalf("HTTP/1.1: %d %q", code, b)
+	}
+	if got := body(t, h2, "http://"+httpAddr+"/two"); got != "be" {
+		t.Fatalf("h2c body %q", got)
+	}
+	tcpExchange(t, tcpAddr, "ping\n")
+	var got []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for len(got) < 3 {
+		got = got[:0]
+		for _, m := range srv.Messages() {
+			if id := m.GetIdentifier(); id != nil && id.GetNode().GetId() != "web-1" {
+				t.Errorf("identifier %v", id)
+			}
+			for _, e := range m.GetHttpLogs().GetLogEntry() {
+				got = append(got, fmt.Sprintf("http %s %s %d %s tenant=%s", e.GetProtocolVersion(), e.GetRequest().GetPath(),
+					e.GetResponse().GetResponseCode().GetValue(), e.GetCommonProperties().GetUpstreamCluster(),
+					e.GetRequest().GetRequestHeaders()["x-tenant"]))
+			}
+			for _, e := range m.GetTcpLogs().GetLogEntry() {
+				got = append(got, fmt.Sprintf("tcp %d %d %s", e.GetConnectionProperties().GetReceivedBytes(),
+					e.GetConnectionProperties().GetSentBytes(), e.GetCommonProperties().GetUpstreamCluster()))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("entries so far: %q", got)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	slices.Sort(got)
+	want := []string{"http HTTP11 /one 200 be tenant=acme", "http HTTP2 /two 200 be tenant=", "tcp 5 10 echo"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }

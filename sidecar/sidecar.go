@@ -102,6 +102,8 @@ type Sidecar struct {
 	// logs are the access log sinks, shared by all snapshots; closed
 	// after the listeners.
 	logs *accesslog.Sinks
+	// nodeID and nodeCluster identify gRPC access log streams.
+	nodeID, nodeCluster string
 }
 
 // New returns a sidecar with no configuration.
@@ -121,6 +123,7 @@ func New(logger *slog.Logger) *Sidecar {
 		reaped:    make(chan struct{}),
 	}
 	s.logs = accesslog.NewSinks(logger, s.stats.counter)
+	s.logs.SetGRPC(s.openGRPCLog)
 	s.LimitConnections(0)
 	go func() {
 		defer close(s.reaped)

@@ -109,6 +109,7 @@ func loadBootstrap(path string, xds []string, nodeID string, delta bool) (*confi
 
 func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd shutdownTimes, logger *slog.Logger) error {
 	sc := sidecar.New(logger.With("component", "sidecar"))
+	sc.SetNode(b.NodeID, b.NodeCluster)
 	if o.stateDir != "" {
 		defer sc.KeepHAState(o.stateDir)() // last: after the drain
 	}

@@ -67,14 +67,13 @@ func (s *Set) compile(l *spec.AccessLog, sinks *Sinks) (logger, error) {
 		return out, err
 	}
 	if l.GRPC != nil {
-		g, err := sinks.openGRPC(l.GRPC)
+		g, err := sinks.openGRPC(l.GRPC, l.TCP)
 		if err != nil {
 			return out, err
 		}
-		s.addNames(format.Names{Request: l.GRPC.RequestHeaders, Response: l.GRPC.ResponseHeaders,
-			Trailers: l.GRPC.ResponseTrailers})
-		s.addNames(format.Names{Request: grpcRequestNames})
-		out.out = g
+		w := newGRPCWriter(g, l.GRPC)
+		s.addNames(format.Names{Request: w.request, Response: w.response, Trailers: w.trailers})
+		out.out = w
 		return out, nil
 	}
 	fw := &fileWriter{omitEmpty: l.OmitEmpty}

@@ -170,7 +170,8 @@ type Sinks struct {
 	counter Counter
 	mu      sync.Mutex
 	byPath  map[string]*Sink
-	grpc    map[grpcKey]*grpcSink
+	grpc    map[grpcKey]GRPCLogger
+	openG   GRPCOpener
 	closed  bool
 }
 
@@ -181,7 +182,7 @@ func NewSinks(logger *slog.Logger, counter Counter) *Sinks {
 		counter = ownCounters()
 	}
 	return &Sinks{logger: logger.With("component", "access-log"), counter: counter,
-		byPath: map[string]*Sink{}, grpc: map[grpcKey]*grpcSink{}}
+		byPath: map[string]*Sink{}, grpc: map[grpcKey]GRPCLogger{}}
 }
 
 // ownCounters returns a Counter over counters of its own.
@@ -234,7 +235,7 @@ func (ss *Sinks) Close() {
 		delete(ss.byPath, path)
 	}
 	for k, g := range ss.grpc {
-		g.close()
+		g.Close()
 		delete(ss.grpc, k)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/google/go-cmp/cmp"
@@ -13,9 +14,10 @@ import (
 const tcpLogListener = tcpListener + "      cluster: be\n      access_log:\n"
 
 const (
-	fileLog   = `"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog`
-	stdoutLog = `"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`
-	stderrLog = `"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog`
+	tcpGRPCLog = `"@type": type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig`
+	fileLog    = `"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog`
+	stdoutLog  = `"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog`
+	stderrLog  = `"@type": type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog`
 )
 
 // decodeTCPLogs decodes a TCP listener with the access_log entries given
@@ -52,6 +54,11 @@ func TestDecodeAccessLogs(t *testing.T) {
 			{Key: "b", Const: "true"}, {Key: "code", IsFormat: true, Format: "%RESPONSE_CODE%"}, {Key: "num", Const: "3"},
 			{Key: "up", Object: &spec.JSONFormat{Fields: []spec.JSONField{{Key: "host", IsFormat: true, Format: "%UPSTREAM_HOST%"}}}},
 			{Key: "z", Const: "null"}}}}},
+	}, {
+		name: "tcp_grpc",
+		items: "      - {name: g, typed_config: {" + tcpGRPCLog + ", common_config: {log_name: mesh, transport_api_version: V3, " +
+			"buffer_flush_interval: 0.5s, buffer_size_bytes: 1024, grpc_service: {envoy_grpc: {cluster_name: als}}}}}\n",
+		want: []spec.AccessLog{{TCP: true, GRPC: &spec.GRPCAccessLog{LogName: "mesh", Cluster: "als", FlushInterval: 500 * time.Millisecond, BufferSize: 1024}}},
 	}, {
 		name: "filters",
 		items: "      - name: f\n        typed_config: {" + fileLog + ", path: /l}\n        filter:\n          and_filter:\n            filters:\n" +
@@ -122,6 +129,46 @@ func TestDecodeAccessLogErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeTCPLogs(t, tc.items)
+			wantError(t, err, tc.want)
+		})
+	}
+}
+
+const httpGRPCLog = `"@type": type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig`
+
+// TestDecodeHTTPGRPCLog decodes an HCM's http_grpc logger, and rejects
+// what it does not support naming the field.
+func TestDecodeHTTPGRPCLog(t *testing.T) {
+	const common = "common_config: {log_name: l, transport_api_version: V3, grpc_service: {envoy_grpc: {cluster_name: als}}"
+	decode := func(t *testing.T, logger string) ([]spec.AccessLog, error) {
+		l := fromYAML(t, httpListener+"      route_config: {name: r}\n      access_log:\n      - {name: g, typed_config: {"+logger+"}}\n", &listenerv3.Listener{})
+		got, err := DecodeListener(l)
+		if err != nil {
+			return nil, err
+		}
+		return got.FilterChains[0].HTTP.AccessLogs, nil
+	}
+	got, err := decode(t, httpGRPCLog+", "+common+"}, additional_request_headers_to_log: [X-Tenant], "+
+		"additional_response_headers_to_log: [Server], additional_response_trailers_to_log: [Grpc-Status]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []spec.AccessLog{{GRPC: &spec.GRPCAccessLog{LogName: "l", Cluster: "als", RequestHeaders: []string{"x-tenant"},
+		ResponseHeaders: []string{"server"}, ResponseTrailers: []string{"grpc-status"}}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("access logs (-want +got):\n%s", diff)
+	}
+	const at = `listener "web": filter_chains[0].filters[0].typed_config.access_log[0].typed_config`
+	for _, tc := range []struct{ name, logger, want string }{
+		{"tcp_grpc under an HCM", tcpGRPCLog + ", " + common + "}", at + `: "type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.TcpGrpcAccessLogConfig" logs the other kind of traffic`},
+		{"v2", httpGRPCLog + ", common_config: {log_name: l, grpc_service: {envoy_grpc: {cluster_name: als}}}", at + ".common_config.transport_api_version: only V3 is supported"},
+		{"google_grpc", httpGRPCLog + ", common_config: {log_name: l, transport_api_version: V3, grpc_service: {google_grpc: {target_uri: x, stat_prefix: s}}}", at + ".common_config.grpc_service.google_grpc: not supported"},
+		{"retry policy", httpGRPCLog + ", " + common + ", grpc_stream_retry_policy: {}}", at + ".common_config.grpc_stream_retry_policy: not supported"},
+		{"filter state", httpGRPCLog + ", " + common + ", filter_state_objects_to_log: [a]}", at + ".common_config.filter_state_objects_to_log: not supported"},
+		{"authority", httpGRPCLog + ", common_config: {log_name: l, transport_api_version: V3, grpc_service: {envoy_grpc: {cluster_name: als, authority: a}}}", at + ".common_config.grpc_service.envoy_grpc.authority: not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := decode(t, tc.logger)
 			wantError(t, err, tc.want)
 		})
 	}

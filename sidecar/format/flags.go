@@ -73,11 +73,11 @@ var details = [...]struct {
 	{stream.DownstreamConnectionTermination, "downstream_remote_disconnect"},
 }
 
-// codeDetails returns Envoy's %RESPONSE_CODE_DETAILS% for i as meshlb
+// CodeDetails returns Envoy's %RESPONSE_CODE_DETAILS% for i as meshlb
 // knows it: from the flag that decided the response, "via_upstream" for
 // a response relayed from an endpoint; false when it cannot tell (a
 // route's or a filter's own answer).
-func codeDetails(i *stream.Info) (string, bool) {
+func CodeDetails(i *stream.Info) (string, bool) {
 	for _, d := range details {
 		if i.Flags&d.flag != 0 {
 			return d.text, true

@@ -198,7 +198,7 @@ func (p *part) appendMore(dst []byte, i *stream.Info) ([]byte, bool) {
 	case opConnID:
 		return strconv.AppendUint(dst, i.ConnID, 10), i.ConnID != 0
 	case opCodeDetails:
-		d, ok := codeDetails(i)
+		d, ok := CodeDetails(i)
 		return append(dst, d...), ok
 	}
 	return dst, false

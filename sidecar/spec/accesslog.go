@@ -1,5 +1,7 @@
 package spec
 
+import "time"
+
 // AccessLog is one access log of an HTTP connection manager or a TCP
 // proxy (Envoy's config.accesslog.v3.AccessLog with a file, stdout,
 // stderr or gRPC access logger).
@@ -8,8 +10,10 @@ type AccessLog struct {
 	// stdout and stderr loggers. Empty for a gRPC logger.
 	Path string
 	// GRPC, when set, sends the entries to an access log service instead
-	// of a file.
+	// of a file: HTTP entries (http_grpc), or TCP entries when TCP
+	// (tcp_grpc).
 	GRPC *GRPCAccessLog
+	TCP  bool
 	// Format is the text format (text_format, text_format_source), or
 	// Envoy's default when empty and JSON is nil.
 	Format string
@@ -27,9 +31,12 @@ type AccessLog struct {
 type GRPCAccessLog struct {
 	LogName string
 	Cluster string
-	// BufferSize bounds the entries queued before they are dropped
-	// (buffer_size_bytes counted in entries of about 256 bytes; 0: default).
-	BufferSize int
+	// FlushInterval is how long entries wait to be sent together
+	// (buffer_flush_interval; 0: 1s, Envoy's default).
+	FlushInterval time.Duration
+	// BufferSize bounds the bytes of entries batched before they are
+	// sent (buffer_size_bytes; 0: 16384, Envoy's default).
+	BufferSize uint32
 	// Request/ResponseHeaders and ResponseTrailers are the additional
 	// header names logged (lower case).
 	RequestHeaders, ResponseHeaders, ResponseTrailers []string
