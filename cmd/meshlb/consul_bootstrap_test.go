@@ -2,13 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"text/template"
 
@@ -17,10 +21,9 @@ import (
 	"github.com/meshlb/meshlb/sidecar/config"
 )
 
-// consulTemplates are command/connect/envoy/bootstrap_tpl.go of
-// hashicorp/consul at each tag, copied unchanged into testdata/consul
-// (from the module proxy: go mod download github.com/hashicorp/consul@TAG).
-// 1.19.2, 1.20.6 and 1.21.0 hold the same template; 1.22.0 adds a comment.
+// consulTemplates are the Consul tags whose command/connect/envoy
+// bootstrap_tpl.go the tests execute. 1.19.2, 1.20.6 and 1.21.0 hold the
+// same template; 1.22.0 adds a comment.
 var consulTemplates = []string{"v1.19.2", "v1.20.6", "v1.21.0", "v1.22.0"}
 
 // consulRecorded are bootstraps the real Consul 1.21 binary wrote
@@ -30,11 +33,21 @@ var consulRecorded = []string{
 	"consul-1.21-bootstrap.json", "consul-1.21-metrics-bootstrap.json", "consul-1.21-tls-bootstrap.json",
 }
 
+// consulTemplateCache holds each version's parsed template, so the module
+// is fetched and parsed once per test binary.
+var consulTemplateCache sync.Map // version → *template.Template
+
 // loadConsulTemplate returns the bootstrapTemplate constant of the
 // bootstrap_tpl.go of Consul version v, parsed as Consul parses it.
+// Consul's source is BUSL-1.1, so it is not kept in this repository: the
+// file is read from the Go module cache, fetched through the module proxy
+// (as tools/consul fetches the agent) on first use.
 func loadConsulTemplate(t *testing.T, v string) *template.Template {
 	t.Helper()
-	path := filepath.Join("testdata", "consul", "bootstrap_tpl-"+v+".go.txt")
+	if tpl, ok := consulTemplateCache.Load(v); ok {
+		return tpl.(*template.Template)
+	}
+	path := filepath.Join(consulModuleDir(t, v), "command", "connect", "envoy", "bootstrap_tpl.go")
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", path, err)
@@ -53,11 +66,49 @@ func loadConsulTemplate(t *testing.T, v string) *template.Template {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return template.Must(template.New(v).Option("missingkey=error").Parse(text))
+			tpl := template.Must(template.New(v).Option("missingkey=error").Parse(text))
+			consulTemplateCache.Store(v, tpl)
+			return tpl
 		}
 	}
 	t.Fatalf("%s: no bootstrapTemplate constant", path)
 	return nil
+}
+
+// consulModuleDir downloads hashicorp/consul at version v into the module
+// cache (a no-op once it is there) and returns its directory. It fails,
+// saying why and how to fix it, when the module proxy cannot be reached.
+func consulModuleDir(t *testing.T, v string) string {
+	t.Helper()
+	cmd := exec.Command(goTool(), "mod", "download", "-json", "github.com/hashicorp/consul@"+v)
+	cmd.Dir = t.TempDir() // outside this module: go.mod stays untouched
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	out, err := cmd.Output()
+	var mod struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &mod); err != nil || jerr != nil || mod.Dir == "" {
+		t.Fatalf("fetching Consul %s's bootstrap template with `go mod download github.com/hashicorp/consul@%s` "+
+			"(needs the Go module proxy, GOPROXY): %v %s%s", v, v, err, mod.Error, stderrOf(err))
+	}
+	return mod.Dir
+}
+
+// goTool is the go command that runs these tests.
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// stderrOf is the standard error of a failed command, if err carries it.
+func stderrOf(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
 }
 
 // tplArgs are the BootstrapTplArgs of Consul's template (same names), as
