@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar"
+	"github.com/meshlb/meshlb/sidecar/accesslog"
 	"github.com/meshlb/meshlb/sidecar/admin"
 	"github.com/meshlb/meshlb/sidecar/config"
 	"github.com/meshlb/meshlb/sidecar/transport"
@@ -119,6 +120,7 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd sh
 	defer quit()
 	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster), admin.WithLogLevel(logLevel), admin.WithQuit(quit), admin.WithDumpQuery(config.QueryDump),
 		admin.WithDrainTime(sd.drain), admin.WithStatsTags(b.Stats)}
+	adminOpts = append(adminOpts, admin.WithRecentAccessLog(accesslog.Recent))
 	if b.ADS != nil {
 		var err error
 		if c, err = newADSClient(b, o, sc, logger); err != nil {

@@ -37,8 +37,9 @@ func WithXDSStatus(status func() []XDSType) Option {
 // WithRecentAccessLog makes the dashboard show recent access-log lines:
 // recent returns up to n of the latest lines, oldest first. It must be
 // safe for concurrent use and must not block. Without it the dashboard
-// says access-log lines are not available. It is the hook for the access
-// log sinks (sidecar/accesslog) to keep a small ring of recent lines.
+// says access-log lines are not available. The sidecar wires
+// sidecar/accesslog.Recent, the lines its file, stdout and stderr sinks
+// wrote last.
 func WithRecentAccessLog(recent func(n int) []string) Option {
 	return func(a *admin) { a.dash.recent = recent }
 }

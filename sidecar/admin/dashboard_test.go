@@ -81,7 +81,9 @@ func TestDashboardState(t *testing.T) {
 		}
 	}
 	cp := &fakeControlPlane{addr: "127.0.0.1:18000", connected: true}
-	sc, a, h := dashSidecar(t, WithXDSStatus(xds), WithControlPlane(cp), WithNode("web", ""))
+	var asked int
+	recent := func(n int) []string { asked = n; return []string{"GET /a 200", "GET /b 503"} }
+	sc, a, h := dashSidecar(t, WithXDSStatus(xds), WithControlPlane(cp), WithNode("web", ""), WithRecentAccessLog(recent))
 	code, body := get(t, h, "/dashboard/state")
 	if code != 200 {
 		t.Fatalf("/dashboard/state = %d %s", code, body)
@@ -96,8 +98,11 @@ func TestDashboardState(t *testing.T) {
 	if got := f.Listeners; len(got) != 1 || got[0].Name != "web" || got[0].Protocol != "http" || got[0].Address != sc.Addresses()["web"] {
 		t.Errorf("listeners = %+v, want web (http) on its bound address", got)
 	}
-	if f.State != "LIVE" || f.Node != "web" || f.ControlPlane == nil || !f.ControlPlane.Connected || f.AccessLog != nil {
-		t.Errorf("frame header = %s %s %+v, access log %v; want LIVE web, connected, no access log", f.State, f.Node, f.ControlPlane, f.AccessLog)
+	if f.State != "LIVE" || f.Node != "web" || f.ControlPlane == nil || !f.ControlPlane.Connected {
+		t.Errorf("frame header = %s %s %+v; want LIVE web, connected", f.State, f.Node, f.ControlPlane)
+	}
+	if diff := cmp.Diff([]string{"GET /a 200", "GET /b 503"}, f.AccessLog); diff != "" || asked != dashMaxLogLines {
+		t.Errorf("access log asked for %d lines (want %d), got (-want +got):\n%s", asked, dashMaxLogLines, diff)
 	}
 	if len(f.XDS) != 2 || f.XDS[0].Type != "Listener" || f.XDS[0].NACKTime != nil || f.XDS[1].Type != "Cluster" ||
 		!f.XDS[1].NACKCurrent || f.XDS[1].NACKVersion != "v2" || !strings.HasPrefix(f.XDS[1].NACKError, `cluster "be": lb_policy`) ||

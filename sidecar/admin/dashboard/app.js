@@ -116,7 +116,7 @@ function renderAccessLog(lines) {
     pre.textContent = "access-log lines are not available in this sidecar";
     return;
   }
-  pre.textContent = lines.length ? lines.join("\n") : "no requests logged yet";
+  pre.textContent = lines.length ? lines.join("\n") : "no access-log lines yet (a listener's access_log writes them)";
 }
 
 function render(f) {
