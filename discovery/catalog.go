@@ -118,6 +118,9 @@ type Service struct {
 	// listeners): sidecars connect to them over mTLS and check that
 	// SPIFFE ID. Empty: the endpoints are reached in plaintext.
 	Identity string `json:"identity,omitempty"`
+	// Resilience is how callers balance, health-check and retry the
+	// service's endpoints; nil: the translator's defaults.
+	Resilience *Resilience `json:"resilience,omitempty"`
 }
 
 // SidecarIdentity is the service name a sidecar proxies for and whose

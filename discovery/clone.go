@@ -38,6 +38,9 @@ func cloneService(s *Service) {
 		}
 		s.Sidecar = &sc
 	}
+	if s.Resilience != nil {
+		s.Resilience = cloneResilience(s.Resilience)
+	}
 	s.Failover = cloneOrNil(s.Failover)
 	s.Routes = cloneOrNil(s.Routes)
 	for i := range s.Routes {
@@ -59,6 +62,9 @@ func cloneService(s *Service) {
 func fillDefaults(s *Service) {
 	if s.Protocol == "" {
 		s.Protocol = ProtocolTCP
+	}
+	if s.Resilience != nil {
+		fillResilience(s.Resilience)
 	}
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]

@@ -56,6 +56,11 @@ func validateService(s *Service) error {
 			return fmt.Errorf("endpoints[%d].health: %q is not one of healthy, unhealthy, draining", i, e.Health)
 		}
 	}
+	if r := s.Resilience; r != nil {
+		if err := validateResilience(r); err != nil {
+			return err
+		}
+	}
 	if sc := s.Sidecar; sc != nil {
 		if err := validateSidecar(sc); err != nil {
 			return fmt.Errorf("sidecar.%w", err)

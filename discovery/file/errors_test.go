@@ -28,7 +28,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate key", "services: []\nservices: []\n", "services.yaml:2: services: duplicate key (first at line 1)"},
 		{"non-string key", "services:\n  - 1: a\n", "services.yaml:2: services[0]: mapping keys must be strings, got integer 1"},
 		{"unknown service key", "services:\n  - name: a\n    prot: http\n",
-			"services.yaml:3: services[0].prot: unknown field, expected one of name, protocol, endpoints, sidecar"},
+			"services.yaml:3: services[0].prot: unknown field, expected one of name, protocol, endpoints, sidecar, lb_policy, hash_policy, health_check, outlier_detection, retries, timeout"},
 		{"merge key", "services:\n  - name: a\n    <<: {protocol: http}\n",
 			"services.yaml:3: services[0].<<: merge keys are not supported"},
 		{"missing name", "services:\n  - protocol: http\n", "services.yaml:2: services[0]: missing required field \"name\""},

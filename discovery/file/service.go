@@ -1,6 +1,7 @@
 package file
 
 import (
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -9,7 +10,7 @@ import (
 )
 
 var (
-	serviceKeys  = []string{"name", "protocol", "endpoints", "sidecar"}
+	serviceKeys  = append([]string{"name", "protocol", "endpoints", "sidecar"}, resilienceKeys...)
 	endpointKeys = []string{"address", "port", "weight", "health"}
 )
 
@@ -35,7 +36,14 @@ func (d *decoder) service(n *yaml.Node, path string) (discovery.Service, error) 
 		case "sidecar":
 			sidecar = &f
 		default:
-			err = d.unknown(f, serviceKeys)
+			if !slices.Contains(resilienceKeys, f.key) {
+				err = d.unknown(f, serviceKeys)
+				break
+			}
+			if s.Resilience == nil {
+				s.Resilience = &discovery.Resilience{}
+			}
+			err = d.resilience(f, s.Resilience)
 		}
 		if err != nil {
 			return s, err

@@ -186,7 +186,7 @@ func TestSourceInitialError(t *testing.T) {
 		is   error
 	}{
 		{"invalid", bad, "failed to load catalog: " + bad +
-			":3: services[0].port: unknown field, expected one of name, protocol, endpoints, sidecar", nil},
+			":3: services[0].port: unknown field, expected one of name, protocol, endpoints, sidecar, lb_policy, hash_policy, health_check, outlier_detection, retries, timeout", nil},
 		{"missing", filepath.Join(dir, "missing.yaml"), "", fs.ErrNotExist},
 	}
 	for _, tt := range tests {

@@ -28,7 +28,8 @@ func adsConfigSource() *core.ConfigSource {
 	}
 }
 
-// edsCluster returns the round-robin EDS cluster for svc; its endpoints come
+// edsCluster returns the EDS cluster for svc (round robin, unless its
+// resilience says otherwise, with its health check and outlier detection); its endpoints come
 // from the ClusterLoadAssignment of the same name. Its connect timeout is
 // svc.ConnectTimeout, or connectTimeout if zero; limits, if not nil, become
 // its default-priority circuit breakers.
@@ -37,7 +38,7 @@ func edsCluster(svc *discovery.Service, limits *discovery.Limits) *cluster.Clust
 	if svc.ConnectTimeout > 0 {
 		timeout = svc.ConnectTimeout
 	}
-	return &cluster.Cluster{
+	c := &cluster.Cluster{
 		Name:                 svc.Name,
 		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
 		EdsClusterConfig:     &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
@@ -45,6 +46,8 @@ func edsCluster(svc *discovery.Service, limits *discovery.Limits) *cluster.Clust
 		ConnectTimeout:       durationpb.New(timeout),
 		CircuitBreakers:      circuitBreakers(limits),
 	}
+	clusterResilience(c, svc.Resilience)
+	return c
 }
 
 // circuitBreakers returns the thresholds for limits; nil for none.

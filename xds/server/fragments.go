@@ -141,10 +141,10 @@ func current(cat *discovery.Catalog, deps []serviceVersion) bool {
 	return true
 }
 
-// routesKey returns a key part that identifies svc's routes: a hash of
-// their JSON, computed once per service version.
+// routesKey returns a key part that identifies svc's routes and its
+// resilience: a hash of their JSON, computed once per service version.
 func (c *fragments) routesKey(cat *reads, svc *discovery.Service) string {
-	if len(svc.Routes) == 0 {
+	if len(svc.Routes) == 0 && svc.Resilience == nil {
 		return "-"
 	}
 	sv := serviceVersion{svc.Name, cat.ServiceVersion(svc.Name)}
@@ -156,7 +156,7 @@ func (c *fragments) routesKey(cat *reads, svc *discovery.Service) string {
 			return k
 		}
 	}
-	b, _ := json.Marshal(svc.Routes) // plain data: cannot fail
+	b, _ := json.Marshal([]any{svc.Routes, svc.Resilience}) // plain data: cannot fail
 	sum := sha256.Sum256(b)
 	k := hex.EncodeToString(sum[:8])
 	if c != nil {

@@ -16,9 +16,11 @@ import (
 
 // upstreamRoutes returns the route table [UpstreamName](svc.Name): svc's
 // routes in order, then, unless the last one matches everything, a
-// catch-all route to svc's own cluster.
+// catch-all route to svc's own cluster with svc's resilience timeout,
+// retries and hash policies.
 func upstreamRoutes(svc *discovery.Service) *route.RouteConfiguration {
 	rc := routeConfig(UpstreamName(svc.Name), svc.Name, svc.Name)
+	routeResilience(rc.VirtualHosts[0].Routes[0].GetRoute(), svc.Resilience)
 	if len(svc.Routes) == 0 {
 		return rc
 	}
@@ -86,13 +88,19 @@ func envoyRoute(r *discovery.Route) *route.Route {
 		a.Timeout = durationpb.New(r.Timeout)
 	}
 	if rt := r.Retry; rt != nil {
-		a.RetryPolicy = &route.RetryPolicy{RetryOn: strings.Join(rt.On, ","),
-			NumRetries: wrapperspb.UInt32(uint32(rt.NumRetries)), RetriableStatusCodes: rt.StatusCodes}
-		if rt.PerTryTimeout > 0 {
-			a.RetryPolicy.PerTryTimeout = durationpb.New(rt.PerTryTimeout)
-		}
+		a.RetryPolicy = retryPolicy(rt)
 	}
 	return &route.Route{Match: envoyMatch(&r.Match), Action: &route.Route_Route{Route: a}}
+}
+
+// retryPolicy translates a retry policy.
+func retryPolicy(rt *discovery.Retry) *route.RetryPolicy {
+	p := &route.RetryPolicy{RetryOn: strings.Join(rt.On, ","),
+		NumRetries: wrapperspb.UInt32(uint32(rt.NumRetries)), RetriableStatusCodes: rt.StatusCodes}
+	if rt.PerTryTimeout > 0 {
+		p.PerTryTimeout = durationpb.New(rt.PerTryTimeout)
+	}
+	return p
 }
 
 // envoyMatch translates a route match; methods become a ":method" header

@@ -148,7 +148,7 @@ func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits)
 		sni = mesh.SNI(svc.Identity, svc.Datacenter)
 	}
 	deps, _ := depsKey(r.cat, svc.Name)
-	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits), sni)
+	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits), sni, r.frags.routesKey(r.cat, svc))
 	if err := r.add(cdsType, key, deps, func() (types.Resource, error) {
 		c := edsCluster(svc, limits)
 		if tls {
