@@ -95,7 +95,7 @@ func TestServicesYAMLResilience(t *testing.T) {
 	}
 	a := rc.VirtualHosts[0].Routes[0].Action
 	wantAction := &config.RouteAction{Cluster: "api", Timeout: 3 * time.Second,
-		Retry: &config.RetryPolicy{On: []string{"connect-failure", "reset"}, NumRetries: 2, PerTry: 250 * time.Millisecond},
+		Retry:      &config.RetryPolicy{On: []string{"connect-failure", "reset"}, NumRetries: 2, PerTry: 250 * time.Millisecond},
 		HashPolicy: []spec.HashPolicy{{Kind: spec.HashHeader, Name: "x-user"}, {Kind: spec.HashSourceIP, Terminal: true}}}
 	if diff := cmp.Diff(wantAction, a); diff != "" {
 		t.Errorf("route to api (-want +got):\n%s", diff)
