@@ -6,6 +6,8 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Envoy's defaults: connect_timeout, and the circuit-breaker thresholds.
@@ -86,8 +88,11 @@ func decodeCluster(c *clusterv3.Cluster) (*Cluster, error) {
 	if err := decodeHTTPOptions(c, out); err != nil {
 		return nil, err
 	}
-	if out.TLS, err = decodeUpstreamTLS(c.GetTransportSocket()); err != nil {
+	if out.TLS, err = decodeUpstreamTLS(c.GetTransportSocket(), out.HTTP.Protocol == spec.UpstreamAuto); err != nil {
 		return nil, within("transport_socket", err)
+	}
+	if err := checkAutoConfig(out); err != nil {
+		return nil, err
 	}
 	if err := decodeHealthChecks(c, out); err != nil {
 		return nil, err

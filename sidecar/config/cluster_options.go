@@ -18,7 +18,8 @@ const defaultUpstreamIdleTimeout = time.Hour
 var (
 	commonHTTPFields   = allow(&corev3.HttpProtocolOptions{}, "idle_timeout", "max_requests_per_connection")
 	upstreamHTTPFields = allow(&httpv3.HttpProtocolOptions{},
-		"common_http_protocol_options", "explicit_http_config", "use_downstream_protocol_config")
+		"common_http_protocol_options", "explicit_http_config", "use_downstream_protocol_config", "auto_config")
+	autoConfigFields       = allow(&httpv3.HttpProtocolOptions_AutoHttpConfig{}, "http_protocol_options", "http2_protocol_options")
 	explicitConfigFields   = allow(&httpv3.HttpProtocolOptions_ExplicitHttpConfig{}, "http_protocol_options", "http2_protocol_options")
 	downstreamConfigFields = allow(&httpv3.HttpProtocolOptions_UseDownstreamHttpConfig{}, "http_protocol_options", "http2_protocol_options")
 	http1Fields            = allow(&corev3.Http1ProtocolOptions{})
@@ -105,6 +106,9 @@ func decodeUpstreamHTTP(o *httpv3.HttpProtocolOptions, out *spec.UpstreamHTTP) e
 		}
 		return nil
 	}
+	if a := o.GetAutoConfig(); a != nil {
+		return decodeAutoConfig(a, out)
+	}
 	// Without a protocol config (which Envoy requires) the cluster stays
 	// HTTP/1.1, as before this field was decoded.
 	ex := o.GetExplicitHttpConfig()
@@ -140,6 +144,33 @@ func decodeHTTP2Limits(h2 *corev3.Http2ProtocolOptions, out *spec.UpstreamHTTP) 
 	}
 	if m := h2.GetMaxConcurrentStreams(); m != nil {
 		out.MaxConcurrentStreams = m.GetValue()
+	}
+	return nil
+}
+
+// decodeAutoConfig selects HTTP/2 or HTTP/1.1 per connection by ALPN
+// (auto_config); [checkAutoConfig] then requires TLS.
+func decodeAutoConfig(a *httpv3.HttpProtocolOptions_AutoHttpConfig, out *spec.UpstreamHTTP) error {
+	if err := autoConfigFields.check(a); err != nil {
+		return within("auto_config", err)
+	}
+	if err := http1Fields.check(a.GetHttpProtocolOptions()); err != nil {
+		return within("auto_config.http_protocol_options", err)
+	}
+	out.Protocol = spec.UpstreamAuto
+	if err := decodeHTTP2Limits(a.GetHttp2ProtocolOptions(), out); err != nil {
+		return within("auto_config.http2_protocol_options", err)
+	}
+	return nil
+}
+
+// checkAutoConfig refuses auto_config on a cluster without a TLS
+// transport socket, which has no ALPN to choose by (Envoy: "ALPN
+// configured for cluster ... which has a non-ALPN transport socket").
+func checkAutoConfig(out *Cluster) error {
+	if out.HTTP.Protocol == spec.UpstreamAuto && out.TLS == nil {
+		return errorf(fmt.Sprintf("typed_extension_protocol_options[%q].auto_config", httpOptionsKey),
+			"needs a TLS transport_socket: the protocol is chosen by ALPN")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/pick_first/v3" // an unsupported policy type
 	"testing"
 	"time"
@@ -206,7 +207,8 @@ func TestDecodeClusterErrors(t *testing.T) {
 			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.initial_stream_window_size: not supported`},
 		{"http2 zero streams", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {max_concurrent_streams: 0}}}}}`,
 			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http2_protocol_options.max_concurrent_streams: value must be inside range [1, 2147483647]`},
-		{"auto config", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, auto_config: {}}}}`, `cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config: not supported`},
+		{"auto config", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, auto_config: {}}}}`, `cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config: needs a TLS transport_socket: the protocol is chosen by ALPN`},
+		{"auto config http3", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, auto_config: {http3_protocol_options: {}}}}}`, `cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].auto_config.http3_protocol_options: not supported`},
 		{"http1 options", `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http_protocol_options: {accept_http_10: true}}}}}`,
 			`cluster "be": typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].explicit_http_config.http_protocol_options.accept_http_10: not supported`},
 		{"max requests per connection on http1", "{name: be, common_http_protocol_options: {max_requests_per_connection: 5}}",
@@ -252,4 +254,34 @@ func withDefaults(c *Cluster) *Cluster {
 	c.MaxConnections, c.MaxPendingRequests, c.MaxRequests, c.MaxRetries = 1024, 1024, 1024, 3
 	c.IdleTimeout, c.PanicThreshold = time.Hour, 50
 	return c
+}
+
+// TestDecodeAutoConfig: auto_config over TLS chooses the protocol by ALPN
+// (spec.UpstreamAuto), offering h2 and http/1.1 when the TLS context
+// lists none (Envoy's fallback ALPN) and the context's list otherwise.
+func TestDecodeAutoConfig(t *testing.T) {
+	const opts = `typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, auto_config: {http2_protocol_options: {max_concurrent_streams: 9}}}}`
+	const tls = `transport_socket: {name: tls, typed_config: {"@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext, common_tls_context: {%s}}}`
+	tests := []struct {
+		name, alpn string
+		want       []string
+	}{
+		{"fallback ALPN", "", []string{"h2", "http/1.1"}},
+		{"configured ALPN", "alpn_protocols: [h2]", []string{"h2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := "{name: be, " + opts + ", " + fmt.Sprintf(tls, tt.alpn) + "}"
+			got, err := DecodeCluster(fromYAML(t, yaml, &clusterv3.Cluster{}))
+			if err != nil {
+				t.Fatalf("DecodeCluster: %v", err)
+			}
+			if diff := cmp.Diff(spec.UpstreamHTTP{Protocol: spec.UpstreamAuto, MaxConcurrentStreams: 9}, got.HTTP); diff != "" {
+				t.Errorf("HTTP (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, got.TLS.ALPN); diff != "" {
+				t.Errorf("ALPN (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

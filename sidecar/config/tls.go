@@ -117,8 +117,10 @@ func decodeDownstreamContext(d *tlsv3.DownstreamTlsContext, httpOnly bool) (*spe
 }
 
 // decodeUpstreamTLS decodes a cluster's transport_socket; nil for
-// plaintext.
-func decodeUpstreamTLS(ts *corev3.TransportSocket) (*spec.UpstreamTLS, error) {
+// plaintext. auto says the cluster picks its protocol by ALPN
+// (auto_config): its ALPN may offer h2, and offers h2 and http/1.1 when
+// alpn_protocols is empty, as Envoy's fallback ALPN does.
+func decodeUpstreamTLS(ts *corev3.TransportSocket, auto bool) (*spec.UpstreamTLS, error) {
 	url, err := transportSocketConfig(ts)
 	if url == "" || err != nil {
 		return nil, err
@@ -138,10 +140,16 @@ func decodeUpstreamTLS(ts *corev3.TransportSocket) (*spec.UpstreamTLS, error) {
 	if err := decodeCommonTLS(u.GetCommonTlsContext(), &out.TLSCommon, spec.TLS12); err != nil {
 		return nil, within("typed_config.common_tls_context", err)
 	}
+	if auto {
+		if len(out.ALPN) == 0 {
+			out.ALPN = []string{"h2", "http/1.1"}
+		}
+		return out, nil
+	}
 	for i, p := range out.ALPN {
 		if p == "h2" || p == "h2c" {
 			return nil, errorf("typed_config.common_tls_context."+index("alpn_protocols", i),
-				"%q is not supported: upstream connections speak HTTP/1.1", p)
+				"%q is not supported: only under HttpProtocolOptions.auto_config", p)
 		}
 	}
 	return out, nil

@@ -82,7 +82,7 @@ func (f *forwarder) respondOverloaded(why string) bool {
 // cluster's transport with the upstream codec, and whether it was pooled.
 // Endpoint pools hold only Exchanges, which only the forwarder puts there.
 func (f *forwarder) dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (Exchange, bool, error) {
-	if f.cfg.Mux != nil && f.multiplexed(cl) {
+	if f.cfg.Mux != nil && (f.multiplexed(cl) || cl.HTTP.Protocol == spec.UpstreamAuto) {
 		return f.cfg.Mux(cl, ep, deadline)
 	}
 	if c := ep.Pool.GetAt(f.clock()); c != nil {

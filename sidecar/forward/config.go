@@ -74,7 +74,9 @@ type Config struct {
 	// Mux opens an exchange on a multiplexed (HTTP/2) connection to ep,
 	// pooled or new, and says whether it was pooled: the upstream codec of
 	// clusters whose protocol is HTTP/2, or the client's when that is
-	// HTTP/2 (spec.UpstreamHTTP). Nil: every cluster gets Upstream's.
+	// HTTP/2 (spec.UpstreamHTTP), and of clusters that choose by ALPN
+	// (spec.UpstreamAuto), for which it may return an HTTP/1 exchange.
+	// Nil: every cluster gets Upstream's.
 	Mux func(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (Exchange, bool, error)
 }
 

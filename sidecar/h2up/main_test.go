@@ -64,13 +64,20 @@ type sidecar struct {
 // with cluster options opts.
 func startSidecar(t testing.TB, rt spec.Route, hp spec.UpstreamHTTP, idle time.Duration, addrs ...string) *sidecar {
 	t.Helper()
+	return startSidecarTransport(t, rt, hp, idle, nil, addrs...)
+}
+
+// startSidecarTransport is [startSidecar] with the cluster's transport tr
+// (nil: plaintext).
+func startSidecarTransport(t testing.TB, rt spec.Route, hp spec.UpstreamHTTP, idle time.Duration, tr cluster.Transport, addrs ...string) *sidecar {
+	t.Helper()
 	if hp.Protocol == spec.UpstreamHTTP1 {
 		hp.Protocol = spec.UpstreamHTTP2
 	}
 	s := &sidecar{reg: cluster.NewRegistry()}
 	c := &cluster.Cluster{Name: "be", ConnectTimeout: time.Second, Stats: &cluster.Stats{}, HTTP: hp, IdleTimeout: idle}
 	for _, a := range addrs {
-		c.Endpoints = append(c.Endpoints, &cluster.Endpoint{State: s.reg.Get(a, nil), Weight: 1})
+		c.Endpoints = append(c.Endpoints, &cluster.Endpoint{State: s.reg.Get(a, tr), Weight: 1})
 	}
 	c.Picker = balancer.Build(&spec.Cluster{}, c.Endpoints)
 	s.cluster = c
@@ -81,7 +88,7 @@ func startSidecar(t testing.TB, rt spec.Route, hp spec.UpstreamHTTP, idle time.D
 		t.Fatal(err)
 	}
 	cfg := &l7.Config{Config: forward.Config{Listener: "test", Routes: table, StreamIdle: 5 * time.Second,
-		Stats: &forward.Stats{}, Mux: Open, StreamDone: s.record}}
+		Stats: &forward.Stats{}, Mux: Opener(l7.NewExchange), Upstream: l7.NewExchange, StreamDone: s.record}}
 	srv := l7.NewServer(cfg, slog.New(slog.DiscardHandler), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

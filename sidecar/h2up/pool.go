@@ -23,6 +23,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/forward"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // Open implements [forward.Config.Mux]: an exchange on a connection to ep
@@ -46,6 +47,9 @@ type pool struct {
 	mu     sync.Mutex
 	conns  []*conn
 	closed bool
+	// http1 is set while the endpoint's last new connection of an
+	// auto_config cluster negotiated HTTP/1.1 by ALPN (see auto.go).
+	http1 atomic.Bool
 	// dialing is closed once the connection being dialed knows the
 	// server's SETTINGS (or failed); nil when none is being dialed. New
 	// requests wait for it rather than dial connections of their own.
@@ -121,6 +125,10 @@ func (p *pool) dial(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Tim
 	if err != nil {
 		p.published(done, nil)
 		return nil, false, err
+	}
+	if cl.HTTP.Protocol == spec.UpstreamAuto && !negotiatedH2(nc) {
+		p.published(done, nil)
+		return nil, false, &http1Conn{nc}
 	}
 	cc, err := transport(cl).NewClientConn(nc)
 	if err != nil {

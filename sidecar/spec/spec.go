@@ -428,6 +428,9 @@ const (
 	// UpstreamDownstream is the protocol of the client's request
 	// (use_downstream_protocol_config).
 	UpstreamDownstream
+	// UpstreamAuto is HTTP/2 or HTTP/1.1 per connection, as TLS
+	// negotiates by ALPN (auto_config; the cluster has TLS).
+	UpstreamAuto
 )
 
 // UpstreamHTTP is a cluster's upstream HTTP protocol and its options
