@@ -286,7 +286,7 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 	}
 	return &l7.Config{Config: forward.Config{Listener: listener, Routes: table, Filters: filters, StreamIdle: h.StreamIdleTimeout,
 		SkipXFF: !h.UseRemoteAddress, NormalizePath: h.NormalizePath, MergeSlashes: h.MergeSlashes, XFCC: h.XFCC, Stats: s.stats.http(h.StatPrefix), Mux: h2up.Opener(l7.NewExchange), Upstream: l7.NewExchange,
-		Describe: describes(table) || logs != nil, AccessLog: logs,
+		Describe: describes(table) || logs != nil, AccessLog: logs, Upgrades: h.Upgrades,
 		RequestID:    forward.RequestID{Generate: h.GenerateRequestID, Edge: h.UseRemoteAddress, Preserve: h.PreserveExternalRequestID},
 		EnvoyHeaders: !h.SuppressEnvoyHeaders},
 		RequestHeadersTimeout: h.RequestHeadersTimeout, RequestTimeout: h.RequestTimeout,

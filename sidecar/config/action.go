@@ -21,7 +21,8 @@ const (
 var (
 	routeActionFields = allow(&routev3.RouteAction{},
 		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy",
-		"hash_policy", "max_stream_duration", "regex_rewrite", "host_rewrite_header")
+		"hash_policy", "max_stream_duration", "regex_rewrite", "host_rewrite_header", "upgrade_configs")
+	routeUpgradeFields  = allow(&routev3.RouteAction_UpgradeConfig{}, "upgrade_type", "enabled")
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
 	clusterWeightFields = allow(&routev3.WeightedCluster_ClusterWeight{}, "name", "weight")
 	retryFields         = allow(&routev3.RetryPolicy{}, "retry_on", "num_retries", "per_try_timeout",
@@ -76,6 +77,17 @@ func decodeAction(a *routev3.RouteAction) (*RouteAction, error) {
 	}
 	if out.GRPCTimeout, err = decodeStreamDuration(a.GetMaxStreamDuration()); err != nil {
 		return nil, within("max_stream_duration", err)
+	}
+	for i, u := range a.GetUpgradeConfigs() {
+		path := index("upgrade_configs", i)
+		if err := routeUpgradeFields.check(u); err != nil {
+			return nil, within(path, err)
+		}
+		up, err := decodeUpgrade(u.GetUpgradeType(), u.GetEnabled())
+		if err != nil {
+			return nil, within(path, err)
+		}
+		out.Upgrades = append(out.Upgrades, up)
 	}
 	return out, nil
 }

@@ -4,6 +4,9 @@ import (
 	"strings"
 
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // The HTTP connection manager fields Consul's xDS server sets on every
@@ -22,10 +25,10 @@ var upgradeFields = allow(&hcmv3.HttpConnectionManager_UpgradeConfig{}, "upgrade
 // meshlb emits no spans. The sidecar says so once at startup
 // (HTTPManager.Tracing), so that it is documented, not silent.
 //
-// upgrade_configs may only enable websocket, which the HTTP/1 engine
-// always tunnels after a 101 (sidecar/l7 tunnel.go); other upgrade types,
-// per-upgrade filters and enabled: false would change that and are
-// rejected.
+// upgrade_configs lists the upgrade types the listener tunnels after a
+// 101 (sidecar/l7 tunnel.go), enabled or not; a request for another is
+// refused 403, as Envoy does. CONNECT (which Envoy handles as an upgrade
+// type) and per-upgrade filters are rejected.
 func decodeHCMConsul(m *hcmv3.HttpConnectionManager, out *HTTPManager) error {
 	out.Tracing = m.GetTracing() != nil
 	out.NormalizePath = m.GetNormalizePath().GetValue()
@@ -35,12 +38,23 @@ func decodeHCMConsul(m *hcmv3.HttpConnectionManager, out *HTTPManager) error {
 		if err := upgradeFields.check(u); err != nil {
 			return within(path, err)
 		}
-		if !strings.EqualFold(u.GetUpgradeType(), "websocket") {
-			return errorf(path+".upgrade_type", "%q is not supported: only websocket", u.GetUpgradeType())
+		up, err := decodeUpgrade(u.GetUpgradeType(), u.GetEnabled())
+		if err != nil {
+			return within(path, err)
 		}
-		if e := u.GetEnabled(); e != nil && !e.GetValue() {
-			return errorf(path+".enabled", "false is not supported: WebSocket upgrades are always tunnelled")
-		}
+		out.Upgrades = append(out.Upgrades, up)
 	}
 	return nil
+}
+
+// decodeUpgrade decodes one upgrade_configs entry's type and enabled
+// (default true), of the connection manager or a route.
+func decodeUpgrade(typ string, enabled *wrapperspb.BoolValue) (spec.Upgrade, error) {
+	switch {
+	case typ == "":
+		return spec.Upgrade{}, errorf("upgrade_type", "must not be empty")
+	case strings.EqualFold(typ, "CONNECT"):
+		return spec.Upgrade{}, errorf("upgrade_type", "%q is not supported: CONNECT is not relayed", typ)
+	}
+	return spec.Upgrade{Type: typ, Enabled: enabled == nil || enabled.GetValue()}, nil
 }

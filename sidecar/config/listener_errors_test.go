@@ -119,13 +119,9 @@ func TestDecodeListenerErrors(t *testing.T) {
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      request_headers_timeout: -1s\n",
 		want: `listener "web": ` + hcm + `request_headers_timeout: value must be greater than or equal to 0s`,
 	}, {
-		name: "upgrade other than websocket",
+		name: "CONNECT upgrade",
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      upgrade_configs: [{upgrade_type: websocket}, {upgrade_type: CONNECT}]\n",
-		want: `listener "web": ` + hcm + `upgrade_configs[1].upgrade_type: "CONNECT" is not supported: only websocket`,
-	}, {
-		name: "websocket disabled",
-		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      upgrade_configs: [{upgrade_type: websocket, enabled: false}]\n",
-		want: `listener "web": ` + hcm + `upgrade_configs[0].enabled: false is not supported: WebSocket upgrades are always tunnelled`,
+		want: `listener "web": ` + hcm + `upgrade_configs[1].upgrade_type: "CONNECT" is not supported: CONNECT is not relayed`,
 	}, {
 		name: "upgrade filters",
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      upgrade_configs: [{upgrade_type: websocket, filters: [{name: x}]}]\n",

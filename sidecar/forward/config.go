@@ -78,6 +78,9 @@ type Config struct {
 	// (spec.UpstreamAuto), for which it may return an HTTP/1 exchange.
 	// Nil: every cluster gets Upstream's.
 	Mux func(cl *cluster.Cluster, ep *cluster.Endpoint, deadline time.Time) (Exchange, bool, error)
+	// Upgrades are the listener's upgrade_configs; a request asking for
+	// an upgrade neither they nor its route enable is answered 403.
+	Upgrades []spec.Upgrade
 }
 
 // Errors a codec returns, wrapped or not, where the forwarder decides on

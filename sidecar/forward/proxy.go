@@ -5,6 +5,7 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/route"
+	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/stream"
 )
 
@@ -56,6 +57,10 @@ func (f *forwarder) dispatch() bool {
 	f.rt = rt
 	if rt != nil {
 		f.info.Route = rt.Name
+	}
+	if fr := f.st.Framing(); fr.Upgrade && !spec.UpgradeAllowed(fr.UpgradeType, cfg.Upgrades, routeUpgrades(rt)) {
+		// Envoy refuses the upgrade before any filter runs (upgrade_failed).
+		return f.local(403, "")
 	}
 	done, keep := f.filterRequest(rt)
 	f.captureRequest()
@@ -244,4 +249,12 @@ func (f *forwarder) retry(rt *route.Route, cl *cluster.Cluster, fail *attemptErr
 		return f.bodyRetryable() && b.spend(cl)
 	}
 	return false
+}
+
+// routeUpgrades is rt's upgrade_configs; rt may be nil.
+func routeUpgrades(rt *route.Route) []spec.Upgrade {
+	if rt == nil {
+		return nil
+	}
+	return rt.Upgrades
 }

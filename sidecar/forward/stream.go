@@ -72,9 +72,12 @@ type Framing struct {
 	// it can be sent again after a reused connection turned out closed.
 	Replayable bool
 	Upgrade    bool // the client asks for a protocol upgrade
-	Expect100  bool // the client waits for 100 Continue before its body
-	Head       bool // a HEAD request: the response has no body
-	Close      bool // the connection closes after this request
+	// UpgradeType is the protocol the client asks to upgrade to (its
+	// Upgrade field), when Upgrade is set.
+	UpgradeType []byte
+	Expect100   bool // the client waits for 100 Continue before its body
+	Head        bool // a HEAD request: the response has no body
+	Close       bool // the connection closes after this request
 	// HTTP2: the request came over HTTP/2, so a cluster that uses the
 	// downstream's protocol speaks HTTP/2 upstream.
 	HTTP2 bool

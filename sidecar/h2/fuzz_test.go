@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,6 +57,18 @@ func seedFrames() []byte {
 	return buf.Bytes()
 }
 
+// fuzzWait bounds how long one fuzz input waits for its connection to
+// end. Most mutated inputs end in a framing error after which x/net's
+// server stops reading, sends GOAWAY and closes the connection only after
+// its goAwayTimeout, one second (golang.org/issue/18701), on a timer
+// nothing else cuts short: the fuzz workers "stalled" at about one input
+// per second. An input's connection that outlives fuzzWait finishes on
+// its own, at most fuzzConns at once, and is waited for at the end.
+const (
+	fuzzWait  = 20 * time.Millisecond
+	fuzzConns = 256
+)
+
 // FuzzServeFrames feeds arbitrary frames after the client preface to the
 // HTTP/2 server, whose routes answer directly or find no route: it must
 // not crash, whatever the frames (run: go test -fuzz FuzzServeFrames
@@ -70,8 +83,23 @@ func FuzzServeFrames(f *testing.F) {
 	}
 	cfg := &Config{Config: forward.Config{Listener: "fuzz", Routes: table, StreamIdle: time.Second, Stats: &forward.Stats{}}}
 	srv := NewServer(cfg, slog.New(slog.DiscardHandler))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, fuzzConns)
+	f.Cleanup(wg.Wait)
 	f.Fuzz(func(t *testing.T, frames []byte) {
 		c := &frameConn{r: io.MultiReader(bytes.NewReader([]byte(preface)), bytes.NewReader(frames))}
-		srv.ServeConn(context.Background(), c)
+		slots <- struct{}{}
+		done := make(chan struct{})
+		wg.Go(func() {
+			defer func() { <-slots }()
+			defer close(done)
+			srv.ServeConn(context.Background(), c)
+		})
+		tm := time.NewTimer(fuzzWait)
+		defer tm.Stop()
+		select {
+		case <-done:
+		case <-tm.C:
+		}
 	})
 }

@@ -30,7 +30,7 @@ func (s *session) Conn() *stream.Conn { return s.sconn }
 func (s *session) Framing() forward.Framing {
 	h := &s.head
 	return forward.Framing{HasBody: !s.bodyless(), Replayable: s.replayable(), Upgrade: h.upgrade != nil,
-		Expect100: h.expect, Head: h.isHead, Close: h.close}
+		UpgradeType: h.upgrade, Expect100: h.expect, Head: h.isHead, Close: h.close}
 }
 
 // State implements [forward.Stream].

@@ -122,7 +122,13 @@ func (s *session) writeResponseHead(r *respHead, closing bool) {
 		w.write(f)
 		w.writeString("\r\n")
 	}
-	if closing || s.ctx.Err() != nil { // a draining listener closes after this response
+	if r.status == 101 && r.upgrade != nil {
+		// The switch's own hop-by-hop fields (RFC 9110 15.2.2): a
+		// WebSocket client checks them (RFC 6455 4.1).
+		w.writeString("Connection: Upgrade\r\nUpgrade: ")
+		w.write(r.upgrade)
+		w.writeString("\r\n")
+	} else if closing || s.ctx.Err() != nil { // a draining listener closes after this response
 		w.writeString("Connection: close\r\n")
 	}
 	w.writeString("\r\n")

@@ -17,6 +17,8 @@ type respHead struct {
 	chunked bool
 	close   bool     // the upstream will close the connection after this response
 	fields  [][]byte // header lines to forward, without CRLF
+	// upgrade is the Upgrade field's value, which a 101 passes on.
+	upgrade []byte
 	size    int
 }
 
@@ -119,6 +121,9 @@ func (r *respHead) parseField(line []byte) error {
 		r.noteConnection(value)
 		return nil
 	case isHopByHop(name):
+		if len(name) == len("upgrade") && equalFold(name, "upgrade") {
+			r.upgrade = value
+		}
 		return nil
 	}
 	r.fields = append(r.fields, line)

@@ -44,6 +44,8 @@ type Route struct {
 	// Headers are the header mutations of the route, its virtual host
 	// and its route configuration; nil: none.
 	Headers *Mutations
+	// Upgrades are the route's upgrade_configs (see spec.UpgradeAllowed).
+	Upgrades []spec.Upgrade
 	// PathRegex rewrites the path (regex_rewrite) when set.
 	PathRegex *PathRewrite
 	// HostHeader names the request header (lower case) whose value, when
@@ -163,6 +165,7 @@ func compileRoute(cr *spec.Route, clusters Clusters) (*Route, error) {
 	}
 	r.Retry = compileRetry(a.Retry)
 	r.GRPCTimeout = compileGRPCTimeout(a.GRPCTimeout)
+	r.Upgrades = a.Upgrades
 	r.HashPolicy = compileHashPolicy(a.HashPolicy)
 	if a.PrefixRewrite != "" {
 		r.Rewrite = &a.PrefixRewrite

@@ -96,6 +96,61 @@ type HTTPManager struct {
 	SuppressEnvoyHeaders bool
 	// AccessLogs are written for every request, in order.
 	AccessLogs []AccessLog
+	// Upgrades are upgrade_configs: the upgrade types (websocket, ...)
+	// the listener tunnels, unless a route says otherwise.
+	Upgrades []Upgrade
+}
+
+// Upgrade is one upgrade_configs entry of the HTTP connection manager or
+// a route: whether requests asking to upgrade to Type (compared without
+// case) are let through.
+type Upgrade struct {
+	Type    string
+	Enabled bool
+}
+
+// UpgradeAllowed reports whether a request asking to upgrade to typ is
+// let through under the listener's upgrades hcm and its route's route,
+// as Envoy decides (arch_overview/http/upgrades): a route entry for typ
+// decides; else the listener's entry; else it is refused.
+func UpgradeAllowed(typ []byte, hcm, route []Upgrade) bool {
+	if u := findUpgrade(typ, route); u != nil {
+		return u.Enabled
+	}
+	if u := findUpgrade(typ, hcm); u != nil {
+		return u.Enabled
+	}
+	return false
+}
+
+// equalFoldASCII compares s and b without ASCII case, without converting
+// b (the request's field) to a string.
+func equalFoldASCII(s string, b []byte) bool {
+	if len(s) != len(b) {
+		return false
+	}
+	for i := range len(s) {
+		x, y := s[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func findUpgrade(typ []byte, us []Upgrade) *Upgrade {
+	for i := range us {
+		if equalFoldASCII(us[i].Type, typ) {
+			return &us[i]
+		}
+	}
+	return nil
 }
 
 // Codec is the HTTP connection manager's codec_type.
@@ -246,6 +301,9 @@ type RouteAction struct {
 	// timeout (max_stream_duration.grpc_timeout_header_max); nil: the
 	// header is ignored.
 	GRPCTimeout *GRPCTimeout
+	// Upgrades are the route's upgrade_configs, which override the
+	// listener's for their types.
+	Upgrades []Upgrade
 }
 
 // GRPCTimeout is how a route takes a gRPC request's timeout from its
