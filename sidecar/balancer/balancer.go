@@ -64,6 +64,7 @@ func BuildLevels(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluste
 	if b == nil {
 		panic("balancer: unregistered policy " + policy)
 	}
+	endpoints = inService(endpoints)
 	if len(endpoints) == 0 {
 		return none{}
 	}
@@ -75,6 +76,18 @@ func BuildLevels(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluste
 		factor = DefaultOverprovisioning
 	}
 	return buildTiered(b, cfg, factor, endpoints)
+}
+
+// inService returns the endpoints no operator drained or disabled, as
+// HAProxy's drain and maint: such an endpoint is out of the cluster's
+// host set, so it takes no traffic even in panic mode and does not count
+// in its level's health. It returns endpoints itself when none is held.
+func inService(endpoints []*cluster.Endpoint) []*cluster.Endpoint {
+	held := func(e *cluster.Endpoint) bool { return e.State.Admin.Load() != uint32(cluster.AdminReady) }
+	if !slices.ContainsFunc(endpoints, held) {
+		return endpoints
+	}
+	return slices.DeleteFunc(slices.Clone(endpoints), held)
 }
 
 // simple reports whether the policy alone balances endpoints: one

@@ -57,6 +57,7 @@ func Explain(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluster.En
 	_, hashing := Get(Policy(cfg)).(hasher)
 	p := Plan{Policy: Policy(cfg), Hashing: hashing, Overprovisioning: factor, PanicThreshold: cfg.PanicThreshold,
 		LocalityWeighted: cfg.LocalityWeighted}
+	endpoints = inService(endpoints)
 	if len(endpoints) == 0 {
 		return p
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // hosts builds endpoints from a compact description: one string per
-// priority, one letter per endpoint: h healthy, d degraded, u unhealthy.
+// priority, one letter per endpoint: h healthy, d degraded, u unhealthy;
+// x healthy but disabled and r healthy but drained by an operator.
 func hosts(levels ...string) []*cluster.Endpoint {
 	var out []*cluster.Endpoint
 	for p, l := range levels {
@@ -22,6 +23,10 @@ func hosts(levels ...string) []*cluster.Endpoint {
 				e.Health = spec.Degraded
 			case 'u':
 				e.Health = spec.Unhealthy
+			case 'x':
+				e.State.Admin.Store(uint32(cluster.AdminDisabled))
+			case 'r':
+				e.State.Admin.Store(uint32(cluster.AdminDrain))
 			}
 			out = append(out, e)
 		}
@@ -92,6 +97,10 @@ func TestPrioritySpillOver(t *testing.T) {
 		{"degraded fill in", []string{"hddd"}, 50, 0, map[string]int{"p0-0": 350, "p0-1": 217, "p0-2": 217, "p0-3": 216}},
 		{"panic: all endpoints", []string{"huu"}, 50, 0, map[string]int{"p0-0": 334, "p0-1": 333, "p0-2": 333}},
 		{"below threshold, disabled", []string{"huu"}, 0, 0, map[string]int{"p0-0": 1000}},
+		{"panic never picks an operator-disabled endpoint", []string{"xuu"}, 50, 0, map[string]int{"p0-1": 500, "p0-2": 500}},
+		{"panic never picks a drained endpoint", []string{"ruu"}, 50, 0, map[string]int{"p0-1": 500, "p0-2": 500}},
+		{"operator-disabled level: backup takes all", []string{"x", "h"}, 50, 0, map[string]int{"p1-1": 1000}},
+		{"a drained endpoint does not count in health", []string{"hhhr", "h"}, 50, 100, map[string]int{"p0-0": 334, "p0-1": 333, "p0-2": 333}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +110,17 @@ func TestPrioritySpillOver(t *testing.T) {
 				t.Errorf("picks (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestAllHeldPicksNothing checks that a cluster whose every endpoint an
+// operator disabled or drained picks none, panic threshold or not.
+func TestAllHeldPicksNothing(t *testing.T) {
+	for _, threshold := range []float64{0, 50} {
+		p := BuildLevels(&spec.Cluster{PanicThreshold: threshold}, 0, hosts("xr", "x"))
+		if e := p.Pick(0); e != nil {
+			t.Errorf("threshold %v: picked %s, want none", threshold, e.Addr)
+		}
 	}
 }
 
