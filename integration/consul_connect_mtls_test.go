@@ -18,14 +18,15 @@ import (
 )
 
 // connectPair is two services with meshlb sidecars under Consul Connect:
-// "client" calls "api" through its upstream; api's sidecar terminates
+// "web" calls "api" (HTTP) through its upstream; api's sidecar terminates
 // mTLS on its public port.
 type connectPair struct {
 	consul             *consulAgent
 	api                *backend
 	xds                string
 	public, upstream   int
-	apiAdmin, cliAdmin int
+	apiAdmin, webAdmin int
+	apiSidecar         *process
 }
 
 // registerProxied registers service name on backend port and its
@@ -44,21 +45,24 @@ func (a *consulAgent) registerProxied(name string, port, public int, ups ...api.
 func startConnectPair(t *testing.T, a *consulAgent, controlArgs ...string) *connectPair {
 	t.Helper()
 	p := &connectPair{consul: a, api: startBackend(t, "api"), xds: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		public: freePort(t), upstream: freePort(t), apiAdmin: freePort(t), cliAdmin: freePort(t)}
+		public: freePort(t), upstream: freePort(t), apiAdmin: freePort(t), webAdmin: freePort(t)}
 	a.setProtocol("api", "http")
 	a.registerProxied("api", p.api.port, p.public)
-	a.registerProxied("client", freePort(t), freePort(t), api.Upstream{DestinationName: "api", LocalBindPort: p.upstream})
+	a.registerProxied("web", freePort(t), freePort(t), api.Upstream{DestinationName: "api", LocalBindPort: p.upstream})
 	args := append([]string{"control", "--consul", "--xds-addr", p.xds}, a.meshFlags()...)
 	start(t, "control", append(args, controlArgs...)...)
 	for _, s := range []struct {
 		name  string
 		admin int
-	}{{"api", p.apiAdmin}, {"client", p.cliAdmin}} {
-		start(t, s.name+" sidecar", append([]string{"sidecar", "--xds", p.xds, "-sidecar-for", s.name,
+	}{{"api", p.apiAdmin}, {"web", p.webAdmin}} {
+		proc := start(t, s.name+" sidecar", append([]string{"sidecar", "--xds", p.xds, "-sidecar-for", s.name,
 			"--admin", fmt.Sprintf("127.0.0.1:%d", s.admin)}, a.meshFlags()...)...)
+		if s.name == "api" {
+			p.apiSidecar = proc
+		}
 	}
 	waitReady(t, p.apiAdmin)
-	waitReady(t, p.cliAdmin)
+	waitReady(t, p.webAdmin)
 	return p
 }
 
@@ -102,7 +106,7 @@ func TestConsulConnectMTLS(t *testing.T) {
 	p := startConnectPair(t, a)
 	c := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
-	eventually(t, "client to reach api over mTLS", func() bool {
+	eventually(t, "web to reach api over mTLS", func() bool {
 		code, body, err := httpGet(c, p.url())
 		return err == nil && code == 200 && body == "api"
 	})
@@ -116,11 +120,11 @@ func TestConsulConnectMTLS(t *testing.T) {
 	if answered {
 		t.Error("api's public listener served a client without a certificate")
 	}
-	self := selfSigned(t, a.spiffeFor("client"))
+	self := selfSigned(t, a.spiffeFor("web"))
 	if _, answered := peerSPIFFE(t, p.publicAddr(), &self); answered {
 		t.Error("api's public listener served a self-signed certificate")
 	}
-	good := a.connectLeaf("client")
+	good := a.connectLeaf("web")
 	if _, answered := peerSPIFFE(t, p.publicAddr(), &good); !answered {
 		t.Error("api's public listener refused a Connect certificate")
 	}
@@ -137,7 +141,7 @@ func TestConsulCARotation(t *testing.T) {
 	p := startConnectPair(t, a)
 	c := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
 	defer c.CloseIdleConnections()
-	eventually(t, "client to reach api over mTLS", func() bool {
+	eventually(t, "web to reach api over mTLS", func() bool {
 		code, _, err := httpGet(c, p.url())
 		return err == nil && code == 200
 	})

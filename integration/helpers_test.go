@@ -129,11 +129,13 @@ func waitReady(t *testing.T, adminPort int) {
 	})
 }
 
-// backend is an HTTP server that names itself and counts its requests.
+// backend is an HTTP server that names itself and counts its requests;
+// it keeps the x-forwarded-client-cert header of the last one.
 type backend struct {
 	name  string
 	port  int
 	hits  atomic.Int64
+	xfcc  atomic.Pointer[string]
 	srv   *http.Server
 	ln    net.Listener
 	close sync.Once
@@ -148,6 +150,8 @@ func startBackend(t *testing.T, name string) *backend {
 	b := &backend{name: name, port: ln.Addr().(*net.TCPAddr).Port, ln: ln}
 	b.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.hits.Add(1)
+		xfcc := r.Header.Get("X-Forwarded-Client-Cert")
+		b.xfcc.Store(&xfcc)
 		io.WriteString(w, name)
 	})}
 	go b.srv.Serve(ln)

@@ -10,6 +10,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/meshlb/meshlb/discovery"
 )
@@ -48,8 +49,9 @@ func upstreamListener(name string, u discovery.Upstream, svc *discovery.Service)
 // inboundListener returns the listener on sc.InboundAddr:sc.InboundPort that
 // forwards to [LocalAppCluster]; HTTP services get an inline route table.
 // With authz set, the network (TCP) or HTTP RBAC filter that enforces
-// intentions for the service runs first.
-func inboundListener(sc *discovery.Sidecar, p discovery.Protocol, authz *inboundAuthz) (*listener.Listener, error) {
+// intentions for the service runs first. With mtls, an HTTP listener
+// tells the app who called in x-forwarded-client-cert (see [inboundXFCC]).
+func inboundListener(sc *discovery.Sidecar, p discovery.Protocol, authz *inboundAuthz, mtls bool) (*listener.Listener, error) {
 	var filters []*listener.Filter
 	var f *listener.Filter
 	var err error
@@ -59,6 +61,9 @@ func inboundListener(sc *discovery.Sidecar, p discovery.Protocol, authz *inbound
 			RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{
 				RouteConfig: inboundRoutes(sc),
 			},
+		}
+		if mtls {
+			inboundXFCC(m)
 		}
 		if authz != nil {
 			var rf *hcm.HttpFilter
@@ -86,6 +91,18 @@ func inboundListener(sc *discovery.Sidecar, p discovery.Protocol, authz *inbound
 	l := newListener(InboundListener, sc.InboundAddr, sc.InboundPort, f)
 	l.FilterChains[0].Filters = append(filters, f)
 	return l, nil
+}
+
+// inboundXFCC makes the public listener's connection manager append the
+// caller's certificate details to x-forwarded-client-cert, as Consul's
+// public listener does: APPEND_FORWARD with the subject, certificate,
+// chain, DNS and URI SANs, so the app reads the caller's SPIFFE ID from
+// "URI=". An XFCC header from the caller survives only over mTLS (it is
+// removed on plaintext), and this hop's element is always last.
+func inboundXFCC(m *hcm.HttpConnectionManager) {
+	m.ForwardClientCertDetails = hcm.HttpConnectionManager_APPEND_FORWARD
+	m.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{
+		Subject: wrapperspb.Bool(true), Cert: true, Chain: true, Dns: true, Uri: true}
 }
 
 // inboundAuthz says whose intentions an inbound listener enforces.

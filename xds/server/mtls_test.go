@@ -179,3 +179,41 @@ func TestMeshSecretsOnlyReferenced(t *testing.T) {
 		}
 	}
 }
+
+// TestInboundXFCC: an HTTP public listener with mTLS appends the
+// caller's certificate details to x-forwarded-client-cert as Consul's
+// does, so the app sees the caller's SPIFFE ID; a plaintext mesh's
+// listener, and any TCP one, has no connection manager setting it.
+func TestInboundXFCC(t *testing.T) {
+	all := spec.XFCCSubject | spec.XFCCCert | spec.XFCCChain | spec.XFCCDNS | spec.XFCCURI
+	plain, err := discovery.New(meshCatalog(t, nil).Services())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cat  *discovery.Catalog
+		want spec.XFCC
+	}{
+		{"mtls", meshCatalog(t, nil), spec.XFCC{Mode: spec.XFCCAppendForward, Details: all}},
+		{"plaintext", plain, spec.XFCC{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, err := Translate(tc.cat, "api")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := config.DecodeListener(snap.GetResources(resource.ListenerType)[InboundListener].(*listener.Listener))
+			if err != nil {
+				t.Fatalf("decoding inbound listener: %v", err)
+			}
+			h := l.FilterChains[0].HTTP
+			if h == nil {
+				t.Fatal("api's inbound listener has no HTTP connection manager")
+			}
+			if diff := cmp.Diff(tc.want, h.XFCC); diff != "" {
+				t.Errorf("XFCC (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

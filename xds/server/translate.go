@@ -183,7 +183,7 @@ func (r *resources) addInbound(svc *discovery.Service) error {
 	key := fragmentKey("inbound", svc.Name, string(svc.Protocol), sc.InboundAddr, strconv.Itoa(sc.InboundPort),
 		sc.LocalRequestTimeout.String(), strconv.FormatBool(mtls), authzKey)
 	if err := r.add(ldsType, key, deps, func() (types.Resource, error) {
-		l, err := inboundListener(sc, svc.Protocol, authz)
+		l, err := inboundListener(sc, svc.Protocol, authz, mtls)
 		if err != nil || !mtls {
 			return l, err
 		}
