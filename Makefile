@@ -20,7 +20,7 @@ FUZZTIME  ?= 20s
 BENCH_DIR := $(abspath ../shared/bench)
 BENCHCMP_TOOLS := haproxy nginx caddy wrk taskset python3
 
-.PHONY: all build demo test race bench lint fuzz benchcmp clean consul scale
+.PHONY: all build demo test race bench lint fuzz benchcmp benchmtls clean consul scale
 
 all: build
 
@@ -93,6 +93,10 @@ fuzz:
 # meshlb beside HAProxy, nginx and Caddy on loopback (shared/bench/run.py).
 # Needs: apt-get install haproxy nginx libnginx-mod-stream caddy wrk.
 # Extra run.py flags: make benchcmp BENCHFLAGS='--secs 15 --mode http'
+# meshlb's mTLS hop beside plaintext and HAProxy: make benchmtls BENCHFLAGS='--secs 10'
+benchmtls: build
+	python3 tools/bench/mtls.py --meshlb $(MESHLB) $(BENCHFLAGS)
+
 benchcmp: build
 	@missing=""; for t in $(BENCHCMP_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
