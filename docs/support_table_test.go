@@ -154,6 +154,7 @@ var runtimeTests = map[string][]string{
 	"RouteMatch / headers[]":                           {"TestMatch"},
 	"RouteMatch / query_parameters[]":                  {"TestMatch"},
 
+	"RouteAction / upgrade_configs[]":           {"TestWebSocketEcho"},
 	"RouteAction / cluster":                     {"TestRoundRobinAndRouting"},
 	"RouteAction / weighted_clusters":           {"TestWeightedPick"},
 	"RouteAction / timeout":                     {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},

@@ -127,8 +127,8 @@ func tcpProxyFilter(stat, cluster string) (*listener.Filter, error) {
 	})
 }
 
-// hcmFilter completes m with codec AUTO and the router filter after any
-// HTTP filters it has, and returns it as an
+// hcmFilter completes m with codec AUTO, WebSocket upgrades allowed and
+// the router filter after any HTTP filters it has, and returns it as an
 // envoy.filters.network.http_connection_manager filter.
 func hcmFilter(m *hcm.HttpConnectionManager) (*listener.Filter, error) {
 	r, err := marshalAny(&router.Router{})
@@ -136,6 +136,9 @@ func hcmFilter(m *hcm.HttpConnectionManager) (*listener.Filter, error) {
 		return nil, err
 	}
 	m.CodecType = hcm.HttpConnectionManager_AUTO
+	// WebSocket upgrades pass, as on Consul's listeners: an HCM without
+	// upgrade_configs refuses every upgrade with 403, as Envoy's does.
+	m.UpgradeConfigs = []*hcm.HttpConnectionManager_UpgradeConfig{{UpgradeType: "websocket"}}
 	m.HttpFilters = append(m.HttpFilters, &hcm.HttpFilter{
 		Name:       wellknown.Router,
 		ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: r},
