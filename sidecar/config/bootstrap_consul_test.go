@@ -55,8 +55,8 @@ func TestLoadConsulBootstrap(t *testing.T) {
 			if diff := cmp.Diff(tc.logs, b.AdminAccessLogs); diff != "" {
 				t.Errorf("admin access logs (-want +got):\n%s", diff)
 			}
-			if len(b.Stats.Tags) != tc.tags || b.Stats.NoDefaultTags {
-				t.Errorf("stats tags %d (no default tags %v), want %d with the defaults", len(b.Stats.Tags), b.Stats.NoDefaultTags, tc.tags)
+			if len(b.Stats.Tags) != tc.tags {
+				t.Errorf("stats tags %d, want %d", len(b.Stats.Tags), tc.tags)
 			}
 			if diff := cmp.Diff(tc.runtime, b.Runtime); diff != "" {
 				t.Errorf("runtime (-want +got):\n%s", diff)

@@ -57,6 +57,7 @@ func TestParseBootstrapErrors(t *testing.T) {
 		{"admin access log format", lines("admin:", "  access_log:",
 			"  - name: file", "    typed_config: {\"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: /dev/null, json_format: {a: b}}"),
 			"f.yaml:4: admin.access_log[0].typed_config.json_format: not supported"},
+		{"default tags off", lines("stats_config:", "  use_all_default_tags: false"), "f.yaml:2: stats_config.use_all_default_tags: false is not supported: Envoy's default tags are always extracted"},
 		{"stats matcher", lines("stats_config:", "  stats_matcher: {reject_all: true}"), "f.yaml:2: stats_config.stats_matcher: not supported"},
 		{"stats tag regex", lines("stats_config:", "  stats_tags: [{tag_name: a, regex: \"(\"}]"),
 			"f.yaml:2: stats_config.stats_tags[0].regex: error parsing regexp: missing closing ): `(`"},

@@ -64,14 +64,15 @@ func decodeFileLog(l *accesslogv3.AccessLog) (string, error) {
 }
 
 // decodeStatsConfig decodes stats_config's tag specifiers. Regexes must
-// compile (Go's RE2 syntax is Envoy's).
+// compile (Go's RE2 syntax is Envoy's); use_all_default_tags may only be
+// true, since the default tags cannot be turned off.
 func decodeStatsConfig(sc *metricsv3.StatsConfig) (spec.StatsConfig, error) {
 	if err := statsConfigFields.check(sc); err != nil {
 		return spec.StatsConfig{}, err
 	}
 	out := spec.StatsConfig{}
 	if u := sc.GetUseAllDefaultTags(); u != nil && !u.GetValue() {
-		out.NoDefaultTags = true
+		return spec.StatsConfig{}, errorf("use_all_default_tags", "false is not supported: Envoy's default tags are always extracted")
 	}
 	for i, t := range sc.GetStatsTags() {
 		if err := tagFields.check(t); err != nil {

@@ -15,9 +15,6 @@ type StatsTag struct {
 type StatsConfig struct {
 	// Tags are the tag specifiers, in order.
 	Tags []StatsTag
-	// NoDefaultTags is use_all_default_tags: false (Envoy's default tags
-	// are on unless it is set false).
-	NoDefaultTags bool
 }
 
 // Header is a name and a value, as gRPC initial_metadata.
