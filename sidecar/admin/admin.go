@@ -85,12 +85,8 @@ func (a *admin) index(w http.ResponseWriter, _ *http.Request) {
 // once initialized, 503 PRE_INITIALIZING before, and 503 DRAINING once the
 // sidecar is shutting down, so load balancers stop sending to it first.
 func (a *admin) ready(w http.ResponseWriter, _ *http.Request) {
-	switch {
-	case a.sc.Draining() || a.hcFailed.Load():
-		http.Error(w, "DRAINING", http.StatusServiceUnavailable)
-		return
-	case a.sc.Snapshot() == nil:
-		http.Error(w, "PRE_INITIALIZING", http.StatusServiceUnavailable)
+	if st := a.state(); st != "LIVE" {
+		http.Error(w, st, http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "LIVE")
