@@ -71,9 +71,15 @@ func histText(s *stat) string {
 			b.WriteByte(' ')
 		}
 		fmt.Fprintf(&b, "P%s(nan,%s)", strconv.FormatFloat(q, 'f', -1, 64),
-			strconv.FormatFloat(s.hist.Quantile(max(q, 0.001)/100), 'g', 4, 64))
+			strconv.FormatFloat(percentile(s, q), 'g', 4, 64))
 	}
 	return b.String()
+}
+
+// percentile is the p-th percentile (0 to 100) of a histogram stat; P0
+// is taken as P0.001, as Quantile wants q > 0.
+func percentile(s *stat, p float64) float64 {
+	return s.hist.Quantile(max(p, 0.001) / 100)
 }
 
 type jsonStat struct {
@@ -109,7 +115,7 @@ func writeStatsJSON(w http.ResponseWriter, out []stat, names []string) {
 		for _, p := range quantiles {
 			var v *float64
 			if s.hist.Count > 0 {
-				x := s.hist.Quantile(max(p, 0.001) / 100)
+				x := percentile(&s, p)
 				v = &x
 			}
 			q.Values = append(q.Values, jsonValue{v})
