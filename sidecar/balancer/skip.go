@@ -98,9 +98,11 @@ func (l *leveled) PickSkipping(hash, skip uint64) *cluster.Endpoint {
 		return l.Pick(hash)
 	}
 	spread(loads{healthy: hl[:n], degraded: dl[:n]}, health[:n], degraded[:n], min(100, sum))
-	r := rand.Uint64N(100)
+	var r uint64
 	if l.hashing && hash != 0 {
 		r = hash % 100
+	} else {
+		r = rand.Uint64N(100)
 	}
 	var p cluster.Picker
 	for i, cum := 0, uint64(0); i < 2*n && p == nil; i++ {
