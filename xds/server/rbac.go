@@ -13,6 +13,7 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	netrbac "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/rbac/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 
 	"github.com/meshlb/meshlb/discovery"
 )
@@ -20,12 +21,6 @@ import (
 // rbacStatPrefix is the stat prefix of the generated RBAC filters, as
 // Consul's ("connect_authz").
 const rbacStatPrefix = "connect_authz"
-
-// Filter names of the RBAC filters, as Envoy's well-known names.
-const (
-	networkRBACName = "envoy.filters.network.rbac"
-	httpRBACName    = "envoy.filters.http.rbac"
-)
 
 // sourceRule is one intention for a destination, ready for RBAC: who it
 // covers (its source, minus the sources of intentions that take
@@ -261,7 +256,7 @@ func policyName(i int) string { return fmt.Sprintf("consul-intentions-%d", i) }
 // networkRBACFilter returns dest's network RBAC filter, to run before
 // tcp_proxy.
 func networkRBACFilter(mesh *discovery.Mesh, dest string) (*listener.Filter, error) {
-	return typedFilter(networkRBACName, &netrbac.RBAC{StatPrefix: rbacStatPrefix, Rules: l4RBAC(mesh, dest)})
+	return typedFilter(wellknown.RoleBasedAccessControl, &netrbac.RBAC{StatPrefix: rbacStatPrefix, Rules: l4RBAC(mesh, dest)})
 }
 
 // httpRBACFilter returns dest's HTTP RBAC filter, to run before the
@@ -275,5 +270,5 @@ func httpRBACFilter(mesh *discovery.Mesh, dest string) (*hcm.HttpFilter, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &hcm.HttpFilter{Name: httpRBACName, ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: a}}, nil
+	return &hcm.HttpFilter{Name: wellknown.HTTPRoleBasedAccessControl, ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: a}}, nil
 }

@@ -9,6 +9,7 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	netrbac "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/rbac/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/testing/protocmp"
 
@@ -67,7 +68,7 @@ func inboundRBAC(t *testing.T, cat *discovery.Catalog, node string) *rbacv3.RBAC
 	}
 	l := snap.GetResources(resource.ListenerType)[InboundListener].(*listener.Listener)
 	fs := l.FilterChains[0].Filters
-	if fs[0].Name == networkRBACName {
+	if fs[0].Name == wellknown.RoleBasedAccessControl {
 		var r netrbac.RBAC
 		if err := fs[0].GetTypedConfig().UnmarshalTo(&r); err != nil {
 			t.Fatal(err)
@@ -84,7 +85,7 @@ func inboundRBAC(t *testing.T, cat *discovery.Catalog, node string) *rbacv3.RBAC
 	if err := fs[0].GetTypedConfig().UnmarshalTo(&m); err != nil {
 		t.Fatal(err)
 	}
-	if m.HttpFilters[0].Name != httpRBACName {
+	if m.HttpFilters[0].Name != wellknown.HTTPRoleBasedAccessControl {
 		return nil
 	}
 	var r httprbac.RBAC
@@ -184,7 +185,7 @@ func TestServerRBACDefault(t *testing.T) {
 				t.Fatal(err)
 			}
 			l := snap.GetResources(resource.ListenerType)[InboundListener].(*listener.Listener)
-			if got := l.FilterChains[0].Filters[0].Name == networkRBACName; got != tc.wantRBAC {
+			if got := l.FilterChains[0].Filters[0].Name == wellknown.RoleBasedAccessControl; got != tc.wantRBAC {
 				t.Errorf("network RBAC filter first: %v, want %v", got, tc.wantRBAC)
 			}
 		})
