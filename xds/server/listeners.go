@@ -52,45 +52,53 @@ func upstreamListener(name string, u discovery.Upstream, svc *discovery.Service)
 // intentions for the service runs first. With mtls, an HTTP listener
 // tells the app who called in x-forwarded-client-cert (see [inboundXFCC]).
 func inboundListener(sc *discovery.Sidecar, p discovery.Protocol, authz *inboundAuthz, mtls bool) (*listener.Listener, error) {
-	var filters []*listener.Filter
-	var f *listener.Filter
-	var err error
-	if p == discovery.ProtocolHTTP {
-		m := &hcm.HttpConnectionManager{
-			StatPrefix: InboundListener,
-			RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{
-				RouteConfig: inboundRoutes(sc),
-			},
-		}
-		if mtls {
-			inboundXFCC(m)
-		}
-		if authz != nil {
-			var rf *hcm.HttpFilter
-			if rf, err = httpRBACFilter(authz.mesh, authz.dest); err == nil {
-				m.HttpFilters = []*hcm.HttpFilter{rf}
-			}
-		}
-		if err == nil {
-			f, err = hcmFilter(m)
-		}
-	} else {
-		if authz != nil {
-			var rf *listener.Filter
-			if rf, err = networkRBACFilter(authz.mesh, authz.dest); err == nil {
-				filters = append(filters, rf)
-			}
-		}
-		if err == nil {
-			f, err = tcpProxyFilter(InboundListener, LocalAppCluster)
-		}
-	}
+	fs, err := inboundFilters(sc, p, authz, mtls)
 	if err != nil {
 		return nil, fmt.Errorf("translating listener %q: %w", InboundListener, err)
 	}
-	l := newListener(InboundListener, sc.InboundAddr, sc.InboundPort, f)
-	l.FilterChains[0].Filters = append(filters, f)
-	return l, nil
+	return newListener(InboundListener, sc.InboundAddr, sc.InboundPort, fs...), nil
+}
+
+// inboundFilters returns the network filters of [inboundListener]: the
+// network RBAC filter (with authz) and tcp_proxy, or the HTTP connection
+// manager.
+func inboundFilters(sc *discovery.Sidecar, p discovery.Protocol, authz *inboundAuthz, mtls bool) ([]*listener.Filter, error) {
+	if p != discovery.ProtocolHTTP {
+		var fs []*listener.Filter
+		if authz != nil {
+			rf, err := networkRBACFilter(authz.mesh, authz.dest)
+			if err != nil {
+				return nil, err
+			}
+			fs = append(fs, rf)
+		}
+		f, err := tcpProxyFilter(InboundListener, LocalAppCluster)
+		if err != nil {
+			return nil, err
+		}
+		return append(fs, f), nil
+	}
+	m := &hcm.HttpConnectionManager{
+		StatPrefix: InboundListener,
+		RouteSpecifier: &hcm.HttpConnectionManager_RouteConfig{
+			RouteConfig: inboundRoutes(sc),
+		},
+	}
+	if mtls {
+		inboundXFCC(m)
+	}
+	if authz != nil {
+		rf, err := httpRBACFilter(authz.mesh, authz.dest)
+		if err != nil {
+			return nil, err
+		}
+		m.HttpFilters = []*hcm.HttpFilter{rf}
+	}
+	f, err := hcmFilter(m)
+	if err != nil {
+		return nil, err
+	}
+	return []*listener.Filter{f}, nil
 }
 
 // inboundXFCC makes the public listener's connection manager append the
@@ -111,11 +119,13 @@ type inboundAuthz struct {
 	dest string // the service's name
 }
 
-func newListener(name, addr string, port int, f *listener.Filter) *listener.Listener {
+// newListener returns the listener on addr:port with one filter chain of
+// filters fs.
+func newListener(name, addr string, port int, fs ...*listener.Filter) *listener.Listener {
 	return &listener.Listener{
 		Name:         name,
 		Address:      socketAddress(addr, port),
-		FilterChains: []*listener.FilterChain{{Filters: []*listener.Filter{f}}},
+		FilterChains: []*listener.FilterChain{{Filters: fs}},
 	}
 }
 
