@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"github.com/meshlb/meshlb/internal/ascii"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/spec"
 	"github.com/meshlb/meshlb/sidecar/stream"
@@ -37,8 +36,8 @@ func (f *forwarder) clientCert() {
 	}
 	buf := f.ss.xfcc[:0]
 	if x.Mode == spec.XFCCAppendForward {
-		if i := findXFCC(r.Headers); i >= 0 {
-			buf = append(append(buf, r.Headers[i].Value...), ',')
+		if v, ok := r.Header("x-forwarded-client-cert"); ok {
+			buf = append(append(buf, v...), ',')
 		}
 	}
 	buf = appendElement(buf, t, x.Details)
@@ -95,28 +94,8 @@ func appendElement(dst []byte, t *stream.TLS, details spec.XFCCDetails) []byte {
 	return dst
 }
 
-// findXFCC returns the index of the first x-forwarded-client-cert
-// header in hs, or -1.
-func findXFCC(hs []route.Header) int {
-	for i := range hs {
-		if ascii.EqualFoldLower(hs[i].Name, "x-forwarded-client-cert") {
-			return i
-		}
-	}
-	return -1
-}
-
 // removeXFCC removes every x-forwarded-client-cert header from hs, in
 // place.
 func removeXFCC(hs []route.Header) []route.Header {
-	if findXFCC(hs) < 0 {
-		return hs
-	}
-	out := hs[:0]
-	for _, h := range hs {
-		if !ascii.EqualFoldLower(h.Name, "x-forwarded-client-cert") {
-			out = append(out, h)
-		}
-	}
-	return out
+	return route.RemoveHeader(hs, "x-forwarded-client-cert")
 }
