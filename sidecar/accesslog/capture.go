@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"github.com/meshlb/meshlb/internal/ascii"
 	"github.com/meshlb/meshlb/sidecar/format"
 	"github.com/meshlb/meshlb/sidecar/route"
 	"github.com/meshlb/meshlb/sidecar/stream"
@@ -111,17 +110,9 @@ func (c *Capture) request(names []string, path bool, r *route.Request) {
 // fields captures the values of names in hs into h.
 func (c *Capture) fields(h *captured, names []string, hs []route.Header) {
 	h.c, h.names, h.vals = c, names, h.vals[:0]
+	l := route.HeaderList(hs)
 	for _, n := range names {
-		v, ok := lookup(hs, n)
+		v, ok := l.Header(n)
 		h.vals = append(h.vals, c.keep(v, ok))
 	}
-}
-
-func lookup(hs []route.Header, name string) ([]byte, bool) {
-	for i := range hs {
-		if ascii.EqualFoldLower(hs[i].Name, name) {
-			return hs[i].Value, true
-		}
-	}
-	return nil, false
 }
