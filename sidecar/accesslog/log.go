@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -81,7 +82,7 @@ func (s *Set) compile(l *spec.AccessLog, sinks *Sinks) (logger, error) {
 		if fw.json, err = s.compileJSON(l.JSON, !l.OmitEmpty); err != nil {
 			return out, fmt.Errorf("json_format: %w", err)
 		}
-	} else if fw.text, err = s.parse(cmpOr(l.Format, format.Default), !l.OmitEmpty); err != nil {
+	} else if fw.text, err = s.parse(cmp.Or(l.Format, format.Default), !l.OmitEmpty); err != nil {
 		return out, err
 	}
 	if fw.sink, err = sinks.Open(l.Path); err != nil {
@@ -89,13 +90,6 @@ func (s *Set) compile(l *spec.AccessLog, sinks *Sinks) (logger, error) {
 	}
 	out.out = fw
 	return out, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // parse compiles a format string and notes the headers it reads.
