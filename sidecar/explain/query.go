@@ -132,32 +132,3 @@ func (q *Query) sni() string {
 	}
 	return strings.ToLower(h)
 }
-
-// Values renders q as the parameters of GET /explain.
-func (q *Query) Values() url.Values {
-	v := url.Values{}
-	target := q.URL.String()
-	if q.Method != "" {
-		target = q.Method + " " + target
-	}
-	v.Set("request", target)
-	for _, h := range q.Headers {
-		v.Add("header", h)
-	}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	if q.From != DefaultFrom {
-		set("from", q.From.String())
-	}
-	if q.To.IsValid() {
-		set("to", q.To.String())
-	}
-	set("listener", q.Listener)
-	set("sni", q.SNI)
-	set("alpn", strings.Join(q.ALPN, ","))
-	set("principal", q.Principal)
-	return v
-}
