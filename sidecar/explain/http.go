@@ -69,9 +69,9 @@ func (r *Report) routeAction(snap *sidecar.Snapshot, step *HTTPStep, rt *route.R
 		step.Action = "weighted_clusters"
 		step.Split = split(rt.Targets, weights)
 	}
-	key, policies := rt.HashTrace(req, []byte(q.From.Addr().Unmap().String()))
+	h := hashOf(rt.HashTrace(req, []byte(q.From.Addr().Unmap().String())))
 	for _, t := range rt.Targets {
-		r.Clusters = append(r.Clusters, explainCluster(snap, t.Name, t.Cluster, hashOf(key, policies)))
+		r.Clusters = append(r.Clusters, explainCluster(snap, t.Name, t.Cluster, h))
 	}
 	r.Outcome = r.toClusters(step.Split)
 }
