@@ -33,19 +33,7 @@ var (
 // it, without counting it.
 func (f *rbacFilter) Explain(c *stream.Conn) Verdict {
 	rules, shadow := f.f.Explain(&rbac.Input{Conn: c})
-	return rbacVerdict(rules, shadow)
-}
-
-func rbacVerdict(rules, shadow *rbac.Decision) Verdict {
-	v := Verdict{RBAC: rules, Shadow: shadow, Detail: "no rules: allowed"}
-	if rules != nil {
-		v.Closes = !rules.Allowed
-		v.Detail = rules.String()
-	}
-	if shadow != nil {
-		v.Detail += "; shadow rules: " + shadow.String()
-	}
-	return v
+	return Verdict{Closes: rules != nil && !rules.Allowed, Detail: rbac.Describe(rules, shadow), RBAC: rules, Shadow: shadow}
 }
 
 // Explain reports the bucket's tokens: a connection accepted now takes

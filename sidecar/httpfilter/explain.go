@@ -72,15 +72,9 @@ var (
 // RequestHeaders makes it, without counting it.
 func (f *rbacFilter) Explain(s *Stream) Verdict {
 	rules, shadow := f.f.Explain(&rbac.Input{Conn: s.Conn, Request: s.Request})
-	v := Verdict{RBAC: rules, Shadow: shadow, Detail: "no rules: allowed"}
-	if rules != nil {
-		v.Detail = rules.String()
-		if !rules.Allowed {
-			v.Stops, v.Status = true, f.reply.Status
-		}
-	}
-	if shadow != nil {
-		v.Detail += "; shadow rules: " + shadow.String()
+	v := Verdict{RBAC: rules, Shadow: shadow, Detail: rbac.Describe(rules, shadow)}
+	if rules != nil && !rules.Allowed {
+		v.Stops, v.Status = true, f.reply.Status
 	}
 	return v
 }

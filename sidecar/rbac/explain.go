@@ -52,3 +52,16 @@ func (d *Decision) String() string {
 	}
 	return fmt.Sprintf("%s: policy %q matched (action %s)", verdict, d.Policy, d.Action)
 }
+
+// Describe renders for people the decisions of [Filter.Explain]: the
+// rules' (nil: none, which allows), then the shadow rules', if any.
+func Describe(rules, shadow *Decision) string {
+	s := "no rules: allowed"
+	if rules != nil {
+		s = rules.String()
+	}
+	if shadow != nil {
+		s += "; shadow rules: " + shadow.String()
+	}
+	return s
+}
