@@ -153,6 +153,9 @@ func TestDecodeHTTPFilterErrors(t *testing.T) {
 		{"disabled filter", "\n      - name: rl\n        disabled: true\n        typed_config: {\"@type\": " + rlType + ", stat_prefix: rl}", hf + ".disabled: not supported"},
 		{"descriptors", limit(", descriptors: [{entries: [{key: a, value: b}], token_bucket: {max_tokens: 1, fill_interval: 1s}}]"), hf + ".typed_config.descriptors: not supported"},
 		{"per connection", limit(", local_rate_limit_per_downstream_connection: true"), hf + ".typed_config.local_rate_limit_per_downstream_connection: not supported"},
+		// Envoy's defined_only rule: no denominator outside the enum, so a
+		// decoded fraction never has a zero denominator.
+		{"undefined denominator", limit(", filter_enforced: {default_value: {numerator: 0, denominator: 7}}"), hf + ".typed_config.filter_enforced.default_value.denominator: value must be one of the defined enum values"},
 		{"fast fill", limit(", token_bucket: {max_tokens: 1, fill_interval: 0.01s}"), hf + ".typed_config.token_bucket.fill_interval: must be at least 50ms"},
 		{"no fill interval", limit(", token_bucket: {max_tokens: 1}"), hf + ".typed_config.token_bucket.fill_interval: value is required"},
 		{"add if absent", limit(", response_headers_to_add: [{header: {key: a, value: b}, append_action: ADD_IF_ABSENT}]"), hf + ".typed_config.response_headers_to_add[0].append_action: ADD_IF_ABSENT is not supported"},

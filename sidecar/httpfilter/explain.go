@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/meshlb/meshlb/sidecar/rbac"
+	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // of returns the filters a request routed to routeIndex runs (-1: no
@@ -85,20 +86,24 @@ func (f *localRateLimit) Explain(*Stream) Verdict {
 	cfg := f.bucket.Config()
 	tokens := f.bucket.Tokens()
 	v := Verdict{Detail: fmt.Sprintf("token bucket holds %d of %d tokens (+%d every %v); enabled for %s, enforced for %s",
-		tokens, cfg.MaxTokens, cfg.TokensPerFill, cfg.FillInterval, percent(f.enabled.Numerator, f.enabled.Denominator),
-		percent(f.enforced.Numerator, f.enforced.Denominator))}
+		tokens, cfg.MaxTokens, cfg.TokensPerFill, cfg.FillInterval, percent(f.enabled), percent(f.enforced))}
 	if tokens == 0 && f.enabled.Numerator > 0 {
 		v.Detail += ": a request now would be rate limited"
-		if f.enforced.Numerator >= f.enforced.Denominator && f.enabled.Numerator >= f.enabled.Denominator {
+		if always(f.enforced) && always(f.enabled) {
 			v.Stops, v.Status = true, f.reply.Status
 		}
 	}
 	return v
 }
 
-func percent(num, den uint32) string {
-	if den == 0 {
+// percent renders p as roll applies it: 0% for a numerator of 0 and at
+// least 100% when always(p) holds, whatever the denominator.
+func percent(p spec.Fraction) string {
+	switch {
+	case p.Numerator == 0:
 		return "0%"
+	case p.Denominator == 0:
+		return "100%"
 	}
-	return fmt.Sprintf("%g%%", 100*float64(num)/float64(den))
+	return fmt.Sprintf("%g%%", 100*float64(p.Numerator)/float64(p.Denominator))
 }

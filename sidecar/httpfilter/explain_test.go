@@ -1,6 +1,7 @@
 package httpfilter
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -34,5 +35,45 @@ func TestExplainRateLimit(t *testing.T) {
 	got := c.Explain(s, -1)
 	if len(got) != 1 || !got[0].Verdict.Stops || got[0].Verdict.Status != 429 {
 		t.Errorf("with an empty bucket: %+v, want the first filter to stop with 429", got)
+	}
+}
+
+// TestExplainRateLimitZeroFraction: a fraction with numerator 0 (also the
+// zero Fraction, 0/0, which sidecar/config cannot produce since it NACKs
+// a denominator outside Envoy's enum) is 0%, and a numerator over a zero
+// denominator is 100%, for the real check and for Explain alike, with an
+// empty bucket so a rolled request would be limited.
+func TestExplainRateLimitZeroFraction(t *testing.T) {
+	all := spec.Fraction{Numerator: 100, Denominator: 100}
+	tests := []struct {
+		name              string
+		enabled, enforced spec.Fraction
+		wantStop          bool
+		wantDetail        string
+	}{
+		{"enforced 0/0", all, spec.Fraction{}, false, "enabled for 100%, enforced for 0%"},
+		{"enforced 0/100", all, spec.Fraction{Denominator: 100}, false, "enabled for 100%, enforced for 0%"},
+		{"enforced 5/0", all, spec.Fraction{Numerator: 5}, true, "enabled for 100%, enforced for 100%"},
+		{"enabled 5/0", spec.Fraction{Numerator: 5}, all, true, "enabled for 100%, enforced for 100%"},
+		{"all", all, all, true, "enabled for 100%, enforced for 100%"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &spec.HTTPLocalRateLimit{StatPrefix: "rl", Enabled: tt.enabled, Enforced: tt.enforced,
+				Bucket: &spec.TokenBucket{MaxTokens: 0, TokensPerFill: 1, FillInterval: time.Hour}}
+			c := compileOne(t, LocalRateLimitType, cfg, nil)
+			s := &Stream{}
+			s.Reset(&route.Request{Method: []byte("GET"), Path: []byte("/")}, nil)
+			v := c.Explain(s, -1)[0].Verdict
+			for range 20 {
+				s.Reset(s.Request, nil)
+				if got := c.RequestHeaders(s, -1) == StopReply; got != tt.wantStop {
+					t.Fatalf("request stopped = %v, want %v", got, tt.wantStop)
+				}
+			}
+			if v.Stops != tt.wantStop || !strings.Contains(v.Detail, tt.wantDetail) {
+				t.Errorf("Explain = stops %v, %q; want stops %v, containing %q", v.Stops, v.Detail, tt.wantStop, tt.wantDetail)
+			}
+		})
 	}
 }

@@ -104,10 +104,17 @@ func (f *localRateLimit) RequestHeaders(s *Stream) Status {
 	return StopReply
 }
 
-// roll reports true for the fraction p of calls.
+// roll reports true for the fraction p of calls: never for a numerator
+// of 0 (as Envoy's random % denominator < numerator), always at or above
+// 100%. A zero Fraction (0/0, which sidecar/config never produces: it
+// NACKs a denominator outside Envoy's enum, as Envoy's defined_only rule)
+// is 0%, as [percent] and Explain say.
 func roll(p spec.Fraction) bool {
-	if p.Numerator >= p.Denominator {
+	if always(p) {
 		return true
 	}
 	return p.Numerator > 0 && rand.Uint32N(p.Denominator) < p.Numerator
 }
+
+// always reports whether p holds for every call, as roll decides.
+func always(p spec.Fraction) bool { return p.Numerator > 0 && p.Numerator >= p.Denominator }
