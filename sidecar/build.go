@@ -32,8 +32,15 @@ func (s *Sidecar) build(set *spec.Set) (*Snapshot, error) {
 	}
 	prev := s.current.Load()
 	s.startBuild()
+	zone, local, err := s.buildLocal(set, prev, snap)
+	if err != nil {
+		return nil, err
+	}
 	for i := range set.Clusters {
-		c, err := s.cluster(&set.Clusters[i], set, prev, snap)
+		if i == local {
+			continue
+		}
+		c, err := s.cluster(&set.Clusters[i], set, prev, snap, zone)
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +62,7 @@ func (s *Sidecar) build(set *spec.Set) (*Snapshot, error) {
 	return snap, nil
 }
 
-func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluster, error) {
+func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set, zone *cluster.Zone) (*cluster.Cluster, error) {
 	if policy := balancer.Policy(cs); balancer.Get(policy) == nil {
 		return nil, fmt.Errorf("cluster %q: lb_policy: %q is not supported", cs.Name, policy)
 	}
@@ -77,6 +84,7 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 		},
 		IdleTimeout: cs.IdleTimeout,
 		HTTP:        cs.HTTP,
+		Zone:        zone,
 	}
 	if la != nil {
 		for _, e := range la.Endpoints {
@@ -97,11 +105,15 @@ func (s *Sidecar) buildCluster(cs *spec.Cluster, set *spec.Set) (*cluster.Cluste
 	if la != nil {
 		factor = la.Overprovisioning
 	}
-	c.Picker = balancer.BuildLevels(cs, factor, c.Runtime.Weighted(c.Endpoints))
+	pick := func(st *cluster.ZoneStats) cluster.Picker {
+		return balancer.BuildZoned(cs, factor, c.Runtime.Weighted(c.Endpoints), c.Zone, st)
+	}
+	c.Picker = pick(nil)
 	c.HealthCheck, c.Outlier = cs.HealthCheck, cs.Outlier
-	// Rebuilt when health changes, and on an operator's runtime action
-	// (an endpoint's state or weight).
-	c.Rebuild = func() cluster.Picker { return balancer.BuildLevels(cs, factor, c.Runtime.Weighted(c.Endpoints)) }
+	// Rebuilt when health changes (its own or, zone aware, the local
+	// cluster's), and on an operator's runtime action (an endpoint's state
+	// or weight); zone stats count the builds put in force.
+	c.Rebuild = func() cluster.Picker { return pick(&c.Stats.Zone) }
 	return c, nil
 }
 

@@ -36,8 +36,9 @@ func loadAssignment(cs *spec.Cluster, set *spec.Set) *spec.LoadAssignment {
 
 // cluster returns the running cluster for cs in snap: prev's, if it was
 // built from the same spec and load assignment, else a new one. It records
-// the source in snap.
-func (s *Sidecar) cluster(cs *spec.Cluster, set *spec.Set, prev, snap *Snapshot) (*cluster.Cluster, error) {
+// the source in snap. A zone-aware cluster is rebuilt when the local
+// cluster is.
+func (s *Sidecar) cluster(cs *spec.Cluster, set *spec.Set, prev, snap *Snapshot, zone *cluster.Zone) (*cluster.Cluster, error) {
 	la := loadAssignment(cs, set)
 	if snap.sources == nil {
 		snap.sources = make(map[string]clusterSource, len(set.Clusters))
@@ -45,12 +46,12 @@ func (s *Sidecar) cluster(cs *spec.Cluster, set *spec.Set, prev, snap *Snapshot)
 	snap.sources[cs.Name] = clusterSource{spec: cs, la: la}
 	if prev != nil {
 		if src, ok := prev.sources[cs.Name]; ok && src.la == la && (src.spec == cs || sameCluster(src.spec, cs)) {
-			if c := prev.Clusters[cs.Name]; c != nil {
+			if c := prev.Clusters[cs.Name]; c != nil && sameZone(c.Zone, zone) {
 				return c, nil
 			}
 		}
 	}
-	return s.buildCluster(cs, set)
+	return s.buildCluster(cs, set, zone)
 }
 
 // compiledTable is a route table and the clusters it was compiled

@@ -104,6 +104,8 @@ type Sidecar struct {
 	logs *accesslog.Sinks
 	// nodeID and nodeCluster identify gRPC access log streams.
 	nodeID, nodeCluster string
+	// locality and localCluster drive zone-aware routing (zone.go).
+	locality, localCluster string
 }
 
 // New returns a sidecar with no configuration.
@@ -185,6 +187,7 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 			s.publishCluster(c)
 		}
 	}
+	s.followLocal(snap)
 	for _, l := range snap.Listeners {
 		l.publish()
 	}

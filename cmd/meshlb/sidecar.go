@@ -111,6 +111,7 @@ func loadBootstrap(path string, xds []string, nodeID string, delta bool) (*confi
 func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd shutdownTimes, logger *slog.Logger) error {
 	sc := sidecar.New(logger.With("component", "sidecar"))
 	sc.SetNode(b.NodeID, b.NodeCluster)
+	sc.SetZone(b.Locality, b.LocalCluster)
 	if o.stateDir != "" {
 		defer sc.KeepHAState(o.stateDir)() // last: after the drain
 	}

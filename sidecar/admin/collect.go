@@ -136,6 +136,7 @@ func (c *collector) cluster(cl *cluster.Cluster) {
 	ctr("upstream_cx_connect_fail", s.CxConnectFail.Load())
 	ctr("upstream_cx_none_healthy", s.NoHealthy.Load())
 	ctr("lb_healthy_panic", s.HealthyPanic.Load())
+	c.zone(ctr, &s.Zone)
 	ctr("upstream_cx_overflow", s.CxOverflow.Load())
 	g("upstream_cx_active", s.CxActive.Load())
 	g("upstream_rq_active", s.RqActive.Load())
@@ -153,6 +154,17 @@ func (c *collector) cluster(cl *cluster.Cluster) {
 	if cl.Outlier != nil {
 		c.outlier(cl)
 	}
+}
+
+// zone adds Envoy's zone-aware routing counters of a cluster.
+func (c *collector) zone(ctr func(string, uint64), z *cluster.ZoneStats) {
+	ctr("lb_zone_routing_all_directly", z.RoutingAllDirectly.Load())
+	ctr("lb_zone_routing_sampled", z.RoutingSampled.Load())
+	ctr("lb_zone_routing_cross_zone", z.RoutingCrossZone.Load())
+	ctr("lb_zone_no_capacity_left", z.NoCapacityLeft.Load())
+	ctr("lb_local_cluster_not_ok", z.LocalClusterNotOK.Load())
+	ctr("lb_zone_cluster_too_small", z.ClusterTooSmall.Load())
+	ctr("lb_recalculate_zone_structures", z.Recalculate.Load())
 }
 
 // breakers adds Envoy's circuit_breakers.default.*_open gauges: 1 while

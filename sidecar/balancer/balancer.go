@@ -59,6 +59,18 @@ func Build(cfg *spec.Cluster, endpoints []*cluster.Endpoint) cluster.Picker {
 // when nothing may be picked. BuildLevels panics if the policy is not
 // registered, which the config layer rules out.
 func BuildLevels(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluster.Endpoint) cluster.Picker {
+	return BuildZoned(cfg, overprovisioning, endpoints, nil, nil)
+}
+
+// BuildZoned is [BuildLevels] with Envoy's zone-aware routing when z is
+// not nil: for round_robin, least_request and random without locality
+// weights, priority 0's healthy picks prefer the node's locality as far
+// as the upstream's share of endpoints there allows, given the local
+// cluster's share, and spill the rest to localities with spare capacity.
+// The routing structures are computed here, once per build (on membership
+// and health changes), counting st (nil: not counted), which the picks
+// count in too.
+func BuildZoned(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluster.Endpoint, z *cluster.Zone, st *cluster.ZoneStats) cluster.Picker {
 	policy := Policy(cfg)
 	b := Get(policy)
 	if b == nil {
@@ -68,14 +80,18 @@ func BuildLevels(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluste
 	if len(endpoints) == 0 {
 		return none{}
 	}
-	if simple(cfg, endpoints) {
+	zp := planZone(cfg, z, endpoints, st)
+	if simple(cfg, endpoints) && !failsOnPanic(cfg) {
+		if zsp := zp.picker(b, cfg, endpoints, st); zsp != nil {
+			return zsp
+		}
 		return b.Build(cfg, endpoints)
 	}
 	factor := uint64(overprovisioning)
 	if factor == 0 {
 		factor = DefaultOverprovisioning
 	}
-	return buildTiered(b, cfg, factor, endpoints)
+	return buildTiered(b, cfg, factor, endpoints, zp, st)
 }
 
 // inService returns the endpoints no operator drained or disabled, as
@@ -88,6 +104,13 @@ func inService(endpoints []*cluster.Endpoint) []*cluster.Endpoint {
 		return endpoints
 	}
 	return slices.DeleteFunc(slices.Clone(endpoints), held)
+}
+
+// failsOnPanic reports whether a level in panic takes no traffic
+// (zone_aware_lb_config.fail_traffic_on_panic, for the policies that route
+// zone aware).
+func failsOnPanic(cfg *spec.Cluster) bool {
+	return cfg.ZoneAware != nil && cfg.ZoneAware.FailTrafficOnPanic && zoneAware(Policy(cfg))
 }
 
 // simple reports whether the policy alone balances endpoints: one

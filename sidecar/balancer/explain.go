@@ -20,6 +20,46 @@ type Plan struct {
 	Levels           []Level `json:"levels"`
 	// Buckets are what picks draw from, each with its share of them.
 	Buckets []Bucket `json:"buckets"`
+	// Zone is how zone-aware routing spreads priority 0's healthy picks,
+	// when a local cluster is set and the policy routes by zone.
+	Zone *ZonePlan `json:"zone,omitempty"`
+}
+
+// ZonePlan is the zone-aware routing of a plan (Envoy's locality routing
+// state of priority 0).
+type ZonePlan struct {
+	// State is "direct" (every zone-aware pick stays in the node's
+	// locality), "residual" (part of them does, the rest go where the
+	// upstream has spare capacity) or "off" (Why says why).
+	State    string `json:"state"`
+	Why      string `json:"why,omitempty"`
+	Locality string `json:"node_locality"`
+	// RoutingEnabled is the percentage of picks that are zone aware.
+	RoutingEnabled uint64 `json:"routing_enabled"`
+	// LocalClusterPanic says the local cluster is in panic: picks ignore
+	// zones (or fail, with fail_traffic_on_panic).
+	LocalClusterPanic bool           `json:"local_cluster_panic,omitempty"`
+	Localities        []ZoneLocality `json:"localities,omitempty"`
+}
+
+// ZoneLocality is one upstream locality of a zone plan, with the
+// percentages of the local cluster's and the upstream's healthy endpoints
+// in it, and of zone-aware picks that go to it.
+type ZoneLocality struct {
+	Name          string  `json:"name"`
+	LocalShare    float64 `json:"local_share"`
+	UpstreamShare float64 `json:"upstream_share"`
+	Share         float64 `json:"share"`
+}
+
+// ExplainZoned is [Explain] with the zone-aware routing [BuildZoned]
+// does for z; it counts no statistic.
+func ExplainZoned(cfg *spec.Cluster, overprovisioning uint32, endpoints []*cluster.Endpoint, z *cluster.Zone) Plan {
+	p := Explain(cfg, overprovisioning, endpoints)
+	if zp := planZone(cfg, z, inService(endpoints), nil); zp != nil {
+		p.Zone = zp.explain(z.Locality)
+	}
+	return p
 }
 
 // Level is one priority level of a plan.

@@ -47,7 +47,7 @@ func (maglevBuilder) hashes()   {}
 // also skip levels ([cluster.LevelSkipper]), so every level's pickers are
 // built, the idle ones too; with a level in panic it reports it
 // ([cluster.PanicReporter]).
-func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*cluster.Endpoint) cluster.Picker {
+func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*cluster.Endpoint, zp *zonePlan, st *cluster.ZoneStats) cluster.Picker {
 	lv := levels(endpoints)
 	ld := computeLoads(lv, factor, cfg.PanicThreshold)
 	multi := len(lv) > 1
@@ -79,7 +79,16 @@ func buildTiered(b Builder, cfg *spec.Cluster, factor uint64, endpoints []*clust
 		t.prio, t.panic = l.all[0].Priority, ld.panic[i]
 		t.health, t.degraded = l.availability(factor)
 		eachBucket(l, ld, i, func(kind string, w uint64, eps, all []*cluster.Endpoint) {
-			p := bucket(w, eps, all)
+			var p cluster.Picker
+			switch {
+			case kind == panicBucket && failsOnPanic(cfg):
+				p = none{}
+			case kind == healthyBucket && t.prio == 0 && (w > 0 || multi):
+				p = zp.picker(b, cfg, eps, st)
+			}
+			if p == nil {
+				p = bucket(w, eps, all)
+			}
 			switch kind {
 			case panicBucket:
 				t.all = p

@@ -62,6 +62,7 @@ type Stats struct {
 	RetryOverflow atomic.Uint64 // upstream_rq_retry_overflow (max_retries)
 	HealthCheck   HealthCheckStats
 	Outlier       OutlierStats
+	Zone          ZoneStats
 	RqTime        stats.Histogram // upstream_rq_time, ms
 	CxConnectMs   stats.Histogram // upstream_cx_connect_ms
 }
@@ -101,6 +102,9 @@ type Cluster struct {
 	// Outlier is the cluster's outlier detection, or nil; its endpoints
 	// then have Outlier set.
 	Outlier *spec.OutlierDetection
+	// Zone, when set, has the picker route zone aware: the node's
+	// locality and the local cluster (cluster_manager.local_cluster_name).
+	Zone *Zone
 	// Rebuild, when set, builds Picker again over the endpoints' current
 	// active health and ejections; it is installed with
 	// [Runtime.InstallFunc].

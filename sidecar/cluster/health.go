@@ -93,8 +93,15 @@ func (r *Runtime) InstallFunc(build func() Picker) {
 
 // Rebuild builds and installs the picker again with the function given to
 // the last InstallFunc, so it sees endpoints' health changed since; it
-// does nothing after a plain Install.
+// does nothing after a plain Install. The runtime's followers
+// ([Runtime.SetFollowers]) are rebuilt after it.
 func (r *Runtime) Rebuild() {
+	r.rebuildOnly()
+	r.rebuildFollowers()
+}
+
+// rebuildOnly is Rebuild without the followers.
+func (r *Runtime) rebuildOnly() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.h.rebuild != nil {

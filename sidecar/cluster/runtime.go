@@ -86,6 +86,8 @@ type Runtime struct {
 	attached []Observer
 	h        runtimeHealth
 	w        weights // an operator's endpoint weights (weights.go)
+	// followers are rebuilt after the runtime is (zone.go).
+	followers []*Runtime
 }
 
 type installed struct {

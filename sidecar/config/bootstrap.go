@@ -21,8 +21,10 @@ import (
 
 var (
 	bootstrapFields = allow(&bootstrapv3.Bootstrap{}, "node", "admin", "static_resources", "dynamic_resources",
-		"overload_manager", "stats_config", "layered_runtime", "stats_flush_interval")
-	nodeFields = allow(&corev3.Node{},
+		"overload_manager", "stats_config", "layered_runtime", "stats_flush_interval", "cluster_manager")
+	// cluster_manager.local_cluster_name turns zone-aware routing on.
+	clusterManagerFields = allow(&bootstrapv3.ClusterManager{}, "local_cluster_name")
+	nodeFields           = allow(&corev3.Node{},
 		"id", "cluster", "metadata", "locality", "user_agent_name", "user_agent_version", "user_agent_build_version")
 	adminFields  = allow(&bootstrapv3.Admin{}, "address", "access_log", "access_log_path")
 	staticFields = allow(&bootstrapv3.Bootstrap_StaticResources{}, "listeners", "clusters")
@@ -103,7 +105,14 @@ func decodeBootstrap(b *bootstrapv3.Bootstrap) (*Bootstrap, error) {
 	if err := validate(b); err != nil {
 		return nil, err
 	}
-	out := &Bootstrap{NodeID: b.GetNode().GetId(), NodeCluster: b.GetNode().GetCluster(), Static: static}
+	if err := localityName.check(b.GetNode().GetLocality()); err != nil {
+		return nil, within("node.locality", err)
+	}
+	if err := clusterManagerFields.check(b.GetClusterManager()); err != nil {
+		return nil, within("cluster_manager", err)
+	}
+	out := &Bootstrap{NodeID: b.GetNode().GetId(), NodeCluster: b.GetNode().GetCluster(), Static: static,
+		Locality: localityKey(b.GetNode().GetLocality()), LocalCluster: b.GetClusterManager().GetLocalClusterName()}
 	if a := b.GetAdmin().GetAddress(); a != nil {
 		if out.AdminAddress, err = decodeAddress(a, true); err != nil {
 			return nil, within("admin.address", err)

@@ -18,6 +18,8 @@ func TestParseBootstrapErrors(t *testing.T) {
 		{"empty", "", "f.yaml: empty bootstrap"},
 		{"yaml syntax", "node: {id: x\n", "f.yaml:1: did not find expected ',' or '}'"},
 		{"unsupported top-level field", lines("node: {id: x}", "watchdogs: {}"), "f.yaml:2: watchdogs: not supported"},
+		{"cluster_manager field", lines("node: {id: x}", "cluster_manager: {local_cluster_name: web, outlier_detection: {event_log_path: /tmp/x}}"),
+			"f.yaml:2: cluster_manager.outlier_detection: not supported"},
 		{"misspelled field", lines("node:", "  id: x", "static_resource: {}"), `f.yaml:3: static_resource: unknown field "static_resource"`},
 		{"misspelled nested field", cluster + "    conect_timeout: 1s\n", `f.yaml:4: static_resources.clusters[0].conect_timeout: unknown field "conect_timeout"`},
 		{"bad enum", cluster + "    lb_policy: ROUND_ROBBIN\n", `f.yaml:4: static_resources.clusters[0].lb_policy: invalid value for enum field lbPolicy: "ROUND_ROBBIN"`},

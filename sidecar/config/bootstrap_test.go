@@ -106,6 +106,10 @@ func TestParseBootstrap(t *testing.T) {
 		data: "node: {id: node-1}\n",
 		want: &Bootstrap{NodeID: "node-1"},
 	}, {
+		name: "node locality and local cluster for zone-aware routing",
+		data: "node: {id: node-z, locality: {region: r1, zone: za}}\ncluster_manager: {local_cluster_name: web}\n",
+		want: &Bootstrap{NodeID: "node-z", Locality: "r1/za/", LocalCluster: "web"},
+	}, {
 		name: "global downstream connection limit",
 		data: `node: {id: "n"}
 overload_manager:

@@ -138,6 +138,15 @@ metadata: {filter_metadata: {meshlb: {team: a}}}
 			MaxConnections: 1024, MaxPendingRequests: 1024, MaxRequests: 1024, MaxRetries: 3, IdleTimeout: time.Hour,
 			PanicThreshold: 25.5, LocalityWeighted: true},
 	}, {
+		name: "zone aware defaults",
+		yaml: "{name: be, common_lb_config: {zone_aware_lb_config: {}}}",
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "round_robin", ZoneAware: &ZoneAware{RoutingEnabled: 100, MinClusterSize: 6}}),
+	}, {
+		name: "zone aware set",
+		yaml: "{name: be, lb_policy: LEAST_REQUEST, common_lb_config: {zone_aware_lb_config: {routing_enabled: {value: 49.6}, min_cluster_size: 3, fail_traffic_on_panic: true}}}",
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "least_request",
+			ZoneAware: &ZoneAware{RoutingEnabled: 50, MinClusterSize: 3, FailTrafficOnPanic: true}}),
+	}, {
 		name: "explicit http2 with limits",
 		yaml: `{name: be, typed_extension_protocol_options: {envoy.extensions.upstreams.http.v3.HttpProtocolOptions: {"@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions, explicit_http_config: {http2_protocol_options: {max_concurrent_streams: 7}}, common_http_protocol_options: {idle_timeout: 2s, max_requests_per_connection: 100}}}}`,
 		want: &Cluster{Name: "be", Type: DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: 5 * time.Second,
@@ -184,7 +193,6 @@ func TestDecodeClusterErrors(t *testing.T) {
 		{"murmur", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {hash_function: MURMUR_HASH_2}}", `cluster "be": ring_hash_lb_config.hash_function: MURMUR_HASH_2 is not supported`},
 		{"ring min over max", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {minimum_ring_size: 2048, maximum_ring_size: 1024}}", `cluster "be": ring_hash_lb_config.minimum_ring_size: 2048 is above maximum_ring_size 1024`},
 		{"ring over 8M", "{name: be, lb_policy: RING_HASH, ring_hash_lb_config: {maximum_ring_size: 9000000}}", `maximum_ring_size`},
-		{"zone aware", "{name: be, common_lb_config: {zone_aware_lb_config: {min_cluster_size: 3}}}", `cluster "be": common_lb_config.zone_aware_lb_config: not supported`},
 		{"locality weighted ring hash", "{name: be, lb_policy: RING_HASH, common_lb_config: {locality_weighted_lb_config: {}}}",
 			`cluster "be": common_lb_config.locality_weighted_lb_config: not supported with lb_policy ring_hash`},
 		{"least request config without least request", "{name: be, least_request_lb_config: {}}", `cluster "be": least_request_lb_config: only allowed with lb_policy LEAST_REQUEST`},

@@ -76,10 +76,7 @@ func decodeLocality(loc *endpointv3.LocalityLbEndpoints) ([]Endpoint, error) {
 	if err := localityName.check(l); err != nil {
 		return nil, within("locality", err)
 	}
-	name := ""
-	if l != nil {
-		name = l.GetRegion() + "/" + l.GetZone() + "/" + l.GetSubZone()
-	}
+	name := localityKey(l)
 	out := make([]Endpoint, 0, len(loc.GetLbEndpoints()))
 	for i, lb := range loc.GetLbEndpoints() {
 		ep, err := decodeLbEndpoint(lb)
@@ -119,4 +116,14 @@ func decodeLbEndpoint(lb *endpointv3.LbEndpoint) (Endpoint, error) {
 		out.Weight = w.GetValue()
 	}
 	return out, nil
+}
+
+// localityKey names locality l "region/zone/sub_zone", "" when l is nil
+// or empty (Envoy's default locality): an endpoint's locality and the
+// node's compare by it.
+func localityKey(l *corev3.Locality) string {
+	if l.GetRegion() == "" && l.GetZone() == "" && l.GetSubZone() == "" {
+		return ""
+	}
+	return l.GetRegion() + "/" + l.GetZone() + "/" + l.GetSubZone()
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"math"
+
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 )
 
@@ -8,10 +10,17 @@ import (
 const defaultPanicThreshold = 50
 
 var (
-	// zone_aware_lb_config is not implemented: a cluster setting it is
-	// rejected naming the field.
-	commonLBFields   = allow(&clusterv3.Cluster_CommonLbConfig{}, "healthy_panic_threshold", "locality_weighted_lb_config")
-	localityLBFields = allow(&clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{})
+	commonLBFields = allow(&clusterv3.Cluster_CommonLbConfig{}, "healthy_panic_threshold", "locality_weighted_lb_config",
+		"zone_aware_lb_config")
+	localityLBFields  = allow(&clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{})
+	zoneAwareLBFields = allow(&clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{},
+		"routing_enabled", "min_cluster_size", "fail_traffic_on_panic")
+)
+
+// Envoy's zone_aware_lb_config defaults.
+const (
+	defaultZoneRoutingEnabled = 100
+	defaultMinClusterSize     = 6
 )
 
 // decodeCommonLB sets out's panic threshold (Envoy's default 50% when
@@ -38,5 +47,29 @@ func decodeCommonLB(c *clusterv3.Cluster, out *Cluster) error {
 		}
 		out.LocalityWeighted = true
 	}
+	if za := cl.GetZoneAwareLbConfig(); za != nil {
+		if err := zoneAwareLBFields.check(za); err != nil {
+			return within("common_lb_config.zone_aware_lb_config", err)
+		}
+		out.ZoneAware = decodeZoneAware(za)
+	}
 	return nil
+}
+
+// decodeZoneAware decodes zone_aware_lb_config with Envoy's defaults:
+// routing_enabled 100% (rounded to a whole percent, as Envoy's
+// PROTOBUF_PERCENT_TO_ROUNDED_INTEGER_OR_DEFAULT), min_cluster_size 6.
+// It applies with a local cluster (cluster_manager.local_cluster_name) to
+// round_robin, least_request and random; Envoy accepts and ignores it for
+// the hashing policies, and so does meshlb.
+func decodeZoneAware(za *clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig) *ZoneAware {
+	out := &ZoneAware{RoutingEnabled: defaultZoneRoutingEnabled, MinClusterSize: defaultMinClusterSize,
+		FailTrafficOnPanic: za.GetFailTrafficOnPanic()}
+	if p := za.GetRoutingEnabled(); p != nil {
+		out.RoutingEnabled = uint32(math.Round(min(100, max(0, p.GetValue()))))
+	}
+	if m := za.GetMinClusterSize(); m != nil {
+		out.MinClusterSize = m.GetValue()
+	}
+	return out
 }

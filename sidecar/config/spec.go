@@ -33,6 +33,7 @@ type (
 	LeastRequest    = spec.LeastRequest
 	PeakEWMA        = spec.PeakEWMA
 	SlowStart       = spec.SlowStart
+	ZoneAware       = spec.ZoneAware
 	HealthStatus    = spec.HealthStatus
 	Endpoint        = spec.Endpoint
 	LoadAssignment  = spec.LoadAssignment

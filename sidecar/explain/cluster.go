@@ -37,7 +37,7 @@ func explainCluster(snap *sidecar.Snapshot, name string, c *cluster.Cluster, h *
 		return step
 	}
 	step.Breakers = breakers(c)
-	plan := balancer.Explain(cs, factor, c.Endpoints)
+	plan := balancer.ExplainZoned(cs, factor, c.Endpoints, c.Zone)
 	step.Plan = &plan
 	bucketOf := map[*cluster.Endpoint]string{}
 	for _, b := range plan.Buckets {
@@ -125,6 +125,13 @@ func policyWhy(plan *balancer.Plan) string {
 	}
 	if plan.LocalityWeighted {
 		s += ", after choosing a locality by weight"
+	}
+	if z := plan.Zone; z != nil && z.State != "off" {
+		s += fmt.Sprintf(", after choosing a locality zone aware (%s: %s", z.Locality, z.State)
+		for _, l := range z.Localities {
+			s += fmt.Sprintf(", %s %.4g%%", l.Name, l.Share)
+		}
+		s += " of healthy priority-0 picks)"
 	}
 	return s
 }

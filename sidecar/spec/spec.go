@@ -427,6 +427,10 @@ type Cluster struct {
 	// (common_lb_config.locality_weighted_lb_config): a locality is picked
 	// first, by its weight times its availability.
 	LocalityWeighted bool
+	// ZoneAware tunes zone-aware routing (common_lb_config.zone_aware_lb_config),
+	// which round_robin, least_request and random do whenever the
+	// bootstrap names a local cluster; nil means Envoy's defaults.
+	ZoneAware *ZoneAware
 	// LeastRequest configures the least_request policy; nil means Envoy's
 	// defaults.
 	LeastRequest *LeastRequest
@@ -435,6 +439,19 @@ type Cluster struct {
 	// SlowStart ramps up the traffic of new endpoints (round_robin and
 	// least_request); nil: none.
 	SlowStart *SlowStart
+}
+
+// ZoneAware is Envoy's zone_aware_lb_config.
+type ZoneAware struct {
+	// RoutingEnabled is the percentage of picks that are zone aware
+	// (routing_enabled, rounded; Envoy's default 100).
+	RoutingEnabled uint32
+	// MinClusterSize is the fewest healthy priority-0 endpoints the
+	// upstream cluster needs for zone-aware routing (Envoy's default 6).
+	MinClusterSize uint64
+	// FailTrafficOnPanic fails a pick, rather than balancing over all
+	// endpoints, when the upstream level or the local cluster is in panic.
+	FailTrafficOnPanic bool
 }
 
 // RetryBudget is Envoy's circuit_breakers retry_budget: the retries in
@@ -569,6 +586,12 @@ type ADS struct {
 type Bootstrap struct {
 	NodeID      string
 	NodeCluster string
+	// Locality is node.locality as "region/zone/sub_zone" (the form of
+	// [Endpoint].Locality), or "" when unset.
+	Locality string
+	// LocalCluster is cluster_manager.local_cluster_name: the cluster of
+	// the sidecar's own service, for zone-aware routing; "" for none.
+	LocalCluster string
 	// AdminAddress is where the admin listener binds (host:port), or "".
 	AdminAddress string
 	// Static holds static_resources.
