@@ -159,7 +159,7 @@ var runtimeTests = map[string][]string{
 	"RouteAction / weighted_clusters":           {"TestWeightedPick"},
 	"RouteAction / timeout":                     {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
 	"RouteAction / retry_policy":                {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries", "TestGRPCRetry"},
-	"RouteAction / retry_policy.retry_priority": {"TestRetryPriorityPreviousPriorities", "TestPickSkipping"},
+	"RouteAction / retry_policy.retry_priority": {"TestRetryPriorityPreviousPriorities", "TestPickSkipping", "TestRetryPriorityStartsOverWhenAllTried", "TestSkipsAll"},
 	"RouteAction / max_stream_duration":         {"TestGRPCTimeoutHeader", "TestGRPCLongStream", "TestGRPCInterop"},
 	"RouteAction / regex_rewrite":               {"TestRouteRewrites", "TestRegexRewrite"},
 	"RouteAction / host_rewrite_header":         {"TestRouteRewrites"},

@@ -47,6 +47,32 @@ func TestRetryPriorityPreviousPriorities(t *testing.T) {
 	}
 }
 
+// When every priority level has been tried, previous_priorities forgets
+// its attempts and starts over from the original load, as Envoy's
+// adjustForAttemptedPriorities: with both levels failing and
+// update_frequency 1, four attempts go p0, p1, p0, p1 (they went p0, p1,
+// p0, p0 while the tried levels were kept).
+func TestRetryPriorityStartsOverWhenAllTried(t *testing.T) {
+	s := newSidecar(t)
+	var p0, p1 atomic.Int64
+	cl := staticCluster("be", statusBackend(t, 503, &p0), statusBackend(t, 503, &p1))
+	cl.Static.Endpoints[1].Priority = 1
+	url := serveHTTP(t, s, cl, func(l *config.Listener) {
+		action(l).Retry = &config.RetryPolicy{On: []string{"5xx"}, NumRetries: 3, PreviousPriorities: 1}
+	})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	const n = 10
+	for i := range n {
+		if code, body, _ := do(t, c, url); code != 503 {
+			t.Fatalf("request %d: %d %q, want the backends' 503", i, code, body)
+		}
+	}
+	if a, b := p0.Load(), p1.Load(); a != 2*n || b != 2*n {
+		t.Errorf("attempts: priority 0 %d, priority 1 %d for %d requests, want %d each", a, b, n, 2*n)
+	}
+}
+
 // A retry budget replaces max_retries (here 0, which allows no retry):
 // the retries in flight may reach budget_percent of the requests active
 // and pending (1 here), and at least min_retry_concurrency.

@@ -41,8 +41,8 @@ func (t *tierLevel) skipped(skip uint64) bool {
 // leveled is the picker of a cluster with several priority levels or one
 // in panic: Pick is its tiered picker's, PickSkipping redoes Envoy's
 // priority load without the skipped levels (the previous_priorities retry
-// priority's adjustForAttemptedPriorities), and PanicLevels names the
-// levels in panic.
+// priority's adjustForAttemptedPriorities), SkipsAll says when that
+// leaves no level available, and PanicLevels names the levels in panic.
 type leveled struct {
 	cluster.Picker
 	levels  []tierLevel
@@ -81,6 +81,18 @@ func withLevels(p cluster.Picker, levels []tierLevel, hashing bool, panics uint6
 // hashing policies (at random otherwise); a level in panic balances over
 // all its endpoints. When no level is left available it picks as Pick.
 // It does not allocate.
+func (l *leveled) SkipsAll(skip uint64) bool {
+	if skip == 0 || len(l.levels) > maxSkipLevels {
+		return false
+	}
+	for i := range l.levels {
+		if t := &l.levels[i]; !t.skipped(skip) && t.health+t.degraded > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *leveled) PickSkipping(hash, skip uint64) *cluster.Endpoint {
 	n := len(l.levels)
 	if skip == 0 || n > maxSkipLevels {

@@ -129,3 +129,18 @@ func BenchmarkPickLevels(b *testing.B) {
 		})
 	}
 }
+
+// TestSkipsAll: skipping every level with available endpoints is
+// reported, so a retry priority can start over; a level with none does
+// not count.
+func TestSkipsAll(t *testing.T) {
+	p := BuildLevels(&spec.Cluster{PanicThreshold: 50}, 0, hosts("hh", "uu", "h")).(cluster.LevelSkipper)
+	for _, tt := range []struct {
+		skip uint64
+		want bool
+	}{{0, false}, {1, false}, {0b100, false}, {0b101, true}, {0b111, true}, {0b011, false}} {
+		if got := p.SkipsAll(tt.skip); got != tt.want {
+			t.Errorf("SkipsAll(%03b) = %v, want %v", tt.skip, got, tt.want)
+		}
+	}
+}

@@ -23,6 +23,9 @@ type Picker interface {
 // skipped); when that leaves none it picks as Pick. Same contract as Pick.
 type LevelSkipper interface {
 	PickSkipping(hash, skip uint64) *Endpoint
+	// SkipsAll reports whether skip leaves no level with an available
+	// endpoint, so that PickSkipping picks as Pick.
+	SkipsAll(skip uint64) bool
 }
 
 // PanicReporter is implemented by pickers that balance some priority
@@ -146,6 +149,20 @@ func (c *Cluster) PickSkipping(hash, skip uint64) Pick {
 		pk.start = time.Now()
 	}
 	return pk
+}
+
+// SkipsAll reports whether skipping the priority levels in skip leaves
+// none of the cluster's levels available (see [LevelSkipper]); false for
+// a picker over one level, which ignores skip.
+func (c *Cluster) SkipsAll(skip uint64) bool {
+	p := c.Picker
+	if c.Runtime != nil {
+		if in := c.Runtime.cur.Load(); in != nil {
+			p = in.picker
+		}
+	}
+	s, ok := p.(LevelSkipper)
+	return ok && skip != 0 && s.SkipsAll(skip)
 }
 
 // Overloaded reports whether the cluster's max_requests circuit breaker is

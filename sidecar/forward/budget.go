@@ -109,6 +109,12 @@ func (b *budget) hasTried(st *cluster.State) bool {
 // hash is the request's hash (route.Route.Hash) for hashing balancers.
 // Picks it does not return are not attempts: they get no Done.
 func (b *budget) pick(cl *cluster.Cluster, rt *route.Route, hash uint64) cluster.Pick {
+	if b.skip != 0 && cl.SkipsAll(b.skip) {
+		// Every level with available endpoints was tried: the retry
+		// priority forgets the attempts and starts over, as Envoy's
+		// adjustForAttemptedPriorities.
+		b.attempts, b.prios, b.skip = 0, 0, 0
+	}
 	pk := cl.PickSkipping(hash, b.skip)
 	if b.ntried == 0 || pk.Endpoint == nil {
 		return pk
