@@ -10,6 +10,7 @@ var runtimeTests = map[string][]string{
 	"Listener / address.socket_address":                                       {"TestUpdateKeepsConnections", "TestFilterChainMatch"},
 	"Listener / filter_chains[]":                                              {"TestFilterChainMatch", "TestHandlerSelectsBySocket"},
 	"Listener / traffic_direction":                                            {"TestDrainListenersInboundOnly"},
+	"Listener / connection_balance_config":                                    {"TestExactBalanceServes"},
 	"Listener / default_filter_chain":                                         {"TestHandlerSelectsBySocket"},
 	"Listener / filter_chains[].filters[]":                                    {"TestLocalRateLimitBeforeTCPProxy", "TestLocalRateLimitBeforeHTTP"},
 	"Listener / filter_chains[].filter_chain_match":                           {"TestFilterChainMatch", "TestMatchPrecedence"},
@@ -34,6 +35,10 @@ var runtimeTests = map[string][]string{
 	"network.LocalRateLimit / stat_prefix":     {"TestRateLimitBuild", "TestRateLimitClosesConnections"},
 	"network.LocalRateLimit / token_bucket":    {"TestRateLimitClosesConnections", "TestLocalRateLimitBeforeTCPProxy"},
 	"network.LocalRateLimit / runtime_enabled": {"TestRateLimitBuild"},
+
+	"network.ConnectionLimit / stat_prefix":     {"TestConnectionLimitTCP"},
+	"network.ConnectionLimit / max_connections": {"TestConnectionLimitTCP", "TestConnectionLimitHTTPKeepAlive"},
+	"network.ConnectionLimit / runtime_enabled": {"TestConnectionLimitDisabled"},
 
 	"network.RBAC / stat_prefix":              {"TestNetworkRBACBySPIFFE", "TestRBACStats"},
 	"network.RBAC / rules":                    {"TestNetworkRBACBySPIFFE", "TestNetworkRBACEmptyRules"},
@@ -158,6 +163,7 @@ var runtimeTests = map[string][]string{
 	"RouteAction / cluster":                     {"TestRoundRobinAndRouting"},
 	"RouteAction / weighted_clusters":           {"TestWeightedPick"},
 	"RouteAction / timeout":                     {"TestRouteTimeoutSpansTries", "TestPendingRequestRouteTimeout"},
+	"RouteAction / idle_timeout":                {"TestRouteIdleTimeout"},
 	"RouteAction / retry_policy":                {"TestRetries", "TestRetryPreviousHosts", "TestMaxRetries", "TestGRPCRetry"},
 	"RouteAction / retry_policy.retry_priority": {"TestRetryPriorityPreviousPriorities", "TestPickSkipping", "TestRetryPriorityStartsOverWhenAllTried", "TestSkipsAll"},
 	"RouteAction / max_stream_duration":         {"TestGRPCTimeoutHeader", "TestGRPCLongStream", "TestGRPCInterop"},

@@ -69,12 +69,14 @@ func TestConsulXDSResourcesDecode(t *testing.T) {
 	var grpcAddr string
 	a := startConsul(t, withACLs, withGRPC(t, &grpcAddr))
 	consulL7Mesh(t, a)
+	consulKnobsMesh(t, a)
 	var nacks []string
 	kinds := map[string]int{}
 	fields := fieldSet{}
-	for _, p := range []struct{ service, proxy string }{
+	proxies := append([]struct{ service, proxy string }{
 		{"web", "web-sidecar-proxy"}, {"api", "api-v1-sidecar-proxy"}, {"db", "db-sidecar-proxy"},
-	} {
+	}, knobProxies...)
+	for _, p := range proxies {
 		got := recordXDS(t, grpcAddr, p.proxy, p.service, a.serviceToken(p.service), time.Second)
 		t.Logf("%s: recorded %v", p.proxy, got.counts())
 		got.save(t, os.Getenv("MESHLB_XDS_RECORD_DIR"), p.proxy)

@@ -20,7 +20,7 @@ const (
 
 var (
 	routeActionFields = allow(&routev3.RouteAction{},
-		"cluster", "weighted_clusters", "timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy",
+		"cluster", "weighted_clusters", "timeout", "idle_timeout", "prefix_rewrite", "host_rewrite_literal", "retry_policy",
 		"hash_policy", "max_stream_duration", "regex_rewrite", "host_rewrite_header", "upgrade_configs")
 	routeUpgradeFields  = allow(&routev3.RouteAction_UpgradeConfig{}, "upgrade_type", "enabled")
 	weightedFields      = allow(&routev3.WeightedCluster{}, "clusters", "total_weight")
@@ -57,6 +57,13 @@ func decodeAction(a *routev3.RouteAction) (*RouteAction, error) {
 	}
 	out := &RouteAction{Cluster: a.GetCluster(), Timeout: timeout,
 		PrefixRewrite: a.GetPrefixRewrite(), HostRewrite: a.GetHostRewriteLiteral()}
+	if d := a.GetIdleTimeout(); d != nil {
+		idle, err := durationOr(d, 0)
+		if err != nil {
+			return nil, within("idle_timeout", err)
+		}
+		out.IdleTimeout = &idle
+	}
 	if err := decodeRewrites(a, out); err != nil {
 		return nil, err
 	}

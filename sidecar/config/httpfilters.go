@@ -23,6 +23,8 @@ var filterDecoders = map[string]filterDecoder{
 	faultType:                 decodeFault,
 	spec.HTTPRBACType:         decodeHTTPRBAC,
 	spec.HeaderToMetadataType: decodeHeaderToMetadata,
+	spec.GRPCStatsType:        decodeGRPCStats,
+	spec.GRPCHTTP1BridgeType:  decodeGRPCHTTP1Bridge,
 }
 
 // HTTPFilterTypes returns the type URLs of the HTTP filters this package

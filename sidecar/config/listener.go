@@ -14,7 +14,12 @@ const defaultTCPIdleTimeout = time.Hour
 var (
 	listenerFields = allow(&listenerv3.Listener{},
 		"name", "address", "stat_prefix", "filter_chains", "default_filter_chain", "metadata", "traffic_direction",
-		"listener_filters", "listener_filters_timeout", "continue_on_listener_filters_timeout")
+		"listener_filters", "listener_filters_timeout", "continue_on_listener_filters_timeout",
+		"connection_balance_config")
+	// exact_balance is what meshlb does anyway: one accept loop per
+	// listener hands each connection to its own goroutine, so no worker
+	// can be handed more than its share (checkBalance).
+	balanceFields = allow(&listenerv3.Listener_ConnectionBalanceConfig{}, "exact_balance")
 
 	tcpProxyFields = allow(&tcpproxyv3.TcpProxy{},
 		"stat_prefix", "cluster", "weighted_clusters", "idle_timeout", "access_log")
@@ -53,6 +58,9 @@ func decodeListener(l *listenerv3.Listener) (*Listener, error) {
 	if l.GetName() == "" {
 		return nil, errorf("name", "must not be empty")
 	}
+	if err := checkBalance(l.GetConnectionBalanceConfig()); err != nil {
+		return nil, within("connection_balance_config", err)
+	}
 	addr, err := decodeAddress(l.GetAddress(), true)
 	if err != nil {
 		return nil, within("address", err)
@@ -65,6 +73,26 @@ func decodeListener(l *listenerv3.Listener) (*Listener, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkBalance accepts connection_balance_config with exact_balance (or
+// none) and refuses the other balancers (extend_balance names an
+// extension meshlb does not have). meshlb has one accept loop per listener
+// and serves each accepted connection on its own goroutine, which Go's
+// scheduler spreads over every core: there are no per-worker accept
+// queues for connections to be unevenly assigned to, which is what
+// exact_balance asks Envoy to prevent.
+func checkBalance(b *listenerv3.Listener_ConnectionBalanceConfig) error {
+	if b == nil {
+		return nil
+	}
+	if err := balanceFields.check(b); err != nil {
+		return err
+	}
+	if b.GetExactBalance() == nil {
+		return errorf("", "one of exact_balance or extend_balance is required")
+	}
+	return nil
 }
 
 // decodeTCPProxy decodes a validated TcpProxy.

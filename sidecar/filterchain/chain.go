@@ -125,6 +125,9 @@ func (ch *Chain) serve(ctx context.Context, c net.Conn, ci *ConnInfo) {
 			c.Close()
 			return
 		}
+		if tr, ok := f.(Tracker); ok {
+			c = tr.Track(c)
+		}
 		if df, ok := f.(DataFilter); ok {
 			data = append(data, df)
 		}

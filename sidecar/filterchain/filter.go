@@ -56,6 +56,16 @@ type ConnFilter interface {
 	OnConnected(c *stream.Conn) Status
 }
 
+// Tracker is a Filter that follows an admitted connection to its end:
+// when its OnNewConnection lets a connection go on, Track is called at
+// once and returns the connection the rest of the chain, the transport
+// socket and the terminal filter use (the same connection, wrapped to see
+// its Close). It must not block or do I/O.
+type Tracker interface {
+	Filter
+	Track(c net.Conn) net.Conn
+}
+
 // Env is what a [Builder] gets besides the filter's configuration.
 type Env struct {
 	// Listener is the name of the listener the filter belongs to.

@@ -33,7 +33,7 @@ func (f *forwarder) exchange(rt *route.Route, cl *cluster.Cluster, ep *cluster.E
 	if !reused {
 		f.blocked() // the dial
 	}
-	err = ex.Send(f.st, rt, f.cfg.SkipXFF, f.cfg.StreamIdle)
+	err = ex.Send(f.st, rt, f.cfg.SkipXFF, o.idle)
 	if f.st.Framing().HasBody {
 		f.blocked() // the upload
 	}
@@ -119,7 +119,7 @@ func sendFailure(err error, reused bool, fr Framing) *attemptError {
 // reports whether the upstream connection can be reused.
 func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptError) {
 	var res result
-	h, touched, err := ex.ReadHead(f.st, f.cfg.StreamIdle, f.hardDeadline(o.timeout))
+	h, touched, err := ex.ReadHead(f.st, o.idle, f.hardDeadline(o.timeout))
 	if err != nil {
 		return res, false, headFailure(err, touched)
 	}

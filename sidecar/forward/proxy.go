@@ -207,10 +207,20 @@ type attemptOpts struct {
 	timeout     time.Duration // for the response; 0 for none
 	deadline    time.Time     // the route's deadline over all tries, or zero
 	retryStatus *route.Retry  // when set, a response it retries is not relayed
+	idle        time.Duration // bounds each wait on the upstream; 0 for none
+}
+
+// streamIdle is the idle bound of the waits on rt's upstream: the
+// route's idle_timeout when it has one, else the stream idle timeout.
+func (f *forwarder) streamIdle(rt *route.Route) time.Duration {
+	if rt.IdleTimeout != nil {
+		return *rt.IdleTimeout
+	}
+	return f.cfg.StreamIdle
 }
 
 func (f *forwarder) attempt(rt *route.Route, cl *cluster.Cluster, b *budget) attemptOpts {
-	o := attemptOpts{deadline: b.deadline}
+	o := attemptOpts{deadline: b.deadline, idle: f.streamIdle(rt)}
 	if !b.deadline.IsZero() {
 		o.timeout = max(b.deadline.Sub(f.clock()), time.Millisecond)
 	}

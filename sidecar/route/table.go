@@ -25,10 +25,13 @@ type Route struct {
 	// Index is the route's position in its table, counting the routes of
 	// all virtual hosts in order: per-route data compiled elsewhere (HTTP
 	// filter overrides) is indexed by it.
-	Index       int
-	match       matcher
-	Targets     []Target // empty for direct responses and redirects
-	Timeout     time.Duration
+	Index   int
+	match   matcher
+	Targets []Target // empty for direct responses and redirects
+	Timeout time.Duration
+	// IdleTimeout, when set, replaces the listener's stream idle timeout
+	// for the waits on the upstream (0: none); see spec.RouteAction.
+	IdleTimeout *time.Duration
 	Prefix      string // the matched prefix, for PrefixRewrite
 	Rewrite     *string
 	HostRewrite string
@@ -160,6 +163,7 @@ func compileRoute(cr *spec.Route, clusters Clusters) (*Route, error) {
 		return r, nil
 	}
 	r.Timeout, r.HostRewrite, r.HostHeader = a.Timeout, a.HostRewrite, a.HostRewriteHeader
+	r.IdleTimeout = a.IdleTimeout
 	if r.PathRegex, err = compilePathRewrite(a.RegexRewrite); err != nil {
 		return nil, err
 	}

@@ -143,3 +143,17 @@ type TokenBucket struct {
 	TokensPerFill uint32
 	FillInterval  time.Duration
 }
+
+// ConnectionLimitType is the type URL of Envoy's network connection limit
+// filter, configured by [ConnectionLimit].
+const ConnectionLimitType = "type.googleapis.com/envoy.extensions.filters.network.connection_limit.v3.ConnectionLimit"
+
+// ConnectionLimit bounds the connections open through one filter chain at
+// once: a connection that would exceed MaxConnections is closed at once.
+// Consul's max_inbound_connections puts it on a public listener.
+type ConnectionLimit struct {
+	StatPrefix     string
+	MaxConnections uint64
+	// Disabled turns the filter off (runtime_enabled.default_value false).
+	Disabled bool
+}

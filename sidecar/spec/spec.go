@@ -285,7 +285,12 @@ type RouteAction struct {
 	Weighted []WeightedCluster // when not empty, replaces Cluster
 	// Timeout bounds the wait for the whole upstream response; Envoy's
 	// default is 15s and decoders fill it; 0 means none.
-	Timeout       time.Duration
+	Timeout time.Duration
+	// IdleTimeout, when set, replaces the connection manager's
+	// StreamIdleTimeout for the route's waits on its upstream (Envoy's
+	// route idle_timeout; Consul's local_idle_timeout_ms); 0 turns the
+	// idle bound off for the route. nil: the connection manager's.
+	IdleTimeout   *time.Duration
 	PrefixRewrite string
 	HostRewrite   string
 	// RegexRewrite, when set, rewrites the path instead of PrefixRewrite.
