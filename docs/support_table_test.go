@@ -237,7 +237,7 @@ var runtimeTests = map[string][]string{
 	"Cluster / eds_cluster_config":                                                {"TestFileMeshFollowsEdits"},
 	"ClusterLoadAssignment / cluster_name":                                        {"TestFileMeshFollowsEdits"},
 	"RouteConfiguration / name":                                                   {"TestApplyErrorKeepsRunningConfig", "TestFileMeshFollowsEdits"},
-	"Bootstrap / stats_config.stats_tags[], .use_all_default_tags":                {"TestConsulStatsTags", "TestStatsTagRules"},
+	"Bootstrap / stats_config.stats_tags[], .use_all_default_tags":                {"TestConsulStatsTags", "TestTagProducer", "TestTagProducerRules", "TestProduceWithPrefix"},
 	"Bootstrap / dynamic_resources.ads_config":                                    {"TestBootstrapADS"},
 	"Bootstrap / dynamic_resources.lds_config, .cds_config":                       {"TestBootstrapADS"},
 	"Bootstrap / node.id, node.cluster":                                           {"TestBootstrapADS"},

@@ -47,6 +47,9 @@ func newAdmin(sc *sidecar.Sidecar, opts []Option) *admin {
 	for _, o := range opts {
 		o(a)
 	}
+	if a.tags == nil {
+		a.tags = newTagger(defaultProducer())
+	}
 	return a
 }
 
@@ -58,7 +61,7 @@ type admin struct {
 	level    *slog.LevelVar // nil: the log level is fixed
 	quit     func()         // nil: no /quitquitquit
 	hcFailed atomic.Bool    // set by /healthcheck/fail
-	// tags applies stats_config's tags to Prometheus labels; nil: none.
+	// tags names and labels the stats as Envoy's tag extraction does.
 	tags *tagger
 	// drainTime is how long /drain_listeners?graceful accepts.
 	drainTime time.Duration

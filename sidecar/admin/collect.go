@@ -2,7 +2,6 @@ package admin
 
 import (
 	"strconv"
-	"strings"
 
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/cluster"
@@ -21,25 +20,21 @@ const (
 
 func (k kind) String() string { return [...]string{"counter", "gauge", "histogram"}[k] }
 
-// stat is one counter, gauge or histogram, under Envoy's dotted name and
-// under the Prometheus family and labels Envoy's default tag extraction
-// gives it.
+// stat is one counter, gauge or histogram, under Envoy's dotted name
+// (scope.subject.full, or full alone) and, once tagged (see tagger), under
+// the Prometheus family and labels Envoy's tag extraction gives it.
 type stat struct {
 	scope   string // e.g. cluster; empty when full holds the whole name
+	subject string // e.g. the cluster's name
 	full    string // Envoy's name, or its last part under scope and subject
-	family  string // Prometheus name, e.g. envoy_cluster_upstream_rq
-	label   string // tag name, e.g. envoy_cluster_name; empty for none
-	subject string // its value, e.g. web
-	tag     string // a second tag, e.g. envoy_response_code; empty for none
-	tagVal  string // its value, e.g. 200
 	kind    kind
 	value   float64
 	hist    *stats.Snapshot // for histograms
-	// extra are the labels of the bootstrap's stats_config tags (see
-	// tagger); shared, read only.
-	extra []label
-	// extraText is extra in the text format, written as is when set.
-	extraText string
+	// family is the Prometheus name, e.g. envoy_cluster_upstream_rq.
+	family string
+	// tags are the labels, e.g. envoy_cluster_name="web"; shared, read
+	// only.
+	tags *tagSet
 }
 
 // name returns Envoy's dotted name, e.g. cluster.web.upstream_rq_200.
@@ -50,12 +45,10 @@ func (s *stat) name() string {
 	return s.scope + "." + s.subject + "." + s.full
 }
 
-// collector gathers the stats of one read: it caches the families' names
-// so a read of many clusters concatenates each family name once.
+// collector gathers the stats of one read.
 type collector struct {
-	emit     func(*stat)
-	families map[[2]string]string
-	cur      stat // the stat being emitted, reused so it does not escape
+	emit func(*stat)
+	cur  stat // the stat being emitted, reused so it does not escape
 }
 
 // put emits s through c.cur.
@@ -64,42 +57,31 @@ func (c *collector) put(s stat) {
 	c.emit(&c.cur)
 }
 
-// family returns "envoy_<scope>_<stat>" with dots as underscores.
-func (c *collector) family(scope, name string) string {
-	k := [2]string{scope, name}
-	f, ok := c.families[k]
-	if !ok {
-		f = "envoy_" + scope + "_" + strings.ReplaceAll(name, ".", "_")
-		c.families[k] = f
-	}
-	return f
+// scoped adds the stat scope.<subject>.<name>.
+func (c *collector) scoped(scope, subject, name string, k kind, v float64) {
+	c.put(stat{scope: scope, subject: subject, full: name, kind: k, value: v})
 }
 
-// scoped adds the stat scope.<subject>.<name>, tagged label=subject.
-func (c *collector) scoped(scope, label, subject, name string, k kind, v float64) {
-	c.put(stat{scope: scope, full: name, family: c.family(scope, name),
-		label: label, subject: subject, kind: k, value: v})
-}
-
-// status adds <prefix>_<N>xx and <prefix>_<code> for s, tagged as Envoy's
-// response_code_class and response_code extraction does.
-func (c *collector) status(scope, label, subject, prefix string, s *stats.Status) {
+// status adds <prefix>_<N>xx and <prefix>_<code> for s.
+func (c *collector) status(scope, subject, prefix string, s *stats.Status) {
 	for i, n := range s.Classes() {
-		class := strconv.Itoa(i + 1)
-		c.put(stat{scope: scope, full: prefix + "_" + class + "xx", family: c.family(scope, prefix+"_xx"),
-			label: label, subject: subject, tag: "envoy_response_code_class", tagVal: class, value: float64(n)})
+		c.scoped(scope, subject, classNames[prefix][i], counter, float64(n))
 	}
 	s.Codes(func(code int, n uint64) {
-		cs := strconv.Itoa(code)
-		c.put(stat{scope: scope, full: prefix + "_" + cs, family: c.family(scope, prefix),
-			label: label, subject: subject, tag: "envoy_response_code", tagVal: cs, value: float64(n)})
+		c.scoped(scope, subject, prefix+"_"+strconv.Itoa(code), counter, float64(n))
 	})
 }
 
+// classNames are the names of the class counters of each status prefix.
+var classNames = map[string][5]string{
+	"upstream_rq":   {"upstream_rq_1xx", "upstream_rq_2xx", "upstream_rq_3xx", "upstream_rq_4xx", "upstream_rq_5xx"},
+	"downstream_rq": {"downstream_rq_1xx", "downstream_rq_2xx", "downstream_rq_3xx", "downstream_rq_4xx", "downstream_rq_5xx"},
+}
+
 // hist adds a histogram.
-func (c *collector) hist(scope, label, subject, name string, h *stats.Histogram) {
+func (c *collector) hist(scope, subject, name string, h *stats.Histogram) {
 	s := h.Read()
-	c.put(stat{scope: scope, full: name, family: c.family(scope, name), label: label, subject: subject, kind: histogram, hist: &s})
+	c.put(stat{scope: scope, subject: subject, full: name, kind: histogram, hist: &s})
 }
 
 // collect calls emit with every stat of the snapshot in force, in no set
@@ -109,7 +91,7 @@ func collect(sc *sidecar.Sidecar, emit func(*stat)) {
 	if snap == nil {
 		return
 	}
-	c := &collector{families: map[[2]string]string{}, emit: emit}
+	c := &collector{emit: emit}
 	for _, name := range sortedKeys(snap.Clusters) {
 		c.cluster(snap.Clusters[name])
 	}
@@ -123,11 +105,11 @@ func collect(sc *sidecar.Sidecar, emit func(*stat)) {
 func (c *collector) cluster(cl *cluster.Cluster) {
 	name, s := cl.Name, cl.Stats
 	ctr := func(stat string, v uint64) {
-		c.scoped("cluster", "envoy_cluster_name", name, stat, counter, float64(v))
+		c.scoped("cluster", name, stat, counter, float64(v))
 	}
-	g := func(stat string, v int64) { c.scoped("cluster", "envoy_cluster_name", name, stat, gauge, float64(v)) }
+	g := func(stat string, v int64) { c.scoped("cluster", name, stat, gauge, float64(v)) }
 	ctr("upstream_rq_total", s.RqTotal.Load())
-	c.status("cluster", "envoy_cluster_name", name, "upstream_rq", &s.StatusCounts)
+	c.status("cluster", name, "upstream_rq", &s.StatusCounts)
 	ctr("upstream_rq_timeout", s.RqTimeout.Load())
 	ctr("upstream_rq_retry", s.RqRetry.Load())
 	ctr("upstream_rq_pending_overflow", s.OverflowRq.Load())
@@ -146,8 +128,8 @@ func (c *collector) cluster(cl *cluster.Cluster) {
 	g("membership_degraded", m.degraded)
 	g("membership_total", m.total)
 	c.breakers(cl)
-	c.hist("cluster", "envoy_cluster_name", name, "upstream_rq_time", &s.RqTime)
-	c.hist("cluster", "envoy_cluster_name", name, "upstream_cx_connect_ms", &s.CxConnectMs)
+	c.hist("cluster", name, "upstream_rq_time", &s.RqTime)
+	c.hist("cluster", name, "upstream_cx_connect_ms", &s.CxConnectMs)
 	if cl.HealthCheck != nil {
 		c.healthCheck(cl)
 	}
@@ -176,7 +158,7 @@ func (c *collector) breakers(cl *cluster.Cluster) {
 		if limit != 0 && n >= limit {
 			v = 1
 		}
-		c.scoped("cluster", "envoy_cluster_name", cl.Name, "circuit_breakers.default."+stat, gauge, v)
+		c.scoped("cluster", cl.Name, "circuit_breakers.default."+stat, gauge, v)
 	}
 	open("cx_open", s.Cx.Active(), l.MaxConnections)
 	open("rq_pending_open", s.RqPending.Load(), l.MaxPending)
@@ -187,7 +169,7 @@ func (c *collector) breakers(cl *cluster.Cluster) {
 func (c *collector) healthCheck(cl *cluster.Cluster) {
 	hc := &cl.Stats.HealthCheck
 	ctr := func(stat string, v uint64) {
-		c.scoped("cluster", "envoy_cluster_name", cl.Name, "health_check."+stat, counter, float64(v))
+		c.scoped("cluster", cl.Name, "health_check."+stat, counter, float64(v))
 	}
 	ctr("attempt", hc.Attempt.Load())
 	ctr("success", hc.Success.Load())
@@ -195,13 +177,13 @@ func (c *collector) healthCheck(cl *cluster.Cluster) {
 	ctr("network_failure", hc.NetworkFailure.Load())
 	ctr("passive_failure", hc.PassiveFailure.Load())
 	ctr("verify_cluster", hc.VerifyCluster.Load())
-	c.scoped("cluster", "envoy_cluster_name", cl.Name, "health_check.healthy", gauge, float64(activeHealthy(cl)))
+	c.scoped("cluster", cl.Name, "health_check.healthy", gauge, float64(activeHealthy(cl)))
 }
 
 func (c *collector) outlier(cl *cluster.Cluster) {
 	od := &cl.Stats.Outlier
 	ctr := func(stat string, v uint64) {
-		c.scoped("cluster", "envoy_cluster_name", cl.Name, "outlier_detection.ejections_"+stat, counter, float64(v))
+		c.scoped("cluster", cl.Name, "outlier_detection.ejections_"+stat, counter, float64(v))
 	}
 	ctr("enforced_total", od.EnforcedTotal.Load())
 	ctr("overflow", od.Overflow.Load())
@@ -213,7 +195,7 @@ func (c *collector) outlier(cl *cluster.Cluster) {
 	ctr("enforced_consecutive_local_origin_failure", od.EnforcedLocal.Load())
 	ctr("detected_success_rate", od.DetectedSuccessRate.Load())
 	ctr("enforced_success_rate", od.EnforcedSuccessRate.Load())
-	c.scoped("cluster", "envoy_cluster_name", cl.Name, "outlier_detection.ejections_active", gauge, float64(ejectedEndpoints(cl)))
+	c.scoped("cluster", cl.Name, "outlier_detection.ejections_active", gauge, float64(ejectedEndpoints(cl)))
 }
 
 // membership counts a cluster's endpoints as Envoy's membership_* gauges:
@@ -266,12 +248,12 @@ func (c *collector) listener(l *sidecar.Listener) {
 	if s := l.Stats; s != nil {
 		addr := metricName(l.Spec.Address)
 		lc := func(stat string, k kind, v float64) {
-			c.scoped("listener", "envoy_listener_address", addr, stat, k, v)
+			c.scoped("listener", addr, stat, k, v)
 		}
 		lc("downstream_cx_total", counter, float64(s.CxTotal.Load()))
 		lc("downstream_cx_destroy", counter, float64(s.CxDestroy.Load()))
 		lc("downstream_cx_active", gauge, float64(s.CxActive.Load()))
-		c.hist("listener", "envoy_listener_address", addr, "downstream_cx_length_ms", &s.CxLength)
+		c.hist("listener", addr, "downstream_cx_length_ms", &s.CxLength)
 	}
 	for _, ch := range l.Chains {
 		c.chain(ch)
@@ -281,83 +263,26 @@ func (c *collector) listener(l *sidecar.Listener) {
 func (c *collector) chain(ch *sidecar.Chain) {
 	if ch.HTTP != nil {
 		s, p := ch.HTTP.Config().Stats, ch.Spec.HTTP.StatPrefix
-		const label = "envoy_http_conn_manager_prefix"
-		ctr := func(stat string, v uint64) { c.scoped("http", label, p, stat, counter, float64(v)) }
+		ctr := func(stat string, v uint64) { c.scoped("http", p, stat, counter, float64(v)) }
 		ctr("downstream_cx_total", s.CxTotal.Load())
 		ctr("downstream_rq_total", s.RqTotal.Load())
-		c.status("http", label, p, "downstream_rq", &s.StatusCounts)
-		c.scoped("http", label, p, "downstream_cx_active", gauge, float64(s.CxActive.Load()))
-		c.hist("http", label, p, "downstream_rq_time", &s.RqTime)
+		c.status("http", p, "downstream_rq", &s.StatusCounts)
+		c.scoped("http", p, "downstream_cx_active", gauge, float64(s.CxActive.Load()))
+		c.hist("http", p, "downstream_rq_time", &s.RqTime)
 		return
 	}
 	s, p := ch.TCP.Config().Stats, ch.Spec.TCP.StatPrefix
-	const label = "envoy_tcp_prefix"
-	c.scoped("tcp", label, p, "downstream_cx_total", counter, float64(s.CxTotal.Load()))
-	c.scoped("tcp", label, p, "downstream_cx_no_route", counter, float64(s.NoRoute.Load()))
-	c.scoped("tcp", label, p, "upstream_connect_fail", counter, float64(s.ConnectFail.Load()))
-	c.scoped("tcp", label, p, "downstream_cx_active", gauge, float64(s.CxActive.Load()))
+	c.scoped("tcp", p, "downstream_cx_total", counter, float64(s.CxTotal.Load()))
+	c.scoped("tcp", p, "downstream_cx_no_route", counter, float64(s.NoRoute.Load()))
+	c.scoped("tcp", p, "upstream_connect_fail", counter, float64(s.ConnectFail.Load()))
+	c.scoped("tcp", p, "downstream_cx_active", gauge, float64(s.CxActive.Load()))
 }
 
-// counterLabels are the Prometheus labels of the sidecar's named counters
-// by scope (their name's first part).
-var counterLabels = map[string]string{
-	"listener":        "envoy_listener_address",
-	"local_ratelimit": "envoy_local_ratelimit_prefix",
-}
-
-// namedCounters adds the sidecar's counters kept by full name
-// ("scope.subject.stat", or "scope.stat" without a label), such as
-// local_ratelimit.<prefix>.rate_limited and tls_inspector.tls_found.
+// namedCounters adds the sidecar's counters kept by full name, such as
+// local_ratelimit.<prefix>.rate_limited, <prefix>.http_local_rate_limit.*
+// and tls_inspector.tls_found; tag extraction labels them as Envoy's.
 func (c *collector) namedCounters(sc *sidecar.Sidecar) {
 	for name, v := range sc.Counters() {
-		st, ok := filterCounter(name)
-		if !ok {
-			scope, rest, _ := strings.Cut(name, ".")
-			st = stat{full: name, family: c.family(scope, rest)}
-			if i := strings.LastIndexByte(rest, '.'); i >= 0 {
-				st.label, st.subject, st.family = counterLabels[scope], rest[:i], c.family(scope, rest[i+1:])
-			}
-		}
-		st.kind, st.value = counter, float64(v)
-		c.put(st)
+		c.put(stat{full: name, kind: counter, value: float64(v)})
 	}
-}
-
-// filterCounter parses the counters of the HTTP filters, whose subject is
-// not their name's second part: Envoy's
-// "<stat_prefix>.http_local_rate_limit.<stat>",
-// "http.<stat_prefix>.fault.<stat>" and the RBAC filters'.
-func filterCounter(name string) (stat, bool) {
-	i := strings.LastIndexByte(name, '.')
-	if i < 0 {
-		return stat{}, false
-	}
-	head, tail := name[:i], name[i+1:]
-	st := stat{full: name}
-	if p, ok := strings.CutSuffix(head, ".http_local_rate_limit"); ok {
-		st.family, st.label, st.subject = "envoy_http_local_rate_limit_"+tail, "envoy_local_http_ratelimit_prefix", p
-		return st, true
-	}
-	if p, ok := strings.CutSuffix(head, ".fault"); ok && strings.HasPrefix(p, "http.") {
-		st.family, st.label, st.subject = "envoy_http_fault_"+tail, "envoy_http_conn_manager_prefix", p[len("http."):]
-		return st, true
-	}
-	return rbacCounter(st, head, tail)
-}
-
-// rbacCounter parses the RBAC filters' counters: the HTTP filter's
-// "http.<stat_prefix>.rbac.<stat>", labelled by the connection manager's
-// prefix, and the network filter's "<stat_prefix>.rbac.<stat>", which
-// Envoy's default tag extractors leave in the metric name.
-func rbacCounter(st stat, head, tail string) (stat, bool) {
-	p, ok := strings.CutSuffix(head, ".rbac")
-	switch {
-	case !ok:
-		return stat{}, false
-	case strings.HasPrefix(p, "http."):
-		st.family, st.label, st.subject = "envoy_http_rbac_"+tail, "envoy_http_conn_manager_prefix", p[len("http."):]
-	default:
-		st.family = "envoy_" + strings.ReplaceAll(metricName(p), ".", "_") + "_rbac_" + tail
-	}
-	return st, true
 }

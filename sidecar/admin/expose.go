@@ -35,52 +35,41 @@ func (a *admin) prometheus(w http.ResponseWriter, _ *http.Request) {
 }
 
 // writeExposition writes every stat of a grouped by family, the
-// families sorted by name. Each stat is appended to its family's buffer as
-// it is read, so nothing but bytes is kept.
+// families sorted by name. A stat is kept as its value and a pointer to
+// its shared labels until its family is written, so the text is made
+// once, straight into the writer's buffer.
 func writeExposition(w io.Writer, a *admin) {
 	type family struct {
-		kind kind
-		buf  []byte
+		kind   kind
+		series []held
 	}
 	fams := map[string]*family{}
-	clusters := 0
-	if snap := a.sc.Snapshot(); snap != nil {
-		clusters = len(snap.Clusters)
-	}
 	a.each(func(s *stat) {
 		f := fams[s.family]
 		if f == nil {
-			f = &family{kind: s.kind, buf: make([]byte, 0, familySize(s, clusters))}
+			f = &family{kind: s.kind}
 			fams[s.family] = f
 		}
-		f.buf = appendSeries(f.buf, s)
+		f.series = append(f.series, held{s.tags, s.hist, s.value})
 	})
 	bw := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
 	for _, name := range slices.Sorted(maps.Keys(fams)) {
 		f := fams[name]
 		fmt.Fprintf(bw, "# TYPE %s %s\n", name, f.kind)
-		bw.Write(f.buf)
+		for _, x := range f.series {
+			line = appendSeries(line[:0], &stat{family: name, kind: f.kind, tags: x.tags, hist: x.hist, value: x.value})
+			bw.Write(line)
+		}
 	}
 	bw.Flush()
 }
 
-// familySize guesses the bytes of the family of s, so that its buffer
-// rarely grows: one series per cluster for the cluster families.
-func familySize(s *stat, clusters int) int {
-	n := 16
-	if s.scope == "cluster" {
-		n = clusters + 1
-	}
-	line := len(s.family) + len(s.label) + len(s.subject) + len(s.tag) + 24
-	if line += len(s.extraText); s.extraText == "" {
-		for _, l := range s.extra {
-			line += len(l.name) + len(l.value) + 4
-		}
-	}
-	if s.kind == histogram {
-		line = (line + 12) * (len(leValues) + 3)
-	}
-	return n * line
+// held is what writeExposition keeps of a stat until it writes it.
+type held struct {
+	tags  *tagSet
+	hist  *stats.Snapshot
+	value float64
 }
 
 // appendSeries appends the lines of one stat: one sample, or a
@@ -103,41 +92,16 @@ func appendSeries(b []byte, s *stat) []byte {
 }
 
 func appendLabels(b []byte, s *stat, le string) []byte {
-	if s.label == "" && s.tag == "" && le == "" && len(s.extra) == 0 {
+	text := s.tags.text
+	if text == "" && le == "" {
 		return b
 	}
-	b = append(b, '{')
-	sep := false
-	pair := func(name, value string) {
-		if sep {
+	b = append(append(b, '{'), text...)
+	if le != "" {
+		if text != "" {
 			b = append(b, ',')
 		}
-		sep = true
-		b = append(append(b, name...), `="`...)
-		b = appendEscaped(b, value)
-		b = append(b, '"')
-	}
-	if s.label != "" {
-		pair(s.label, s.subject)
-	}
-	if s.tag != "" {
-		pair(s.tag, s.tagVal)
-	}
-	switch {
-	case s.extraText != "" && sep:
-		b = append(b, s.extraText...)
-	case s.extraText != "":
-		b = append(b, s.extraText[1:]...) // no leading comma
-		sep = true
-	default:
-		for _, l := range s.extra {
-			if l.name != s.label && l.name != s.tag {
-				pair(l.name, l.value)
-			}
-		}
-	}
-	if le != "" {
-		pair("le", le)
+		b = append(append(append(b, `le="`...), le...), '"')
 	}
 	return append(b, '}')
 }

@@ -26,10 +26,7 @@ func (a *admin) each(emit func(*stat)) {
 	emit, done := a.tags.tagged(emit)
 	defer done()
 	collect(a.sc, emit)
-	g := func(name string, v float64) {
-		scope, rest, _ := strings.Cut(name, ".")
-		emit(&stat{full: name, family: "envoy_" + scope + "_" + rest, kind: gauge, value: v})
-	}
+	g := func(name string, v float64) { emit(&stat{full: name, kind: gauge, value: v}) }
 	var live float64
 	if a.state() == "LIVE" {
 		live = 1
@@ -96,52 +93,32 @@ func NewCollector(sc *sidecar.Sidecar, opts ...Option) Collector {
 // Describe sends nothing: the collector is unchecked.
 func (Collector) Describe(chan<- *prometheus.Desc) {}
 
-// Collect sends every stat as a constant metric, with Envoy's names and
-// tags: envoy_cluster_upstream_rq{envoy_cluster_name="web",
-// envoy_response_code="200"}.
+// Collect sends every stat as a constant metric, with the names and labels
+// of Envoy's tag extraction: envoy_cluster_upstream_rq{envoy_cluster_name="web",
+// envoy_response_code="200"}. Each series has only the labels extracted
+// from its name, so the series of one family may differ in labels, which
+// client_golang allows of an unchecked collector.
 func (c Collector) Collect(ch chan<- prometheus.Metric) {
 	descs := map[descKey]*prometheus.Desc{}
-	var custom []string // every custom label, so a family's labels agree
-	if c.a.tags != nil {
-		custom = c.a.tags.names
-	}
-	c.a.each(func(s *stat) { ch <- constMetric(descs, custom, s) })
+	c.a.each(func(s *stat) { ch <- constMetric(descs, s) })
 }
 
-type descKey struct{ family, label, tag string }
+// descKey is a family and the label names of one of its label sets.
+type descKey struct {
+	family string
+	names  string
+}
 
-// constMetric makes s a constant metric. custom are the names of the
-// stats_config labels, each given to every metric (empty where its tag
-// was not extracted, which Prometheus reads as absent), as client_golang
-// wants the same labels throughout a family.
-func constMetric(descs map[descKey]*prometheus.Desc, custom []string, s *stat) prometheus.Metric {
-	k := descKey{s.family, s.label, s.tag}
+// constMetric makes s a constant metric.
+func constMetric(descs map[descKey]*prometheus.Desc, s *stat) prometheus.Metric {
+	names := make([]string, len(s.tags.labels))
+	values := make([]string, len(s.tags.labels))
+	for i, l := range s.tags.labels {
+		names[i], values[i] = l.name, l.value
+	}
+	k := descKey{s.family, strings.Join(names, ",")}
 	d := descs[k]
-	var values []string
-	if s.label != "" {
-		values = append(values, s.subject)
-	}
-	if s.tag != "" {
-		values = append(values, s.tagVal)
-	}
-	for _, name := range custom {
-		if name != s.label && name != s.tag {
-			values = append(values, extraValue(s.extra, name))
-		}
-	}
 	if d == nil {
-		var names []string
-		if s.label != "" {
-			names = append(names, s.label)
-		}
-		if s.tag != "" {
-			names = append(names, s.tag)
-		}
-		for _, name := range custom {
-			if name != s.label && name != s.tag {
-				names = append(names, name)
-			}
-		}
 		d = prometheus.NewDesc(s.family, "Envoy stat "+s.family, names, nil)
 		descs[k] = d
 	}
@@ -156,14 +133,4 @@ func constMetric(descs map[descKey]*prometheus.Desc, custom []string, s *stat) p
 		buckets[b] = s.hist.Cumulative[i]
 	}
 	return prometheus.MustNewConstHistogram(d, s.hist.Count, s.hist.SumMs, buckets, values...)
-}
-
-// extraValue returns the value of the label name in extra, or "".
-func extraValue(extra []label, name string) string {
-	for _, l := range extra {
-		if l.name == name {
-			return l.value
-		}
-	}
-	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -209,6 +210,7 @@ func flatten(fams map[string]*dto.MetricFamily) map[string]float64 {
 			for _, l := range m.Label {
 				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
 			}
+			slices.Sort(ls) // Envoy writes labels in extraction order
 			key := func(suffix string, extra ...string) string {
 				all := append(append([]string(nil), ls...), extra...)
 				if len(all) == 0 {

