@@ -108,7 +108,12 @@ var runtimeTests = map[string][]string{
 	"http.HTTPFault / headers[]":           {"TestFault"},
 	"http.HTTPFault / max_active_faults":   {"TestFaultMaxActive", "TestFaultMaxActiveThroughSockets"},
 
-	"http.Config / request_rules[]":        {"TestHeaderToMetadata"},
+	"http.Config / request_rules[]": {"TestHeaderToMetadata"},
+
+	"http.FilterConfig / stats_for_all_methods":             {"TestGRPCStats", "TestGRPCStatsMethodBound"},
+	"http.FilterConfig / individual_method_stats_allowlist": {"TestGRPCStats", "TestGRPCStatsThroughSidecar"},
+	"http.FilterConfig / enable_upstream_stats":             {"TestGRPCStats", "TestGRPCStatsThroughSidecar"},
+	"http.FilterConfig / replace_dots_in_grpc_service_name": {"TestGRPCStats"},
 	"http.RBAC / rules":                    {"TestHTTPRBACPathAndMethod", "TestHTTPRBACSourceIP"},
 	"http.RBAC / rules_stat_prefix":        {"TestHTTPRBACPathAndMethod"},
 	"http.RBAC / shadow_rules":             {"TestHTTPRBACPathAndMethod"},

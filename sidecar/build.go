@@ -13,6 +13,7 @@ import (
 	"github.com/meshlb/meshlb/sidecar/h2up"
 	"github.com/meshlb/meshlb/sidecar/health"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
+	_ "github.com/meshlb/meshlb/sidecar/httpfilter/grpcstats" // registers grpc_stats
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/outlier"
@@ -285,12 +286,9 @@ func (s *Sidecar) httpConfig(listener, scope string, h *spec.HTTPManager, set *s
 		return nil, err
 	}
 	filters, err := httpfilter.Compile(h.Filters, rc, httpfilter.Env{Scope: scope, State: fs, StatPrefix: h.StatPrefix,
-		Counter: s.stats.counter, Logger: s.logger})
+		Counter: s.stats.counter, Histogram: s.stats.histogram, Logger: s.logger})
 	if err != nil {
 		return nil, err
-	}
-	if filters.HasBodyHooks() { // sidecar/l7 streams bodies without hooks
-		return nil, fmt.Errorf("http_filters: body hooks are not supported yet")
 	}
 	logs, err := accesslog.Compile(h.AccessLogs, s.logs)
 	if err != nil {

@@ -70,8 +70,9 @@ func consulGRPCBootstrap(addr, backend, protocol string) string {
 // TestConsulGRPCFilters: Consul's listener for protocol grpc, with its
 // grpc_stats and grpc_http1_bridge filters, carries gRPC calls (grpc-go
 // client and server, h2c on both sides) to a cluster with either of the
-// protocol options Consul gives (the server speaks HTTP/2 only), and the
-// sidecar says once that it runs neither filter.
+// protocol options Consul gives (the server speaks HTTP/2 only); the
+// sidecar counts the calls in grpc_stats and says once that it does not
+// run the bridge.
 func TestConsulGRPCFilters(t *testing.T) {
 	for _, protocol := range []string{
 		"explicit_http_config: {http2_protocol_options: {}}",
@@ -118,9 +119,16 @@ func testConsulGRPCFilters(t *testing.T, protocol string) {
 	sw.mu.Lock()
 	out := logs.String()
 	sw.mu.Unlock()
-	for _, notice := range []string{"meshlb keeps no per-method gRPC stats", "meshlb does not bridge HTTP/1.1 gRPC"} {
+	for _, notice := range []string{"meshlb does not bridge HTTP/1.1 gRPC"} {
 		if n := strings.Count(out, notice); n != 1 {
 			t.Errorf("notice %q logged %d times, want once:\n%s", notice, n, out)
 		}
+	}
+	// grpc_stats runs: Consul's stats_for_all_methods names the method.
+	const p = "cluster.local_app.grpc.grpc.health.v1.Health.Check."
+	c := s.Counters()
+	if c[p+"success"] != 3 || c[p+"total"] != 3 || c[p+"request_message_count"] != 3 || c[p+"response_message_count"] != 3 {
+		t.Errorf("grpc_stats: success %d, total %d, messages %d in, %d out; want 3 each",
+			c[p+"success"], c[p+"total"], c[p+"request_message_count"], c[p+"response_message_count"])
 	}
 }

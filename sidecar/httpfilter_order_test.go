@@ -2,8 +2,10 @@ package sidecar
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/meshlb/meshlb/sidecar/config"
@@ -100,34 +102,62 @@ func TestFilterOrderThroughSockets(t *testing.T) {
 	}
 }
 
-// bodyType is a test-only filter with a request-body hook, which the
-// sidecar does not run yet.
+// bodyType is a test-only filter with body hooks, which counts the body
+// bytes it sees each way.
 const bodyType = "type.googleapis.com/meshlb.test.Body"
 
 type bodyBuilder struct{}
 
 func (bodyBuilder) TypeURL() string { return bodyType }
 
-func (bodyBuilder) Build(any, httpfilter.Env) (httpfilter.Filter, error) { return bodyFilter{}, nil }
+func (bodyBuilder) Build(any, httpfilter.Env) (httpfilter.Filter, error) { return &bodyFilter{}, nil }
 
 func init() { httpfilter.Register(bodyBuilder{}) }
 
-type bodyFilter struct{}
+type bodyFilter struct{ in, out, ends atomic.Int64 }
 
-func (bodyFilter) RequestHeaders(*httpfilter.Stream) httpfilter.Status { return httpfilter.Continue }
+var lastBodyFilter atomic.Pointer[bodyFilter]
 
-func (bodyFilter) RequestBody(*httpfilter.Stream, []byte, bool) httpfilter.Status {
+func (f *bodyFilter) RequestHeaders(s *httpfilter.Stream) httpfilter.Status {
+	lastBodyFilter.Store(f)
+	s.WatchBody()
 	return httpfilter.Continue
 }
 
-// TestBodyHooksRefused shows a chain with a body hook refused rather than
-// served without it.
-func TestBodyHooksRefused(t *testing.T) {
+func (f *bodyFilter) RequestBody(_ *httpfilter.Stream, p []byte, end bool) httpfilter.Status {
+	f.in.Add(int64(len(p)))
+	if end {
+		f.ends.Add(1)
+	}
+	return httpfilter.Continue
+}
+
+func (f *bodyFilter) ResponseBody(_ *httpfilter.Stream, p []byte, end bool) httpfilter.Status {
+	f.out.Add(int64(len(p)))
+	if end {
+		f.ends.Add(1)
+	}
+	return httpfilter.Continue
+}
+
+// TestBodyHooksRun shows a filter that asks for the body (WatchBody) see
+// the request body on its way upstream and the response body on its way
+// back, each ending once, through an HTTP/1.1 listener and cluster.
+func TestBodyHooksRun(t *testing.T) {
 	s := newSidecar(t)
-	l := httpListener("web", freeAddr(t), "be")
-	l.FilterChains[0].HTTP.Filters = []spec.HTTPFilter{{Name: "body", TypeURL: bodyType}}
-	err := s.Apply(&config.Set{Listeners: []config.Listener{l}, Clusters: []config.Cluster{staticCluster("be", "127.0.0.1:1")}})
-	if err == nil || !strings.Contains(err.Error(), "http_filters: body hooks are not supported yet") {
-		t.Errorf("Apply error = %v, want body hooks refused", err)
+	url := serveHTTP(t, s, staticCluster("be", named(t, "be")), func(l *config.Listener) {
+		l.FilterChains[0].HTTP.Filters = []spec.HTTPFilter{{Name: "body", TypeURL: bodyType}}
+	})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	resp, err := c.Post(url+"/", "text/plain", strings.NewReader("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	f := lastBodyFilter.Load()
+	if string(b) != "be" || f == nil || f.in.Load() != 5 || f.out.Load() != 2 || f.ends.Load() != 2 {
+		t.Errorf("got %q; the filter saw %d bytes in, %d out, %d ends; want be, 5, 2, 2", b, f.in.Load(), f.out.Load(), f.ends.Load())
 	}
 }

@@ -245,6 +245,10 @@ func (s *Sidecar) Addresses() map[string]string {
 // local_ratelimit.<stat_prefix>.rate_limited.
 func (s *Sidecar) Counters() map[string]uint64 { return s.stats.counterValues() }
 
+// Histograms returns the histograms kept by Envoy's full stat name (those
+// of HTTP filters, such as cluster.<name>.grpc.upstream_rq_time), read now.
+func (s *Sidecar) Histograms() map[string]sstats.Snapshot { return s.stats.histograms() }
+
 var (
 	_ listener.Handler     = (*filterchain.Handler)(nil)
 	_ filterchain.Terminal = (*l7.Server)(nil)
@@ -269,9 +273,8 @@ func (s *Sidecar) noticeTracing(set *spec.Set) {
 }
 
 // grpcFilterNotices are what the sidecar says of Consul's gRPC HTTP
-// filters, which it accepts and does not run (spec.GRPCStats).
+// filters, which it accepts and does not run (spec.GRPCHTTP1BridgeType).
 var grpcFilterNotices = map[string]string{
-	spec.GRPCStatsType:       "grpc_stats is configured but meshlb keeps no per-method gRPC stats; requests are forwarded as usual",
 	spec.GRPCHTTP1BridgeType: "grpc_http1_bridge is configured but meshlb does not bridge HTTP/1.1 gRPC requests; gRPC over HTTP/2 is forwarded as usual",
 }
 

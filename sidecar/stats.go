@@ -21,12 +21,13 @@ type statsRegistry struct {
 	clusters map[string]*cluster.Stats
 	https    map[string]*l7.Stats
 	tcps     map[string]*l4.Stats
-	counters map[string]*atomic.Uint64   // by Envoy's full stat name
-	listens  map[string]*sstats.Listener // by address
+	counters map[string]*atomic.Uint64    // by Envoy's full stat name
+	hists    map[string]*sstats.Histogram // by Envoy's full stat name
+	listens  map[string]*sstats.Listener  // by address
 }
 
 func newStatsRegistry() *statsRegistry {
-	return &statsRegistry{clusters: map[string]*cluster.Stats{}, https: map[string]*l7.Stats{}, tcps: map[string]*l4.Stats{}, counters: map[string]*atomic.Uint64{}, listens: map[string]*sstats.Listener{}}
+	return &statsRegistry{clusters: map[string]*cluster.Stats{}, https: map[string]*l7.Stats{}, tcps: map[string]*l4.Stats{}, counters: map[string]*atomic.Uint64{}, hists: map[string]*sstats.Histogram{}, listens: map[string]*sstats.Listener{}}
 }
 
 func getOrNew[T any](mu *sync.Mutex, m map[string]*T, name string) *T {
@@ -56,6 +57,23 @@ func (r *statsRegistry) tcp(prefix string) *l4.Stats { return getOrNew(&r.mu, r.
 // "local_ratelimit.in.rate_limited"), created at zero on first use.
 func (r *statsRegistry) counter(name string) *atomic.Uint64 {
 	return getOrNew(&r.mu, r.counters, name)
+}
+
+// histogram returns the histogram named name (Envoy's full stat name,
+// such as "cluster.web.grpc.upstream_rq_time"), created empty on first use.
+func (r *statsRegistry) histogram(name string) *sstats.Histogram {
+	return getOrNew(&r.mu, r.hists, name)
+}
+
+// histograms returns the histograms kept by full name, read now.
+func (r *statsRegistry) histograms() map[string]sstats.Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]sstats.Snapshot, len(r.hists))
+	for name, h := range r.hists {
+		out[name] = h.Read()
+	}
+	return out
 }
 
 func (r *statsRegistry) counterValues() map[string]uint64 {

@@ -99,6 +99,7 @@ func collect(sc *sidecar.Sidecar, emit func(*stat)) {
 		c.listener(snap.Listeners[name])
 	}
 	c.namedCounters(sc)
+	c.namedHistograms(sc)
 }
 
 // cluster adds the stats of one cluster.
@@ -284,5 +285,13 @@ func (c *collector) chain(ch *sidecar.Chain) {
 func (c *collector) namedCounters(sc *sidecar.Sidecar) {
 	for name, v := range sc.Counters() {
 		c.put(stat{full: name, kind: counter, value: float64(v)})
+	}
+}
+
+// namedHistograms adds the sidecar's histograms kept by full name, such
+// as grpc_stats' cluster.<name>.grpc.<service>.<method>.upstream_rq_time.
+func (c *collector) namedHistograms(sc *sidecar.Sidecar) {
+	for name, h := range sc.Histograms() {
+		c.put(stat{full: name, kind: histogram, hist: &h})
 	}
 }

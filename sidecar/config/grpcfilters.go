@@ -2,32 +2,12 @@ package config
 
 import (
 	grpcbridgev3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/grpc_http1_bridge/v3"
-	grpcstatsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/grpc_stats/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
-var (
-	// stats_for_all_methods is what Consul sets; the filter keeps no stats
-	// either way (spec.GRPCStats). Options that would change requests or
-	// name other stats are refused.
-	grpcStatsFields  = allow(&grpcstatsv3.FilterConfig{}, "stats_for_all_methods")
-	grpcBridgeFields = allow(&grpcbridgev3.Config{})
-)
-
-// decodeGRPCStats decodes Envoy's grpc_stats filter, as Consul sends it
-// for protocol grpc.
-func decodeGRPCStats(a *anypb.Any, perRoute bool) (any, error) {
-	m := &grpcstatsv3.FilterConfig{}
-	if err := unpack(a, m); err != nil {
-		return nil, err
-	}
-	if err := grpcStatsFields.check(m); err != nil {
-		return nil, err
-	}
-	return &spec.GRPCStats{}, nil
-}
+var grpcBridgeFields = allow(&grpcbridgev3.Config{})
 
 // decodeGRPCHTTP1Bridge decodes Envoy's grpc_http1_bridge filter, as
 // Consul sends it for protocol grpc: no options (upgrade_protobuf_to_grpc

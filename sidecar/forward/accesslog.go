@@ -50,13 +50,14 @@ func (f *forwarder) failedConnect(err error) {
 
 // bodyStream returns the stream the upstream codec relays the response
 // body to: the client's, or a tap that captures its trailers when the
-// access logs read them.
+// access logs read them, under the HTTP filters' response tap when they
+// watch the body.
 func (f *forwarder) bodyStream() Stream {
 	if !f.cfg.AccessLog.WantsTrailers() {
-		return f.st
+		return f.tapResponse(f.st)
 	}
 	f.ss.tap = trailerTap{Stream: f.st, logs: f.cfg.AccessLog, capture: &f.ss.log}
-	return &f.ss.tap
+	return f.tapResponse(&f.ss.tap)
 }
 
 // trailerTap is a client stream that captures the response trailers on

@@ -93,6 +93,8 @@ func (f *forwarder) dispatch() bool {
 	cl.Stats.RqActive.Add(1)
 	defer cl.Stats.RqActive.Add(-1)
 	f.cl = cl
+	f.ss.filters.stream.Cluster = cl.Name
+	f.tapRequest()
 	code, keep := f.forward(rt, cl)
 	cl.Stats.CountStatus(code)
 	cfg.Stats.CountStatus(code)

@@ -111,6 +111,9 @@ type StreamState struct {
 	// the stream as the upstream codec sees it when they read trailers.
 	log accesslog.Capture
 	tap trailerTap
+	// reqTap and respTap run the HTTP filters' body hooks (bodytap.go).
+	reqTap  requestTap
+	respTap responseTap
 }
 
 // Exchange is one request on an upstream connection as an upstream codec

@@ -135,9 +135,12 @@ func (x *exchange) headError(err error) error {
 }
 
 // Headers implements [forward.Exchange]: HTTP/2 pseudo-headers are not
-// among them.
+// among them and, for a client of another protocol, the HTTP/1 framing
+// the body takes is (as WriteHead writes it): the forwarder writes a head
+// it filtered or rewrote from these, and without the framing an HTTP/1.1
+// client would get neither the trailers nor the body's end.
 func (x *exchange) Headers(dst []route.Header) []route.Header {
-	return appendHeaders(dst, x.resp.Header)
+	return responseHeaders(dst, x.resp, x.st.Framing().HTTP2)
 }
 
 // WriteHead implements [forward.Exchange].

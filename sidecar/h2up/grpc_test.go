@@ -200,3 +200,23 @@ func TestGRPCLongStream(t *testing.T) {
 		t.Errorf("got %d grpc-status %q body %q after %v, want 200, 0, five messages after 800ms", code, st, body, took)
 	}
 }
+
+// TestGRPCRewrittenHeadToHTTP1: when the forwarder writes a response head
+// it rewrote (here response_headers_to_add) to an HTTP/1.1 client, the
+// head keeps the chunked framing and Trailer declaration the HTTP/2
+// response needs, so the client gets the body's end and the trailers
+// (before the fix it got neither and waited for its timeout).
+func TestGRPCRewrittenHeadToHTTP1(t *testing.T) {
+	addr := grpcBackend(t, func(_ string, s grpc.ServerStream) error { return echo(s) })
+	rt := prefixRoute(5 * time.Second)
+	rt.Headers.ResponseAdd = []spec.HeaderAdd{{Name: "x-added", Value: "yes"}}
+	sc := startSidecar(t, rt, spec.UpstreamHTTP{}, time.Hour, addr)
+	c := h1Client()
+	c.Timeout = 3 * time.Second
+	defer c.CloseIdleConnections()
+	frame := grpcFrame([]byte("ping"))
+	code, st, body, took := grpcCall(t, c, "http://"+sc.addr+"/t.S/Echo", frame, nil)
+	if code != 200 || st != "0" || !bytes.Equal(body, frame) || took > 2*time.Second {
+		t.Errorf("got %d grpc-status %q body %q after %v, want 200, 0 and the echo at once", code, st, body, took)
+	}
+}

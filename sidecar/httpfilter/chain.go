@@ -26,6 +26,7 @@ type list struct {
 	hasResp  bool
 	reqBody  []RequestBodyFilter
 	respBody []ResponseBodyFilter
+	trailers []ResponseTrailersFilter
 }
 
 func (l *list) add(name string, f Filter) {
@@ -39,6 +40,9 @@ func (l *list) add(name string, f Filter) {
 	}
 	if bf, ok := f.(ResponseBodyFilter); ok {
 		l.respBody = append(l.respBody, bf)
+	}
+	if tf, ok := f.(ResponseTrailersFilter); ok {
+		l.trailers = append(l.trailers, tf)
 	}
 }
 

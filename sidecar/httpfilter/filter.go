@@ -58,18 +58,28 @@ type ResponseHeadersFilter interface {
 }
 
 // RequestBodyFilter is a Filter that sees the request body in chunks, the
-// last with end set. It may stop with a local reply. Body hooks run only
-// where a codec streams bodies through [Chain.RequestBody] and
-// [Chain.ResponseBody]; sidecar/l7 does not yet, and the sidecar refuses a
-// chain with body hooks rather than skip them.
+// last with end set, as the forwarder hands it to the upstream codec
+// (sidecar/forward). Body hooks observe: they must return [Continue] (a
+// local reply cannot follow a head already sent), and another status
+// fails the stream. The request-body hook may run on a goroutine other
+// than the stream's (an HTTP/2 upstream pumps the body beside the
+// response), at the same time as the response hooks: the state it keeps
+// in the stream must be its own.
 type RequestBodyFilter interface {
 	RequestBody(s *Stream, chunk []byte, end bool) Status
 }
 
 // ResponseBodyFilter is a Filter that sees the response body in chunks,
-// the last with end set.
+// the last with end set. It must return [Continue].
 type ResponseBodyFilter interface {
 	ResponseBody(s *Stream, chunk []byte, end bool) Status
+}
+
+// ResponseTrailersFilter is a Filter that sees the response's trailer
+// fields (none: an empty list) once its body has ended, before they are
+// written, in reverse filter order. It must not modify them.
+type ResponseTrailersFilter interface {
+	ResponseTrailers(s *Stream, trailers []route.Header)
 }
 
 // Response is a response head: status and headers, codec-neutral.
@@ -115,15 +125,50 @@ type Stream struct {
 	// Metadata is the stream's dynamic metadata, set by filters
 	// ([Stream.SetMetadata]); its buffer is kept across Reset.
 	Metadata []Metadatum
+	// Cluster is the cluster the request goes to, set by the forwarder
+	// once it has picked it, after the request-headers hooks and before
+	// the body moves; empty until then and when none is picked.
+	Cluster string
 
 	filters *list // the route's filters, set by [Chain.RequestHeaders]
 	stopped int   // the filter that replied; response hooks of those before it run
 	scratch Response
+	locals  []local // see [Stream.Local]; kept across Reset
+	watch   bool    // a filter asked for the body hooks ([Stream.WatchBody])
 }
 
-// Reset prepares s for the next request on req, keeping its buffers.
+// local is one value a filter type keeps per stream.
+type local struct {
+	key *LocalKey
+	val any
+}
+
+// LocalKey names a filter type's per-stream value ([Stream.Local]): each
+// filter type that needs one declares a package-level LocalKey.
+type LocalKey struct{ Name string }
+
+// Reset prepares s for the next request on req, keeping its buffers and
+// the filters' per-stream values.
 func (s *Stream) Reset(req *route.Request, w Waiter) {
-	*s = Stream{Request: req, Wait: w, scratch: Response{Headers: s.scratch.Headers[:0]}, Metadata: s.Metadata[:0]}
+	*s = Stream{Request: req, Wait: w, scratch: Response{Headers: s.scratch.Headers[:0]}, Metadata: s.Metadata[:0], locals: s.locals}
+}
+
+// Local returns the value a filter type keeps in s under key: made by mk
+// the first time, then the same value, as the last request left it, for
+// every request the stream (its codec's reusable state) carries, so a
+// filter's per-request state allocates nothing once made. The filter
+// resets what it needs. Local must first be called from the stream's
+// goroutine (a request-headers hook), before any body hook, which may
+// then call it from another goroutine.
+func (s *Stream) Local(key *LocalKey, mk func() any) any {
+	for i := range s.locals {
+		if s.locals[i].key == key {
+			return s.locals[i].val
+		}
+	}
+	v := mk()
+	s.locals = append(s.locals, local{key, v})
+	return v
 }
 
 // wait waits d through s.Wait, or on a timer when there is none.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/meshlb/meshlb/sidecar/spec"
+	"github.com/meshlb/meshlb/sidecar/stats"
 )
 
 // Builder compiles one filter type's configuration into a [Filter].
@@ -36,6 +37,10 @@ type Env struct {
 	// "rl.http_local_rate_limit.ok"; counters outlive snapshots. nil: each
 	// filter counts on its own.
 	Counter func(name string) *atomic.Uint64
+	// Histogram returns the histogram with an Envoy stat name, such as
+	// "cluster.web.grpc.upstream_rq_time"; histograms outlive snapshots.
+	// nil: each filter keeps its own.
+	Histogram func(name string) *stats.Histogram
 	// Logger is for what a filter decides that an operator must see (an
 	// RBAC denial), rate limited by the filter; nil: none.
 	Logger *slog.Logger
@@ -47,6 +52,19 @@ func (e Env) counter(name string) *atomic.Uint64 {
 		return new(atomic.Uint64)
 	}
 	return e.Counter(name)
+}
+
+// NewCounter returns the counter named name, from e.Counter if set, else
+// a new one of the caller's own.
+func (e Env) NewCounter(name string) *atomic.Uint64 { return e.counter(name) }
+
+// NewHistogram returns the histogram named name, from e.Histogram if set,
+// else a new one of the caller's own.
+func (e Env) NewHistogram(name string) *stats.Histogram {
+	if e.Histogram == nil {
+		return new(stats.Histogram)
+	}
+	return e.Histogram(name)
 }
 
 // within returns e for the scope under e's named sub.

@@ -1,17 +1,24 @@
 package httpfilter
 
-// HasBodyHooks reports whether a filter of the chain has a request- or
-// response-body hook.
-func (c *Chain) HasBodyHooks() bool {
-	if c == nil {
-		return false
-	}
-	for _, l := range append([]*list{c.base}, c.routes...) {
-		if l != nil && (len(l.reqBody) > 0 || len(l.respBody) > 0) {
-			return true
-		}
-	}
-	return false
+import "github.com/meshlb/meshlb/sidecar/route"
+
+// WatchBody asks for the body and trailers hooks to run on this
+// request's bodies. A filter with such hooks calls it from its
+// request-headers hook for the requests it wants to see (gRPC ones, for
+// grpc_stats); the others keep the codecs' direct body path.
+func (s *Stream) WatchBody() { s.watch = true }
+
+// WantsRequestBody reports whether a filter asked for the request's body
+// ([Stream.WatchBody]) and one the request runs has a request-body hook.
+func (s *Stream) WantsRequestBody() bool {
+	return s.watch && s.filters != nil && len(s.filters.reqBody) > 0
+}
+
+// WantsResponseBody reports whether a filter asked for the request's
+// bodies ([Stream.WatchBody]) and one the request runs has a
+// response-body or response-trailers hook.
+func (s *Stream) WantsResponseBody() bool {
+	return s.watch && s.filters != nil && (len(s.filters.respBody) > 0 || len(s.filters.trailers) > 0)
 }
 
 // Empty reports whether no request of the chain runs a filter.
@@ -140,4 +147,15 @@ func (c *Chain) ResponseBody(s *Stream, chunk []byte, end bool) Status {
 		}
 	}
 	return Continue
+}
+
+// ResponseTrailers runs the response-trailers hooks, in reverse order, on
+// the response's trailers (empty when it has none).
+func (c *Chain) ResponseTrailers(s *Stream, trailers []route.Header) {
+	if s.filters == nil {
+		return
+	}
+	for i := len(s.filters.trailers) - 1; i >= 0; i-- {
+		s.filters.trailers[i].ResponseTrailers(s, trailers)
+	}
 }
