@@ -179,7 +179,7 @@ var runtimeTests = map[string][]string{
 	"Cluster / connect_timeout":                                          {"TestDialConnectTimeout"},
 	"Cluster / typed_extension_protocol_options":                         {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS", "TestTranslation", "TestStreamLimits", "TestUpstreamReset", "TestFlowControl", "TestGRPCInterop"},
 	"Cluster / http2_protocol_options":                                   {"TestStreamLimits"},
-	"Cluster / common_http_protocol_options.max_requests_per_connection": {"TestStreamLimits"},
+	"Cluster / common_http_protocol_options.max_requests_per_connection": {"TestStreamLimits", "TestSpentConnectionDrains"},
 	"Cluster / lb_policy":                                                {"TestDefaultPolicyIsRoundRobin", "TestLeastRequestPrefersIdle", "TestRandomWeighted", "TestHashRemoveOneMovesFewKeys", "TestHashWeighted"},
 	"Cluster / ring_hash_lb_config":                                      {"TestHashConfigSizes"},
 	"Cluster / least_request_lb_config":                                  {"TestLeastRequestChoiceCount", "TestLeastRequestBias", "TestSlowEndpointShare"},

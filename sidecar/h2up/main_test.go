@@ -26,10 +26,11 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // h2cBackend is a real HTTP/2 server with prior knowledge (h2c) on
-// loopback, counting its connections.
+// loopback, counting its connections opened and closed.
 type h2cBackend struct {
 	*httptest.Server
-	conns atomic.Int32
+	conns  atomic.Int32 // opened
+	closed atomic.Int32
 }
 
 func startH2C(t testing.TB, maxStreams int, h http.HandlerFunc) *h2cBackend {
@@ -39,8 +40,11 @@ func startH2C(t testing.TB, maxStreams int, h http.HandlerFunc) *h2cBackend {
 	b.Config.Protocols.SetUnencryptedHTTP2(true)
 	b.Config.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: maxStreams}
 	b.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			b.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			b.closed.Add(1)
 		}
 	}
 	b.Start()

@@ -203,10 +203,16 @@ func (c *conn) take() {
 // requests.
 func (c *conn) spent() bool { return c.max > 0 && c.requests.Load() >= c.max }
 
-// release ends a stream of c; the last stream of a spent or retired
-// connection closes it.
+// release ends a stream of c; the last stream of a draining connection
+// closes it. A connection drains, as Envoy drains one, once it is spent
+// (max_requests_per_connection streams started), retired (its pool
+// closed) or told GOAWAY: reuse no longer hands it out, and the streams in
+// flight finish on it. It is not marked do-not-reuse in x/net when it
+// becomes spent or when a stream ends: x/net then fails a stream already
+// reserved on it (ReserveNewRequest, before RoundTrip) with
+// errClientConnUnusable, so this codec counts its own streams instead.
 func (c *conn) release() {
-	if c.active.Add(-1) == 0 && (c.spent() || c.retired.Load()) {
+	if c.active.Add(-1) == 0 && (c.spent() || c.retired.Load() || c.cc.State().Closing) {
 		c.cc.Close()
 	}
 }
