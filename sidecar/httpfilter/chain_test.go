@@ -250,7 +250,8 @@ func TestFlagString(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	want := []string{FaultType, spec.GRPCHTTP1BridgeType, spec.GRPCStatsType, spec.HeaderToMetadataType,
+	// grpc_stats registers from its own package, httpfilter/grpcstats.
+	want := []string{FaultType, spec.GRPCHTTP1BridgeType, spec.HeaderToMetadataType,
 		LocalRateLimitType, spec.HTTPRBACType, traceType}
 	if diff := cmp.Diff(want, TypeURLs()); diff != "" {
 		t.Errorf("TypeURLs (-want +got):\n%s", diff)
