@@ -85,7 +85,7 @@ func TestGRPCStatsThroughSidecar(t *testing.T) {
 	h := Handler(sc)
 	p := "cluster.be.grpc.pkg_S."
 	tags := func(m string) string {
-		return `{envoy_cluster_name="be",envoy_grpc_bridge_service="pkg_S",envoy_grpc_bridge_method="` + m + `"}`
+		return `{envoy_grpc_bridge_method="` + m + `",envoy_grpc_bridge_service="pkg_S",envoy_cluster_name="be"}`
 	}
 	for path, want := range map[string][]string{
 		"/stats": {p + "Echo.success: 2", p + "Echo.total: 2", p + "Echo.failure: 0", p + "Echo.0: 2",
