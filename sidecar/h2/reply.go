@@ -1,7 +1,6 @@
 package h2
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -12,39 +11,48 @@ import (
 // response instead ([grpcStatus]). The stream always ends; the connection
 // stays, so it reports true.
 func (s *stream) Reply(r forward.LocalReply) bool {
-	s.fs.Info.Code, s.status, s.ended = r.Code, r.Code, true
-	h := s.w.Header()
+	s.fs.Info.Code, s.status, s.ended, s.wroteHead = r.Code, r.Code, true, true
+	status := r.Code
+	if s.grpc {
+		status = 200
+	}
+	b := appendStatus(s.hbuf[:0], status)
 	for _, line := range r.Headers {
 		name, value, _ := strings.Cut(line, ":")
-		h.Add(name, strings.TrimSpace(value))
+		b = appendFieldString(b, name, strings.TrimSpace(value))
 	}
 	if s.grpc {
-		s.replyGRPC(r)
+		s.hbuf = appendGRPC(b, r)
+		s.queueHeaders(s.hbuf, true)
 		return true
 	}
-	h.Set("content-type", "text/plain")
-	h.Set("content-length", strconv.Itoa(len(r.Body)))
-	s.w.WriteHeader(r.Code)
-	if s.r.Method != http.MethodHead {
-		n, _ := s.w.Write([]byte(r.Body))
-		s.sent += int64(n)
+	b = appendFieldString(b, "content-type", "text/plain")
+	var num [20]byte
+	b = appendField(b, []byte("content-length"), strconv.AppendInt(num[:0], int64(len(r.Body)), 10))
+	s.hbuf = b
+	if s.head || r.Body == "" {
+		s.queueHeaders(b, true)
+		return true
 	}
+	s.queueHeaders(b, false)
+	s.pending = append(s.pending[:0], r.Body...)
+	s.pendOff = 0
+	s.sent += int64(len(r.Body))
+	s.emit(true)
 	return true
 }
 
-// replyGRPC answers a gRPC request with a trailers-only response, as
-// Envoy does for its local replies: status 200 and one HEADERS frame
-// ending the stream with grpc-status mapped from the HTTP status and
-// grpc-message from the body, so a gRPC client sees, say, UNAVAILABLE
-// rather than an HTML or text error.
-func (s *stream) replyGRPC(r forward.LocalReply) {
-	h := s.w.Header()
-	h.Set("content-type", "application/grpc")
-	h.Set("grpc-status", strconv.Itoa(grpcStatus(r.Code)))
+// appendGRPC appends the fields of a trailers-only response, as Envoy
+// answers its local replies to gRPC requests: grpc-status mapped from the
+// HTTP status and grpc-message from the body, so a gRPC client sees, say,
+// UNAVAILABLE rather than a text error.
+func appendGRPC(b []byte, r forward.LocalReply) []byte {
+	b = appendFieldString(b, "content-type", "application/grpc")
+	b = appendFieldString(b, "grpc-status", strconv.Itoa(grpcStatus(r.Code)))
 	if msg := strings.TrimSpace(r.Body); msg != "" {
-		h.Set("grpc-message", grpcMessage(msg))
+		b = appendFieldString(b, "grpc-message", grpcMessage(msg))
 	}
-	s.w.WriteHeader(http.StatusOK)
+	return b
 }
 
 // gRPC status codes (google.golang.org/grpc/codes).

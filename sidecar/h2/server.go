@@ -2,18 +2,28 @@
 // and h2c with prior knowledge, and presents each HTTP/2 stream to the
 // codec-neutral forwarder (sidecar/forward) as a [forward.Stream], whose
 // generic body path carries request and response bodies and trailers to
-// whichever upstream codec the forwarder picks (HTTP/1 today: HTTP/2
-// downstream is translated to HTTP/1.1 upstream).
+// whichever upstream codec the forwarder picks.
 //
-// The protocol itself is golang.org/x/net/http2's Server: framing, HPACK,
-// flow control in both directions, SETTINGS, GOAWAY, RST_STREAM and its
-// defences against abuse (rapid reset, CVE-2023-44487: at most
-// MaxConcurrentStreams handlers plus a small queue; CONTINUATION floods,
-// CVE-2024-27316: a header block is bounded by the advertised header list
-// size, 431 beyond it). It costs a goroutine, an http.Request and a header
-// map per stream, which a hand-written Framer loop would not; that is the
-// price of correctness proven by h2spec and fuzzing (see the commit that
-// added this package).
+// The protocol is our own connection loop over golang.org/x/net/http2's
+// Framer (frame parsing and its checks) and hpack's Decoder: one reader
+// goroutine per connection runs the stream state machine (RFC 9113 5.1),
+// SETTINGS, PING, GOAWAY, RST_STREAM and flow control in both directions,
+// and each stream runs the forwarder on a goroutine of its own, which
+// writes its frames straight into the connection's output buffer (the
+// goroutine that finds the socket free writes what every stream queued,
+// so concurrent responses share write calls). Request heads are decoded
+// into the stream's arena; response heads are encoded without the
+// dynamic table (literal fields, static-table names), so a request costs
+// a few allocations and no http.Request, header map or goroutine hand-off.
+// x/net's http2.Server cost 3.7-4.8x HAProxy's CPU per request (issue 11).
+//
+// Defences against abuse: a header block is bounded in encoded bytes and
+// frames (CONTINUATION flood, CVE-2024-27316) and its decoded list is
+// answered 431 beyond SETTINGS_MAX_HEADER_LIST_SIZE; streams beyond
+// max_concurrent_streams are refused, and a client that resets (or gets
+// refused) too many streams a second gets GOAWAY ENHANCE_YOUR_CALM (rapid
+// reset, CVE-2023-44487); queued output is bounded, and every wait for the
+// client (window, body, socket) ends at the stream idle timeout.
 //
 // [Auto] picks the codec of a connection for codec_type AUTO.
 package h2
@@ -23,29 +33,30 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/spec"
-	sstream "github.com/meshlb/meshlb/sidecar/stream"
 )
 
 // maxHeaderBytes bounds a request's header list (SETTINGS_MAX_HEADER_LIST_SIZE
 // is advertised from it), as Envoy's max_request_headers_kb default of 60 KiB.
-// A longer header block is answered 431 without being decoded whole.
+// A longer header list is answered 431.
 const maxHeaderBytes = 60 << 10
+
+// Defaults of http2_protocol_options, as x/net's server had them.
+const (
+	defaultMaxStreams = 250
+	defaultWindow     = 1 << 20
+)
 
 // Config is one HTTP listener's configuration for its HTTP/2 connections.
 // Immutable once published.
 type Config struct {
 	forward.Config
-	// HTTP2 is the HCM's http2_protocol_options; zero fields take
-	// x/net/http2's defaults (250 streams, 1 MiB windows).
+	// HTTP2 is the HCM's http2_protocol_options; zero fields take the
+	// defaults (250 streams, 1 MiB windows).
 	HTTP2 spec.HTTP2Options
 }
 
@@ -57,13 +68,11 @@ type Config struct {
 type Server struct {
 	cfg    atomic.Pointer[Config]
 	logger *slog.Logger
-	mu     sync.Mutex
-	groups map[groupKey]*group // guarded by mu
 }
 
 // NewServer returns a server with configuration cfg.
 func NewServer(cfg *Config, logger *slog.Logger) *Server {
-	s := &Server{logger: logger.With("component", "h2"), groups: map[groupKey]*group{}}
+	s := &Server{logger: logger.With("component", "h2")}
 	s.Update(cfg)
 	return s
 }
@@ -75,31 +84,14 @@ func (s *Server) Update(cfg *Config) { s.cfg.Store(cfg) }
 // Config returns the configuration in force.
 func (s *Server) Config() *Config { return s.cfg.Load() }
 
-// group is the x/net server for the connections that share a drain
-// context and protocol settings: when the context is done (the listener
-// drains), each of its connections is sent GOAWAY and closes once its
-// streams are done.
-type group struct {
-	key   groupKey
-	hs    *http.Server
-	h2    *http2.Server
-	conns int         // connections being served; guarded by Server.mu
-	stop  func() bool // unregisters the drain callback
-}
-
-type groupKey struct {
-	ctx  context.Context
-	p    spec.HTTP2Options
-	idle time.Duration
-}
-
 // ServeConn serves HTTP/2 on c until the client closes it, an error or
 // the idle timeout ends it, or ctx is done: then the client gets GOAWAY
 // and c closes once the streams in progress complete. The client preface
-// is read from c. c is closed when ServeConn returns.
+// is read from c. c is closed, and every stream's goroutine has ended,
+// when ServeConn returns.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 	if ctx.Err() != nil {
-		c.Close() // draining: the GOAWAY of its group has gone
+		c.Close() // draining
 		return
 	}
 	cfg := s.cfg.Load()
@@ -111,11 +103,8 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) {
 		lingerClose(c)
 		return
 	}
-	// Connections share a group by their listener's context, not their
-	// own (which carries the connection's facts).
-	g := s.join(groupKey{ctx: sstream.ListenerContext(ctx), p: cfg.HTTP2, idle: cfg.StreamIdle})
-	defer s.leave(g)
-	g.h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: g.hs, Handler: s, SawClientPreface: true})
+	cn := newConn(s, cfg, ctx, c)
+	cn.serve()
 }
 
 // lingerClose closes c's write side first and reads what the client is
@@ -133,8 +122,7 @@ func lingerClose(c net.Conn) {
 
 // readPreface reads the client preface from c within idle (0: no bound)
 // and reports whether it was the HTTP/2 one. A connection that sends
-// anything else is closed without a byte in answer (RFC 9113 3.4; x/net
-// would answer it as HTTP/1).
+// anything else is closed without a byte in answer (RFC 9113 3.4).
 func readPreface(c net.Conn, idle time.Duration) bool {
 	if idle > 0 {
 		c.SetReadDeadline(time.Now().Add(idle))
@@ -143,76 +131,4 @@ func readPreface(c net.Conn, idle time.Duration) bool {
 	var buf [len(preface)]byte
 	_, err := io.ReadFull(c, buf[:])
 	return err == nil && string(buf[:]) == preface
-}
-
-func (s *Server) join(k groupKey) *group {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[k]
-	if g == nil {
-		g = s.newGroup(k)
-		s.groups[k] = g
-	}
-	g.conns++
-	return g
-}
-
-func (s *Server) leave(g *group) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g.conns--; g.conns == 0 {
-		delete(s.groups, g.key)
-		g.stop()
-	}
-}
-
-// newGroup makes the x/net server for k's settings. A stream's reads and
-// writes are bounded by the stream idle timeout: ReadTimeout and
-// WriteTimeout arm them per stream at 1.5 times the timeout, and a stream
-// with traffic pushes them on (see stream.touch), so a quiet stream ends
-// between one and 1.5 times the timeout after its last byte.
-func (s *Server) newGroup(k groupKey) *group {
-	hs := &http.Server{
-		MaxHeaderBytes: maxHeaderBytes,
-		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
-	}
-	if k.idle > 0 {
-		hs.ReadTimeout, hs.WriteTimeout = k.idle*3/2, k.idle*3/2
-	}
-	h := &http2.Server{
-		MaxConcurrentStreams:         k.p.MaxConcurrentStreams,
-		MaxUploadBufferPerStream:     int32(k.p.InitialStreamWindowSize),
-		MaxUploadBufferPerConnection: int32(k.p.InitialConnectionWindowSize),
-		IdleTimeout:                  k.idle,
-		// The protocol's initial SETTINGS_MAX_FRAME_SIZE, as Envoy: x/net
-		// would advertise 1 MiB.
-		MaxReadFrameSize: 16 << 10,
-	}
-	// ConfigureServer registers the graceful shutdown of h's connections
-	// on hs; it fails only for TLS settings hs does not have.
-	if err := http2.ConfigureServer(hs, h); err != nil {
-		panic("h2: configuring the x/net server: " + err.Error())
-	}
-	g := &group{key: k, hs: hs, h2: h}
-	g.stop = context.AfterFunc(k.ctx, func() { hs.Shutdown(context.Background()) })
-	return g
-}
-
-// ServeHTTP serves one HTTP/2 stream, which x/net runs on a goroutine of
-// its own: it presents the stream to the forwarder. A response that
-// started but could not be completed is reset (RST_STREAM INTERNAL_ERROR)
-// rather than ended, so the client cannot take it for whole.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	cfg := s.cfg.Load()
-	st := getStream(w, r, cfg)
-	if r.Method == http.MethodConnect {
-		st.Reply(forward.LocalReply{Code: http.StatusForbidden, Body: "CONNECT is not allowed (allow_connect)\n"})
-	} else {
-		forward.Serve(&cfg.Config, st)
-	}
-	broken := st.broken()
-	putStream(st)
-	if broken {
-		panic(http.ErrAbortHandler)
-	}
 }

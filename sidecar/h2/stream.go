@@ -2,105 +2,171 @@ package h2
 
 import (
 	"io"
-	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http2"
 
 	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
 	sstream "github.com/meshlb/meshlb/sidecar/stream"
 )
 
-// stream is one HTTP/2 request as the forwarder sees it ([forward.Stream]),
-// over x/net's ResponseWriter and Request. Streams are pooled: one is
-// taken for each request and its buffers are reused.
+// stream is one HTTP/2 request as the forwarder sees it ([forward.Stream]).
+// Streams are pooled: one is taken for each request and its buffers are
+// reused. The fields above the line are the stream goroutine's (and the
+// reader's while it decodes the head, before the goroutine starts); those
+// below are guarded by the connection's mu.
 type stream struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	r   *http.Request
+	c   *conn
+	id  uint32
 	cfg *Config
 	req route.Request
-	// arena holds the bytes req, peer and the trailers point into.
-	arena []byte
-	trail []route.Header
-	peer  []byte
-	conn  *sstream.Conn // the connection's facts; nil without a filter chain
-	fs    forward.StreamState
-	// recv and sent count body bytes read from and written to the client
-	// (HPACK-compressed heads are not counted).
-	recv, sent int64
-	status     int
-	hasBody    bool
-	wroteHead  bool // a response head went out through WriteHead
-	ended      bool // the response is complete (trailers written, or a local reply)
-	grpc       bool // the request's content-type is application/grpc
-	// armed is when the stream's read and write deadlines were last pushed
-	// on; zero when the stream idle timeout is off. mu guards it: an
-	// upstream codec may read the body on its own goroutine (h2up) while
-	// the stream's goroutine writes the response.
-	mu    sync.Mutex
-	armed time.Time
+	// arena holds the bytes of the request head; tarena those of its
+	// trailers; spans the fields' places in it while it is decoded.
+	arena, tarena []byte
+	spans         []span
+	ps            [numPseudo]span
+	psSeen        uint8 // bit i: pseudo-header i seen
+	host          span
+	hasHost       bool
+	trail         []route.Header
+	fs            forward.StreamState
+	recvd, sent   int64 // body bytes read and written
+	status        int
+	hasBody       bool
+	head          bool // a HEAD request
+	grpc          bool // content-type application/grpc
+	plainConnect  bool // CONNECT without :protocol
+	continue100   bool // expect: 100-continue not yet answered
+	wroteHead     bool // a response head was written or is pending
+	headPending   bool // hbuf holds the response head, not yet queued
+	ended         bool // the response is complete
+	pending       []byte
+	pendOff       int
+	hbuf          []byte // a header block being encoded
+	timer         *time.Timer
+	sig           chan struct{} // wakes the stream's goroutine (cap 1)
+	// ---- guarded by c.mu
+	rst              bool // reset, by either side or the connection's end
+	decoding         bool // the reader decodes trailers into the stream
+	released         bool // the stream ended while decoding: the reader puts it back
+	rstCode          http2.ErrCode
+	remoteDone       bool // the client ended its side (END_STREAM)
+	localDone        bool // this side sent END_STREAM
+	in               []byte
+	inOff            int
+	sendWin, recvWin int32
+	unacked          int32 // body bytes read, not yet given back to the stream window
+	got, cl          int64 // body bytes received; content-length (-1: none)
 }
+
+// span is a field's place in an arena while it is being filled (the
+// arena may move as it grows).
+type span struct{ from, to int }
 
 var (
 	_ forward.Stream     = (*stream)(nil)
 	_ forward.ConnStream = (*stream)(nil)
 )
 
-var streams = sync.Pool{New: func() any { return new(stream) }}
+var streams = sync.Pool{New: func() any { return &stream{sig: make(chan struct{}, 1)} }}
 
-// getStream returns a stream for r, answered through w, under cfg.
-func getStream(w http.ResponseWriter, r *http.Request, cfg *Config) *stream {
+// getStream returns a stream of c with id, its buffers kept from an
+// earlier use.
+func getStream(c *conn, id uint32) *stream {
 	s := streams.Get().(*stream)
-	arena, trail := s.arena[:0], s.trail[:0]
-	hdrs := s.req.Headers[:0]
-	*s = stream{w: w, r: r, cfg: cfg, arena: arena, trail: trail, conn: sstream.ConnFrom(r.Context()),
-		rc: http.NewResponseController(w)}
-	s.req.Headers = hdrs
-	s.decodeHead()
-	s.hasBody = r.ContentLength != 0
-	if cfg.StreamIdle > 0 {
-		s.armed = time.Now()
+	select {
+	case <-s.sig:
+	default:
 	}
+	*s = stream{c: c, id: id, arena: s.arena[:0], tarena: s.tarena[:0], spans: s.spans[:0], trail: s.trail[:0],
+		pending: s.pending[:0], hbuf: s.hbuf[:0], in: s.in[:0], timer: s.timer, sig: s.sig, cl: -1,
+		req: route.Request{Headers: s.req.Headers[:0]}, fs: s.fs}
 	return s
 }
 
-// putStream returns s to the pool; s must not be used after.
+// putStream returns s to the pool; s must not be used after. Buffers
+// grown large are dropped rather than pinned.
 func putStream(s *stream) {
-	s.w, s.rc, s.r, s.cfg, s.conn = nil, nil, nil, nil, nil
+	s.c, s.cfg = nil, nil
 	clear(s.req.Headers[:cap(s.req.Headers)])
+	clear(s.trail[:cap(s.trail)])
+	if cap(s.in) > 64<<10 {
+		s.in = nil
+	}
+	if cap(s.pending) > 64<<10 {
+		s.pending = nil
+	}
 	streams.Put(s)
+}
+
+// signal wakes the stream's goroutine if it waits.
+func (s *stream) signal() {
+	select {
+	case s.sig <- struct{}{}:
+	default:
+	}
+}
+
+// await waits for a signal, other (nil: none) or the idle timeout; false:
+// the timeout.
+func (s *stream) await(other <-chan struct{}) bool {
+	idle := s.c.idle
+	if idle <= 0 {
+		select {
+		case <-s.sig:
+		case <-other:
+		}
+		return true
+	}
+	if s.timer == nil {
+		s.timer = time.NewTimer(idle)
+	} else {
+		s.timer.Reset(idle)
+	}
+	defer s.timer.Stop()
+	select {
+	case <-s.sig:
+		return true
+	case <-other:
+		return true
+	case <-s.timer.C:
+		return false
+	}
 }
 
 // broken reports whether a response head went out and the response could
 // not be completed: the stream must be reset, not ended.
 func (s *stream) broken() bool {
-	if !s.wroteHead || s.ended {
+	if s.ended {
 		return false
 	}
-	bodyless := s.r.Method == http.MethodHead || s.status == http.StatusNoContent || s.status == http.StatusNotModified
+	if !s.wroteHead {
+		return true
+	}
+	bodyless := s.head || s.status == 204 || s.status == 304
 	return !bodyless
 }
 
 // Conn implements [forward.ConnStream].
-func (s *stream) Conn() *sstream.Conn { return s.conn }
+func (s *stream) Conn() *sstream.Conn { return s.c.sc }
 
 // Request implements [forward.Stream].
 func (s *stream) Request() *route.Request { return &s.req }
 
 // Framing implements [forward.Stream]. An HTTP/2 request has no
-// connection-level framing: it never upgrades, never closes the
-// connection, and x/net says 100 Continue itself when the body is first
-// read.
+// connection-level framing: it never closes the connection, and the
+// server says 100 Continue itself when the body is first read.
 func (s *stream) Framing() forward.Framing {
-	return forward.Framing{HasBody: s.hasBody, Replayable: !s.hasBody && idempotent(s.r.Method),
-		Head: s.r.Method == http.MethodHead, HTTP2: true}
+	return forward.Framing{HasBody: s.hasBody, Replayable: !s.hasBody && idempotent(s.req.Method),
+		Head: s.head, HTTP2: true}
 }
 
 // idempotent reports whether a request with method m can be sent again
 // (RFC 9110 9.2.2), as the HTTP/1 codec decides.
-func idempotent(m string) bool {
-	switch m {
+func idempotent(m []byte) bool {
+	switch string(m) {
 	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
 		return true
 	}
@@ -108,17 +174,17 @@ func idempotent(m string) bool {
 }
 
 // Peer implements [forward.Stream].
-func (s *stream) Peer() []byte { return s.peer }
+func (s *stream) Peer() []byte { return s.c.peer }
 
 // State implements [forward.Stream].
 func (s *stream) State() *forward.StreamState { return &s.fs }
 
 // Bytes implements [forward.Stream]: body bytes only.
-func (s *stream) Bytes() (received, sent int64) { return s.recv, s.sent }
+func (s *stream) Bytes() (received, sent int64) { return s.recvd, s.sent }
 
 // CloseAfter implements [forward.Stream]. Nothing to do: a stream's
-// unread body does not concern the connection; x/net resets the stream
-// when the handler returns without having read it.
+// unread body does not concern the connection; the stream is reset with
+// NO_ERROR when it ends before the client's side.
 func (s *stream) CloseAfter() {}
 
 // Wait implements [httpfilter.Waiter]: it waits d and returns false early
@@ -126,7 +192,7 @@ func (s *stream) CloseAfter() {}
 // stream idle timeout has passed (the request is then answered 408, as
 // the HTTP/1 codec does).
 func (s *stream) Wait(d time.Duration) bool {
-	if idle := s.cfg.StreamIdle; idle > 0 && d > idle {
+	if idle := s.c.idle; idle > 0 && d > idle {
 		if s.Wait(idle) {
 			s.fs.MarkIdleTimeout()
 		}
@@ -134,116 +200,132 @@ func (s *stream) Wait(d time.Duration) bool {
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.r.Context().Done():
-		return false
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-s.sig:
+			s.c.mu.Lock()
+			rst := s.rst
+			s.c.mu.Unlock()
+			if rst {
+				return false
+			}
+		}
 	}
 }
+
+// ReadBody implements [forward.Stream]. Bytes read go back to the
+// client's windows.
+func (s *stream) ReadBody(p []byte) (int, error) {
+	c := s.c
+	c.mu.Lock()
+	for {
+		if s.inOff < len(s.in) {
+			n := copy(p, s.in[s.inOff:])
+			if s.inOff += n; s.inOff == len(s.in) {
+				s.in, s.inOff = s.in[:0], 0
+			}
+			s.recvd += int64(n)
+			if c.consumedLocked(s, int32(n)) {
+				c.flushLocked()
+			}
+			c.mu.Unlock()
+			return n, nil
+		}
+		switch {
+		case s.rst:
+			c.mu.Unlock()
+			return 0, &forward.SourceError{Err: errStreamReset}
+		case s.remoteDone:
+			c.mu.Unlock()
+			return 0, io.EOF
+		case s.continue100:
+			s.continue100 = false
+			c.writeHeaders(s.id, appendStatus(s.hbuf[:0], 100), false)
+			c.flushLocked()
+		}
+		c.mu.Unlock()
+		if !s.await(nil) {
+			return 0, &forward.SourceError{Err: errIdle}
+		}
+		c.mu.Lock()
+	}
+}
+
+// Trailers implements [forward.Stream].
+func (s *stream) Trailers(dst []route.Header) []route.Header { return append(dst, s.trail...) }
 
 // WriteHead implements [forward.Stream]. Connection-specific fields,
 // which HTTP/2 forbids (RFC 9113 8.2.2), are dropped; reason and closing
-// have no place in HTTP/2.
+// have no place in HTTP/2. The head waits for the body's first frame or
+// the stream's end, so that a response that ends with its head (gRPC's
+// trailers-only) is one HEADERS frame with END_STREAM.
 func (s *stream) WriteHead(status int, _ []byte, headers []route.Header, _ bool) {
 	s.fs.Info.Code, s.status, s.wroteHead = status, status, true
-	h := s.w.Header()
+	b := appendStatus(s.hbuf[:0], status)
 	for _, f := range headers {
-		if connectionSpecific(f.Name) {
-			continue
-		}
-		k := string(f.Name)
-		h[k] = append(h[k], string(f.Value))
-	}
-	s.w.WriteHeader(status)
-}
-
-// ReadBody implements [forward.Stream].
-func (s *stream) ReadBody(p []byte) (int, error) {
-	s.touch()
-	n, err := s.r.Body.Read(p)
-	s.recv += int64(n)
-	if err != nil && err != io.EOF {
-		return n, &forward.SourceError{Err: err}
-	}
-	return n, err
-}
-
-// Trailers implements [forward.Stream]. x/net keeps only the trailer
-// fields the request declared in its Trailer header.
-func (s *stream) Trailers(dst []route.Header) []route.Header {
-	for k, vv := range s.r.Trailer {
-		for _, v := range vv {
-			dst = append(dst, route.Header{Name: lowerBytes(k), Value: []byte(v)})
+		if !connectionSpecific(f.Name) {
+			b = appendField(b, f.Name, f.Value)
 		}
 	}
-	return dst
+	s.hbuf = b
+	s.headPending = true
 }
 
-// WriteBody implements [forward.Stream].
+// queueHeaders queues a header block on the stream; end ends it.
+func (s *stream) queueHeaders(block []byte, end bool) {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.rst {
+		return
+	}
+	c.writeHeaders(s.id, block, end)
+	if end {
+		s.localDone = true
+	}
+}
+
+// WriteBody implements [forward.Stream]: the bytes are framed as DATA
+// once a frame's worth is pending, or on Flush.
 func (s *stream) WriteBody(p []byte) error {
-	s.touch()
-	n, err := s.w.Write(p)
-	s.sent += int64(n)
-	return err
+	s.sent += int64(len(p))
+	s.pending = append(s.pending, p...)
+	if len(s.pending)-s.pendOff < 64<<10 {
+		return nil
+	}
+	return s.emit(false)
 }
 
-// WriteTrailers implements [forward.Stream]: the fields are sent in a
-// HEADERS frame that ends the stream, when the handler returns.
+// WriteTrailers implements [forward.Stream]: the last DATA frame ends the
+// stream, or a HEADERS frame with the trailer fields does.
 func (s *stream) WriteTrailers(trailers []route.Header) error {
-	h := s.w.Header()
-	for _, t := range trailers {
-		if connectionSpecific(t.Name) {
-			continue
-		}
-		k := http.TrailerPrefix + string(t.Name)
-		h[k] = append(h[k], string(t.Value))
-	}
 	s.ended = true
+	if len(trailers) == 0 {
+		return s.emit(true)
+	}
+	if err := s.emit(false); err != nil {
+		return err
+	}
+	b := s.hbuf[:0]
+	for _, t := range trailers {
+		if !connectionSpecific(t.Name) {
+			b = appendField(b, t.Name, t.Value)
+		}
+	}
+	s.hbuf = b
+	if len(b) == 0 {
+		return s.emit(true)
+	}
+	s.queueHeaders(b, true)
 	return nil
 }
 
 // Flush implements [forward.Stream].
 func (s *stream) Flush() error {
-	s.touch()
-	return s.rc.Flush()
-}
-
-// touch pushes the stream's read and write deadlines on when traffic
-// flows, at most every half stream idle timeout (each push is a message
-// to the connection's goroutine).
-func (s *stream) touch() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.armed.IsZero() {
-		return
+	if err := s.emit(false); err != nil {
+		return err
 	}
-	idle := s.cfg.StreamIdle
-	now := time.Now()
-	if now.Sub(s.armed) < idle/2 {
-		return
-	}
-	s.armed = now
-	d := now.Add(idle * 3 / 2)
-	s.rc.SetReadDeadline(d)
-	s.rc.SetWriteDeadline(d)
-}
-
-// connectionSpecific reports whether name is a field HTTP/2 forbids
-// (RFC 9113 8.2.2). te is forbidden unless "trailers"; it is never a
-// response field.
-func connectionSpecific(name []byte) bool {
-	switch len(name) {
-	case 2:
-		return equalFold(name, "te")
-	case 7:
-		return equalFold(name, "upgrade")
-	case 10:
-		return equalFold(name, "connection") || equalFold(name, "keep-alive")
-	case 16:
-		return equalFold(name, "proxy-connection")
-	case 17:
-		return equalFold(name, "transfer-encoding")
-	}
-	return false
+	return s.c.flush()
 }

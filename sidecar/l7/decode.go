@@ -62,6 +62,10 @@ func (d *decoder) Read(p []byte) (int, error) {
 	}
 }
 
+// whole reports whether the body has been read whole: a length-framed
+// body with no byte left, so the next Read returns io.EOF.
+func (d *decoder) whole() bool { return d.done || !d.chunked && !d.eof && d.left == 0 }
+
 // data reads body bytes of the current chunk or length.
 func (d *decoder) data(p []byte) (int, error) {
 	rd := d.rd

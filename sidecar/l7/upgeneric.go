@@ -165,8 +165,9 @@ func (u *upstream) copyGeneric(st forward.Stream, bodyless bool) error {
 		if err != nil {
 			return err
 		}
-		if len(u.rd.buffered()) == 0 {
-			// Stream rather than hold bytes while the upstream is quiet.
+		if len(u.rd.buffered()) == 0 && !u.body.whole() {
+			// Stream rather than hold bytes while the upstream is quiet
+			// (not when the body is whole: its end goes with it).
 			if err := st.Flush(); err != nil {
 				return err
 			}

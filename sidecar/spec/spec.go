@@ -177,6 +177,9 @@ type HTTP2Options struct {
 	// InitialConnectionWindowSize is the connection's flow-control window
 	// for request bodies.
 	InitialConnectionWindowSize uint32
+	// AllowConnect is allow_connect: the codec accepts CONNECT, and
+	// extended CONNECT (RFC 8441) for upgrades such as WebSocket.
+	AllowConnect bool
 }
 
 // RouteConfig is a set of virtual hosts, matched by Host header.

@@ -13,6 +13,8 @@ binary (go build -o /tmp/meshlb ./cmd/meshlb).
 
 Usage: tools/h2bench/run.py --meshlb /tmp/meshlb [--runs 3] [--requests 200000]
        [--clients 32] [--streams 10]
+--meshlb may be repeated as NAME=PATH to compare builds in the same run,
+e.g. --meshlb old=/tmp/meshlb-main --meshlb new=/tmp/meshlb.
 """
 import argparse, os, re, shlex, signal, socket, subprocess, sys, tempfile, time
 
@@ -84,7 +86,7 @@ def h2load(port, args):
     return rps, int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
-def configs(d, origin, mesh, mesh_admin, hap):
+def configs(d, origin, meshes, hap):
     open(f"{d}/origin.conf", "w").write(f"""worker_processes 1;
 daemon off;
 pid {d}/origin.pid;
@@ -115,7 +117,12 @@ backend be
   http-reuse always
   server o1 127.0.0.1:{origin}
 """)
-    open(f"{d}/envoy.yaml", "w").write(f"""node: {{ id: bench, cluster: bench }}
+    for i, (mesh, mesh_admin) in enumerate(meshes):
+        mesh_config(d, i, origin, mesh, mesh_admin)
+
+
+def mesh_config(d, i, origin, mesh, mesh_admin):
+    open(f"{d}/envoy{i}.yaml", "w").write(f"""node: {{ id: bench, cluster: bench }}
 admin:
   address: {{ socket_address: {{ address: 127.0.0.1, port_value: {mesh_admin} }} }}
 static_resources:
@@ -154,21 +161,23 @@ static_resources:
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--meshlb", required=True)
+    ap.add_argument("--meshlb", action="append", required=True, help="PATH or NAME=PATH; repeatable")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--streams", type=int, default=10)
     args = ap.parse_args()
     d = tempfile.mkdtemp(prefix="h2bench-")
-    origin, mesh, mesh_admin, hap = free_port(), free_port(), free_port(), free_port()
-    configs(d, origin, mesh, mesh_admin, hap)
+    builds = [m.split("=", 1) if "=" in m else ["meshlb", m] for m in args.meshlb]
+    origin, hap = free_port(), free_port()
+    meshes = [(free_port(), free_port()) for _ in builds]
+    configs(d, origin, meshes, hap)
     procs = [start("0", ["nginx", "-c", f"{d}/origin.conf"], f"{d}/origin.log")]
     try:
-        proxies = {
-            "meshlb": (start("1", [args.meshlb, "sidecar", "--config", f"{d}/envoy.yaml"], f"{d}/meshlb.log"), mesh),
-            "haproxy": (start("1", ["haproxy", "-f", f"{d}/haproxy.cfg"], f"{d}/haproxy.log"), hap),
-        }
+        proxies = {}
+        for i, ((name, path), (mesh, _)) in enumerate(zip(builds, meshes)):
+            proxies[name] = (start("1", [path, "sidecar", "--config", f"{d}/envoy{i}.yaml"], f"{d}/{name}.log"), mesh)
+        proxies["haproxy"] = (start("1", ["haproxy", "-f", f"{d}/haproxy.cfg"], f"{d}/haproxy.log"), hap)
         procs += [p for p, _ in proxies.values()]
         for name, (p, port) in proxies.items():
             if not wait_port(port):
