@@ -44,26 +44,27 @@ type entry struct {
 	handler atomic.Pointer[handlerBox]
 	ctx     context.Context // done when the entry drains
 	cancel  context.CancelFunc
-	// gen is the context new connections get: ctx, or one of its
-	// children once a graceful stop began (stop.go).
-	gen     atomic.Pointer[connGen]
+	// clock is the graceful drain in progress (stop.go); nil: none.
+	clock   atomic.Pointer[drainClock]
 	inbound atomic.Bool
 	stopped bool // by Stop; guarded by Manager.mu
 	conns   sync.WaitGroup
 	liveMu  sync.Mutex
-	live    map[net.Conn]struct{}
+	live    map[net.Conn]*connCtx
 }
 
-func (e *entry) track(c net.Conn) {
+func (e *entry) track(c net.Conn, cc *connCtx) {
 	e.liveMu.Lock()
-	e.live[c] = struct{}{}
+	e.live[c] = cc
 	e.liveMu.Unlock()
 }
 
 func (e *entry) untrack(c net.Conn) {
 	e.liveMu.Lock()
+	cc := e.live[c]
 	delete(e.live, c)
 	e.liveMu.Unlock()
+	cc.release()
 }
 
 // closeConns closes every connection still open.
@@ -167,9 +168,7 @@ func (m *Manager) bind(s Spec) (*entry, error) {
 		return nil, fmt.Errorf("listener %q: binding %s: %w", s.Name, s.Address, err)
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	e := &entry{addr: s.Address, ln: ln, ctx: ctx, cancel: cancel, live: map[net.Conn]struct{}{}}
-	e.gen.Store(&connGen{ctx, cancel})
-	return e, nil
+	return &entry{addr: s.Address, ln: ln, ctx: ctx, cancel: cancel, live: map[net.Conn]*connCtx{}}, nil
 }
 
 func closeAll(es []*entry) {
@@ -210,8 +209,8 @@ func (m *Manager) accept(e *entry) {
 		c = m.limit(c)
 		h := e.handler.Load().h
 		e.conns.Add(1)
-		e.track(c)
-		ctx := e.gen.Load().ctx
+		ctx := newConnCtx(e.ctx, &e.clock)
+		e.track(c, ctx)
 		go func() {
 			defer e.conns.Done()
 			defer e.untrack(c)
