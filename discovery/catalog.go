@@ -67,6 +67,10 @@ type Upstream struct {
 	Datacenter string `json:"datacenter,omitempty"`
 	// Limits, if set, caps this sidecar's traffic to the service.
 	Limits *Limits `json:"limits,omitempty"`
+	// PassiveHealthCheck, if set, is this sidecar's outlier detection of
+	// the service's endpoints (Consul's upstream passive_health_check);
+	// it replaces the service's own.
+	PassiveHealthCheck *Outlier `json:"passive_health_check,omitempty"`
 }
 
 // Sidecar describes the proxy that runs next to one service.

@@ -35,6 +35,7 @@ func cloneService(s *Service) {
 				lc := *l
 				sc.Upstreams[i].Limits = &lc
 			}
+			sc.Upstreams[i].PassiveHealthCheck = sc.Upstreams[i].PassiveHealthCheck.clone()
 		}
 		s.Sidecar = &sc
 	}
@@ -49,6 +50,7 @@ func cloneService(s *Service) {
 		r.Match.Methods = cloneOrNil(r.Match.Methods)
 		r.Match.Headers = cloneOrNil(r.Match.Headers)
 		r.Match.Query = cloneOrNil(r.Match.Query)
+		r.HashPolicies = cloneOrNil(r.HashPolicies)
 		if r.Retry != nil {
 			rt := *r.Retry
 			rt.On = cloneOrNil(rt.On)

@@ -43,13 +43,20 @@ type Resilience struct {
 }
 
 // HashPolicy is one input of the request hash: exactly one of Header (a
-// request header's value), Query (a query parameter's) and SourceIP.
-// Terminal ends the walk once a hash is made.
+// request header's value), Query (a query parameter's), Cookie (a cookie's)
+// and SourceIP. Terminal ends the walk once a hash is made.
 type HashPolicy struct {
 	Header   string `json:"header,omitempty"`
 	Query    string `json:"query,omitempty"`
+	Cookie   string `json:"cookie,omitempty"`
 	SourceIP bool   `json:"source_ip,omitempty"`
 	Terminal bool   `json:"terminal,omitempty"`
+	// CookieTTL, when set, has the proxy set the cookie when the request
+	// lacks it, with that lifetime; CookieSession sets a session cookie
+	// (Envoy's ttl 0). CookiePath is the cookie's path.
+	CookieTTL     time.Duration `json:"cookie_ttl,omitempty"`
+	CookieSession bool          `json:"cookie_session,omitempty"`
+	CookiePath    string        `json:"cookie_path,omitempty"`
 }
 
 // HealthCheck is an active health check of every endpoint: an HTTP GET of
@@ -67,7 +74,10 @@ type HealthCheck struct {
 // and timeouts count): 0 values mean Envoy's defaults (5 in a row, 10s
 // interval, 30s base ejection, 10% at most).
 type Outlier struct {
-	Consecutive5xx     int           `json:"consecutive_5xx,omitempty"`
+	Consecutive5xx int `json:"consecutive_5xx,omitempty"`
+	// Enforcing5xx, when set, is the percentage of consecutive-5xx
+	// detections that eject (Envoy's enforcing_consecutive_5xx, 100).
+	Enforcing5xx       *int          `json:"enforcing_consecutive_5xx,omitempty"`
 	Interval           time.Duration `json:"interval,omitempty"`
 	BaseEjectionTime   time.Duration `json:"base_ejection_time,omitempty"`
 	MaxEjectionPercent int           `json:"max_ejection_percent,omitempty"`
@@ -103,8 +113,8 @@ func validateResilience(r *Resilience) error {
 		return fmt.Errorf("hash_policy: only with ring_hash or maglev")
 	}
 	for i, h := range r.HashPolicies {
-		if n := btoi(h.Header != "") + btoi(h.Query != "") + btoi(h.SourceIP); n != 1 {
-			return fmt.Errorf("hash_policy[%d]: exactly one of header, query, source_ip", i)
+		if n := btoi(h.Header != "") + btoi(h.Query != "") + btoi(h.Cookie != "") + btoi(h.SourceIP); n != 1 {
+			return fmt.Errorf("hash_policy[%d]: exactly one of header, query, cookie, source_ip", i)
 		}
 	}
 	if hc := r.HealthCheck; hc != nil && (hc.Interval <= 0 || hc.Timeout <= 0 || hc.HealthyThreshold < 1 || hc.UnhealthyThreshold < 1) {
@@ -113,10 +123,32 @@ func validateResilience(r *Resilience) error {
 	if rt := r.Retry; r.Timeout < 0 || rt != nil && (rt.NumRetries < 0 || rt.PerTryTimeout < 0) {
 		return fmt.Errorf("timeout and retry: must not be negative")
 	}
-	if o := r.Outlier; o != nil && (o.Consecutive5xx < 0 || o.MaxEjectionPercent < 0 || o.MaxEjectionPercent > 100) {
-		return fmt.Errorf("outlier_detection: max_ejection_percent must be 0-100")
+	if o := r.Outlier; o != nil {
+		return o.validate()
 	}
 	return nil
+}
+
+// validate checks o's values.
+func (o *Outlier) validate() error {
+	if o.Consecutive5xx < 0 || o.MaxEjectionPercent < 0 || o.MaxEjectionPercent > 100 ||
+		o.Enforcing5xx != nil && (*o.Enforcing5xx < 0 || *o.Enforcing5xx > 100) {
+		return fmt.Errorf("outlier_detection: max_ejection_percent and enforcing_consecutive_5xx must be 0-100")
+	}
+	return nil
+}
+
+// clone returns a copy of o sharing nothing with it; nil for nil.
+func (o *Outlier) clone() *Outlier {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	if o.Enforcing5xx != nil {
+		e := *o.Enforcing5xx
+		c.Enforcing5xx = &e
+	}
+	return &c
 }
 
 func btoi(b bool) int {
@@ -134,10 +166,7 @@ func cloneResilience(r *Resilience) *Resilience {
 		hc := *r.HealthCheck
 		c.HealthCheck = &hc
 	}
-	if r.Outlier != nil {
-		o := *r.Outlier
-		c.Outlier = &o
-	}
+	c.Outlier = r.Outlier.clone()
 	if r.Retry != nil {
 		rt := *r.Retry
 		rt.On, rt.StatusCodes = cloneOrNil(rt.On), cloneOrNil(rt.StatusCodes)

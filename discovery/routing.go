@@ -21,6 +21,9 @@ type Route struct {
 	Timeout       time.Duration `json:"timeout,omitempty"`
 	Retry         *Retry        `json:"retry,omitempty"`
 	PrefixRewrite string        `json:"prefix_rewrite,omitempty"`
+	// HashPolicies make the request hash for the destinations' hashing
+	// balancers (Consul: the first hash-based service-resolver's).
+	HashPolicies []HashPolicy `json:"hash_policies,omitempty"`
 }
 
 // Destination is one target of a route.

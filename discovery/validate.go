@@ -105,6 +105,11 @@ func validateSidecar(sc *Sidecar) error {
 				return fmt.Errorf("upstreams[%d].%w", i, err)
 			}
 		}
+		if u.PassiveHealthCheck != nil {
+			if err := u.PassiveHealthCheck.validate(); err != nil {
+				return fmt.Errorf("upstreams[%d].passive_health_check: %w", i, err)
+			}
+		}
 	}
 	return nil
 }

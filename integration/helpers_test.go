@@ -143,6 +143,12 @@ type backend struct {
 
 func startBackend(t *testing.T, name string) *backend {
 	t.Helper()
+	return startStatusBackend(t, name, http.StatusOK)
+}
+
+// startStatusBackend is [startBackend] answering with status code.
+func startStatusBackend(t *testing.T, name string, code int) *backend {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +158,7 @@ func startBackend(t *testing.T, name string) *backend {
 		b.hits.Add(1)
 		xfcc := r.Header.Get("X-Forwarded-Client-Cert")
 		b.xfcc.Store(&xfcc)
+		w.WriteHeader(code)
 		io.WriteString(w, name)
 	})}
 	go b.srv.Serve(ln)

@@ -32,6 +32,8 @@ type builder struct {
 	// the services added for targets.
 	names   map[string]bool
 	derived []discovery.Service
+	// lbs is the balancing of the services routes reach, by catalog name.
+	lbs map[string]*discovery.Resilience
 }
 
 func newBuilder(health map[key][]*api.ServiceEntry, entries map[string][]api.ConfigEntry,

@@ -85,8 +85,8 @@ func TestBuildSidecar(t *testing.T) {
 				LocalAddress: "127.0.0.1", LocalPort: 9001, LocalConnectTimeout: 250 * time.Millisecond,
 				LocalRequestTimeout: 3 * time.Second,
 				Upstreams: []discovery.Upstream{
-					{Service: "db", BindAddress: "127.0.0.1", BindPort: 15432, Limits: &discovery.Limits{MaxConnections: 5}},
-					{Service: "cache", BindAddress: "127.0.0.2", BindPort: 16379, Limits: &discovery.Limits{MaxPendingRequests: 7}},
+					{Service: "db", BindAddress: "127.0.0.1", BindPort: 15432, Limits: &discovery.Limits{MaxConnections: 5}, PassiveHealthCheck: &discovery.Outlier{}},
+					{Service: "cache", BindAddress: "127.0.0.2", BindPort: 16379, Limits: &discovery.Limits{MaxPendingRequests: 7}, PassiveHealthCheck: &discovery.Outlier{}},
 				},
 			}},
 		{Name: "db", Protocol: discovery.ProtocolTCP, Datacenter: "dc1", Endpoints: []discovery.Endpoint{{

@@ -23,17 +23,21 @@ type target struct{ service, subset, dc string }
 
 // chain compiles Consul's discovery chain (service-router, then
 // service-splitter, then service-resolver) for every service in svcs,
-// setting their Routes, Failover and ConnectTimeout, and returns the extra
+// setting their Routes, Failover, ConnectTimeout and balancing (the
+// resolver's load_balancer), and returns the extra
 // catalog services the targets need (subsets, other datacenters).
 func (b *builder) chain(svcs []discovery.Service, names map[string]bool) []discovery.Service {
-	b.names, b.derived = names, nil
+	b.names, b.derived, b.lbs = names, nil, map[string]*discovery.Resilience{}
 	for i := range svcs {
 		s := &svcs[i]
 		if s.Sidecar != nil || s.Datacenter != "" && s.Datacenter != b.local {
 			continue
 		}
+		s.Resilience = b.resilience(s.Name)
+		b.lbs[s.Name] = s.Resilience
 		b.compile(s)
 	}
+	routeHashes(svcs, b.lbs)
 	return b.derived
 }
 

@@ -80,6 +80,7 @@ func (b *builder) sidecar(e *api.ServiceEntry) (discovery.Service, error) {
 	for _, u := range p.Upstreams {
 		if up, ok := b.upstream(s.ID, u); ok {
 			up.Limits = b.upstreamLimits(p.DestinationServiceName, u)
+			up.PassiveHealthCheck = b.passiveHealthCheck(p.DestinationServiceName, u)
 			sc.Upstreams = append(sc.Upstreams, up)
 		}
 	}

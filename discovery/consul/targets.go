@@ -45,7 +45,7 @@ func (b *builder) targetName(t target) string {
 // ensure returns the catalog name of t, adding a catalog service for it
 // when there is none yet: its endpoints are the service's instances that
 // pass the subset's filter (and, with OnlyPassing, are passing), and its
-// connect timeout and failover come from the service's resolver.
+// connect timeout, failover and balancing come from the service's resolver.
 func (b *builder) ensure(t target) string {
 	name := b.targetName(t)
 	if b.names[name] {
@@ -62,6 +62,8 @@ func (b *builder) ensure(t target) string {
 	if res != nil {
 		svc.ConnectTimeout = res.ConnectTimeout
 		svc.Failover = b.failover(t, res)
+		svc.Resilience = b.resilience(t.service)
+		b.lbs[name] = svc.Resilience
 	}
 	b.derived = append(b.derived, svc)
 	return name

@@ -32,8 +32,9 @@ func adsConfigSource() *core.ConfigSource {
 // resilience says otherwise, with its health check and outlier detection); its endpoints come
 // from the ClusterLoadAssignment of the same name. Its connect timeout is
 // svc.ConnectTimeout, or connectTimeout if zero; limits, if not nil, become
-// its default-priority circuit breakers.
-func edsCluster(svc *discovery.Service, limits *discovery.Limits) *cluster.Cluster {
+// its default-priority circuit breakers, and outlier, if not nil, replaces
+// its outlier detection (an upstream's passive health check).
+func edsCluster(svc *discovery.Service, limits *discovery.Limits, outlier *discovery.Outlier) *cluster.Cluster {
 	timeout := connectTimeout
 	if svc.ConnectTimeout > 0 {
 		timeout = svc.ConnectTimeout
@@ -47,6 +48,9 @@ func edsCluster(svc *discovery.Service, limits *discovery.Limits) *cluster.Clust
 		CircuitBreakers:      circuitBreakers(limits),
 	}
 	clusterResilience(c, svc.Resilience)
+	if outlier != nil {
+		c.OutlierDetection = outlierDetection(outlier)
+	}
 	return c
 }
 

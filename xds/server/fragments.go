@@ -192,3 +192,12 @@ func limitsKey(l *discovery.Limits) string {
 	}
 	return strconv.Itoa(l.MaxConnections) + "/" + strconv.Itoa(l.MaxPendingRequests) + "/" + strconv.Itoa(l.MaxConcurrentRequests)
 }
+
+// outlierKey renders o as a key part; "" for none.
+func outlierKey(o *discovery.Outlier) string {
+	if o == nil {
+		return ""
+	}
+	b, _ := json.Marshal(o) // plain data: cannot fail
+	return string(b)
+}

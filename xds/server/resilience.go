@@ -49,6 +49,15 @@ func clusterResilience(c *cluster.Cluster, r *discovery.Resilience) {
 	}
 }
 
+// hashPolicies translates hash policies.
+func hashPolicies(hs []discovery.HashPolicy) []*route.RouteAction_HashPolicy {
+	var out []*route.RouteAction_HashPolicy
+	for _, h := range hs {
+		out = append(out, hashPolicy(h))
+	}
+	return out
+}
+
 // healthCheck is an HTTP GET of hc.Path, or a TCP connect. Checks run at
 // hc.Interval even before the cluster carries traffic (Envoy's
 // no_traffic_interval would otherwise wait 60s).
@@ -84,6 +93,9 @@ func outlierDetection(o *discovery.Outlier) *cluster.OutlierDetection {
 	if o.MaxEjectionPercent > 0 {
 		out.MaxEjectionPercent = wrapperspb.UInt32(uint32(o.MaxEjectionPercent))
 	}
+	if o.Enforcing5xx != nil {
+		out.EnforcingConsecutive_5Xx = wrapperspb.UInt32(uint32(*o.Enforcing5xx))
+	}
 	return out
 }
 
@@ -99,9 +111,7 @@ func routeResilience(a *route.RouteAction, r *discovery.Resilience) {
 	if r.Retry != nil {
 		a.RetryPolicy = retryPolicy(r.Retry)
 	}
-	for _, h := range r.HashPolicies {
-		a.HashPolicy = append(a.HashPolicy, hashPolicy(h))
-	}
+	a.HashPolicy = append(a.HashPolicy, hashPolicies(r.HashPolicies)...)
 }
 
 func hashPolicy(h discovery.HashPolicy) *route.RouteAction_HashPolicy {
@@ -111,8 +121,23 @@ func hashPolicy(h discovery.HashPolicy) *route.RouteAction_HashPolicy {
 		out.PolicySpecifier = &route.RouteAction_HashPolicy_Header_{Header: &route.RouteAction_HashPolicy_Header{HeaderName: h.Header}}
 	case h.Query != "":
 		out.PolicySpecifier = &route.RouteAction_HashPolicy_QueryParameter_{QueryParameter: &route.RouteAction_HashPolicy_QueryParameter{Name: h.Query}}
+	case h.Cookie != "":
+		out.PolicySpecifier = &route.RouteAction_HashPolicy_Cookie_{Cookie: hashCookie(h)}
 	default:
 		out.PolicySpecifier = &route.RouteAction_HashPolicy_ConnectionProperties_{ConnectionProperties: &route.RouteAction_HashPolicy_ConnectionProperties{SourceIp: true}}
 	}
 	return out
+}
+
+// hashCookie is a cookie hash policy as Consul's injectLBToRouteAction
+// writes it: a session cookie has ttl 0, a TTL sets ttl.
+func hashCookie(h discovery.HashPolicy) *route.RouteAction_HashPolicy_Cookie {
+	c := &route.RouteAction_HashPolicy_Cookie{Name: h.Cookie, Path: h.CookiePath}
+	if h.CookieTTL != 0 {
+		c.Ttl = durationpb.New(h.CookieTTL)
+	}
+	if h.CookieSession {
+		c.Ttl = durationpb.New(0)
+	}
+	return c
 }

@@ -11,7 +11,10 @@ import (
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/meshlb/meshlb/discovery"
 	"github.com/meshlb/meshlb/discovery/file"
 	"github.com/meshlb/meshlb/sidecar/config"
 	"github.com/meshlb/meshlb/sidecar/spec"
@@ -99,5 +102,45 @@ func TestServicesYAMLResilience(t *testing.T) {
 		HashPolicy: []spec.HashPolicy{{Kind: spec.HashHeader, Name: "x-user"}, {Kind: spec.HashSourceIP, Terminal: true}}}
 	if diff := cmp.Diff(wantAction, a); diff != "" {
 		t.Errorf("route to api (-want +got):\n%s", diff)
+	}
+}
+
+// TestUpstreamBalanceTranslation: a service's balancing (a Consul
+// resolver's load_balancer) and an upstream's passive health check become
+// the caller's cluster lb_policy and outlier_detection and the route's
+// hash_policy, as Consul's xDS server writes them, valid for Envoy.
+func TestUpstreamBalanceTranslation(t *testing.T) {
+	zero := 0
+	cat := mustCatalog(t, []discovery.Service{
+		{Name: "api", Protocol: discovery.ProtocolHTTP,
+			Endpoints: []discovery.Endpoint{{Address: "10.0.0.1", Port: 80}, {Address: "10.0.0.2", Port: 80}},
+			Resilience: &discovery.Resilience{LBPolicy: discovery.LBRingHash, MinRingSize: 2048, HashPolicies: []discovery.HashPolicy{
+				{Header: "x-user"}, {Cookie: "id", CookieTTL: time.Hour, CookiePath: "/"}, {Cookie: "s", CookieSession: true}}}},
+		{Name: "web", Sidecar: &discovery.Sidecar{Upstreams: []discovery.Upstream{{Service: "api", BindPort: 9001,
+			PassiveHealthCheck: &discovery.Outlier{Consecutive5xx: 3, Enforcing5xx: &zero, Interval: time.Second}}}}},
+	})
+	snap, err := Translate(cat, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResources(t, snap)
+	c := snap.GetResources(resource.ClusterType)["api"].(*cluster.Cluster)
+	if c.GetLbPolicy() != cluster.Cluster_RING_HASH || c.GetRingHashLbConfig().GetMinimumRingSize().GetValue() != 2048 {
+		t.Errorf("cluster api: lb_policy %v, ring %v; want RING_HASH, minimum 2048", c.GetLbPolicy(), c.GetRingHashLbConfig())
+	}
+	od := c.GetOutlierDetection()
+	if od.GetConsecutive_5Xx().GetValue() != 3 || od.GetEnforcingConsecutive_5Xx() == nil || od.GetEnforcingConsecutive_5Xx().GetValue() != 0 ||
+		od.GetInterval().AsDuration() != time.Second {
+		t.Errorf("cluster api outlier_detection = %v, want consecutive_5xx 3, enforcing 0, interval 1s", od)
+	}
+	rc := snap.GetResources(resource.RouteType)[UpstreamName("api")].(*route.RouteConfiguration)
+	got := rc.GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetHashPolicy()
+	want := []*route.RouteAction_HashPolicy{
+		{PolicySpecifier: &route.RouteAction_HashPolicy_Header_{Header: &route.RouteAction_HashPolicy_Header{HeaderName: "x-user"}}},
+		{PolicySpecifier: &route.RouteAction_HashPolicy_Cookie_{Cookie: &route.RouteAction_HashPolicy_Cookie{Name: "id", Path: "/", Ttl: durationpb.New(time.Hour)}}},
+		{PolicySpecifier: &route.RouteAction_HashPolicy_Cookie_{Cookie: &route.RouteAction_HashPolicy_Cookie{Name: "s", Ttl: durationpb.New(0)}}},
+	}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("route hash_policy (-want +got):\n%s", diff)
 	}
 }

@@ -90,6 +90,7 @@ func envoyRoute(r *discovery.Route) *route.Route {
 	if rt := r.Retry; rt != nil {
 		a.RetryPolicy = retryPolicy(rt)
 	}
+	a.HashPolicy = hashPolicies(r.HashPolicies)
 	return &route.Route{Match: envoyMatch(&r.Match), Action: &route.Route_Route{Route: a}}
 }
 

@@ -111,7 +111,7 @@ func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discover
 	if !first {
 		return nil
 	}
-	if err := r.addCluster(svc, u.Limits); err != nil {
+	if err := r.addCluster(svc, &u); err != nil {
 		return err
 	}
 	for _, rt := range svc.Routes {
@@ -120,7 +120,7 @@ func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discover
 			if !ok {
 				return fmt.Errorf("translating upstream %q: route to unknown service %q", svc.Name, d.Service)
 			}
-			if err := r.addCluster(dst, u.Limits); err != nil {
+			if err := r.addCluster(dst, &u); err != nil {
 				return err
 			}
 		}
@@ -134,8 +134,16 @@ func (r *resources) addUpstream(name string, u discovery.Upstream, svc *discover
 }
 
 // addCluster adds the EDS cluster and endpoints of svc once per node, with
-// the limits of the first upstream that reaches it.
-func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits) error {
+// the limits and passive health check of u, the first upstream that
+// reaches it (nil: none).
+func (r *resources) addCluster(svc *discovery.Service, u *discovery.Upstream) error {
+	var (
+		limits  *discovery.Limits
+		outlier *discovery.Outlier
+	)
+	if u != nil {
+		limits, outlier = u.Limits, u.PassiveHealthCheck
+	}
 	if r.clusterSet[svc.Name] {
 		return nil
 	}
@@ -148,9 +156,10 @@ func (r *resources) addCluster(svc *discovery.Service, limits *discovery.Limits)
 		sni = mesh.SNI(svc.Identity, svc.Datacenter)
 	}
 	deps, _ := depsKey(r.cat, svc.Name)
-	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits), sni, r.frags.routesKey(r.cat, svc))
+	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits), outlierKey(outlier), sni,
+		r.frags.routesKey(r.cat, svc))
 	if err := r.add(cdsType, key, deps, func() (types.Resource, error) {
-		c := edsCluster(svc, limits)
+		c := edsCluster(svc, limits, outlier)
 		if tls {
 			ts, err := upstreamMTLS(mesh, svc)
 			if err != nil {
