@@ -24,39 +24,52 @@ func namedBackend(t *testing.T, name string) string {
 }
 
 // TestHashPolicyStickyThroughSockets sends requests through a real
-// listener to 4 backends under ring_hash and maglev with a header hash
-// policy: every value of the header always reaches the same backend, and
-// the values spread over more than one backend.
+// listener to 4 backends under ring_hash and maglev with a header and
+// with a cookie hash policy: every value of the header (cookie) always
+// reaches the same backend, and the values spread over more than one
+// backend.
 func TestHashPolicyStickyThroughSockets(t *testing.T) {
 	var addrs []string
 	for i := range 4 {
 		addrs = append(addrs, namedBackend(t, fmt.Sprintf("b%d", i)))
 	}
-	for _, policy := range []string{"ring_hash", "maglev"} {
-		t.Run(policy, func(t *testing.T) {
-			s := newSidecar(t)
-			cl := staticCluster("be", addrs...)
-			cl.LBPolicy = spec.LBPolicy(policy)
-			url := serveHTTP(t, s, cl, func(l *config.Listener) {
-				action(l).HashPolicy = []spec.HashPolicy{{Kind: spec.HashHeader, Name: "x-user"}}
-			})
-			c := newClient()
-			defer c.CloseIdleConnections()
-			used := map[string]bool{}
-			for u := range 20 {
-				user := fmt.Sprintf("user-%d", u)
-				_, first, _ := do(t, c, url, "X-User", user)
-				for range 5 {
-					if code, got, _ := do(t, c, url, "X-User", user); code != 200 || got != first {
-						t.Fatalf("%s: got %d %q, want 200 %q every time", user, code, got, first)
-					}
-				}
-				used[first] = true
+	for _, by := range []struct {
+		policy         spec.HashPolicy
+		header, prefix string
+	}{
+		{spec.HashPolicy{Kind: spec.HashHeader, Name: "x-user"}, "X-User", ""},
+		{spec.HashPolicy{Kind: spec.HashCookie, Name: "sid"}, "Cookie", "theme=dark; sid="},
+	} {
+		for _, policy := range []string{"ring_hash", "maglev"} {
+			t.Run(policy+"/"+by.header, func(t *testing.T) { stickyThroughSockets(t, addrs, policy, by.policy, by.header, by.prefix) })
+		}
+	}
+}
+
+// stickyThroughSockets checks that 20 users, each sending header with
+// prefix and its name, stick to one backend each.
+func stickyThroughSockets(t *testing.T, addrs []string, policy string, hp spec.HashPolicy, header, prefix string) {
+	s := newSidecar(t)
+	cl := staticCluster("be", addrs...)
+	cl.LBPolicy = spec.LBPolicy(policy)
+	url := serveHTTP(t, s, cl, func(l *config.Listener) {
+		action(l).HashPolicy = []spec.HashPolicy{hp}
+	})
+	c := newClient()
+	defer c.CloseIdleConnections()
+	used := map[string]bool{}
+	for u := range 20 {
+		user := fmt.Sprintf("user-%d", u)
+		_, first, _ := do(t, c, url, header, prefix+user)
+		for range 5 {
+			if code, got, _ := do(t, c, url, header, prefix+user); code != 200 || got != first {
+				t.Fatalf("%s: got %d %q, want 200 %q every time", user, code, got, first)
 			}
-			if len(used) < 2 {
-				t.Errorf("20 users reached %v, want more than one backend", used)
-			}
-		})
+		}
+		used[first] = true
+	}
+	if len(used) < 2 {
+		t.Errorf("20 users reached %v, want more than one backend", used)
 	}
 }
 

@@ -8,15 +8,19 @@ import (
 
 var (
 	hashPolicyFields = allow(&routev3.RouteAction_HashPolicy{},
-		"header", "connection_properties", "query_parameter", "terminal")
+		"header", "connection_properties", "query_parameter", "cookie", "terminal")
 	hashHeaderFields = allow(&routev3.RouteAction_HashPolicy_Header{}, "header_name")
 	hashConnFields   = allow(&routev3.RouteAction_HashPolicy_ConnectionProperties{}, "source_ip")
 	hashQueryFields  = allow(&routev3.RouteAction_HashPolicy_QueryParameter{}, "name")
+	// A cookie's ttl has the proxy set the cookie when it is missing,
+	// which meshlb does not do yet; path only matters then.
+	hashCookieFields = allow(&routev3.RouteAction_HashPolicy_Cookie{}, "name", "path")
 )
 
 // decodeHashPolicies decodes a route's hash_policy list: header,
-// connection_properties.source_ip and query_parameter, each optionally
-// terminal. cookie and filter_state are rejected naming the field.
+// connection_properties.source_ip, query_parameter and cookie (name; a
+// ttl, to set a missing cookie, is rejected), each optionally terminal.
+// filter_state is rejected naming the field.
 func decodeHashPolicies(hps []*routev3.RouteAction_HashPolicy) ([]spec.HashPolicy, error) {
 	var out []spec.HashPolicy
 	for i, hp := range hps {
@@ -57,6 +61,11 @@ func decodeHashPolicy(hp *routev3.RouteAction_HashPolicy) (*spec.HashPolicy, err
 			return nil, within("query_parameter", err)
 		}
 		p.Kind, p.Name = spec.HashQuery, hp.GetQueryParameter().GetName()
+	case hp.GetCookie() != nil:
+		if err := hashCookieFields.check(hp.GetCookie()); err != nil {
+			return nil, within("cookie", err)
+		}
+		p.Kind, p.Name = spec.HashCookie, hp.GetCookie().GetName()
 	default:
 		return nil, errorf("policy_specifier", "required")
 	}

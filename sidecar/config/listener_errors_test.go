@@ -176,9 +176,9 @@ filter_chains:
         virtual_hosts:
         - name: all
           domains: ["*"]
-          routes: [{match: {prefix: /}, route: {cluster: be, hash_policy: [{cookie: {name: c}}]}}]
+          routes: [{match: {prefix: /}, route: {cluster: be, hash_policy: [{cookie: {name: c, ttl: 1s}}]}}]
 `,
-		want: `listener "web": ` + hcm + `route_config.virtual_hosts[0].routes[0].route.hash_policy[0].cookie: not supported`,
+		want: `listener "web": ` + hcm + `route_config.virtual_hosts[0].routes[0].route.hash_policy[0].cookie.ttl: not supported`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -156,9 +156,11 @@ route:
   - query_parameter: {name: id}
     terminal: true
   - connection_properties: {source_ip: true}
-  - connection_properties: {source_ip: false}`,
+  - connection_properties: {source_ip: false}
+  - cookie: {name: sid, path: /}`,
 		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
-			HashPolicy: []spec.HashPolicy{{Kind: spec.HashHeader, Name: "X-User"}, {Kind: spec.HashQuery, Name: "id", Terminal: true}, {Kind: spec.HashSourceIP}}}},
+			HashPolicy: []spec.HashPolicy{{Kind: spec.HashHeader, Name: "X-User"}, {Kind: spec.HashQuery, Name: "id", Terminal: true}, {Kind: spec.HashSourceIP},
+				{Kind: spec.HashCookie, Name: "sid"}}}},
 	}, {
 		name:  "direct response",
 		route: "match: {path: /health}\ndirect_response: {status: 200, body: {inline_string: ok}}",

@@ -45,6 +45,8 @@ func (r *Route) hash(req *Request, peer []byte, seen func(i int, v []byte, ok bo
 			v, ok = peer, len(peer) > 0
 		case spec.HashQuery:
 			v, ok = req.QueryParam(p.Name)
+		case spec.HashCookie:
+			v, ok = req.Cookie(p.Name)
 		}
 		if seen != nil {
 			seen(i, v, ok)

@@ -60,6 +60,41 @@ func (r *Request) QueryParam(name string) ([]byte, bool) {
 	return nil, false
 }
 
+// Cookie returns the value of the first cookie named name in the
+// request's cookie headers, without enclosing double quotes, as Envoy's
+// parseCookieValue: false when there is none or its value is empty.
+func (r *Request) Cookie(name string) ([]byte, bool) {
+	for i := range r.Headers {
+		if !ascii.EqualFoldLower(r.Headers[i].Name, "cookie") {
+			continue
+		}
+		for c := r.Headers[i].Value; len(c) > 0; {
+			var pair []byte
+			pair, c = cut(c, ';')
+			k, v := cut(trimSpaces(pair), '=')
+			if string(k) != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, len(v) > 0
+		}
+	}
+	return nil, false
+}
+
+// trimSpaces drops the spaces and tabs around b.
+func trimSpaces(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
 func cut(b []byte, sep byte) (before, after []byte) {
 	for i, c := range b {
 		if c == sep {

@@ -228,6 +228,8 @@ func describeHashPolicy(p *spec.HashPolicy) string {
 		s = "source_ip"
 	case spec.HashQuery:
 		s = "query_parameter " + p.Name
+	case spec.HashCookie:
+		s = "cookie " + p.Name
 	}
 	if p.Terminal {
 		s += " (terminal)"

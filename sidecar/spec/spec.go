@@ -328,6 +328,7 @@ const (
 	HashHeader   HashPolicyKind = iota // the value of header Name
 	HashSourceIP                       // the client's IP (connection_properties.source_ip)
 	HashQuery                          // the value of query parameter Name
+	HashCookie                         // the value of cookie Name
 )
 
 // HashPolicy is one of a route's hash policies. Terminal: once a hash is
