@@ -2,7 +2,6 @@ package balancer
 
 import (
 	"math/rand/v2"
-	"sort"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
 	"github.com/meshlb/meshlb/sidecar/spec"
@@ -22,16 +21,20 @@ func (randomBuilder) Build(_ *spec.Cluster, endpoints []*cluster.Endpoint) clust
 }
 
 // weightedRandom picks with probability proportional to weight by binary
-// search over cumulative weights.
+// search over cumulative weights, or uniformly when the weights are equal.
 type weightedRandom struct {
 	endpoints []*cluster.Endpoint
-	cum       []uint64 // cum[i] = sum of weights of endpoints[0..i]
+	cum       []uint64 // cum[i] = sum of weights of endpoints[0..i]; nil: equal weights
 }
 
 var _ cluster.Picker = (*weightedRandom)(nil)
 
 func newWeightedRandom(endpoints []*cluster.Endpoint) *weightedRandom {
-	w := &weightedRandom{endpoints: endpoints, cum: make([]uint64, len(endpoints))}
+	w := &weightedRandom{endpoints: endpoints}
+	if equalWeights(endpoints) {
+		return w
+	}
+	w.cum = make([]uint64, len(endpoints))
 	var sum uint64
 	for i, e := range endpoints {
 		sum += uint64(e.Weight)
@@ -41,7 +44,18 @@ func newWeightedRandom(endpoints []*cluster.Endpoint) *weightedRandom {
 }
 
 func (w *weightedRandom) Pick(uint64) *cluster.Endpoint {
+	if w.cum == nil {
+		return w.endpoints[rand.Uint64N(uint64(len(w.endpoints)))]
+	}
 	x := rand.Uint64N(w.cum[len(w.cum)-1])
-	i := sort.Search(len(w.cum), func(i int) bool { return w.cum[i] > x })
-	return w.endpoints[i]
+	lo, hi := 0, len(w.cum)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if w.cum[mid] > x {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return w.endpoints[lo]
 }

@@ -178,10 +178,15 @@ func countHealthy(eps []*cluster.Endpoint) int { return len(healthyOf(eps)) }
 type zoned struct {
 	all        cluster.Picker   // priority 0's healthy endpoints, zones ignored
 	localities []cluster.Picker // by plan locality; nil: no healthy endpoint
-	direct     bool
-	hasLocal   bool
-	stay       *split // [stay local, cross zone]; nil: always cross
-	cross      *split // over localities; nil: at random
+	direct   bool
+	hasLocal bool
+	// spill chooses a locality in one draw: the local one by the share
+	// that stays, the others by the rest times their spare capacity. Nil
+	// when no locality has spare capacity: then stay decides
+	// ([stay local, cross zone]; nil: always cross) and a crossing pick
+	// goes to a random locality, as Envoy's lb_zone_no_capacity_left.
+	spill      *split
+	stay       *split
 	enabled    uint64
 	localPanic bool
 	failPanic  bool
@@ -214,16 +219,21 @@ func (z *zoned) choose() int {
 	case z.direct:
 		z.st.RoutingAllDirectly.Add(1)
 		return 0
+	case z.spill != nil:
+		i := z.spill.choose()
+		if i == 0 && z.hasLocal {
+			z.st.RoutingSampled.Add(1)
+		} else {
+			z.st.RoutingCrossZone.Add(1)
+		}
+		return i
 	case z.stay != nil && z.stay.choose() == 0:
 		z.st.RoutingSampled.Add(1)
 		return 0
 	}
 	z.st.RoutingCrossZone.Add(1)
-	if z.cross == nil {
-		z.st.NoCapacityLeft.Add(1)
-		return rand.IntN(len(z.localities))
-	}
-	return z.cross.choose()
+	z.st.NoCapacityLeft.Add(1)
+	return rand.IntN(len(z.localities))
 }
 
 // picker returns the zone-aware picker over healthy, priority 0's healthy
@@ -246,11 +256,24 @@ func (p *zonePlan) picker(b Builder, cfg *spec.Cluster, healthy []*cluster.Endpo
 		}
 		z.localities = append(z.localities, lp)
 	}
-	if p.localPercent > 0 {
-		z.stay = newSplit([]uint64{min(p.localPercent, zoneBasis), zoneBasis - min(p.localPercent, zoneBasis)})
+	stay := min(p.localPercent, zoneBasis)
+	var spare uint64
+	for _, r := range p.residual {
+		spare += r
 	}
-	if slices.ContainsFunc(p.residual, func(r uint64) bool { return r > 0 }) {
-		z.cross = newSplit(p.residual)
+	if spare > 0 {
+		// Envoy draws twice (stay, then a locality by spare capacity);
+		// one draw over the products gives the same shares.
+		w := make([]uint64, len(p.residual))
+		for i, r := range p.residual {
+			w[i] = (zoneBasis - stay) * r
+		}
+		if p.hasLocal {
+			w[0] += stay * spare
+		}
+		z.spill = newSplit(w)
+	} else if stay > 0 {
+		z.stay = newSplit([]uint64{stay, zoneBasis - stay})
 	}
 	return z
 }
