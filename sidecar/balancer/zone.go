@@ -178,8 +178,8 @@ func countHealthy(eps []*cluster.Endpoint) int { return len(healthyOf(eps)) }
 type zoned struct {
 	all        cluster.Picker   // priority 0's healthy endpoints, zones ignored
 	localities []cluster.Picker // by plan locality; nil: no healthy endpoint
-	direct   bool
-	hasLocal bool
+	direct     bool
+	hasLocal   bool
 	// spill chooses a locality in one draw: the local one by the share
 	// that stays, the others by the rest times their spare capacity. Nil
 	// when no locality has spare capacity: then stay decides
