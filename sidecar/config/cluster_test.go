@@ -142,6 +142,14 @@ metadata: {filter_metadata: {meshlb: {team: a}}}
 		yaml: "{name: be, common_lb_config: {zone_aware_lb_config: {}}}",
 		want: withDefaults(&Cluster{Name: "be", LBPolicy: "round_robin", ZoneAware: &ZoneAware{RoutingEnabled: 100, MinClusterSize: 6}}),
 	}, {
+		name: "typed round robin with zone aware locality_lb_config",
+		yaml: `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: rr, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin, locality_lb_config: {zone_aware_lb_config: {min_cluster_size: 2}}}}}]}}`,
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "round_robin", ZoneAware: &ZoneAware{RoutingEnabled: 100, MinClusterSize: 2}}),
+	}, {
+		name: "typed random with locality weighting",
+		yaml: `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: r, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random, locality_lb_config: {locality_weighted_lb_config: {}}}}}]}}`,
+		want: withDefaults(&Cluster{Name: "be", LBPolicy: "random", LocalityWeighted: true}),
+	}, {
 		name: "zone aware set",
 		yaml: "{name: be, lb_policy: LEAST_REQUEST, common_lb_config: {zone_aware_lb_config: {routing_enabled: {value: 49.6}, min_cluster_size: 3, fail_traffic_on_panic: true}}}",
 		want: withDefaults(&Cluster{Name: "be", LBPolicy: "least_request",
@@ -200,8 +208,8 @@ func TestDecodeClusterErrors(t *testing.T) {
 			`cluster "be": round_robin_lb_config.slow_start_config.aggression.default_value: must be above 0`},
 		{"typed policy with lb_policy", `{name: be, lb_policy: RING_HASH, load_balancing_policy: {policies: [{typed_extension_config: {name: r, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random}}}]}}`,
 			`cluster "be": lb_policy: RING_HASH is not allowed with load_balancing_policy`},
-		{"typed policy unsupported field", `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: r, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin, locality_lb_config: {zone_aware_lb_config: {}}}}}]}}`,
-			`cluster "be": load_balancing_policy.policies[0].typed_extension_config.typed_config.locality_lb_config: not supported`},
+		{"typed policy unsupported field", `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: r, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin, locality_lb_config: {zone_aware_lb_config: {force_locality_direct_routing: true}}}}}]}}`,
+			`cluster "be": load_balancing_policy.policies[0].typed_extension_config.typed_config.locality_lb_config.zone_aware_lb_config.force_locality_direct_routing: not supported`},
 		{"typed policy none supported", `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: x, typed_config: {"@type": type.googleapis.com/envoy.extensions.load_balancing_policies.pick_first.v3.PickFirst}}}]}}`,
 			`cluster "be": load_balancing_policy.policies: none is supported`},
 		{"peak ewma unknown key", `{name: be, load_balancing_policy: {policies: [{typed_extension_config: {name: p, typed_config: {"@type": type.googleapis.com/xds.type.v3.TypedStruct, type_url: type.googleapis.com/meshlb.load_balancing_policies.peak_ewma.v1.PeakEwma, value: {penalty: 5s}}}}]}}`,

@@ -4,6 +4,8 @@ import (
 	"math"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // defaultPanicThreshold is Envoy's healthy_panic_threshold, in percent.
@@ -63,13 +65,20 @@ func decodeCommonLB(c *clusterv3.Cluster, out *Cluster) error {
 // round_robin, least_request and random; Envoy accepts and ignores it for
 // the hashing policies, and so does meshlb.
 func decodeZoneAware(za *clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig) *ZoneAware {
+	return zoneAware(za.GetRoutingEnabled(), za.GetMinClusterSize(), za.GetFailTrafficOnPanic())
+}
+
+// zoneAware is a zone_aware_lb_config's fields with Envoy's defaults
+// (see [decodeZoneAware]); the typed policies' locality_lb_config has the
+// same.
+func zoneAware(routing *typev3.Percent, minSize *wrapperspb.UInt64Value, failOnPanic bool) *ZoneAware {
 	out := &ZoneAware{RoutingEnabled: defaultZoneRoutingEnabled, MinClusterSize: defaultMinClusterSize,
-		FailTrafficOnPanic: za.GetFailTrafficOnPanic()}
-	if p := za.GetRoutingEnabled(); p != nil {
-		out.RoutingEnabled = uint32(math.Round(min(100, max(0, p.GetValue()))))
+		FailTrafficOnPanic: failOnPanic}
+	if routing != nil {
+		out.RoutingEnabled = uint32(math.Round(min(100, max(0, routing.GetValue()))))
 	}
-	if m := za.GetMinClusterSize(); m != nil {
-		out.MinClusterSize = m.GetValue()
+	if minSize != nil {
+		out.MinClusterSize = minSize.GetValue()
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package config
 import (
 	xdstypev3 "github.com/cncf/xds/go/xds/type/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	commonlbv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/common/v3"
 	leastrequestv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/least_request/v3"
 	maglevv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/maglev/v3"
 	randomv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/random/v3"
@@ -14,13 +15,17 @@ import (
 var (
 	lbPolicyFields     = allow(&clusterv3.LoadBalancingPolicy{}, "policies")
 	lbPolicyEntry      = allow(&clusterv3.LoadBalancingPolicy_Policy{}, "typed_extension_config")
-	rrExtFields        = allow(&roundrobinv3.RoundRobin{}, "slow_start_config")
-	lrExtFields        = allow(&leastrequestv3.LeastRequest{}, "choice_count", "active_request_bias", "slow_start_config")
-	randomExtFields    = allow(&randomv3.Random{})
-	ringHashExtFields  = allow(&ringhashv3.RingHash{}, "hash_function", "minimum_ring_size", "maximum_ring_size")
-	maglevExtFields    = allow(&maglevv3.Maglev{}, "table_size")
-	typedStructFields  = allow(&xdstypev3.TypedStruct{}, "type_url", "value")
-	lbExtensionDecoder = map[string]func(*anypb.Any, *Cluster) error{
+	rrExtFields        = allow(&roundrobinv3.RoundRobin{}, "slow_start_config", "locality_lb_config")
+	lrExtFields        = allow(&leastrequestv3.LeastRequest{}, "choice_count", "active_request_bias", "slow_start_config", "locality_lb_config")
+	randomExtFields    = allow(&randomv3.Random{}, "locality_lb_config")
+	localityExtFields  = allow(&commonlbv3.LocalityLbConfig{}, "zone_aware_lb_config", "locality_weighted_lb_config")
+	zoneAwareExtFields = allow(&commonlbv3.LocalityLbConfig_ZoneAwareLbConfig{},
+		"routing_enabled", "min_cluster_size", "fail_traffic_on_panic")
+	localityWeightedExtFields = allow(&commonlbv3.LocalityLbConfig_LocalityWeightedLbConfig{})
+	ringHashExtFields         = allow(&ringhashv3.RingHash{}, "hash_function", "minimum_ring_size", "maximum_ring_size")
+	maglevExtFields           = allow(&maglevv3.Maglev{}, "table_size")
+	typedStructFields         = allow(&xdstypev3.TypedStruct{}, "type_url", "value")
+	lbExtensionDecoder        = map[string]func(*anypb.Any, *Cluster) error{
 		typeURL(&roundrobinv3.RoundRobin{}):     decodeRoundRobinExt,
 		typeURL(&leastrequestv3.LeastRequest{}): decodeLeastRequestExt,
 		typeURL(&randomv3.Random{}):             decodeRandomExt,
@@ -77,6 +82,31 @@ func decodeRoundRobinExt(a *anypb.Any, out *Cluster) error {
 		return within("slow_start_config", err)
 	}
 	out.LBPolicy, out.SlowStart = "round_robin", ss
+	return decodeLocalityExt(m.GetLocalityLbConfig(), out)
+}
+
+// decodeLocalityExt decodes a typed policy's locality_lb_config (nil:
+// none) into out: zone-aware routing or locality weighting, as
+// common_lb_config's.
+func decodeLocalityExt(l *commonlbv3.LocalityLbConfig, out *Cluster) error {
+	if l == nil {
+		return nil
+	}
+	if err := localityExtFields.check(l); err != nil {
+		return within("locality_lb_config", err)
+	}
+	if za := l.GetZoneAwareLbConfig(); za != nil {
+		if err := zoneAwareExtFields.check(za); err != nil {
+			return within("locality_lb_config.zone_aware_lb_config", err)
+		}
+		out.ZoneAware = zoneAware(za.GetRoutingEnabled(), za.GetMinClusterSize(), za.GetFailTrafficOnPanic())
+	}
+	if lw := l.GetLocalityWeightedLbConfig(); lw != nil {
+		if err := localityWeightedExtFields.check(lw); err != nil {
+			return within("locality_lb_config.locality_weighted_lb_config", err)
+		}
+		out.LocalityWeighted = true
+	}
 	return nil
 }
 
@@ -97,7 +127,7 @@ func decodeLeastRequestExt(a *anypb.Any, out *Cluster) error {
 		return within("slow_start_config", err)
 	}
 	out.LBPolicy, out.LeastRequest, out.SlowStart = "least_request", cfg, ss
-	return nil
+	return decodeLocalityExt(m.GetLocalityLbConfig(), out)
 }
 
 func decodeRandomExt(a *anypb.Any, out *Cluster) error {
@@ -109,7 +139,7 @@ func decodeRandomExt(a *anypb.Any, out *Cluster) error {
 		return err
 	}
 	out.LBPolicy = "random"
-	return nil
+	return decodeLocalityExt(m.GetLocalityLbConfig(), out)
 }
 
 func decodeRingHashExt(a *anypb.Any, out *Cluster) error {
