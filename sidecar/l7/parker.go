@@ -74,9 +74,10 @@ func (p *Parker) park(s *session) bool {
 	if p.closed || s.state.Load() != stateParked {
 		return false
 	}
-	s.parkedAt = time.Now().Add(-p.After)
+	now := time.Now()
+	s.parkedAt = now.Add(-p.After)
 	p.parked[fd] = s
-	p.trim.parked++
+	p.trim.park(now)
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollOneShot, Fd: fd}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
 		delete(p.parked, fd)

@@ -149,6 +149,10 @@ func (rd *reader) fillConn() error {
 		rd.got = true
 		return nil
 	}
+	// A read that got nothing (a TLS connection's wait for a request ran
+	// into the park deadline, most often) gives the buffer back if it
+	// holds nothing: a parked connection must not pin 16 KiB.
+	rd.release()
 	if err == nil {
 		err = errors.New("read returned no bytes")
 	}
