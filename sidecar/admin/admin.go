@@ -118,6 +118,9 @@ func (a *admin) configDump(w http.ResponseWriter, r *http.Request) {
 	case dump == nil:
 		dump = []byte(`{"configs":[]}` + "\n")
 	case a.dumpQuery != nil:
+		if q.IncludeEDS {
+			q.Live = liveEndpoints(snap)
+		}
 		var err error
 		if dump, err = a.dumpQuery(dump, q); err != nil {
 			dumpQueryFailed(w, err)
@@ -138,6 +141,28 @@ func dumpQuery(r *http.Request) (spec.DumpQuery, bool) {
 	_, eds := v["include_eds"]
 	q := spec.DumpQuery{Resource: v.Get("resource"), Mask: v.Get("mask"), NameRegex: v.Get("name_regex"), IncludeEDS: eds}
 	return q, q != spec.DumpQuery{}
+}
+
+// liveEndpoints reads the weight and health of every endpoint of snap.
+func liveEndpoints(snap *sidecar.Snapshot) *spec.LiveEndpoints {
+	out := spec.LiveEndpoints{}
+	for name, c := range snap.Clusters {
+		eps := make(map[string]spec.LiveEndpoint, len(c.Endpoints))
+		for _, e := range c.Endpoints {
+			w, _ := effectiveWeight(c, e)
+			h := spec.Healthy
+			switch {
+			case e.Health == spec.Unhealthy || e.Health == spec.Draining ||
+				e.Active != nil && e.Active.Failed() || e.Outlier != nil && e.Outlier.Ejected():
+				h = spec.Unhealthy
+			case e.Health == spec.Degraded:
+				h = spec.Degraded
+			}
+			eps[e.Addr] = spec.LiveEndpoint{Weight: w, Health: h}
+		}
+		out[name] = eps
+	}
+	return &out
 }
 
 // dumpQueryFailed answers as Envoy does: 404 for a resource no section

@@ -41,12 +41,12 @@ func QueryDump(dump []byte, q spec.DumpQuery) ([]byte, error) {
 	if err := protojson.Unmarshal(dump, in); err != nil {
 		return nil, fmt.Errorf("reading the config dump: %w", err)
 	}
+	all, err := readSections(in, q)
+	if err != nil {
+		return nil, err
+	}
 	var sections []proto.Message
-	for i, a := range in.GetConfigs() {
-		m, err := a.UnmarshalNew()
-		if err != nil {
-			return nil, fmt.Errorf("reading config %d of the dump: %w", i, err)
-		}
+	for _, m := range all {
 		if _, eds := m.(*adminv3.EndpointsConfigDump); eds && !q.IncludeEDS {
 			continue
 		}
@@ -70,6 +70,36 @@ func QueryDump(dump []byte, q spec.DumpQuery) ([]byte, error) {
 		return []byte("{\n  \"configs\": []\n}"), nil
 	}
 	return marshalDump(out...)
+}
+
+// readSections returns the sections of in; with q.IncludeEDS and q.Live,
+// the endpoints section is rendered from the live endpoints, as Envoy's.
+func readSections(in *adminv3.ConfigDump, q spec.DumpQuery) ([]proto.Message, error) {
+	var out []proto.Message
+	var clusters []*adminv3.ClustersConfigDump
+	for i, a := range in.GetConfigs() {
+		m, err := a.UnmarshalNew()
+		if err != nil {
+			return nil, fmt.Errorf("reading config %d of the dump: %w", i, err)
+		}
+		if c, ok := m.(*adminv3.ClustersConfigDump); ok {
+			clusters = append(clusters, c)
+		}
+		out = append(out, m)
+	}
+	if !q.IncludeEDS || q.Live == nil {
+		return out, nil
+	}
+	for i, m := range out {
+		if e, ok := m.(*adminv3.EndpointsConfigDump); ok {
+			live, err := liveEndpointsDump(clusters, e, *q.Live)
+			if err != nil {
+				return nil, fmt.Errorf("rendering the endpoints: %w", err)
+			}
+			out[i] = live
+		}
+	}
+	return out, nil
 }
 
 // nameMatcher compiles ?name_regex= to match whole names; nil for none.

@@ -17,6 +17,24 @@ type DumpQuery struct {
 	// IncludeEDS keeps the endpoints section, which Envoy leaves out
 	// unless asked (?include_eds).
 	IncludeEDS bool
+	// Live, with IncludeEDS, are the endpoints as they are now: Envoy
+	// renders the endpoints section from its hosts (their weight and
+	// health), not from the load assignments it received. Nil: the load
+	// assignments as received.
+	Live *LiveEndpoints
+}
+
+// LiveEndpoints are the state of each cluster's endpoints, by cluster
+// name and endpoint address.
+type LiveEndpoints map[string]map[string]LiveEndpoint
+
+// LiveEndpoint is an endpoint's weight in balancing and its health, as
+// Envoy's coarse health folds it: Unhealthy when its EDS status is
+// unhealthy or draining, it fails its active health check or is ejected;
+// Degraded when EDS says so; else Healthy.
+type LiveEndpoint struct {
+	Weight uint32
+	Health HealthStatus
 }
 
 // DumpQueryError is a [DumpQuery] a dump cannot answer. NotFound is set
