@@ -85,6 +85,7 @@ var runtimeTests = map[string][]string{
 	"network.HttpConnectionManager / http2_protocol_options.max_concurrent_streams":         {"TestSettings", "TestMaxConcurrentStreams"},
 	"network.HttpConnectionManager / http2_protocol_options.initial_stream_window_size":     {"TestSettings"},
 	"network.HttpConnectionManager / http2_protocol_options.initial_connection_window_size": {"TestSettings"},
+	"network.HttpConnectionManager / http2_protocol_options.allow_connect":                  {"TestExtendedConnectWebSocket", "TestWebSocketOverH2"},
 	"network.HttpConnectionManager / http_filters router suppress_envoy_headers":            {"TestEnvoyHeaders", "TestEnvoyDefaultsThroughSidecar"},
 	"network.HttpConnectionManager / generate_request_id":                                   {"TestRequestID", "TestEnvoyDefaultsThroughSidecar"},
 	"network.HttpConnectionManager / preserve_external_request_id":                          {"TestRequestID", "TestInternal"},

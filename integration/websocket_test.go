@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,8 +39,9 @@ func wsEchoBackend(t *testing.T) int {
 
 // wsBootstrap is a sidecar whose HTTP listener lets WebSocket upgrades
 // through (HCM upgrade_configs) except on /off, whose route disables
-// them (RouteAction.upgrade_configs enabled: false).
-func wsBootstrap(t *testing.T, adminPort, httpPort, be int) string {
+// them (RouteAction.upgrade_configs enabled: false). hcmExtra are more
+// HCM fields (YAML lines indented for them).
+func wsBootstrap(t *testing.T, adminPort, httpPort, be int, hcmExtra ...string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "envoy.yaml")
 	yaml := fmt.Sprintf(`node: { id: ws, cluster: ws }
@@ -56,7 +58,7 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: ws
           upgrade_configs: [{ upgrade_type: websocket }]
-          route_config:
+%s          route_config:
             name: local
             virtual_hosts:
             - name: all
@@ -78,7 +80,7 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: %d } } }
-`, adminPort, httpPort, be)
+`, adminPort, httpPort, strings.Join(hcmExtra, ""), be)
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

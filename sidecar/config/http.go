@@ -129,19 +129,16 @@ func decodeCodec(c hcmv3.HttpConnectionManager_CodecType) (spec.Codec, error) {
 }
 
 // decodeHTTP2Options decodes http2_protocol_options. Envoy's validation
-// rules (ranges) have already been checked. allow_connect is accepted
-// only when false: the forwarder has no tunnel for an HTTP/2 stream yet.
+// rules (ranges) have already been checked.
 func decodeHTTP2Options(o *corev3.Http2ProtocolOptions) (spec.HTTP2Options, error) {
 	if err := hcmHTTP2Fields.check(o); err != nil {
 		return spec.HTTP2Options{}, err
-	}
-	if o.GetAllowConnect() {
-		return spec.HTTP2Options{}, errorf("allow_connect", "true is not supported: CONNECT over HTTP/2 is not relayed yet")
 	}
 	return spec.HTTP2Options{
 		MaxConcurrentStreams:        o.GetMaxConcurrentStreams().GetValue(),
 		InitialStreamWindowSize:     o.GetInitialStreamWindowSize().GetValue(),
 		InitialConnectionWindowSize: o.GetInitialConnectionWindowSize().GetValue(),
+		AllowConnect:                o.GetAllowConnect(),
 	}, nil
 }
 

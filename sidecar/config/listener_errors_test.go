@@ -95,10 +95,6 @@ func TestDecodeListenerErrors(t *testing.T) {
 		yaml: httpListener + "      codec_type: HTTP3\n      rds: {route_config_name: main, config_source: {ads: {}}}\n",
 		want: `listener "web": ` + hcm + `codec_type: HTTP3 is not supported`,
 	}, {
-		name: "http2 allow_connect",
-		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      http2_protocol_options: {allow_connect: true}\n",
-		want: `listener "web": ` + hcm + `http2_protocol_options.allow_connect: true is not supported`,
-	}, {
 		name: "http2 option not implemented",
 		yaml: httpListener + "      rds: {route_config_name: main, config_source: {ads: {}}}\n      http2_protocol_options: {hpack_table_size: 0}\n",
 		want: `listener "web": ` + hcm + `http2_protocol_options.hpack_table_size: not supported`,

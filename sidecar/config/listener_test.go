@@ -94,12 +94,12 @@ filter_chains:
         max_concurrent_streams: 7
         initial_stream_window_size: 65535
         initial_connection_window_size: 1048576
-        allow_connect: false
+        allow_connect: true
 `,
 		want: &Listener{Name: "web", Address: "127.0.0.1:80", FilterChains: []FilterChain{{HTTP: &HTTPManager{
 			StatPrefix: "ingress", RDSName: "main", StreamIdleTimeout: 5 * time.Minute, RequestHeadersTimeout: 10 * time.Second,
 			GenerateRequestID: true, Codec: spec.CodecHTTP2, HTTP2: spec.HTTP2Options{MaxConcurrentStreams: 7, InitialStreamWindowSize: 65535,
-				InitialConnectionWindowSize: 1 << 20}}}}},
+				InitialConnectionWindowSize: 1 << 20, AllowConnect: true}}}}},
 	}, {
 		name: "request_headers_timeout 0s disables it",
 		yaml: httpListener + `      rds: {route_config_name: main, config_source: {ads: {}}}

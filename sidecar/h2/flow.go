@@ -155,7 +155,7 @@ func (s *stream) waitLocked(connWin, out bool) error {
 		ch = waitOn(&c.outWait)
 	}
 	c.mu.Unlock()
-	ok := s.await(ch)
+	ok := s.ww.await(c.idle, ch)
 	c.mu.Lock()
 	if !ok {
 		return errIdle

@@ -2,6 +2,9 @@ package h2
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"math/rand/v2"
 
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2"
@@ -295,6 +298,11 @@ func (s *stream) build(end bool) bool {
 	}
 	r := &s.req
 	r.Method = method
+	if s.has(pProtocol) {
+		s.extConnect = true
+		r.Method = s.cut(s.add("GET"))
+		s.webSocketKey()
+	}
 	if s.has(pAuthority) {
 		r.Host = s.cut(s.ps[pAuthority])
 	} else if s.hasHost {
@@ -321,6 +329,27 @@ func (s *stream) build(end bool) bool {
 	s.continue100 = s.continue100 && s.hasBody
 	s.head = string(method) == "HEAD"
 	return true
+}
+
+// webSocketKey adds a Sec-WebSocket-Key to an extended CONNECT for
+// websocket that has none (RFC 8441 5 drops it from HTTP/2), so that the
+// HTTP/1.1 upstream's handshake (RFC 6455 4.1) has its nonce.
+func (s *stream) webSocketKey() {
+	if !ascii.EqualFoldLower(s.cut(s.ps[pProtocol]), "websocket") {
+		return
+	}
+	for i := 0; i < len(s.spans); i += 2 {
+		if string(s.cut(s.spans[i])) == "sec-websocket-key" {
+			return
+		}
+	}
+	var nonce [16]byte
+	binary.LittleEndian.PutUint64(nonce[:], rand.Uint64())
+	binary.LittleEndian.PutUint64(nonce[8:], rand.Uint64())
+	name := s.add("sec-websocket-key")
+	from := len(s.arena)
+	s.arena = base64.StdEncoding.AppendEncode(s.arena, nonce[:])
+	s.spans = append(s.spans, name, span{from, len(s.arena)})
 }
 
 // joinCookies joins split cookie fields into one, as an HTTP/1.1 request

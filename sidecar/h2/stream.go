@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/meshlb/meshlb/internal/ascii"
 	"github.com/meshlb/meshlb/sidecar/forward"
 	"github.com/meshlb/meshlb/sidecar/route"
 	sstream "github.com/meshlb/meshlb/sidecar/stream"
@@ -38,6 +39,7 @@ type stream struct {
 	head          bool // a HEAD request
 	grpc          bool // content-type application/grpc
 	plainConnect  bool // CONNECT without :protocol
+	extConnect    bool // extended CONNECT (RFC 8441): an upgrade
 	continue100   bool // expect: 100-continue not yet answered
 	wroteHead     bool // a response head was written or is pending
 	headPending   bool // hbuf holds the response head, not yet queued
@@ -45,8 +47,10 @@ type stream struct {
 	pending       []byte
 	pendOff       int
 	hbuf          []byte // a header block being encoded
-	timer         *time.Timer
-	sig           chan struct{} // wakes the stream's goroutine (cap 1)
+	// rw and ww wake the goroutine that reads the body and the one that
+	// writes the response (an upstream codec may read on a goroutine of
+	// its own, and a tunnel does).
+	rw, ww waiter
 	// ---- guarded by c.mu
 	rst              bool // reset, by either side or the connection's end
 	decoding         bool // the reader decodes trailers into the stream
@@ -70,18 +74,16 @@ var (
 	_ forward.ConnStream = (*stream)(nil)
 )
 
-var streams = sync.Pool{New: func() any { return &stream{sig: make(chan struct{}, 1)} }}
+var streams = sync.Pool{New: func() any { return &stream{rw: newWaiter(), ww: newWaiter()} }}
 
 // getStream returns a stream of c with id, its buffers kept from an
 // earlier use.
 func getStream(c *conn, id uint32) *stream {
 	s := streams.Get().(*stream)
-	select {
-	case <-s.sig:
-	default:
-	}
+	s.rw.reset()
+	s.ww.reset()
 	*s = stream{c: c, id: id, arena: s.arena[:0], tarena: s.tarena[:0], spans: s.spans[:0], trail: s.trail[:0],
-		pending: s.pending[:0], hbuf: s.hbuf[:0], in: s.in[:0], timer: s.timer, sig: s.sig, cl: -1,
+		pending: s.pending[:0], hbuf: s.hbuf[:0], in: s.in[:0], rw: s.rw, ww: s.ww, cl: -1,
 		req: route.Request{Headers: s.req.Headers[:0]}, fs: s.fs}
 	return s
 }
@@ -101,37 +103,58 @@ func putStream(s *stream) {
 	streams.Put(s)
 }
 
-// signal wakes the stream's goroutine if it waits.
+// signal wakes the stream's goroutines if they wait.
 func (s *stream) signal() {
+	s.rw.signal()
+	s.ww.signal()
+}
+
+// waiter is where one goroutine of a stream waits: for a signal, or the
+// idle timeout. Kept with the pooled stream.
+type waiter struct {
+	sig   chan struct{} // cap 1
+	timer *time.Timer
+}
+
+func newWaiter() waiter { return waiter{sig: make(chan struct{}, 1)} }
+
+func (w *waiter) signal() {
 	select {
-	case s.sig <- struct{}{}:
+	case w.sig <- struct{}{}:
 	default:
 	}
 }
 
-// await waits for a signal, other (nil: none) or the idle timeout; false:
-// the timeout.
-func (s *stream) await(other <-chan struct{}) bool {
-	idle := s.c.idle
+// reset forgets a signal left from an earlier use.
+func (w *waiter) reset() {
+	select {
+	case <-w.sig:
+	default:
+	}
+}
+
+// await waits for a signal, other (nil: none) or idle (0: no bound);
+// false: the timeout.
+func (w *waiter) await(idle time.Duration, other <-chan struct{}) bool {
 	if idle <= 0 {
 		select {
-		case <-s.sig:
+		case <-w.sig:
 		case <-other:
 		}
 		return true
 	}
-	if s.timer == nil {
-		s.timer = time.NewTimer(idle)
+	if w.timer == nil {
+		w.timer = time.NewTimer(idle)
 	} else {
-		s.timer.Reset(idle)
+		w.timer.Reset(idle)
 	}
-	defer s.timer.Stop()
+	defer w.timer.Stop()
 	select {
-	case <-s.sig:
+	case <-w.sig:
 		return true
 	case <-other:
 		return true
-	case <-s.timer.C:
+	case <-w.timer.C:
 		return false
 	}
 }
@@ -158,9 +181,31 @@ func (s *stream) Request() *route.Request { return &s.req }
 // Framing implements [forward.Stream]. An HTTP/2 request has no
 // connection-level framing: it never closes the connection, and the
 // server says 100 Continue itself when the body is first read.
+//
+// An extended CONNECT (RFC 8441) is presented as Envoy's codec presents
+// it: a GET asking to upgrade to its :protocol, without a body (what the
+// client sends after the 2xx is the tunnel's).
 func (s *stream) Framing() forward.Framing {
+	if s.extConnect {
+		return forward.Framing{Upgrade: true, UpgradeType: s.cut(s.ps[pProtocol]), HTTP2: true}
+	}
 	return forward.Framing{HasBody: s.hasBody, Replayable: !s.hasBody && idempotent(s.req.Method),
 		Head: s.head, HTTP2: true}
+}
+
+// AbortBody ends the request body from another goroutine: the stream is
+// reset (CANCEL) and a ReadBody waiting returns. A tunnel calls it when
+// its upstream side has ended and the client's has not in time.
+func (s *stream) AbortBody() {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !s.rst {
+		s.rst, s.rstCode = true, http2.ErrCodeCancel
+		c.writeRST(s.id, http2.ErrCodeCancel)
+		c.flushLocked()
+	}
+	s.signal()
 }
 
 // idempotent reports whether a request with method m can be sent again
@@ -204,7 +249,7 @@ func (s *stream) Wait(d time.Duration) bool {
 		select {
 		case <-t.C:
 			return true
-		case <-s.sig:
+		case <-s.ww.sig:
 			s.c.mu.Lock()
 			rst := s.rst
 			s.c.mu.Unlock()
@@ -242,11 +287,12 @@ func (s *stream) ReadBody(p []byte) (int, error) {
 			return 0, io.EOF
 		case s.continue100:
 			s.continue100 = false
-			c.writeHeaders(s.id, appendStatus(s.hbuf[:0], 100), false)
+			var b [4]byte
+			c.writeHeaders(s.id, appendStatus(b[:0], 100), false)
 			c.flushLocked()
 		}
 		c.mu.Unlock()
-		if !s.await(nil) {
+		if !s.rw.await(c.idle, nil) {
 			return 0, &forward.SourceError{Err: errIdle}
 		}
 		c.mu.Lock()
@@ -261,11 +307,17 @@ func (s *stream) Trailers(dst []route.Header) []route.Header { return append(dst
 // have no place in HTTP/2. The head waits for the body's first frame or
 // the stream's end, so that a response that ends with its head (gRPC's
 // trailers-only) is one HEADERS frame with END_STREAM.
+//
+// To an extended CONNECT, an upstream's 101 is the tunnel's 200 (RFC 8441
+// 5), without the HTTP/1.1 handshake's Sec-WebSocket-Accept.
 func (s *stream) WriteHead(status int, _ []byte, headers []route.Header, _ bool) {
 	s.fs.Info.Code, s.status, s.wroteHead = status, status, true
+	if s.extConnect && status == 101 {
+		status = 200
+	}
 	b := appendStatus(s.hbuf[:0], status)
 	for _, f := range headers {
-		if !connectionSpecific(f.Name) {
+		if !connectionSpecific(f.Name) && !(s.extConnect && ascii.EqualFoldLower(f.Name, "sec-websocket-accept")) {
 			b = appendField(b, f.Name, f.Value)
 		}
 	}

@@ -21,6 +21,13 @@ func (u *upstream) sendGeneric(st forward.Stream, rt *route.Route) error {
 	r, w := st.Request(), &u.out
 	length := u.writeGenericHead(r, rt)
 	fr := st.Framing()
+	if fr.Upgrade {
+		// The other codec's upgrade (HTTP/2 extended CONNECT) in HTTP/1.1's
+		// words.
+		w.writeString("Connection: Upgrade\r\nUpgrade: ")
+		w.write(fr.UpgradeType)
+		w.writeString("\r\n")
+	}
 	switch {
 	case !fr.HasBody:
 		w.writeString("\r\n")

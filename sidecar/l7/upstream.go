@@ -2,7 +2,6 @@ package l7
 
 import (
 	"bytes"
-	"errors"
 	"net"
 	"time"
 
@@ -36,10 +35,6 @@ type upstream struct {
 }
 
 var _ forward.Exchange = (*upstream)(nil)
-
-// errCodec is an exchange between codecs that have no relay yet: a
-// tunnel (101) from a stream other than HTTP/1's.
-var errCodec = errors.New("no relay between these codecs")
 
 // newExchange is the HTTP/1 upstream codec ([forward.Config.Upstream]).
 func newExchange(c net.Conn) forward.Exchange { return newUpstream(c) }
@@ -138,7 +133,7 @@ func (u *upstream) CopyBody(st forward.Stream, bodyless bool) error {
 func (u *upstream) Tunnel(st forward.Stream) error {
 	s, ok := st.(*session)
 	if !ok {
-		return errCodec
+		return u.tunnelGeneric(st)
 	}
 	return s.tunnel(u)
 }
