@@ -243,7 +243,7 @@ func h1BulkClient() *http.Client {
 // all, in order (count and CRC-32C).
 func upload(t *testing.T, c *http.Client, url string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	g := &generator{n: bulkSize}
 	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/upload", g)
@@ -263,7 +263,7 @@ func upload(t *testing.T, c *http.Client, url string) {
 // and checks the count and CRC-32C against the backend's trailer.
 func download(t *testing.T, c *http.Client, url string, rate int64, seen *atomic.Int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/download?n=%d", url, bulkSize), nil)
 	resp, err := c.Do(req)
@@ -331,7 +331,7 @@ func TestBulkH2SlowReader(t *testing.T) {
 }
 
 func slowReader(t *testing.T, c *http.Client, url string, be *bulkBackend, p *process) {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/download?n=%d", url, bulkSize), nil)
 	resp, err := c.Do(req)
