@@ -155,50 +155,19 @@ func (b *bulkBackend) serve(w http.ResponseWriter, r *http.Request) {
 // It returns the listener's URL and the process.
 func bulkSidecar(t *testing.T, backend string) (string, *process) {
 	t.Helper()
-	host, port, _ := net.SplitHostPort(backend)
-	adminPort, httpPort := freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), "envoy.yaml")
-	writeFile(t, cfg, fmt.Sprintf(`node: { id: bulk, cluster: bulk }
-admin:
-  address: { socket_address: { address: 127.0.0.1, port_value: %d } }
-static_resources:
-  listeners:
-  - name: web
-    address: { socket_address: { address: 127.0.0.1, port_value: %d } }
-    filter_chains:
-    - filters:
-      - name: hcm
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: web
-          route_config:
-            name: local
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: { prefix: "/" }
-                route: { cluster: be, timeout: 0s }
-          http_filters:
-          - name: router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-  clusters:
-  - name: be
-    type: STATIC
-    connect_timeout: 1s
-    typed_extension_protocol_options:
+	_, port, _ := net.SplitHostPort(backend)
+	be, _ := strconv.Atoi(port)
+	b := staticBootstrap{adminPort: freePort(t), httpPort: freePort(t), routeTimeout: "0s", backends: []int{be},
+		clusterExtra: `    typed_extension_protocol_options:
       envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
         "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
         explicit_http_config: { http2_protocol_options: {} }
-    load_assignment:
-      cluster_name: be
-      endpoints:
-      - lb_endpoints:
-        - endpoint: { address: { socket_address: { address: %s, port_value: %s } } }
-`, adminPort, httpPort, host, port))
+`}
+	cfg := filepath.Join(t.TempDir(), "envoy.yaml")
+	writeFile(t, cfg, b.yaml())
 	p := start(t, "sidecar", "sidecar", "--config", cfg)
-	waitReady(t, adminPort)
-	return fmt.Sprintf("http://127.0.0.1:%d", httpPort), p
+	waitReady(t, b.adminPort)
+	return fmt.Sprintf("http://127.0.0.1:%d", b.httpPort), p
 }
 
 // memory returns a field of /proc/<pid>/status in bytes (VmHWM: the peak
