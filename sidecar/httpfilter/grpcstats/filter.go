@@ -12,9 +12,12 @@
 // are counted in the request and response bodies as they stream,
 // whatever the codecs on either side (HTTP/1.1 or HTTP/2).
 //
-// Like Envoy's filter, it counts what passes through it: a call answered
-// by the sidecar itself (no healthy upstream, a timeout) has no
-// grpc-status from the upstream and is not counted.
+// Unlike Envoy's filter, it counts only calls that reached a picked
+// cluster's upstream: Envoy's local replies to gRPC requests carry a
+// grpc-status and pass through the encoder filters, but the forwarder's
+// own replies (no healthy upstream, a timeout) do not run the filters'
+// response hooks yet, and a filter's local reply comes before the
+// cluster is picked (Stream.Cluster is empty then).
 package grpcstats
 
 import (
