@@ -50,6 +50,7 @@ type conn struct {
 	mu               sync.Mutex
 	out, spare       []byte // queued output; the buffer the last write used
 	writing          bool   // a goroutine is writing out
+	yielding         bool   // a stream is about to write out (flushBatched)
 	werr             error
 	closed           bool // the connection ended: every wait ends
 	goAway           bool // GOAWAY sent: no new streams

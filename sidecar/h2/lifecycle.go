@@ -120,7 +120,7 @@ func (c *conn) failLocked() {
 // is writing to finish first (its write is bounded by the write
 // deadline); c.mu is held.
 func (c *conn) flushAllLocked() {
-	for c.writing && c.werr == nil {
+	for (c.writing || c.yielding) && c.werr == nil {
 		ch := waitOn(&c.outWait)
 		c.mu.Unlock()
 		<-ch

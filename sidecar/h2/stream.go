@@ -379,5 +379,5 @@ func (s *stream) Flush() error {
 	if err := s.emit(false); err != nil {
 		return err
 	}
-	return s.c.flush()
+	return s.c.flushBatched()
 }

@@ -2,6 +2,7 @@ package h2
 
 import (
 	"encoding/binary"
+	"runtime"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -94,7 +95,7 @@ func (c *conn) writeHeaders(id uint32, block []byte, end bool) {
 // concurrent streams share write calls. c.mu must be held; it is released
 // during the write. It returns the connection's write error, if any.
 func (c *conn) flushLocked() error {
-	for !c.writing && len(c.out) > 0 && c.werr == nil {
+	for !c.writing && !c.yielding && len(c.out) > 0 && c.werr == nil {
 		c.writing = true
 		buf := c.out
 		c.out = c.spare[:0]
@@ -115,6 +116,25 @@ func (c *conn) flushLocked() error {
 		c.wake(&c.outWait)
 	}
 	return c.werr
+}
+
+// flushBatched is flush for a stream's goroutine. When other streams of
+// the connection are in progress it first lets the goroutines that are
+// ready run (runtime.Gosched), so that responses completing together
+// (their upstream replies came in the same poll) share one write call
+// instead of one each; meanwhile the others leave the writing to it.
+func (c *conn) flushBatched() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.streams) > 1 && !c.writing && !c.yielding && len(c.out) > 0 {
+		c.yielding = true
+		c.mu.Unlock()
+		runtime.Gosched()
+		c.mu.Lock()
+		c.yielding = false
+		c.wake(&c.outWait)
+	}
+	return c.flushLocked()
 }
 
 // flush is flushLocked for a caller without c.mu.
