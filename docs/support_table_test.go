@@ -175,7 +175,7 @@ var runtimeTests = map[string][]string{
 	"RouteAction / max_stream_duration":         {"TestGRPCTimeoutHeader", "TestGRPCLongStream", "TestGRPCInterop"},
 	"RouteAction / regex_rewrite":               {"TestRouteRewrites", "TestRegexRewrite"},
 	"RouteAction / host_rewrite_header":         {"TestRouteRewrites"},
-	"RouteAction / hash_policy[]":               {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHashPolicyRetryPreviousHosts", "TestHash"},
+	"RouteAction / hash_policy[]":               {"TestHashPolicyStickyThroughSockets", "TestHashPolicySourceIPThroughSockets", "TestHashPolicyRetryPreviousHosts", "TestHash", "TestHashSettingCookie", "TestHashPolicyCookieTTLThroughSockets", "TestHashPolicyFilterStateThroughSockets"},
 
 	"Cluster / connect_timeout":                                          {"TestDialConnectTimeout"},
 	"Cluster / typed_extension_protocol_options":                         {"TestTypedProtocolOptionsIdleTimeout", "TestBootstrapADS", "TestTranslation", "TestStreamLimits", "TestUpstreamReset", "TestFlowControl", "TestGRPCInterop"},

@@ -23,16 +23,23 @@ func namedBackend(t *testing.T, name string) string {
 	return strings.TrimPrefix(s.URL, "http://")
 }
 
+// namedBackends starts n named backends, b0 to b<n-1>.
+func namedBackends(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for i := range n {
+		addrs = append(addrs, namedBackend(t, fmt.Sprintf("b%d", i)))
+	}
+	return addrs
+}
+
 // TestHashPolicyStickyThroughSockets sends requests through a real
 // listener to 4 backends under ring_hash and maglev with a header and
 // with a cookie hash policy: every value of the header (cookie) always
 // reaches the same backend, and the values spread over more than one
 // backend.
 func TestHashPolicyStickyThroughSockets(t *testing.T) {
-	var addrs []string
-	for i := range 4 {
-		addrs = append(addrs, namedBackend(t, fmt.Sprintf("b%d", i)))
-	}
+	addrs := namedBackends(t, 4)
 	for _, by := range []struct {
 		policy         spec.HashPolicy
 		header, prefix string
@@ -76,10 +83,7 @@ func stickyThroughSockets(t *testing.T, addrs []string, policy string, hp spec.H
 // TestHashPolicySourceIPThroughSockets: with a source_ip policy, requests
 // from one client (127.0.0.1) without any header all reach one backend.
 func TestHashPolicySourceIPThroughSockets(t *testing.T) {
-	var addrs []string
-	for i := range 4 {
-		addrs = append(addrs, namedBackend(t, fmt.Sprintf("b%d", i)))
-	}
+	addrs := namedBackends(t, 4)
 	s := newSidecar(t)
 	cl := staticCluster("be", addrs...)
 	cl.LBPolicy = "maglev"

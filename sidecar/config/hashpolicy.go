@@ -8,19 +8,17 @@ import (
 
 var (
 	hashPolicyFields = allow(&routev3.RouteAction_HashPolicy{},
-		"header", "connection_properties", "query_parameter", "cookie", "terminal")
+		"header", "connection_properties", "query_parameter", "cookie", "filter_state", "terminal")
 	hashHeaderFields = allow(&routev3.RouteAction_HashPolicy_Header{}, "header_name")
 	hashConnFields   = allow(&routev3.RouteAction_HashPolicy_ConnectionProperties{}, "source_ip")
 	hashQueryFields  = allow(&routev3.RouteAction_HashPolicy_QueryParameter{}, "name")
-	// A cookie's ttl has the proxy set the cookie when it is missing,
-	// which meshlb does not do yet; path only matters then.
-	hashCookieFields = allow(&routev3.RouteAction_HashPolicy_Cookie{}, "name", "path")
+	hashCookieFields = allow(&routev3.RouteAction_HashPolicy_Cookie{}, "name", "ttl", "path", "attributes")
+	hashStateFields  = allow(&routev3.RouteAction_HashPolicy_FilterState{}, "key")
 )
 
 // decodeHashPolicies decodes a route's hash_policy list: header,
-// connection_properties.source_ip, query_parameter and cookie (name; a
-// ttl, to set a missing cookie, is rejected), each optionally terminal.
-// filter_state is rejected naming the field.
+// connection_properties.source_ip, query_parameter, cookie (with a ttl,
+// a missing cookie is set) and filter_state, each optionally terminal.
 func decodeHashPolicies(hps []*routev3.RouteAction_HashPolicy) ([]spec.HashPolicy, error) {
 	var out []spec.HashPolicy
 	for i, hp := range hps {
@@ -62,12 +60,34 @@ func decodeHashPolicy(hp *routev3.RouteAction_HashPolicy) (*spec.HashPolicy, err
 		}
 		p.Kind, p.Name = spec.HashQuery, hp.GetQueryParameter().GetName()
 	case hp.GetCookie() != nil:
-		if err := hashCookieFields.check(hp.GetCookie()); err != nil {
+		c := hp.GetCookie()
+		if err := hashCookieFields.check(c); err != nil {
 			return nil, within("cookie", err)
 		}
-		p.Kind, p.Name = spec.HashCookie, hp.GetCookie().GetName()
+		p.Kind, p.Name, p.Cookie = spec.HashCookie, c.GetName(), decodeSetCookie(c)
+	case hp.GetFilterState() != nil:
+		if err := hashStateFields.check(hp.GetFilterState()); err != nil {
+			return nil, within("filter_state", err)
+		}
+		// No meshlb filter sets a hashable filter-state object, so the
+		// policy finds no value, as Envoy's for a key no filter set.
+		p.Kind, p.Name = spec.HashFilterState, hp.GetFilterState().GetKey()
 	default:
 		return nil, errorf("policy_specifier", "required")
 	}
 	return p, nil
+}
+
+// decodeSetCookie is how a cookie policy sets a missing cookie: nil
+// without a ttl; Max-Age is the ttl's whole seconds, as Envoy (0: a
+// session cookie).
+func decodeSetCookie(c *routev3.RouteAction_HashPolicy_Cookie) *spec.SetCookie {
+	if c.GetTtl() == nil {
+		return nil
+	}
+	sc := &spec.SetCookie{MaxAge: c.GetTtl().GetSeconds(), Path: c.GetPath()}
+	for _, a := range c.GetAttributes() {
+		sc.Attributes = append(sc.Attributes, spec.CookieAttribute{Name: a.GetName(), Value: a.GetValue()})
+	}
+	return sc
 }

@@ -172,9 +172,9 @@ filter_chains:
         virtual_hosts:
         - name: all
           domains: ["*"]
-          routes: [{match: {prefix: /}, route: {cluster: be, hash_policy: [{cookie: {name: c, ttl: 1s}}]}}]
+          routes: [{match: {prefix: /}, route: {cluster: be, hash_policy: [{header: {header_name: x, regex_rewrite: {pattern: {regex: a}, substitution: b}}}]}}]
 `,
-		want: `listener "web": ` + hcm + `route_config.virtual_hosts[0].routes[0].route.hash_policy[0].cookie.ttl: not supported`,
+		want: `listener "web": ` + hcm + `route_config.virtual_hosts[0].routes[0].route.hash_policy[0].header.regex_rewrite: not supported`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

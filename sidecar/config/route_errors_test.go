@@ -14,8 +14,6 @@ func TestDecodeRouteErrors(t *testing.T) {
 		route string
 		want  string
 	}{
-		{"hash policy cookie ttl", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{header: {header_name: x}}, {cookie: {name: c, ttl: 60s}}]}", r0 + "route.hash_policy[1].cookie.ttl: not supported"},
-		{"hash policy filter state", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{filter_state: {key: k}}]}", r0 + "route.hash_policy[0].filter_state: not supported"},
 		{"hash policy header rewrite", "match: {prefix: /}\nroute: {cluster: be, hash_policy: [{header: {header_name: x, regex_rewrite: {pattern: {regex: a}, substitution: b}}}]}", r0 + "route.hash_policy[0].header.regex_rewrite: not supported"},
 		{"max stream duration", "match: {prefix: /}\nroute: {cluster: be, max_stream_duration: {max_stream_duration: 10s}}", r0 + "route.max_stream_duration.max_stream_duration: not supported"},
 		{"grpc offset alone", "match: {prefix: /}\nroute: {cluster: be, max_stream_duration: {grpc_timeout_header_offset: 1s}}", r0 + "route.max_stream_duration.grpc_timeout_header_offset: only with grpc_timeout_header_max"},

@@ -157,10 +157,17 @@ route:
     terminal: true
   - connection_properties: {source_ip: true}
   - connection_properties: {source_ip: false}
-  - cookie: {name: sid, path: /}`,
+  - cookie: {name: sid, path: /}
+  - cookie: {name: lb, ttl: 3600.9s, path: /app, attributes: [{name: SameSite, value: Lax}, {name: Secure}]}
+  - cookie: {name: session, ttl: 0s}
+  - filter_state: {key: envoy.tcp_proxy.cluster}`,
 		want: Route{Match: prefixRoot, Action: &RouteAction{Cluster: "be", Timeout: 15 * time.Second,
 			HashPolicy: []spec.HashPolicy{{Kind: spec.HashHeader, Name: "X-User"}, {Kind: spec.HashQuery, Name: "id", Terminal: true}, {Kind: spec.HashSourceIP},
-				{Kind: spec.HashCookie, Name: "sid"}}}},
+				{Kind: spec.HashCookie, Name: "sid"},
+				{Kind: spec.HashCookie, Name: "lb", Cookie: &spec.SetCookie{MaxAge: 3600, Path: "/app",
+					Attributes: []spec.CookieAttribute{{Name: "SameSite", Value: "Lax"}, {Name: "Secure"}}}},
+				{Kind: spec.HashCookie, Name: "session", Cookie: &spec.SetCookie{}},
+				{Kind: spec.HashFilterState, Name: "envoy.tcp_proxy.cluster"}}}},
 	}, {
 		name:  "direct response",
 		route: "match: {path: /health}\ndirect_response: {status: 200, body: {inline_string: ok}}",

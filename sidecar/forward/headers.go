@@ -34,6 +34,7 @@ type Describer interface {
 // request to the next.
 type headerState struct {
 	scratch route.Scratch
+	cookies route.SetCookies // made by the route's hash policies
 	id      [36]byte
 	num     [20]byte
 }
@@ -42,12 +43,14 @@ var (
 	xRequestID      = []byte("x-request-id")
 	xExpectedTimout = []byte("x-envoy-expected-rq-timeout-ms")
 	xServiceTime    = []byte("x-envoy-upstream-service-time")
+	setCookie       = []byte("set-cookie")
 )
 
 // describe fills the stream info's description of the connection when
 // the configuration may read it.
 func (f *forwarder) describe() {
 	f.ss.headers.scratch.Reset()
+	f.ss.headers.cookies.Reset()
 	if !f.cfg.Describe {
 		return
 	}
@@ -138,6 +141,30 @@ func (f *forwarder) prepare(rt *route.Route) {
 	}
 }
 
+// hash is the request's hash by rt's policies. A cookie policy with a
+// ttl makes a missing cookie from the downstream connection's addresses,
+// for mutateResponse to set; a stream that cannot tell them makes none
+// (the policy then finds no value).
+func (f *forwarder) hash(rt *route.Route) uint64 {
+	r := f.st.Request()
+	if !rt.SetsCookie() {
+		return rt.Hash(r, f.st.Peer())
+	}
+	sc := &f.ss.headers.cookies
+	if c := f.conn(); c != nil {
+		sc.Remote, sc.Local = c.Remote, c.Local
+	} else {
+		if d, ok := f.st.(Describer); ok && !f.info.Addrs.Downstream.IsValid() {
+			d.Describe(f.info)
+		}
+		sc.Remote, sc.Local = f.info.Addrs.Downstream, f.info.Addrs.Local
+	}
+	if !sc.Remote.IsValid() {
+		return rt.Hash(r, f.st.Peer())
+	}
+	return rt.HashSetting(r, f.st.Peer(), sc)
+}
+
 // expectedTimeout tells the upstream how long the proxy waits for it
 // (x-envoy-expected-rq-timeout-ms): the per-try timeout, else the route
 // timeout, when either applies.
@@ -158,13 +185,18 @@ func (f *forwarder) expectedTimeout(rt *route.Route, r *route.Request) {
 // editsResponse reports whether the response head of rt's upstream goes
 // through mutateResponse.
 func (f *forwarder) editsResponse(rt *route.Route) bool {
-	return f.cfg.EnvoyHeaders || rt.Headers.Responses()
+	return f.cfg.EnvoyHeaders || rt.Headers.Responses() || f.ss.headers.cookies.Len() > 0
 }
 
 // mutateResponse applies rt's response mutations and Envoy's response
-// header to the upstream response head r.
+// header to the upstream response head r, and adds the cookies rt's hash
+// policies set (before the mutations, as Envoy's router adds them when
+// the upstream head arrives).
 func (f *forwarder) mutateResponse(rt *route.Route, r *[]route.Header) {
 	hs := &f.ss.headers
+	for i := range hs.cookies.Len() {
+		*r = append(*r, route.Header{Name: setCookie, Value: hs.cookies.Value(i)})
+	}
 	if f.cfg.EnvoyHeaders {
 		// From the request's start, retries and connects included.
 		ms := f.info.FirstUpstreamByte.Milliseconds()

@@ -149,7 +149,7 @@ func (f *forwarder) forward(rt *route.Route, cl *cluster.Cluster) (int, bool) {
 	b := newBudget(rt, f.st.Request(), f.info.Start)
 	defer b.endRetry(cl)
 	f.replayable(rt, cl)
-	hash := rt.Hash(f.st.Request(), f.st.Peer())
+	hash := f.hash(rt)
 	var fail *attemptError
 	for i := range maxAttempts {
 		if i > 0 {

@@ -62,8 +62,14 @@ func BenchmarkRequestAccessLog(b *testing.B) {
 }
 
 func benchRequest(b *testing.B, opts ...func(*Config)) {
+	benchRoute(b, toCluster("/", "web"), nil, opts...)
+}
+
+// benchRoute is benchRequest through route rt (to cluster web), whose
+// first response must contain want.
+func benchRoute(b *testing.B, rt spec.Route, want []byte, opts ...func(*Config)) {
 	up := rawUpstream(b, []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"))
-	p := startProxy(b, prefixRoutes(toCluster("/", "web")), map[string][]string{"web": {up}}, opts...)
+	p := startProxy(b, prefixRoutes(rt), map[string][]string{"web": {up}}, opts...)
 	c, err := net.Dial("tcp", p.addr)
 	if err != nil {
 		b.Fatal(err)
@@ -72,6 +78,9 @@ func benchRequest(b *testing.B, opts ...func(*Config)) {
 	req := []byte("GET /api/v1/items?id=42 HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: wrk/4.2\r\nAccept: */*\r\n\r\n")
 	buf := make([]byte, 4096)
 	n := firstResponse(b, c, req, buf)
+	if !bytes.Contains(buf[:n], want) {
+		b.Fatalf("first response %q lacks %q", buf[:n], want)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Write(req); err != nil {

@@ -212,7 +212,7 @@ func (r *Route) HashTrace(req *Request, peer []byte) (uint64, []HashStep) {
 		steps[i].Policy = describeHashPolicy(&r.HashPolicy[i])
 	}
 	n := 0
-	h := r.hash(req, peer, func(i int, v []byte, ok bool) {
+	h := r.hash(req, peer, nil, func(i int, v []byte, ok bool) {
 		steps[i].Found, steps[i].Value = ok, string(v)
 		n = i + 1
 	})
@@ -230,6 +230,8 @@ func describeHashPolicy(p *spec.HashPolicy) string {
 		s = "query_parameter " + p.Name
 	case spec.HashCookie:
 		s = "cookie " + p.Name
+	case spec.HashFilterState:
+		s = "filter_state " + p.Name
 	}
 	if p.Terminal {
 		s += " (terminal)"

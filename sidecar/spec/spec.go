@@ -329,6 +329,10 @@ const (
 	HashSourceIP                       // the client's IP (connection_properties.source_ip)
 	HashQuery                          // the value of query parameter Name
 	HashCookie                         // the value of cookie Name
+	// HashFilterState hashes the filter-state object Name when it is
+	// hashable; no meshlb filter sets one, so it finds no value, as
+	// Envoy's does for a key no filter set.
+	HashFilterState
 )
 
 // HashPolicy is one of a route's hash policies. Terminal: once a hash is
@@ -337,7 +341,26 @@ type HashPolicy struct {
 	Kind     HashPolicyKind
 	Name     string
 	Terminal bool
+	// Cookie, for HashCookie, says how a missing cookie is set; nil:
+	// it is not (no ttl).
+	Cookie *SetCookie
 }
+
+// SetCookie is how a cookie hash policy with a ttl sets its cookie when
+// the request lacks it (Envoy's addDownstreamSetCookie).
+type SetCookie struct {
+	// MaxAge is the cookie's Max-Age in whole seconds; 0 makes a session
+	// cookie (no Max-Age).
+	MaxAge int64
+	// Path is the cookie's Path attribute; empty: none.
+	Path string
+	// Attributes follow Path, as name=value or name alone when the value
+	// is empty.
+	Attributes []CookieAttribute
+}
+
+// CookieAttribute is one extra attribute of a set cookie.
+type CookieAttribute struct{ Name, Value string }
 
 // RetryPolicy retries failed upstream attempts.
 type RetryPolicy struct {
