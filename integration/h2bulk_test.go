@@ -281,14 +281,10 @@ func TestBulkH2(t *testing.T) {
 }
 
 // TestBulkH2Upload uploads 1 GiB from an h2c client through a sidecar of
-// its own to the steady backend, every byte in order. Its peak resident
-// memory is over rssBound today because of a bug in sidecar/h2, which
-// another branch owns: a stream's receive buffer (stream.in) keeps the
-// bytes ReadBody has consumed until it is read empty, so while the
-// upstream reads slower than the client sends, the buffer's array grows
-// with the body (53, 93, 190 MiB peak after 64, 256, 512 MiB), though flow
-// control keeps what is unread within the 1 MiB window. Until it is fixed
-// the bound is reported as a skip, not a failure.
+// its own to the steady backend, every byte in order, with the sidecar's
+// peak resident memory under rssBound: a stream's receive buffer keeps
+// only what the upstream has not read yet (at most the window), though
+// the client sends faster than the upstream reads.
 func TestBulkH2Upload(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -300,8 +296,7 @@ func TestBulkH2Upload(t *testing.T) {
 	hwm := memory(t, p, "VmHWM")
 	t.Logf("1 GiB in %v; sidecar peak RSS %d MiB", time.Since(start).Round(time.Millisecond), hwm>>20)
 	if hwm > rssBound {
-		t.Skipf("KNOWN BUG (sidecar/h2 receive buffer not compacted): peak RSS %d MiB, want under %d MiB; make this an error once fixed",
-			hwm>>20, rssBound>>20)
+		t.Errorf("sidecar peak RSS %d MiB, want under %d MiB", hwm>>20, rssBound>>20)
 	}
 }
 

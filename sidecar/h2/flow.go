@@ -38,6 +38,16 @@ func (c *conn) onData(f *http2.DataFrame) error {
 		c.giveBackLocked(int32(len(data)))
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
+	if st.inOff > 0 && st.inOff >= len(st.in)-st.inOff {
+		// Drop what ReadBody consumed before the buffer grows: while
+		// the upstream reads slower than the client sends, the
+		// buffer would otherwise keep the whole body. The unread rest
+		// is at most the stream's window, and it moves only when at
+		// least as much has been consumed, so each byte moves O(1)
+		// times.
+		st.in = st.in[:copy(st.in, st.in[st.inOff:])]
+		st.inOff = 0
+	}
 	st.in = append(st.in, data...)
 	if f.StreamEnded() {
 		st.remoteDone = true
