@@ -32,6 +32,10 @@ type Mesh struct {
 	// CA, for sources that issue certificates themselves (services.yaml),
 	// says where the CA is; nil for Consul, whose CA issues them.
 	CA *CAFiles `json:"ca,omitempty"`
+	// NoPanicMode turns Envoy's panic mode off on every upstream cluster
+	// (common_lb_config.healthy_panic_threshold 0%), as Consul's own xDS
+	// server does; false (services.yaml) leaves Envoy's default, 50%.
+	NoPanicMode bool `json:"no_panic_mode,omitempty"`
 }
 
 // CAFiles locates a CA: Cert and Key (PEM files), or StateDir to keep a

@@ -65,7 +65,9 @@ func (b *builder) catalog() (*discovery.Catalog, error) {
 	out = append(out, b.sidecars()...)
 	out = b.placeholders(out, names)
 	out = append(out, b.chain(out, names)...)
-	return newCatalog(out, b.mesh, b.logger)
+	mesh := b.mesh
+	mesh.NoPanicMode = true // Consul's xDS gives upstreams healthy_panic_threshold {}
+	return newCatalog(out, mesh, b.logger)
 }
 
 // keys returns the watched services in a fixed order. A key that names

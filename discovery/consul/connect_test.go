@@ -99,4 +99,7 @@ func TestBuildMeshedService(t *testing.T) {
 	if !cat.Mesh().Enabled() {
 		t.Error("catalog without the mesh")
 	}
+	if !cat.Mesh().NoPanicMode {
+		t.Error("Consul catalog with panic mode on, want off as Consul's xDS (healthy_panic_threshold {})")
+	}
 }

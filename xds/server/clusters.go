@@ -6,6 +6,7 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -52,6 +53,13 @@ func edsCluster(svc *discovery.Service, limits *discovery.Limits, outlier *disco
 		c.OutlierDetection = outlierDetection(outlier)
 	}
 	return c
+}
+
+// noPanic is the common_lb_config Consul's xDS server gives every
+// upstream cluster: healthy_panic_threshold {} (0%), so Envoy never
+// balances over unhealthy endpoints.
+func noPanic() *cluster.Cluster_CommonLbConfig {
+	return &cluster.Cluster_CommonLbConfig{HealthyPanicThreshold: &typev3.Percent{}}
 }
 
 // circuitBreakers returns the thresholds for limits; nil for none.

@@ -157,9 +157,12 @@ func (r *resources) addCluster(svc *discovery.Service, u *discovery.Upstream) er
 	}
 	deps, _ := depsKey(r.cat, svc.Name)
 	key := fragmentKey("cluster", svc.Name, svc.ConnectTimeout.String(), limitsKey(limits), outlierKey(outlier), sni,
-		r.frags.routesKey(r.cat, svc))
+		r.frags.routesKey(r.cat, svc), strconv.FormatBool(mesh.NoPanicMode))
 	if err := r.add(cdsType, key, deps, func() (types.Resource, error) {
 		c := edsCluster(svc, limits, outlier)
+		if mesh.NoPanicMode {
+			c.CommonLbConfig = noPanic()
+		}
 		if tls {
 			ts, err := upstreamMTLS(mesh, svc)
 			if err != nil {
