@@ -105,7 +105,13 @@ func defaultExtractors(name string) []extractor {
 func (p *TagProducer) Produce(name string) (string, []Tag) { return p.produce(name, nil) }
 
 func (p *TagProducer) produce(name string, memo *PrefixMemo) (string, []Tag) {
-	c := &extraction{name: name, memo: memo, tags: make([]Tag, 0, 8), cuts: make([][2]int, 0, 8)}
+	first, _, dotted := strings.Cut(name, ".")
+	var prefixed []extractor
+	if dotted {
+		prefixed = p.byPrefix[first]
+	}
+	n := len(p.noPrefix) + len(prefixed) // at most a tag and a cut each
+	c := &extraction{name: name, memo: memo, tags: make([]Tag, 0, n), cuts: make([][2]int, 0, n)}
 	var done []string // tag names produced by an extractor whose name is shared
 	run := func(e extractor) {
 		b := e.b()
@@ -119,10 +125,8 @@ func (p *TagProducer) produce(name string, memo *PrefixMemo) (string, []Tag) {
 	for _, e := range p.noPrefix {
 		run(e)
 	}
-	if first, _, ok := strings.Cut(name, "."); ok {
-		for _, e := range p.byPrefix[first] {
-			run(e)
-		}
+	for _, e := range prefixed {
+		run(e)
 	}
 	return c.extracted(), c.tags
 }
