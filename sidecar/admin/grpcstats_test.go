@@ -58,23 +58,29 @@ func grpcStatsBackend(t *testing.T) string {
 // TestGRPCStatsThroughSidecar: Envoy's grpc_stats filter on a listener in
 // front of an HTTP/2 cluster counts a real grpc-go client's calls (h2c to
 // the sidecar) exactly: outcomes by status and messages both ways, for a
-// unary call, a failed one and a bidirectional stream, and a call from an
-// HTTP/1.1 client translated to HTTP/2 upstream; and /stats and
+// unary call, a failed one, a bidirectional stream, a call the sidecar
+// answers itself (its cluster is down: UNAVAILABLE, as Envoy counts its
+// local replies) and a call from an HTTP/1.1 client translated to HTTP/2
+// upstream; and /stats and
 // /stats/prometheus show them under Envoy's names and tags.
 func TestGRPCStatsThroughSidecar(t *testing.T) {
 	be := grpcStatsBackend(t)
 	sc := sidecar.New(slog.New(slog.DiscardHandler))
 	defer sc.Close(time.Second)
 	routes := &config.RouteConfig{Name: "r", VirtualHosts: []config.VirtualHost{{Name: "all", Domains: []string{"*"},
-		Routes: []config.Route{{Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/"}, Action: &config.RouteAction{Cluster: "be"}}}}}}
+		Routes: []config.Route{
+			{Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/pkg.Dead/"}, Action: &config.RouteAction{Cluster: "dead"}},
+			{Match: config.RouteMatch{Kind: config.PathPrefix, Path: "/"}, Action: &config.RouteAction{Cluster: "be"}}}}}}
 	hcm := &config.HTTPManager{StatPrefix: "in", Routes: routes, Filters: []spec.HTTPFilter{
 		{Name: "envoy.filters.http.grpc_stats", TypeURL: spec.GRPCStatsType,
 			Config: &spec.GRPCStats{Allowlist: map[string][]string{"pkg.S": {"Echo", "Fail", "Chat"}}, UpstreamStats: true, ReplaceDots: true}}}}
 	cl := config.Cluster{Name: "be", Type: config.DiscoveryStatic, LBPolicy: "round_robin", ConnectTimeout: time.Second,
 		HTTP:   spec.UpstreamHTTP{Protocol: spec.UpstreamHTTP2},
 		Static: &config.LoadAssignment{ClusterName: "be", Endpoints: []config.Endpoint{{Address: be, Weight: 1}}}}
+	dead := cl
+	dead.Name, dead.Static = "dead", &config.LoadAssignment{ClusterName: "dead", Endpoints: []config.Endpoint{{Address: closingAddr(t), Weight: 1}}}
 	set := &config.Set{Listeners: []config.Listener{{Name: "web", Address: "127.0.0.1:0", FilterChains: []config.FilterChain{{HTTP: hcm}}}},
-		Clusters: []config.Cluster{cl}}
+		Clusters: []config.Cluster{cl, dead}}
 	if err := sc.Apply(set); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +98,8 @@ func TestGRPCStatsThroughSidecar(t *testing.T) {
 			p + "Echo.request_message_count: 2", p + "Echo.response_message_count: 2",
 			p + "Fail.failure: 1", p + "Fail.total: 1", p + "Fail.5: 1", p + "Fail.request_message_count: 1", p + "Fail.response_message_count: 0",
 			p + "Chat.success: 1", p + "Chat.request_message_count: 3", p + "Chat.response_message_count: 3",
-			"cluster.be.grpc.total: 1", "cluster.be.grpc.request_message_count: 1"},
+			"cluster.be.grpc.total: 1", "cluster.be.grpc.request_message_count: 1",
+			"cluster.dead.grpc.failure: 1", "cluster.dead.grpc.14: 1", "cluster.dead.grpc.total: 1"},
 		"/stats/prometheus": {"envoy_cluster_grpc_success" + tags("Echo") + " 2", "envoy_cluster_grpc_failure" + tags("Fail") + " 1",
 			"envoy_cluster_grpc_5" + tags("Fail") + " 1", "envoy_cluster_grpc_request_message_count" + tags("Chat") + " 3",
 			"envoy_cluster_grpc_response_message_count" + tags("Chat") + " 3", "envoy_cluster_grpc_upstream_rq_time_count" + tags("Echo") + " 2",
@@ -132,6 +139,10 @@ func grpcCalls(t *testing.T, addr string) {
 	if err := cc.Invoke(ctx, "/pkg.S/Unlisted", wrapperspb.Bytes([]byte("x")), out); err != nil {
 		t.Fatalf("Unlisted: %v", err)
 	}
+	// The sidecar answers this one itself: its cluster's endpoint is down.
+	if err := cc.Invoke(ctx, "/pkg.Dead/M", wrapperspb.Bytes(nil), out); status.Code(err) != codes.Unavailable {
+		t.Fatalf("a call to a dead cluster: %v, want Unavailable", err)
+	}
 	st, err := cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, "/pkg.S/Chat")
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +181,29 @@ func h1GRPCCall(t *testing.T, addr string) {
 	if resp.StatusCode != 200 || resp.Trailer.Get("Grpc-Status") != "0" || !bytes.Equal(got, frame) {
 		t.Fatalf("HTTP/1.1 call: %d grpc-status %q body %q", resp.StatusCode, resp.Trailer.Get("Grpc-Status"), got)
 	}
+}
+
+// closingAddr is a loopback address whose server closes every connection
+// at once, so an upstream there always fails.
+func closingAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String()
 }
 
 // grepLines returns the lines of s that contain sub.

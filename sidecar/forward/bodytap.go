@@ -53,6 +53,13 @@ func (t *requestTap) ReadBody(p []byte) (int, error) {
 	return n, err
 }
 
+// Reply implements [Stream]: the filters are told of the forwarder's own
+// reply (the tap is in place once the cluster is picked) before it goes.
+func (t *requestTap) Reply(r LocalReply) bool {
+	t.chain.LocalReply(t.fs, r.Code)
+	return t.Stream.Reply(r)
+}
+
 // tapResponse returns st wrapped so that the response body and trailers
 // the upstream codec writes to it pass the response-body and trailers
 // hooks, or st itself when no filter asked.

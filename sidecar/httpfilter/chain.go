@@ -27,6 +27,7 @@ type list struct {
 	reqBody  []RequestBodyFilter
 	respBody []ResponseBodyFilter
 	trailers []ResponseTrailersFilter
+	local    []LocalReplyFilter
 }
 
 func (l *list) add(name string, f Filter) {
@@ -43,6 +44,9 @@ func (l *list) add(name string, f Filter) {
 	}
 	if tf, ok := f.(ResponseTrailersFilter); ok {
 		l.trailers = append(l.trailers, tf)
+	}
+	if lf, ok := f.(LocalReplyFilter); ok {
+		l.local = append(l.local, lf)
 	}
 }
 

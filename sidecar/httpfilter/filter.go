@@ -75,6 +75,15 @@ type ResponseBodyFilter interface {
 	ResponseBody(s *Stream, chunk []byte, end bool) Status
 }
 
+// LocalReplyFilter is a Filter told of a local reply the forwarder makes
+// with status after it picked the request's cluster (no healthy upstream,
+// an upstream failure or timeout), as Envoy's local replies pass its
+// encoder filters; only for a request whose filters watch its body
+// ([Stream.WatchBody]), in reverse filter order.
+type LocalReplyFilter interface {
+	LocalReply(s *Stream, status int)
+}
+
 // ResponseTrailersFilter is a Filter that sees the response's trailer
 // fields (none: an empty list) once its body has ended, before they are
 // written, in reverse filter order. It must not modify them.

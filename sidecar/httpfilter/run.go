@@ -159,3 +159,14 @@ func (c *Chain) ResponseTrailers(s *Stream, trailers []route.Header) {
 		s.filters.trailers[i].ResponseTrailers(s, trailers)
 	}
 }
+
+// LocalReply runs the local-reply hooks, in reverse order, for a reply
+// with status the forwarder makes after picking the cluster.
+func (c *Chain) LocalReply(s *Stream, status int) {
+	if s.filters == nil {
+		return
+	}
+	for i := len(s.filters.local) - 1; i >= 0; i-- {
+		s.filters.local[i].LocalReply(s, status)
+	}
+}

@@ -12,17 +12,18 @@
 // are counted in the request and response bodies as they stream,
 // whatever the codecs on either side (HTTP/1.1 or HTTP/2).
 //
-// Unlike Envoy's filter, it counts only calls that reached a picked
-// cluster's upstream: Envoy's local replies to gRPC requests carry a
-// grpc-status and pass through the encoder filters, but the forwarder's
-// own replies (no healthy upstream, a timeout) do not run the filters'
-// response hooks yet, and a filter's local reply comes before the
-// cluster is picked (Stream.Cluster is empty then).
+// A call the forwarder answers itself once it picked the cluster (no
+// healthy upstream, an upstream failure or timeout) counts with the
+// grpc-status Envoy's local reply carries (UNAVAILABLE for 502, 503, 504).
+// Unlike Envoy's filter, a call a filter answers (rate limit, RBAC) is not
+// counted: its reply comes before the cluster is picked (Stream.Cluster
+// is empty then).
 package grpcstats
 
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -60,6 +61,7 @@ var (
 	_ httpfilter.RequestBodyFilter      = (*filter)(nil)
 	_ httpfilter.ResponseBodyFilter     = (*filter)(nil)
 	_ httpfilter.ResponseTrailersFilter = (*filter)(nil)
+	_ httpfilter.LocalReplyFilter       = (*filter)(nil)
 )
 
 // localKey keeps a [call] per stream.
@@ -82,6 +84,7 @@ type call struct {
 	respStats *Stats
 	grpcResp  bool // the response is a gRPC one with a body
 	resp      frames
+	ended     bool // the outcome is counted
 }
 
 func newCall() any { return new(call) }
@@ -91,7 +94,7 @@ func (c *call) reset() {
 	c.f, c.track, c.path = nil, false, c.path[:0]
 	c.reqStats, c.req = nil, frames{}
 	c.sent.Store(0)
-	c.respStats, c.grpcResp, c.resp = nil, false, frames{}
+	c.respStats, c.grpcResp, c.resp, c.ended = nil, false, frames{}, false
 }
 
 // RequestHeaders starts counting a gRPC call.
@@ -161,7 +164,7 @@ func (f *filter) ResponseHeaders(s *httpfilter.Stream, r *httpfilter.Response) h
 		return httpfilter.Continue
 	}
 	if code, ok := header(r.Headers, "grpc-status"); ok {
-		c.end(s, code)
+		c.end(s, code, true)
 		return httpfilter.Continue
 	}
 	ct, _ := header(r.Headers, "content-type")
@@ -187,21 +190,57 @@ func (f *filter) ResponseBody(s *httpfilter.Stream, chunk []byte, _ bool) httpfi
 func (f *filter) ResponseTrailers(s *httpfilter.Stream, trailers []route.Header) {
 	if c := f.call(s); c != nil {
 		if code, ok := header(trailers, "grpc-status"); ok {
-			c.end(s, code)
+			c.end(s, code, true)
 		}
 	}
 }
 
-// end counts the call's outcome, and its upstream time when asked: from
-// the end of the request body to the outcome, as Envoy's from the last
-// upstream byte sent to the last received.
-func (c *call) end(s *httpfilter.Stream, code []byte) {
+// LocalReply counts a call the forwarder answered itself, with the
+// grpc-status its local reply carries, unless its outcome is counted
+// already (a reply replacing an upstream response with one).
+func (f *filter) LocalReply(s *httpfilter.Stream, status int) {
+	if c := f.call(s); c != nil && !c.ended {
+		c.end(s, statusText[httpToGRPC(status)], false)
+	}
+}
+
+// statusText are the gRPC status codes as grpc-status carries them.
+var statusText = func() (t [maxStatus + 1][]byte) {
+	for i := range t {
+		t[i] = []byte(strconv.Itoa(i))
+	}
+	return t
+}()
+
+// httpToGRPC maps a local reply's HTTP status to the grpc-status Envoy's
+// (Grpc::Utility::httpToGrpcStatus) and sidecar/h2's local replies carry.
+func httpToGRPC(status int) int {
+	switch status {
+	case 400:
+		return 13 // INTERNAL
+	case 401:
+		return 16 // UNAUTHENTICATED
+	case 403:
+		return 7 // PERMISSION_DENIED
+	case 404:
+		return 12 // UNIMPLEMENTED
+	case 429, 502, 503, 504:
+		return 14 // UNAVAILABLE
+	}
+	return 2 // UNKNOWN
+}
+
+// end counts the call's outcome, and when upstream is set its upstream
+// time if asked: from the end of the request body to the outcome, as
+// Envoy's from the last upstream byte sent to the last received.
+func (c *call) end(s *httpfilter.Stream, code []byte, upstream bool) {
 	st := c.stats(s, &c.respStats)
 	if st == nil {
 		return
 	}
+	c.ended = true
 	st.count(code)
-	if sent := c.sent.Load(); st.UpstreamTime != nil && sent != 0 {
+	if sent := c.sent.Load(); upstream && st.UpstreamTime != nil && sent != 0 {
 		st.UpstreamTime.Record(time.Since(time.Unix(0, sent)))
 	}
 }

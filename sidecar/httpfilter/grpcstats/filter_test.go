@@ -80,6 +80,7 @@ type exchange struct {
 	head              []route.Header // response head
 	respBody          []byte
 	trailers          []route.Header
+	local             int                 // the forwarder's local reply instead of a response
 	resp              httpfilter.Response // scratch for the hooks
 }
 
@@ -108,6 +109,10 @@ func run(c *httpfilter.Chain, s *httpfilter.Stream, req *route.Request, e *excha
 			break
 		}
 		c.RequestBody(s, b[:7], false)
+	}
+	if e.local != 0 {
+		c.LocalReply(s, e.local)
+		return
 	}
 	e.resp = httpfilter.Response{Status: e.status, Headers: e.head}
 	c.ResponseHeaders(s, &e.resp)
@@ -160,6 +165,12 @@ func TestGRPCStats(t *testing.T) {
 			"cluster.be.grpc.pkg.S.Echo.success": 1, "cluster.be.grpc.pkg.S.Echo.total": 1, "cluster.be.grpc.pkg.S.Echo.0": 1,
 			"cluster.be.grpc.pkg.S.Echo.request_message_count": 1, "cluster.be.grpc.pkg.S.Echo.response_message_count": 1,
 			"cluster.be.grpc.pkg.S.Echo.upstream_rq_time": 1}},
+		{"local reply", spec.GRPCStats{Allowlist: allow}, []exchange{func() exchange {
+			e := unary("/pkg.S/Echo", "0")
+			e.local = 503
+			return e
+		}()}, map[string]uint64{"cluster.be.grpc.pkg.S.Echo.failure": 1, "cluster.be.grpc.pkg.S.Echo.total": 1,
+			"cluster.be.grpc.pkg.S.Echo.14": 1, "cluster.be.grpc.pkg.S.Echo.request_message_count": 1}},
 		{"status out of range", spec.GRPCStats{}, []exchange{unary("/pkg.S/Echo", "99")}, map[string]uint64{
 			"cluster.be.grpc.failure": 1, "cluster.be.grpc.total": 1,
 			"cluster.be.grpc.request_message_count": 1, "cluster.be.grpc.response_message_count": 1}},
