@@ -13,7 +13,8 @@ import (
 	"github.com/meshlb/meshlb/sidecar/h2up"
 	"github.com/meshlb/meshlb/sidecar/health"
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
-	_ "github.com/meshlb/meshlb/sidecar/httpfilter/grpcstats" // registers grpc_stats
+	_ "github.com/meshlb/meshlb/sidecar/httpfilter/grpcbridge" // registers grpc_http1_bridge
+	_ "github.com/meshlb/meshlb/sidecar/httpfilter/grpcstats"  // registers grpc_stats
 	"github.com/meshlb/meshlb/sidecar/l4"
 	"github.com/meshlb/meshlb/sidecar/l7"
 	"github.com/meshlb/meshlb/sidecar/outlier"

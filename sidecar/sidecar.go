@@ -97,9 +97,6 @@ type Sidecar struct {
 	readyOnce sync.Once
 	// tracingOnce says once that tracing is configured but not done.
 	tracingOnce sync.Once
-	// grpcNotices says once for each gRPC filter type that it is accepted
-	// but not run (type URL → *sync.Once).
-	grpcNotices sync.Map
 	stopReap    chan struct{}
 	reaped      chan struct{}
 	// logs are the access log sinks, shared by all snapshots; closed
@@ -198,7 +195,6 @@ func (s *Sidecar) Apply(set *spec.Set) error {
 	s.commitBuild(prev, snap)
 	s.readyOnce.Do(func() { close(s.ready) })
 	s.noticeTracing(set)
-	s.noticeGRPCFilters(set)
 	s.logger.Info("configuration applied", "listeners", len(snap.Listeners), "clusters", len(snap.Clusters))
 	return nil
 }
@@ -267,32 +263,6 @@ func (s *Sidecar) noticeTracing(set *spec.Set) {
 						"listener", l.Name)
 				})
 				return
-			}
-		}
-	}
-}
-
-// grpcFilterNotices are what the sidecar says of Consul's gRPC HTTP
-// filters, which it accepts and does not run (spec.GRPCHTTP1BridgeType).
-var grpcFilterNotices = map[string]string{
-	spec.GRPCHTTP1BridgeType: "grpc_http1_bridge is configured but meshlb does not bridge HTTP/1.1 gRPC requests; gRPC over HTTP/2 is forwarded as usual",
-}
-
-// noticeGRPCFilters logs, once per process for each type, that a listener
-// of set has a gRPC HTTP filter meshlb accepts but does not run.
-func (s *Sidecar) noticeGRPCFilters(set *spec.Set) {
-	for _, l := range set.Listeners {
-		for _, fc := range l.FilterChains {
-			if fc.HTTP == nil {
-				continue
-			}
-			for _, f := range fc.HTTP.Filters {
-				msg, ok := grpcFilterNotices[f.TypeURL]
-				if !ok {
-					continue
-				}
-				once, _ := s.grpcNotices.LoadOrStore(f.TypeURL, new(sync.Once))
-				once.(*sync.Once).Do(func() { s.logger.Info(msg, "listener", l.Name, "filter", f.Name) })
 			}
 		}
 	}

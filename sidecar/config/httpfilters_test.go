@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/meshlb/meshlb/sidecar/httpfilter"
+	_ "github.com/meshlb/meshlb/sidecar/httpfilter/grpcbridge"
 	_ "github.com/meshlb/meshlb/sidecar/httpfilter/grpcstats"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )

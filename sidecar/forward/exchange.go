@@ -134,14 +134,19 @@ func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptErr
 		return res, false, relayFailure(ex.Tunnel(f.st))
 	}
 	res.keep = !fr.Close && !h.Delimited
-	if f.ss.filters.stream.WantsResponseHeaders() || f.editsResponse(f.rt) || f.cfg.AccessLog.WantsResponse() {
-		if replied, keep := f.writeFilteredHead(ex, &h, !res.keep); replied {
-			return result{status: f.ss.filters.stream.Reply.Status, keep: keep}, false, nil
-		}
-	} else {
-		ex.WriteHead(f.st, !res.keep)
+	client := f.st
+	f.st = f.hold()
+	replied, keep := f.writeHead(ex, &h, !res.keep)
+	if replied {
+		f.st = client
+		return result{status: f.ss.filters.stream.Reply.Status, keep: keep}, false, nil
 	}
-	if err := ex.CopyBody(f.bodyStream(), h.Bodyless); err != nil {
+	err = ex.CopyBody(f.bodyStream(), h.Bodyless)
+	if t, held := f.st.(*holdTap); held {
+		f.st = client
+		return f.relayHeld(t, ex, res, err)
+	}
+	if err != nil {
 		var src *SourceError
 		if !errors.As(err, &src) {
 			f.info.Flags |= stream.DownstreamConnectionTermination
@@ -149,6 +154,18 @@ func (f *forwarder) relay(ex Exchange, o attemptOpts) (result, bool, *attemptErr
 		return res, false, relayFailure(err)
 	}
 	return res, ex.Reusable(), nil
+}
+
+// writeHead writes the response head h of ex to the client, through the
+// HTTP filters' response-headers hooks, the route's header edits and the
+// access logs when any wants it. replied and keep are as
+// writeFilteredHead reports them.
+func (f *forwarder) writeHead(ex Exchange, h *ResponseHead, closing bool) (replied, keep bool) {
+	if f.ss.filters.stream.WantsResponseHeaders() || f.editsResponse(f.rt) || f.cfg.AccessLog.WantsResponse() {
+		return f.writeFilteredHead(ex, h, closing)
+	}
+	ex.WriteHead(f.st, closing)
+	return false, false
 }
 
 // retries reports whether p retries a response with head h: by its

@@ -27,6 +27,7 @@ func (f *forwarder) filterRequest(rt *route.Route) (done, keep bool) {
 	fs := &f.ss.filters
 	fs.stream.Reset(f.st.Request(), f.st)
 	fs.stream.Conn = f.conn()
+	fs.stream.HTTP2 = f.st.Framing().HTTP2
 	fs.idleOut = false
 	index := -1
 	if rt != nil {

@@ -114,6 +114,8 @@ type StreamState struct {
 	// reqTap and respTap run the HTTP filters' body hooks (bodytap.go).
 	reqTap  requestTap
 	respTap responseTap
+	// hold keeps a response an HTTP filter holds whole (hold.go).
+	hold holdTap
 }
 
 // Exchange is one request on an upstream connection as an upstream codec

@@ -250,8 +250,9 @@ func TestFlagString(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	// grpc_stats registers from its own package, httpfilter/grpcstats.
-	want := []string{FaultType, spec.GRPCHTTP1BridgeType, spec.HeaderToMetadataType,
+	// grpc_stats and grpc_http1_bridge register from their own packages,
+	// httpfilter/grpcstats and httpfilter/grpcbridge.
+	want := []string{FaultType, spec.HeaderToMetadataType,
 		LocalRateLimitType, spec.HTTPRBACType, traceType}
 	if diff := cmp.Diff(want, TypeURLs()); diff != "" {
 		t.Errorf("TypeURLs (-want +got):\n%s", diff)

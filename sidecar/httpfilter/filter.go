@@ -138,12 +138,17 @@ type Stream struct {
 	// once it has picked it, after the request-headers hooks and before
 	// the body moves; empty until then and when none is picked.
 	Cluster string
+	// HTTP2 says the request came over HTTP/2 (or later), as Envoy's
+	// stream protocol; set by the forwarder after Reset.
+	HTTP2 bool
 
 	filters *list // the route's filters, set by [Chain.RequestHeaders]
 	stopped int   // the filter that replied; response hooks of those before it run
 	scratch Response
 	locals  []local // see [Stream.Local]; kept across Reset
 	watch   bool    // a filter asked for the body hooks ([Stream.WatchBody])
+	hold    ResponseEnder
+	holdMax int // see [Stream.HoldResponse]
 }
 
 // local is one value a filter type keeps per stream.
