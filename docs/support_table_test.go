@@ -115,7 +115,7 @@ var runtimeTests = map[string][]string{
 	"http.FilterConfig / individual_method_stats_allowlist": {"TestGRPCStats", "TestGRPCStatsThroughSidecar"},
 	"http.FilterConfig / enable_upstream_stats":             {"TestGRPCStats", "TestGRPCStatsThroughSidecar"},
 	"http.FilterConfig / replace_dots_in_grpc_service_name": {"TestGRPCStats"},
-	"http.Config / grpc_http1_bridge (no options)":          {"TestConsulGRPCHTTP1Bridge", "TestResponseEnd"},
+	"http.Config / grpc_http1_bridge (no options)":          {"TestConsulGRPCHTTP1Bridge", "TestGRPCHTTP1BridgeHTTP1Upstream", "TestResponseEnd"},
 	"http.RBAC / rules":                    {"TestHTTPRBACPathAndMethod", "TestHTTPRBACSourceIP"},
 	"http.RBAC / rules_stat_prefix":        {"TestHTTPRBACPathAndMethod"},
 	"http.RBAC / shadow_rules":             {"TestHTTPRBACPathAndMethod"},

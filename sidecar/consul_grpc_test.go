@@ -74,10 +74,18 @@ func consulGRPCSidecar(t *testing.T, g *grpc.Server, protocol string) (*Sidecar,
 	ln := loopback.Listen(t)
 	go g.Serve(ln)
 	t.Cleanup(g.Stop)
+	return consulSidecarFor(t, ln.Addr().String(), protocol)
+}
+
+// consulSidecarFor starts a sidecar with consulGRPCBootstrap in front of
+// backend, stopped when t ends; it returns the sidecar and its
+// listener's address.
+func consulSidecarFor(t *testing.T, backend, protocol string) (*Sidecar, string) {
+	t.Helper()
 	s := New(slog.New(slog.DiscardHandler))
 	t.Cleanup(func() { s.Close(time.Second) })
 	addr := freeAddr(t)
-	b, err := config.ParseBootstrap("consul-grpc.yaml", []byte(consulGRPCBootstrap(addr, ln.Addr().String(), protocol)))
+	b, err := config.ParseBootstrap("consul-grpc.yaml", []byte(consulGRPCBootstrap(addr, backend, protocol)))
 	if err != nil {
 		t.Fatal(err)
 	}

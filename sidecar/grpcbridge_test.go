@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/meshlb/meshlb/internal/loopback"
 	"github.com/meshlb/meshlb/sidecar/httpfilter/grpcbridge"
 )
 
@@ -127,4 +128,31 @@ func postHTTP1GRPC(t *testing.T, addr, path string, m proto.Message) (*http.Resp
 		t.Fatalf("reading the body: %v", err)
 	}
 	return resp, body
+}
+
+// TestGRPCHTTP1BridgeHTTP1Upstream: an HTTP/1.1 call to a cluster that
+// speaks the downstream's protocol reaches an HTTP/1.1 upstream, whose
+// chunked body and trailers the bridge turns into a head with the
+// grpc-status and grpc-message, 503, and a content-length.
+func TestGRPCHTTP1BridgeHTTP1Upstream(t *testing.T) {
+	ln := loopback.Listen(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status, Grpc-Message")
+		w.Write([]byte{0, 0, 0, 0, 2, 8, 1})
+		w.(http.Flusher).Flush()
+		w.Header().Set("Grpc-Status", "7")
+		w.Header().Set("Grpc-Message", "denied")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	_, addr := consulSidecarFor(t, ln.Addr().String(), "use_downstream_protocol_config: {http_protocol_options: {}, http2_protocol_options: {}}")
+	resp, body := postHTTP1GRPC(t, addr, "/pkg.S/M", &healthpb.HealthCheckRequest{})
+	got := []string{strconv.Itoa(resp.StatusCode), resp.Header.Get("grpc-status"), resp.Header.Get("grpc-message"),
+		resp.Header.Get("content-length"), strconv.Itoa(len(body))}
+	if diff := cmp.Diff([]string{"503", "7", "denied", "7", "7"}, got); diff != "" {
+		t.Errorf("status, grpc-status, grpc-message, content-length, body bytes (-want +got):\n%s", diff)
+	}
 }
