@@ -219,12 +219,12 @@ func (s *Sidecar) Close(grace time.Duration) {
 }
 
 // DrainListeners stops the listeners, or with inboundOnly those of
-// traffic direction INBOUND, as Envoy's /drain_listeners: at once, or with
-// grace > 0 after grace, their connections draining over it as strategy
-// says (see [listener.Manager.Stop]). Listeners stay stopped across
-// configuration updates.
-func (s *Sidecar) DrainListeners(inboundOnly bool, grace time.Duration, strategy listener.DrainStrategy) {
-	s.listeners.Stop(inboundOnly, grace, strategy)
+// traffic direction INBOUND, as Envoy's /drain_listeners: their
+// connections drain at once, and they stop accepting at once or, with
+// grace > 0, after grace (see [listener.Manager.Stop]). Listeners stay
+// stopped across configuration updates.
+func (s *Sidecar) DrainListeners(inboundOnly bool, grace time.Duration) {
+	s.listeners.Stop(inboundOnly, grace)
 }
 
 // Addresses returns the bound address of each listener by name.

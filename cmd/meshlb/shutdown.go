@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar"
-	"github.com/meshlb/meshlb/sidecar/listener"
 )
 
 // Envoy's defaults for --drain-time-s and --parent-shutdown-time-s.
@@ -23,23 +22,15 @@ const (
 type shutdownTimes struct {
 	drain  time.Duration // listeners stop accepting; requests may finish
 	parent time.Duration // hard bound on exit, from the start of shutdown
-	// strategy spreads a /drain_listeners?graceful drain over drain.
-	strategy listener.DrainStrategy
 }
 
-// register adds --drain-time-s, --parent-shutdown-time-s and
-// --drain-strategy to fs.
+// register adds --drain-time-s and --parent-shutdown-time-s to fs.
 func (s *shutdownTimes) register(fs *flag.FlagSet) {
 	fs.Func("drain-time-s", "seconds a stopping sidecar lets in-flight requests finish before it closes their connections (Envoy's default 600)",
 		seconds(&s.drain))
 	fs.Func("parent-shutdown-time-s", "seconds after which a stopping sidecar exits whatever is still in flight (Envoy's default 900)",
 		seconds(&s.parent))
-	fs.Func("drain-strategy", "how /drain_listeners?graceful drains connections over the drain time: gradual (Envoy's default: each response closes its connection with a probability rising to 1) or immediate",
-		func(v string) (err error) {
-			s.strategy, err = listener.ParseDrainStrategy(v)
-			return err
-		})
-	s.drain, s.parent, s.strategy = defaultDrainTime, defaultParentShutdown, listener.Gradual
+	s.drain, s.parent = defaultDrainTime, defaultParentShutdown
 }
 
 // seconds parses a whole number of seconds into *d, as Envoy's flags take.

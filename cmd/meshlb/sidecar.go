@@ -120,7 +120,7 @@ func serveSidecar(ctx context.Context, b *config.Bootstrap, o sidecarOpts, sd sh
 	ctx, quit := context.WithCancel(ctx) // POST /quitquitquit shuts down as SIGTERM does
 	defer quit()
 	adminOpts := []admin.Option{admin.WithNode(b.NodeID, b.NodeCluster), admin.WithLogLevel(logLevel), admin.WithQuit(quit), admin.WithDumpQuery(config.QueryDump),
-		admin.WithDrainTime(sd.drain), admin.WithDrainStrategy(sd.strategy), admin.WithStatsTags(b.Stats)}
+		admin.WithDrainTime(sd.drain), admin.WithStatsTags(b.Stats)}
 	adminOpts = append(adminOpts, admin.WithRecentAccessLog(accesslog.Recent))
 	if b.ADS != nil {
 		var err error

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/listener"
 )
 
 // WithLogLevel lets /logging read and set the level of the sidecar's
@@ -24,13 +23,6 @@ func WithQuit(quit func()) Option { return func(a *admin) { a.quit = quit } }
 // accept before they stop (Envoy's --drain-time-s); default
 // [DefaultDrainTime].
 func WithDrainTime(d time.Duration) Option { return func(a *admin) { a.drainTime = d } }
-
-// WithDrainStrategy sets how /drain_listeners?graceful spreads the drain
-// over the drain time (Envoy's --drain-strategy); default
-// [listener.Gradual].
-func WithDrainStrategy(s listener.DrainStrategy) Option {
-	return func(a *admin) { a.drainStrategy = s }
-}
 
 // DefaultDrainTime is Envoy's default --drain-time-s.
 const DefaultDrainTime = 600 * time.Second
@@ -101,8 +93,8 @@ func (a *admin) quitquitquit(w http.ResponseWriter, _ *http.Request) {
 
 // drainListeners is Envoy's /drain_listeners: the listeners (with
 // ?inboundonly those of traffic_direction INBOUND) drain their
-// connections and stop accepting, at once or with ?graceful over the
-// drain time, as the drain strategy spreads it. The sidecar goes on running, and /ready is unchanged, as in
+// connections and stop accepting, at once or with ?graceful after the
+// drain time. The sidecar goes on running, and /ready is unchanged, as in
 // Envoy.
 func (a *admin) drainListeners(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -111,7 +103,7 @@ func (a *admin) drainListeners(w http.ResponseWriter, r *http.Request) {
 	if _, graceful := q["graceful"]; graceful {
 		grace = a.drainTime
 	}
-	a.sc.DrainListeners(inbound, grace, a.drainStrategy)
+	a.sc.DrainListeners(inbound, grace)
 	fmt.Fprintln(w, "OK")
 }
 

@@ -17,7 +17,6 @@ import (
 
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/cluster"
-	"github.com/meshlb/meshlb/sidecar/listener"
 	"github.com/meshlb/meshlb/sidecar/spec"
 )
 
@@ -66,8 +65,6 @@ type admin struct {
 	tags *tagger
 	// drainTime is how long /drain_listeners?graceful accepts.
 	drainTime time.Duration
-	// drainStrategy is how a graceful drain spreads over drainTime.
-	drainStrategy listener.DrainStrategy
 	// dumpQuery answers /config_dump's query; nil: none.
 	dumpQuery DumpQuerier
 	dash      dashboard // /dashboard

@@ -9,17 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httptrace"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/meshlb/meshlb/sidecar"
 	"github.com/meshlb/meshlb/sidecar/config"
-	"github.com/meshlb/meshlb/sidecar/listener"
 )
 
 // holdBackend answers at once, except /hold, which it answers once
@@ -201,129 +196,4 @@ func TestDrainListenersGraceful(t *testing.T) {
 	if took := time.Since(start); took < drainTime {
 		t.Errorf("listeners stopped after %v, before the drain time %v", took, drainTime)
 	}
-}
-
-// TestDrainListenersGradual: under POST /drain_listeners?graceful,
-// keep-alive clients lose their connections one after another over the
-// drain time (Envoy's gradual strategy: each response closes its
-// connection with a probability rising with the time elapsed, and the
-// connections open at the start are told to drain one by one over its
-// first quarter), and no request fails; with the immediate strategy they
-// all lose them at once.
-func TestDrainListenersGradual(t *testing.T) {
-	const drainTime = 2 * time.Second
-	tests := []struct {
-		name     string
-		strategy listener.DrainStrategy
-		check    func(spread time.Duration) bool
-		want     string
-	}{
-		{"gradual", listener.Gradual, func(s time.Duration) bool { return s >= drainTime/20 }, "spread over at least 100ms"},
-		{"immediate", listener.Immediate, func(s time.Duration) bool { return s < drainTime/8 }, "within 250ms"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			backend, _, _ := holdBackend(t)
-			sc := sidecar.New(slog.New(slog.DiscardHandler))
-			defer sc.Close(time.Second)
-			if err := sc.Apply(inOutSet(backend)); err != nil {
-				t.Fatal(err)
-			}
-			h := Handler(sc, WithDrainTime(drainTime), WithDrainStrategy(tt.strategy))
-			firstClose, closes := drainClients(t, "http://"+sc.Addresses()["out"]+"/ok", 12, func() {
-				if code, _ := post(t, h, "/drain_listeners?graceful"); code != 200 {
-					t.Errorf("POST /drain_listeners?graceful = %d", code)
-				}
-			}, drainTime*4/5)
-			slices.Sort(firstClose)
-			t.Logf("%s: first connection of each client closed after %v", tt.name, firstClose)
-			if len(firstClose) == 0 {
-				t.Fatal("no client lost its connection")
-			}
-			if spread := firstClose[len(firstClose)-1] - firstClose[0]; !tt.check(spread) {
-				t.Errorf("first connections closed over %v, want %s", spread, tt.want)
-			}
-			// Connections made during the drain close too, more often as
-			// it goes on (gradual), or after their first answer
-			// (immediate).
-			var halves [2]int
-			for _, c := range closes {
-				halves[min(int(2*c/(drainTime*4/5)), 1)]++
-			}
-			t.Logf("%s: connections closed in each half of the time observed: %v", tt.name, halves)
-			if tt.strategy == listener.Gradual && halves[1] <= halves[0] {
-				t.Errorf("gradual: %d connections closed in the second half, %d in the first; want more as the drain goes on", halves[1], halves[0])
-			}
-		})
-	}
-}
-
-// drainClients runs n keep-alive clients of url, each on its own single
-// connection with a request every 10 ms; once all are connected it calls
-// drain, and it stops them after d. It fails the test on any failed
-// request or a client that kept its first connection, and returns, per
-// client, how long after drain its first connection was closed, and when
-// (after drain) any connection was.
-func drainClients(t *testing.T, url string, n int, drain func(), d time.Duration) ([]time.Duration, []time.Duration) {
-	var start atomic.Pointer[time.Time]
-	out := make([]time.Duration, n)
-	var mu sync.Mutex
-	var all []time.Duration
-	ready, stop := make(chan struct{}, n), make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tr := &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}
-			defer tr.CloseIdleConnections()
-			conns := 0
-			trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-				if info.Reused {
-					return
-				}
-				if conns++; conns >= 2 {
-					at := time.Since(*start.Load())
-					if conns == 2 {
-						out[i] = at
-					}
-					mu.Lock()
-					all = append(all, at)
-					mu.Unlock()
-				}
-			}}
-			c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-			for k := 0; ; k++ {
-				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
-				resp, err := c.Do(req)
-				if err != nil || resp.StatusCode != 200 {
-					t.Errorf("client %d request %d: %v", i, k, err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if k == 0 {
-					ready <- struct{}{}
-				}
-				select {
-				case <-stop:
-					if conns < 2 {
-						t.Errorf("client %d kept its first connection through the drain", i)
-					}
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-		}()
-	}
-	for range n {
-		<-ready
-	}
-	now := time.Now()
-	start.Store(&now)
-	drain()
-	time.Sleep(d)
-	close(stop)
-	wg.Wait()
-	return out, all
 }

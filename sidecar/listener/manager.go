@@ -44,27 +44,26 @@ type entry struct {
 	handler atomic.Pointer[handlerBox]
 	ctx     context.Context // done when the entry drains
 	cancel  context.CancelFunc
-	// clock is the graceful drain in progress (stop.go); nil: none.
-	clock   atomic.Pointer[drainClock]
+	// gen is the context new connections get: ctx, or one of its
+	// children once a graceful stop began (stop.go).
+	gen     atomic.Pointer[connGen]
 	inbound atomic.Bool
 	stopped bool // by Stop; guarded by Manager.mu
 	conns   sync.WaitGroup
 	liveMu  sync.Mutex
-	live    map[net.Conn]*connCtx
+	live    map[net.Conn]struct{}
 }
 
-func (e *entry) track(c net.Conn, cc *connCtx) {
+func (e *entry) track(c net.Conn) {
 	e.liveMu.Lock()
-	e.live[c] = cc
+	e.live[c] = struct{}{}
 	e.liveMu.Unlock()
 }
 
 func (e *entry) untrack(c net.Conn) {
 	e.liveMu.Lock()
-	cc := e.live[c]
 	delete(e.live, c)
 	e.liveMu.Unlock()
-	cc.release()
 }
 
 // closeConns closes every connection still open.
@@ -168,7 +167,9 @@ func (m *Manager) bind(s Spec) (*entry, error) {
 		return nil, fmt.Errorf("listener %q: binding %s: %w", s.Name, s.Address, err)
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	return &entry{addr: s.Address, ln: ln, ctx: ctx, cancel: cancel, live: map[net.Conn]*connCtx{}}, nil
+	e := &entry{addr: s.Address, ln: ln, ctx: ctx, cancel: cancel, live: map[net.Conn]struct{}{}}
+	e.gen.Store(&connGen{ctx, cancel})
+	return e, nil
 }
 
 func closeAll(es []*entry) {
@@ -209,8 +210,8 @@ func (m *Manager) accept(e *entry) {
 		c = m.limit(c)
 		h := e.handler.Load().h
 		e.conns.Add(1)
-		ctx := newConnCtx(e.ctx, &e.clock)
-		e.track(c, ctx)
+		e.track(c)
+		ctx := e.gen.Load().ctx
 		go func() {
 			defer e.conns.Done()
 			defer e.untrack(c)

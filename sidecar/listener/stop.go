@@ -1,6 +1,7 @@
 package listener
 
 import (
+	"context"
 	"time"
 )
 
@@ -18,19 +19,24 @@ func (s stopSel) selects(inbound bool) bool {
 	return s == stopAll || (s == stopInbound && inbound)
 }
 
+// connGen is the context connections accepted now are served under, and
+// its cancel.
+type connGen struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
 // Stop stops the listeners Envoy's /drain_listeners names: every one, or
-// with inboundOnly those whose Spec is Inbound. A connection told to drain
-// finishes the request in progress and closes (HTTP/1 answers carry
-// Connection: close, HTTP/2 gets GOAWAY). With grace 0 the connections
-// drain and the listeners stop accepting at once. Otherwise (?graceful)
-// the listeners go on accepting for grace, so that clients not yet
-// steered away are not refused, and the connections drain over that time
-// as Envoy's drain manager spreads them (see [DrainStrategy]); then the
-// listeners stop and every connection left drains. A stopped listener
-// stays stopped across Reconcile, and a listener added later that the
-// stop covers is not started. Stop does not wait for connections to end;
-// Close still does.
-func (m *Manager) Stop(inboundOnly bool, grace time.Duration, strategy DrainStrategy) {
+// with inboundOnly those whose Spec is Inbound. Their connections are told
+// to drain at once (each finishes the request in progress and closes;
+// HTTP/1 answers carry Connection: close, HTTP/2 gets GOAWAY). With grace
+// 0 the listeners stop accepting at once. Otherwise (?graceful) they go on
+// accepting for grace, serving new connections normally, so that clients
+// not yet steered away are not refused, and then stop, draining those
+// connections too. A stopped listener stays stopped across Reconcile, and
+// a listener added later that the stop covers is not started. Stop does
+// not wait for connections to end; Close still does.
+func (m *Manager) Stop(inboundOnly bool, grace time.Duration) {
 	sel := stopAll
 	if inboundOnly {
 		sel = stopInbound
@@ -52,7 +58,8 @@ func (m *Manager) Stop(inboundOnly bool, grace time.Duration, strategy DrainStra
 			e.cancel()
 			continue
 		}
-		e.startDrain(&drainClock{start: time.Now(), span: grace, strategy: strategy})
+		ctx, cancel := context.WithCancel(e.ctx)
+		e.gen.Swap(&connGen{ctx, cancel}).cancel()
 	}
 	if grace > 0 && len(stopping) > 0 {
 		m.wg.Add(1)
@@ -69,21 +76,5 @@ func (m *Manager) Stop(inboundOnly bool, grace time.Duration, strategy DrainStra
 				e.cancel()
 			}
 		}()
-	}
-}
-
-// startDrain begins a graceful drain of e's connections: each open one is
-// told to drain at its turn (drainClock.delay), and from now on each
-// response may close its connection (connCtx.Err).
-func (e *entry) startDrain(d *drainClock) {
-	e.liveMu.Lock()
-	open := make([]*connCtx, 0, len(e.live))
-	for _, cc := range e.live {
-		open = append(open, cc)
-	}
-	e.liveMu.Unlock()
-	e.clock.Store(d)
-	for i, cc := range open {
-		cc.drainAfter(d.delay(i, len(open)))
 	}
 }
