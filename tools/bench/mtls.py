@@ -245,6 +245,22 @@ def handshake(d, a):
             p.stop()
 
 
+def still_open(socks):
+    """How many of socks the proxy kept open: a figure for connections it
+    closed measures nothing."""
+    alive = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(1):
+                continue  # stray bytes: not an idle keep-alive connection
+        except (BlockingIOError, ssl.SSLWantReadError):
+            alive += 1
+        except OSError:
+            pass
+    return alive
+
+
 def idle(d, a):
     ctx = ssl.create_default_context(cafile=f"{d}/ca.pem")
     ctx.check_hostname = False
@@ -264,7 +280,8 @@ def idle(d, a):
             time.sleep(a.settle)
             r1 = rss_kib(p.api)
             print(f"idle {kind:8} {a.idle} mTLS keep-alive conns after {a.settle:.0f}s idle: "
-                  f"+{r1 - r0} KiB RSS = {(r1 - r0) / a.idle:.1f} KiB/conn (base {r0} KiB)", flush=True)
+                  f"+{r1 - r0} KiB RSS = {(r1 - r0) / a.idle:.1f} KiB/conn (base {r0} KiB), "
+                  f"{still_open(socks)} still open", flush=True)
         finally:
             for s in socks:
                 s.close()
