@@ -211,25 +211,7 @@ func grpcStatus(i *stream.Info, c *Capture) int {
 			}
 		}
 	}
-	return httpToGRPC(i.Code)
-}
-
-// httpToGRPC maps an HTTP status to a gRPC status as Envoy's
-// Grpc::Utility::httpToGrpcStatus does.
-func httpToGRPC(code int) int {
-	switch code {
-	case 400:
-		return 13 // INTERNAL
-	case 401:
-		return 16 // UNAUTHENTICATED
-	case 403:
-		return 7 // PERMISSION_DENIED
-	case 404:
-		return 12 // UNIMPLEMENTED
-	case 429, 502, 503, 504:
-		return 14 // UNAVAILABLE
-	}
-	return grpcUnknown
+	return route.GRPCStatusFromHTTP(i.Code)
 }
 
 func smallInt(v []byte) (int, bool) {

@@ -80,3 +80,22 @@ func compileGRPCTimeout(g *spec.GRPCTimeout) *spec.GRPCTimeout {
 	c := *g
 	return &c
 }
+
+// GRPCStatusFromHTTP maps an HTTP status to the gRPC status Envoy's
+// Grpc::Utility::httpToGrpcStatus gives it: what a gRPC client is told of
+// a reply that carries no grpc-status of its own.
+func GRPCStatusFromHTTP(code int) int {
+	switch code {
+	case 400:
+		return 13 // INTERNAL
+	case 401:
+		return 16 // UNAUTHENTICATED
+	case 403:
+		return 7 // PERMISSION_DENIED
+	case 404:
+		return 12 // UNIMPLEMENTED
+	case 429, 502, 503, 504:
+		return 14 // UNAVAILABLE
+	}
+	return 2 // UNKNOWN
+}

@@ -77,3 +77,11 @@ func BenchmarkRequestTimeout(b *testing.B) {
 		r.RequestTimeout(req)
 	}
 }
+
+func TestGRPCStatusFromHTTP(t *testing.T) {
+	for code, want := range map[int]int{400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14, 500: 2, 200: 2} {
+		if got := GRPCStatusFromHTTP(code); got != want {
+			t.Errorf("GRPCStatusFromHTTP(%d) = %d, want %d", code, got, want)
+		}
+	}
+}

@@ -200,7 +200,7 @@ func (f *filter) ResponseTrailers(s *httpfilter.Stream, trailers []route.Header)
 // already (a reply replacing an upstream response with one).
 func (f *filter) LocalReply(s *httpfilter.Stream, status int) {
 	if c := f.call(s); c != nil && !c.ended {
-		c.end(s, statusText[httpToGRPC(status)], false)
+		c.end(s, statusText[route.GRPCStatusFromHTTP(status)], false)
 	}
 }
 
@@ -211,24 +211,6 @@ var statusText = func() (t [maxStatus + 1][]byte) {
 	}
 	return t
 }()
-
-// httpToGRPC maps a local reply's HTTP status to the grpc-status Envoy's
-// (Grpc::Utility::httpToGrpcStatus) and sidecar/h2's local replies carry.
-func httpToGRPC(status int) int {
-	switch status {
-	case 400:
-		return 13 // INTERNAL
-	case 401:
-		return 16 // UNAUTHENTICATED
-	case 403:
-		return 7 // PERMISSION_DENIED
-	case 404:
-		return 12 // UNIMPLEMENTED
-	case 429, 502, 503, 504:
-		return 14 // UNAVAILABLE
-	}
-	return 2 // UNKNOWN
-}
 
 // end counts the call's outcome, and when upstream is set its upstream
 // time if asked: from the end of the request body to the outcome, as
