@@ -25,13 +25,30 @@ const waitTimeout = 20 * time.Second
 // freePort returns a loopback port nothing listens on right now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		// The kernel may hand a closed port out again: never give one
+		// twice in this process (Consul refused two upstreams on one).
+		handedMu.Lock()
+		dup := handed[port]
+		handed[port] = true
+		handedMu.Unlock()
+		if !dup {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// handed holds the ports freePort has returned.
+var (
+	handedMu sync.Mutex
+	handed   = map[int]bool{}
+)
 
 // syncBuffer is a bytes.Buffer safe for a process to write while a test reads.
 type syncBuffer struct {
